@@ -1,0 +1,11 @@
+module github.com/wardrt/ward
+
+go 1.26
+
+require (
+	github.com/Masterminds/semver/v3 v3.5.0
+	github.com/bytecodealliance/wasmtime-go/v25 v25.0.0
+	github.com/fxamacker/cbor/v2 v2.10.0
+	github.com/google/go-cmp v0.7.0
+	golang.org/x/sync v0.24.0
+)
