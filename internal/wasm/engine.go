@@ -1,0 +1,171 @@
+package wasm
+
+// #cgo CFLAGS: -O2 -Wall
+// #include <stdlib.h>
+// #include "shim.h"
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
+	"time"
+	"unsafe"
+
+	"github.com/bytecodealliance/wasmtime-go/v25"
+
+	"github.com/wardrt/ward/internal/abi"
+)
+
+// rawPtr returns the C pointer wasmtime-go keeps in the unexported first
+// field `_ptr` of its objects. It checks the layout it relies on and fails
+// loudly (an error at runtime.New) if a wasmtime-go upgrade changed it.
+func rawPtr(obj any) (unsafe.Pointer, error) {
+	v := reflect.ValueOf(obj)
+	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
+		return nil, fmt.Errorf("ward: %T is not a pointer to a struct", obj)
+	}
+	t := v.Type().Elem()
+	if t.NumField() == 0 {
+		return nil, fmt.Errorf("ward: wasmtime-go %v has no fields; ward needs wasmtime-go v25.0.0", t)
+	}
+	f := t.Field(0)
+	if f.Name != "_ptr" || f.Offset != 0 || f.Type.Kind() != reflect.Pointer {
+		return nil, fmt.Errorf("ward: wasmtime-go %v does not start with a _ptr pointer field; ward needs wasmtime-go v25.0.0", t)
+	}
+	p := *(*unsafe.Pointer)(v.UnsafePointer())
+	if p == nil {
+		return nil, fmt.Errorf("ward: wasmtime-go %v is closed", t)
+	}
+	return p, nil
+}
+
+// EngineConfig sizes an engine.
+type EngineConfig struct {
+	StackSize     int           // fiber stack per running or parked call
+	MaxWasmStack  int           // Wasm frames may use this much of it
+	MaxStacks     int           // fiber stacks alive at once, across processes
+	EpochInterval time.Duration // how often running guests yield
+}
+
+// Engine is a wasmtime engine configured for async execution, with a linker
+// holding every host function in abi.Funcs and WASI preview1.
+type Engine struct {
+	gw     *wasmtime.Engine
+	ptr    *C.wasm_engine_t
+	stacks *C.ward_stacks_t
+	linker *C.wasmtime_linker_t
+	ticker unsafe.Pointer
+	descs  *C.ward_hostfn_t // C array, one per abi.Funcs entry; the linker points into it
+	closeOnce sync.Once
+}
+
+// NewEngine builds the engine, its fiber stack pool, its epoch ticker and
+// its linker.
+func NewEngine(cfg EngineConfig) (*Engine, error) {
+	if cfg.StackSize <= cfg.MaxWasmStack {
+		return nil, fmt.Errorf("ward: fiber stack size %d must exceed the max Wasm stack %d", cfg.StackSize, cfg.MaxWasmStack)
+	}
+	// The hand-declared layouts in wt_types.h are checked against wasmtime's
+	// headers by layout_test.go; this guards the Go view of them.
+	if unsafe.Sizeof(C.wt_val_t{}) != 24 || unsafe.Sizeof(C.wt_extern_t{}) != 24 {
+		return nil, errors.New("ward: internal/wasm/wt_types.h layouts are not those of wasmtime v25")
+	}
+	wcfg := wasmtime.NewConfig()
+	cp, err := rawPtr(wcfg)
+	if err != nil {
+		return nil, err
+	}
+	stacks := C.ward_config((*C.wasm_config_t)(cp), C.size_t(cfg.StackSize), C.size_t(cfg.MaxWasmStack), C.size_t(cfg.MaxStacks))
+	if stacks == nil {
+		return nil, errors.New("ward: out of memory configuring the engine")
+	}
+	gw := wasmtime.NewEngineWithConfig(wcfg) // now owns the config and the stack pool
+	ep, err := rawPtr(gw)
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{gw: gw, ptr: (*C.wasm_engine_t)(ep), stacks: stacks}
+	if err := e.link(); err != nil {
+		e.Close()
+		return nil, err
+	}
+	e.ticker = C.ward_ticker_start(e.ptr, C.long(cfg.EpochInterval/time.Microsecond))
+	if e.ticker == nil {
+		e.Close()
+		return nil, errors.New("ward: cannot start the epoch ticker thread")
+	}
+	return e, nil
+}
+
+func (e *Engine) link() error {
+	e.linker = C.wasmtime_linker_new(e.ptr)
+	if err := cerr(C.wasmtime_linker_define_wasi(e.linker)); err != nil {
+		return fmt.Errorf("ward: defining WASI: %w", err)
+	}
+	n := len(abi.Funcs)
+	e.descs = (*C.ward_hostfn_t)(C.calloc(C.size_t(n), C.size_t(unsafe.Sizeof(C.ward_hostfn_t{}))))
+	descs := unsafe.Slice(e.descs, n)
+	for i, f := range abi.Funcs {
+		d := &descs[i]
+		if len(f.Params) > C.WARD_MAX_HOST_ARGS || len(f.Results) > 4 {
+			return fmt.Errorf("ward: host function %s.%s has too many params or results", f.Namespace, f.Name)
+		}
+		d.id = C.int32_t(i)
+		d.nparams = C.uint8_t(len(f.Params))
+		d.nresults = C.uint8_t(len(f.Results))
+		for j, p := range f.Params {
+			d.params[j] = C.uint8_t(p.Type)
+		}
+		for j, r := range f.Results {
+			d.results[j] = C.uint8_t(r.Type)
+		}
+		ns, name := C.CString(f.Namespace), C.CString(f.Name)
+		var err error
+		if f.Impl == abi.C {
+			impl := C.CString(f.Namespace + "." + f.Name)
+			err = cerr(C.ward_define_c(e.linker, ns, name, impl, d))
+			C.free(unsafe.Pointer(impl))
+		} else {
+			err = cerr(C.ward_define_async(e.linker, ns, name, d))
+		}
+		C.free(unsafe.Pointer(ns))
+		C.free(unsafe.Pointer(name))
+		if err != nil {
+			return fmt.Errorf("ward: defining %s.%s: %w", f.Namespace, f.Name, err)
+		}
+	}
+	return nil
+}
+
+// StacksInUse reports fiber stacks held by live calls, and stacks mapped.
+func (e *Engine) StacksInUse() (inUse, mapped int) {
+	return int(C.ward_stacks_in_use(e.stacks)), int(C.ward_stacks_mapped(e.stacks))
+}
+
+// Close stops the ticker and frees the linker and the engine. Every module
+// and process of the engine must be freed first.
+func (e *Engine) Close() {
+	e.closeOnce.Do(func() {
+		if e.ticker != nil {
+			C.ward_ticker_stop(e.ticker)
+		}
+		if e.linker != nil {
+			C.wasmtime_linker_delete(e.linker)
+		}
+		e.gw.Close() // drops the stack pool through its finalizer
+		if e.descs != nil {
+			C.free(unsafe.Pointer(e.descs))
+		}
+	})
+}
+
+func cerr(e *C.wasmtime_error_t) error {
+	if e == nil {
+		return nil
+	}
+	s := C.ward_error_message(e)
+	defer C.free(unsafe.Pointer(s))
+	return errors.New(C.GoString(s))
+}

@@ -1,0 +1,286 @@
+package wasm
+
+// #include <stdlib.h>
+// #include "shim.h"
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"unsafe"
+)
+
+// Status is what a poll ended with.
+type Status int
+
+// Poll outcomes.
+const (
+	Done  Status = C.WARD_DONE  // the process finished; see Outcome
+	Yield Status = C.WARD_YIELD // an epoch tick: let others run, check for kills
+	Host  Status = C.WARD_HOST  // a Go host call waits; see HostCall
+)
+
+// Value is a Wasm value passed to an entry function.
+type Value struct {
+	Kind ValKind
+	Bits int64
+}
+
+// Proc is one process's store and future. Every method must be called from
+// the single goroutine that owns the process.
+type Proc struct {
+	c     *C.ward_proc_t
+	entry *C.char
+	fuel  uint64
+}
+
+// NewProc creates the process's store with its limits. It does not
+// instantiate: Start does, on the process goroutine.
+func (m *Module) NewProc(id uint64, maxMemory int64, fuel uint64) (*Proc, error) {
+	var cerrp *C.wasmtime_error_t
+	c := C.ward_proc_new(m.engine.ptr, C.uint64_t(id), C.int64_t(maxMemory), C.uint64_t(fuel), &cerrp)
+	if c == nil {
+		return nil, cerr(cerrp)
+	}
+	c.pre = m.pre
+	if m.HasInit {
+		c.init_name = cInitName
+	}
+	return &Proc{c: c, fuel: fuel}, nil
+}
+
+// SetEntry names the export to call and its arguments.
+func (p *Proc) SetEntry(name string, args []Value, nresults int) error {
+	if len(args) > C.WARD_MAX_PARAMS || nresults > C.WARD_MAX_RESULTS {
+		return fmt.Errorf("entry %q: at most %d params and %d results", name, C.WARD_MAX_PARAMS, C.WARD_MAX_RESULTS)
+	}
+	p.entry = C.CString(name)
+	p.c.entry_name = p.entry
+	p.c.entry_len = C.size_t(len(name))
+	for i, a := range args {
+		v := &p.c.args[i]
+		v.kind = C.uint8_t(a.Kind)
+		*(*int64)(unsafe.Pointer(&v.of)) = a.Bits // i32 and f32 read the low bytes
+	}
+	p.c.nargs = C.size_t(len(args))
+	p.c.nresults = C.size_t(nresults)
+	return nil
+}
+
+// WASI is the WASI preview1 context of one process.
+type WASI struct {
+	Args          []string
+	Env           [][2]string
+	Stdout        string // a path to open for writing, or "" to discard
+	Stderr        string
+	HostDirs      []string
+	GuestDirs     []string
+	inheritStdout bool
+}
+
+// SetWASI gives the process a WASI context. Processes of modules that
+// import WASI must have one: wasmtime aborts the whole program otherwise.
+func (p *Proc) SetWASI(w WASI) error {
+	var allocs []unsafe.Pointer
+	defer func() {
+		for _, a := range allocs {
+			C.free(a)
+		}
+	}()
+	cs := func(s string) *C.char {
+		c := C.CString(s)
+		allocs = append(allocs, unsafe.Pointer(c))
+		return c
+	}
+	arr := func(ss []string) **C.char {
+		if len(ss) == 0 {
+			return nil
+		}
+		a := (**C.char)(C.calloc(C.size_t(len(ss)), C.size_t(unsafe.Sizeof((*C.char)(nil)))))
+		allocs = append(allocs, unsafe.Pointer(a))
+		s := unsafe.Slice(a, len(ss))
+		for i, v := range ss {
+			s[i] = cs(v)
+		}
+		return a
+	}
+	names := make([]string, len(w.Env))
+	vals := make([]string, len(w.Env))
+	for i, kv := range w.Env {
+		names[i], vals[i] = kv[0], kv[1]
+	}
+	var out, errp *C.char
+	if w.Stdout != "" {
+		out = cs(w.Stdout)
+	}
+	if w.Stderr != "" {
+		errp = cs(w.Stderr)
+	}
+	if len(w.HostDirs) != len(w.GuestDirs) {
+		return errors.New("ward: WASI host and guest dirs differ in number")
+	}
+	return cerr(C.ward_proc_wasi(p.c, C.size_t(len(w.Args)), arr(w.Args), C.size_t(len(names)), arr(names), arr(vals),
+		out, errp, C.size_t(len(w.HostDirs)), arr(w.HostDirs), arr(w.GuestDirs)))
+}
+
+// Start instantiates the module and runs until the first yield, host call
+// or the end.
+func (p *Proc) Start() Status { return Status(C.ward_proc_start(p.c)) }
+
+// Poll resumes the process.
+func (p *Proc) Poll() Status { return Status(C.ward_proc_poll(p.c)) }
+
+// HostCall returns the pending Go host call: its abi.Funcs index and its
+// arguments (i32 arguments sign-extended).
+func (p *Proc) HostCall() (id int, args []int64) {
+	h := p.c.host
+	n := int(h.nparams)
+	args = make([]int64, n)
+	for i := range n {
+		args[i] = int64(p.c.hargs[i])
+	}
+	return int(h.id), args
+}
+
+// HostArg returns argument i of the pending host call without allocating.
+func (p *Proc) HostArg(i int) int64 { return int64(p.c.hargs[i]) }
+
+// HostID returns the abi.Funcs index of the pending host call.
+func (p *Proc) HostID() int { return int(p.c.host.id) }
+
+// Memory is the caller's linear memory during a pending host call, or nil.
+// It stays valid until Return or Trap: the guest is suspended and cannot
+// grow it meanwhile.
+func (p *Proc) Memory() []byte {
+	if p.c.mem == nil {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(p.c.mem)), int(p.c.mem_len))
+}
+
+// Return completes the pending host call with these results.
+func (p *Proc) Return(results ...int64) {
+	for i, r := range results {
+		p.c.hret[i] = C.int64_t(r)
+	}
+	p.c.ready = 1
+}
+
+// Trap completes the pending host call by trapping the guest with msg.
+func (p *Proc) Trap(msg string) {
+	p.c.htrap_msg = C.CString(msg)
+	p.c.ready = 1
+}
+
+// Result returns result i of a returned entry call (i32 sign-extended).
+func (p *Proc) Result(i int) int64 {
+	v := &p.c.results[i]
+	if v.kind == C.WT_I32 {
+		return int64(*(*int32)(unsafe.Pointer(&v.of)))
+	}
+	return *(*int64)(unsafe.Pointer(&v.of))
+}
+
+// Cancel drops the process's future wherever it is, unwinding the guest.
+func (p *Proc) Cancel() { C.ward_proc_cancel(p.c) }
+
+// Yields counts epoch yields so far.
+func (p *Proc) Yields() uint64 { return uint64(p.c.yields) }
+
+// FuelUsed reports the fuel burned so far.
+func (p *Proc) FuelUsed() uint64 { return uint64(C.ward_proc_fuel_used(p.c, C.uint64_t(p.fuel))) }
+
+// MemorySize reports the size of the exported memory, 0 if none.
+func (p *Proc) MemorySize() int { return int(C.ward_proc_memory_size(p.c)) }
+
+// OutcomeKind classifies how a finished process ended.
+type OutcomeKind int
+
+// Outcome kinds.
+const (
+	Returned  OutcomeKind = 0 // the entry function returned
+	Trapped   OutcomeKind = 1 // a Wasm trap (including a host function's trap)
+	Failed    OutcomeKind = 2 // an error that is not a trap (instantiation, stack pool)
+	WASIExit  OutcomeKind = 3 // proc_exit
+	NoExport  OutcomeKind = 4 // the entry (or _initialize) export is missing
+	CalledExt OutcomeKind = 5 // ward_process.exit
+)
+
+// Outcome is how a finished process ended.
+type Outcome struct {
+	Kind       OutcomeKind
+	Phase      string // "instantiate", "initialize" or "call"
+	TrapCode   int    // wasmtime trap code, -1 when none
+	ExitStatus int
+	Message    string
+	Trace      []Frame
+}
+
+// Frame is one Wasm frame of a backtrace.
+type Frame struct {
+	FuncIndex    uint32
+	ModuleOffset uint64
+	Func         string
+	Module       string
+}
+
+// Outcome describes how the finished process ended.
+func (p *Proc) Outcome() Outcome {
+	var code, status C.int
+	k := OutcomeKind(C.ward_proc_outcome(p.c, &code, &status))
+	o := Outcome{Kind: k, Phase: p.Phase(), TrapCode: int(code), ExitStatus: int(status)}
+	if p.c.exited != 0 {
+		o.Kind, o.ExitStatus, o.TrapCode = CalledExt, int(p.c.exit_code), -1
+		return o
+	}
+	if k == Trapped || k == Failed || k == WASIExit {
+		if s := C.ward_proc_message(p.c); s != nil {
+			o.Message = C.GoString(s)
+			C.free(unsafe.Pointer(s))
+		}
+		if s := C.ward_proc_trace(p.c); s != nil {
+			o.Trace = parseTrace(C.GoString(s))
+			C.free(unsafe.Pointer(s))
+		}
+	}
+	return o
+}
+
+// Phase names the stage a finished process ended in.
+func (p *Proc) Phase() string {
+	switch p.c.end_phase {
+	case C.PHASE_INSTANTIATE:
+		return "instantiate"
+	case C.PHASE_INIT:
+		return "initialize"
+	case C.PHASE_CALL:
+		return "call"
+	}
+	return "start"
+}
+
+func parseTrace(s string) []Frame {
+	var out []Frame
+	for line := range strings.SplitSeq(strings.TrimSuffix(s, "\n"), "\n") {
+		f := strings.SplitN(line, "\t", 4)
+		if len(f) != 4 {
+			continue
+		}
+		idx, _ := strconv.ParseUint(f[0], 10, 32)
+		off, _ := strconv.ParseUint(f[1], 10, 64)
+		out = append(out, Frame{FuncIndex: uint32(idx), ModuleOffset: off, Func: f[2], Module: f[3]})
+	}
+	return out
+}
+
+// Free deletes the future, then the store. Safe to call once.
+func (p *Proc) Free() {
+	C.ward_proc_free(p.c)
+	p.c = nil
+	if p.entry != nil {
+		C.free(unsafe.Pointer(p.entry))
+		p.entry = nil
+	}
+}

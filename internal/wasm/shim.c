@@ -1,0 +1,576 @@
+// shim.c: see shim.h and doc.go.
+#define _GNU_SOURCE
+#include "shim.h"
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+static ward_proc_t *proc_of(wasmtime_caller_t *caller) {
+  return wasmtime_context_get_data(wasmtime_caller_context(caller));
+}
+
+// ---------------------------------------------------------------------------
+// Fiber stacks. wasmtime's default creator mmaps and munmaps a stack for
+// every call, and each munmap costs a TLB-shootdown IPI (4-7x slower spawn in
+// shared/reference/asyncprobe). We carve stacks out of large MAP_NORESERVE
+// chunks instead: one mapping per chunk, so a parked process costs no VMA
+// (vm.max_map_count is 65,530 here). Stacks have no guard pages, which would
+// cost a VMA each; Wasm recursion is bounded by max_wasm_stack's explicit
+// checks, and the stack is sized well above it for host code.
+
+typedef struct ward_stack {
+  ward_stacks_t *pool;
+  uint8_t *base;
+} ward_stack_t;
+
+struct ward_stacks {
+  pthread_mutex_t mu;
+  size_t stack_size, per_chunk, max_chunks;
+  size_t nchunks, in_use;
+  uint8_t **chunks;
+  ward_stack_t **metas;
+  ward_stack_t **free;
+  size_t nfree;
+};
+
+static uint8_t *stack_get(void *env, size_t *len) {
+  ward_stack_t *st = env;
+  *len = st->pool->stack_size;
+  return st->base + st->pool->stack_size; // stacks grow down: hand out the top
+}
+
+static void stack_release(void *env) {
+  ward_stack_t *st = env;
+  ward_stacks_t *s = st->pool;
+  pthread_mutex_lock(&s->mu);
+  s->free[s->nfree++] = st; // LIFO: the next fiber gets a stack still hot in cache
+  s->in_use--;
+  pthread_mutex_unlock(&s->mu);
+}
+
+static int stacks_grow(ward_stacks_t *s) {
+  if (s->nchunks == s->max_chunks) return 0;
+  size_t bytes = s->stack_size * s->per_chunk;
+  uint8_t *base = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (base == MAP_FAILED) return 0;
+  ward_stack_t *meta = calloc(s->per_chunk, sizeof *meta);
+  if (!meta) {
+    munmap(base, bytes);
+    return 0;
+  }
+  s->chunks[s->nchunks] = base;
+  s->metas[s->nchunks] = meta;
+  s->nchunks++;
+  for (size_t i = s->per_chunk; i-- > 0;) {
+    meta[i].pool = s;
+    meta[i].base = base + i * s->stack_size;
+    s->free[s->nfree++] = &meta[i];
+  }
+  return 1;
+}
+
+static void *stack_new(void *env, size_t size, wt_stack_memory_t *ret) {
+  ward_stacks_t *s = env;
+  if (size > s->stack_size) return wasmtime_error_new("ward: fiber stack larger than the pool's");
+  pthread_mutex_lock(&s->mu);
+  if (s->nfree == 0 && !stacks_grow(s)) {
+    pthread_mutex_unlock(&s->mu);
+    return wasmtime_error_new("ward: fiber stack pool exhausted (too many live processes)");
+  }
+  ward_stack_t *st = s->free[--s->nfree];
+  s->in_use++;
+  pthread_mutex_unlock(&s->mu);
+  ret->env = st;
+  ret->get_stack_memory = stack_get;
+  ret->finalizer = stack_release;
+  return NULL;
+}
+
+static void stacks_free(void *env) {
+  ward_stacks_t *s = env;
+  for (size_t i = 0; i < s->nchunks; i++) {
+    munmap(s->chunks[i], s->stack_size * s->per_chunk);
+    free(s->metas[i]);
+  }
+  free(s->chunks);
+  free(s->metas);
+  free(s->free);
+  pthread_mutex_destroy(&s->mu);
+  free(s);
+}
+
+size_t ward_stacks_in_use(ward_stacks_t *s) {
+  pthread_mutex_lock(&s->mu);
+  size_t n = s->in_use;
+  pthread_mutex_unlock(&s->mu);
+  return n;
+}
+
+size_t ward_stacks_mapped(ward_stacks_t *s) {
+  pthread_mutex_lock(&s->mu);
+  size_t n = s->nchunks * s->per_chunk;
+  pthread_mutex_unlock(&s->mu);
+  return n;
+}
+
+ward_stacks_t *ward_config(wasm_config_t *c, size_t stack_size, size_t max_wasm_stack,
+                           size_t max_stacks) {
+  wasmtime_config_async_support_set(c, true);
+  wasmtime_config_async_stack_size_set(c, stack_size);
+  wasmtime_config_max_wasm_stack_set(c, max_wasm_stack);
+  wasmtime_config_consume_fuel_set(c, true);
+  wasmtime_config_epoch_interruption_set(c, true);
+  // Dynamic memories sized to what the guest uses, no guard regions, no
+  // growth reserve and no copy-on-write images: a few pages of address space
+  // and no extra VMA per process, instead of 8 GiB reserved each. The price is
+  // an explicit bounds check on every load and store.
+  wasmtime_config_static_memory_maximum_size_set(c, 0);
+  wasmtime_config_static_memory_guard_size_set(c, 0);
+  wasmtime_config_dynamic_memory_guard_size_set(c, 0);
+  wasmtime_config_dynamic_memory_reserved_for_growth_set(c, 0);
+  wasmtime_config_memory_init_cow_set(c, false);
+
+  ward_stacks_t *s = calloc(1, sizeof *s);
+  if (!s) return NULL;
+  pthread_mutex_init(&s->mu, NULL);
+  s->stack_size = stack_size;
+  s->per_chunk = 1024;
+  s->max_chunks = (max_stacks + s->per_chunk - 1) / s->per_chunk;
+  s->chunks = calloc(s->max_chunks, sizeof *s->chunks);
+  s->metas = calloc(s->max_chunks, sizeof *s->metas);
+  s->free = calloc(s->max_chunks * s->per_chunk, sizeof *s->free);
+  if (!s->chunks || !s->metas || !s->free) {
+    stacks_free(s);
+    return NULL;
+  }
+  wt_stack_creator_t cr = {.env = s, .new_stack = stack_new, .finalizer = stacks_free};
+  wasmtime_config_host_stack_creator_set(c, &cr);
+  return s;
+}
+
+// ---------------------------------------------------------------------------
+// Host functions that need Go. The callback runs on the fiber: it records
+// the call in the proc and returns a continuation that stays pending until
+// Go, back on the goroutine's own stack, sets ready. No Go code runs here
+// (Go on a fiber stack dies with "morestack on g0").
+
+static bool cont_cb(void *env) {
+  ward_proc_t *p = env;
+  if (!p->ready) return false;
+  const ward_hostfn_t *h = p->host;
+  p->ready = 0;
+  p->host = NULL;
+  p->mem = NULL;
+  p->mem_len = 0;
+  if (p->htrap_msg) {
+    // wasmtime reads trap_ret after the continuation reports completion.
+    *p->htrap = wasmtime_trap_new(p->htrap_msg, strlen(p->htrap_msg));
+    free(p->htrap_msg);
+    p->htrap_msg = NULL;
+    return true;
+  }
+  for (int i = 0; i < h->nresults; i++) {
+    p->hresults[i].kind = h->results[i];
+    if (h->results[i] == WT_I32)
+      p->hresults[i].of.i32 = (int32_t)p->hret[i];
+    else
+      p->hresults[i].of.i64 = p->hret[i];
+  }
+  return true;
+}
+
+static void snapshot_memory(ward_proc_t *p, wasmtime_caller_t *caller) {
+  wt_extern_t ext;
+  p->mem = NULL;
+  p->mem_len = 0;
+  if (wasmtime_caller_export_get(caller, "memory", 6, &ext) && ext.kind == WT_EXTERN_MEMORY) {
+    wasmtime_context_t *ctx = wasmtime_caller_context(caller);
+    p->mem = wasmtime_memory_data(ctx, &ext.of.memory);
+    p->mem_len = wasmtime_memory_data_size(ctx, &ext.of.memory);
+  }
+}
+
+static void async_cb(void *env, wasmtime_caller_t *caller, const wt_val_t *args, size_t nargs,
+                     wt_val_t *results, size_t nresults, wasm_trap_t **trap_ret,
+                     wt_async_continuation_t *cont) {
+  (void)nresults;
+  ward_proc_t *p = proc_of(caller);
+  p->host = env;
+  for (size_t i = 0; i < nargs && i < WARD_MAX_HOST_ARGS; i++)
+    p->hargs[i] = args[i].kind == WT_I32 ? args[i].of.i32 : args[i].of.i64;
+  snapshot_memory(p, caller);
+  p->hresults = results;
+  p->htrap = trap_ret;
+  p->ready = 0;
+  cont->callback = cont_cb;
+  cont->env = p;
+  cont->finalizer = NULL;
+}
+
+static wasm_functype_t *functype(const ward_hostfn_t *d) {
+  wasm_valtype_t *ps[WARD_MAX_HOST_ARGS], *rs[4];
+  wt_ptr_vec_t pv, rv;
+  for (int i = 0; i < d->nparams; i++) ps[i] = wasm_valtype_new(d->params[i]);
+  for (int i = 0; i < d->nresults; i++) rs[i] = wasm_valtype_new(d->results[i]);
+  if (d->nparams)
+    wasm_valtype_vec_new(&pv, d->nparams, ps);
+  else
+    wasm_valtype_vec_new_empty(&pv);
+  if (d->nresults)
+    wasm_valtype_vec_new(&rv, d->nresults, rs);
+  else
+    wasm_valtype_vec_new_empty(&rv);
+  return wasm_functype_new(&pv, &rv);
+}
+
+wasmtime_error_t *ward_define_async(wasmtime_linker_t *l, const char *ns, const char *name,
+                                    const ward_hostfn_t *desc) {
+  wasm_functype_t *ty = functype(desc);
+  wasmtime_error_t *e = wasmtime_linker_define_async_func(
+      l, ns, strlen(ns), name, strlen(name), ty, async_cb, (void *)desc, NULL);
+  wasm_functype_delete(ty);
+  return e;
+}
+
+// ---------------------------------------------------------------------------
+// Host functions implemented in C: the hot paths, about 11 ns a call.
+
+static wasm_trap_t *c_self(void *env, wasmtime_caller_t *caller, const wt_val_t *args,
+                           size_t nargs, wt_val_t *results, size_t nresults) {
+  (void)env, (void)args, (void)nargs, (void)nresults;
+  results[0].kind = WT_I64;
+  results[0].of.i64 = (int64_t)proc_of(caller)->id;
+  return NULL;
+}
+
+static const char exit_msg[] = "ward: process called exit";
+
+static wasm_trap_t *c_exit(void *env, wasmtime_caller_t *caller, const wt_val_t *args,
+                           size_t nargs, wt_val_t *results, size_t nresults) {
+  (void)env, (void)nargs, (void)results, (void)nresults;
+  ward_proc_t *p = proc_of(caller);
+  p->exited = 1;
+  p->exit_code = args[0].of.i32;
+  // A trap is the only way to unwind the guest from a host call; Go reads
+  // p->exited to report an exit status instead of a trap.
+  return wasmtime_trap_new(exit_msg, sizeof exit_msg - 1);
+}
+
+static const struct {
+  const char *name;
+  wt_sync_cb_t fn;
+} c_impls[] = {
+    {"ward_process.self", c_self},
+    {"ward_process.exit", c_exit},
+};
+
+wasmtime_error_t *ward_define_c(wasmtime_linker_t *l, const char *ns, const char *name,
+                                const char *impl, const ward_hostfn_t *desc) {
+  for (size_t i = 0; i < sizeof c_impls / sizeof c_impls[0]; i++) {
+    if (strcmp(c_impls[i].name, impl) != 0) continue;
+    wasm_functype_t *ty = functype(desc);
+    wasmtime_error_t *e = wasmtime_linker_define_func(l, ns, strlen(ns), name, strlen(name), ty,
+                                                      c_impls[i].fn, (void *)desc, NULL);
+    wasm_functype_delete(ty);
+    return e;
+  }
+  return wasmtime_error_new("ward: no C implementation with that name");
+}
+
+// ---------------------------------------------------------------------------
+// Processes.
+
+// Every epoch tick a running guest yields back to its goroutine, which then
+// checks for a kill and lets other processes run (the run semaphore has only
+// GOMAXPROCS slots). We use the callback form rather than
+// wasmtime_context_epoch_deadline_async_yield_and_update, whose v25 header
+// declares a return value the library never sets.
+static wasmtime_error_t *epoch_cb(wasmtime_context_t *ctx, void *data, uint64_t *delta,
+                                  uint8_t *kind) {
+  (void)ctx;
+  ward_proc_t *p = data;
+  p->yields++;
+  *delta = 1;
+  *kind = WT_UPDATE_DEADLINE_YIELD;
+  return NULL;
+}
+
+ward_proc_t *ward_proc_new(wasm_engine_t *e, uint64_t id, int64_t max_memory, uint64_t fuel,
+                           wasmtime_error_t **err) {
+  ward_proc_t *p = calloc(1, sizeof *p);
+  if (!p) {
+    *err = wasmtime_error_new("ward: out of memory allocating a process");
+    return NULL;
+  }
+  p->id = id;
+  // Our own store, not wasmtime-go's: its finalizer calls back into Go and
+  // takes a global lock on every delete; with data and no finalizer, store
+  // teardown never leaves C.
+  p->store = wasmtime_store_new(e, p, NULL);
+  p->ctx = wasmtime_store_context(p->store);
+  // Tables bounded too: a table.grow bomb would otherwise allocate freely.
+  wasmtime_store_limiter(p->store, max_memory, 1 << 20, 4, 16, 4);
+  *err = wasmtime_context_set_fuel(p->ctx, fuel);
+  wasmtime_context_set_epoch_deadline(p->ctx, 1);
+  wasmtime_store_epoch_deadline_callback(p->store, epoch_cb, p, NULL);
+  if (*err) {
+    ward_proc_free(p);
+    return NULL;
+  }
+  return p;
+}
+
+wasmtime_error_t *ward_proc_wasi(ward_proc_t *p, size_t argc, const char **argv, size_t envc,
+                                 const char **names, const char **values, const char *out,
+                                 const char *errpath, size_t ndirs, const char **hosts,
+                                 const char **guests) {
+  wasi_config_t *c = wasi_config_new();
+  if (!wasi_config_set_argv(c, argc, argv) || !wasi_config_set_env(c, envc, names, values)) {
+    wasi_config_delete(c);
+    return wasmtime_error_new("ward: invalid WASI args or environment");
+  }
+  if (out && !wasi_config_set_stdout_file(c, out)) {
+    wasi_config_delete(c);
+    return wasmtime_error_new("ward: cannot open WASI stdout");
+  }
+  if (errpath && !wasi_config_set_stderr_file(c, errpath)) {
+    wasi_config_delete(c);
+    return wasmtime_error_new("ward: cannot open WASI stderr");
+  }
+  for (size_t i = 0; i < ndirs; i++) {
+    if (!wasi_config_preopen_dir(c, hosts[i], guests[i])) {
+      wasi_config_delete(c);
+      return wasmtime_error_new("ward: cannot preopen a WASI directory");
+    }
+  }
+  return wasmtime_context_set_wasi(p->ctx, c); // takes ownership of c
+}
+
+static int start_call(ward_proc_t *p, const char *name, size_t len, const wt_val_t *args,
+                      size_t nargs, wt_val_t *results, size_t nresults) {
+  wt_extern_t ext;
+  if (!wasmtime_instance_export_get(p->ctx, &p->inst, name, len, &ext)) {
+    p->fail = FAIL_NO_EXPORT;
+    return 0;
+  }
+  if (ext.kind != WT_EXTERN_FUNC) {
+    p->fail = FAIL_NOT_FUNC;
+    return 0;
+  }
+  p->func = ext.of.func;
+  p->fut = wasmtime_func_call_async(p->ctx, &p->func, args, nargs, results, nresults, &p->trap,
+                                    &p->err);
+  return 1;
+}
+
+int ward_proc_start(ward_proc_t *p) {
+  p->phase = PHASE_INSTANTIATE;
+  p->fut = wasmtime_instance_pre_instantiate_async(p->pre, p->ctx, &p->inst, &p->trap, &p->err);
+  return ward_proc_poll(p);
+}
+
+// Drive the process until it finishes, yields at an epoch tick, or waits on
+// a host call that Go must serve. Instantiation, a reactor's _initialize and
+// the entry call are chained here so a short-lived process costs one cgo
+// call for its whole run.
+int ward_proc_poll(ward_proc_t *p) {
+  for (;;) {
+    if (!p->fut) return WARD_DONE;
+    if (!wasmtime_call_future_poll(p->fut)) return p->host ? WARD_HOST : WARD_YIELD;
+    wasmtime_call_future_delete(p->fut);
+    p->fut = NULL;
+    if (p->trap || p->err) {
+      p->end_phase = p->phase;
+      p->phase = PHASE_DONE;
+      return WARD_DONE;
+    }
+    switch (p->phase) {
+    case PHASE_INSTANTIATE:
+      if (p->init_name) {
+        p->phase = PHASE_INIT;
+        if (!start_call(p, p->init_name, strlen(p->init_name), NULL, 0, NULL, 0)) break;
+        continue;
+      }
+      // fallthrough
+    case PHASE_INIT:
+      p->phase = PHASE_CALL;
+      if (!start_call(p, p->entry_name, p->entry_len, p->args, p->nargs, p->results,
+                      p->nresults))
+        break;
+      continue;
+    default:
+      break;
+    }
+    p->end_phase = p->phase;
+    p->phase = PHASE_DONE;
+    return WARD_DONE;
+  }
+}
+
+// Dropping a suspended future unwinds the guest's frames on this thread. It
+// must happen before the store is deleted.
+void ward_proc_cancel(ward_proc_t *p) {
+  if (p->fut) {
+    wasmtime_call_future_delete(p->fut);
+    p->fut = NULL;
+  }
+  p->host = NULL;
+  if (p->phase != PHASE_DONE) p->end_phase = p->phase;
+  p->phase = PHASE_DONE;
+}
+
+void ward_proc_free(ward_proc_t *p) {
+  if (!p) return;
+  ward_proc_cancel(p);
+  if (p->trap) wasm_trap_delete(p->trap);
+  if (p->err) wasmtime_error_delete(p->err);
+  free(p->htrap_msg);
+  if (p->store) wasmtime_store_delete(p->store);
+  free(p);
+}
+
+uint64_t ward_proc_fuel_used(ward_proc_t *p, uint64_t initial) {
+  uint64_t left = 0;
+  wasmtime_error_t *e = wasmtime_context_get_fuel(p->ctx, &left);
+  if (e) {
+    wasmtime_error_delete(e);
+    return 0;
+  }
+  return initial - left;
+}
+
+size_t ward_proc_memory_size(ward_proc_t *p) {
+  wt_extern_t ext;
+  int ph = p->phase == PHASE_DONE ? p->end_phase : p->phase;
+  if (ph == PHASE_NEW || (ph == PHASE_INSTANTIATE && p->fut)) return 0;
+  if (ph == PHASE_INSTANTIATE && (p->trap || p->err)) return 0;
+  if (!wasmtime_instance_export_get(p->ctx, &p->inst, "memory", 6, &ext) ||
+      ext.kind != WT_EXTERN_MEMORY)
+    return 0;
+  return wasmtime_memory_data_size(p->ctx, &ext.of.memory);
+}
+
+int ward_proc_outcome(ward_proc_t *p, int *trap_code, int *exit_status) {
+  *trap_code = -1;
+  *exit_status = 0;
+  if (p->trap) {
+    uint8_t c;
+    if (wasmtime_trap_code(p->trap, &c)) *trap_code = c;
+    return 1;
+  }
+  if (p->err) {
+    int st;
+    if (wasmtime_error_exit_status(p->err, &st)) {
+      *exit_status = st;
+      return 3;
+    }
+    return 2;
+  }
+  if (p->fail) return 4;
+  return 0;
+}
+
+static char *vec_str(const wt_byte_vec_t *v) {
+  char *s = malloc(v->size + 1);
+  if (!s) return NULL;
+  memcpy(s, v->data, v->size);
+  s[v->size] = 0;
+  return s;
+}
+
+char *ward_error_message(wasmtime_error_t *e) {
+  wt_byte_vec_t v;
+  wasmtime_error_message(e, &v);
+  char *s = vec_str(&v);
+  wasm_byte_vec_delete(&v);
+  wasmtime_error_delete(e);
+  return s;
+}
+
+char *ward_proc_message(ward_proc_t *p) {
+  wt_byte_vec_t v;
+  if (p->trap)
+    wasm_trap_message(p->trap, &v);
+  else if (p->err)
+    wasmtime_error_message(p->err, &v);
+  else
+    return NULL;
+  char *s = vec_str(&v);
+  wasm_byte_vec_delete(&v);
+  return s;
+}
+
+// One frame per line: func index, module offset, func name, module name.
+char *ward_proc_trace(ward_proc_t *p) {
+  wt_ptr_vec_t frames = {0, NULL};
+  if (p->trap)
+    wasm_trap_trace(p->trap, &frames);
+  else if (p->err)
+    wasmtime_error_wasm_trace(p->err, &frames);
+  else
+    return NULL;
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  if (!f) {
+    wasm_frame_vec_delete(&frames);
+    return NULL;
+  }
+  for (size_t i = 0; i < frames.size; i++) {
+    const wasm_frame_t *fr = frames.data[i];
+    const wt_byte_vec_t *fn = wasmtime_frame_func_name(fr);
+    const wt_byte_vec_t *mn = wasmtime_frame_module_name(fr);
+    fprintf(f, "%u\t%zu\t%.*s\t%.*s\n", wasm_frame_func_index(fr), wasm_frame_module_offset(fr),
+            fn ? (int)fn->size : 0, fn ? fn->data : "", mn ? (int)mn->size : 0,
+            mn ? mn->data : "");
+  }
+  fclose(f);
+  wasm_frame_vec_delete(&frames);
+  return buf;
+}
+
+// ---------------------------------------------------------------------------
+// The epoch ticker runs on its own pthread so it keeps ticking when every Go
+// P is busy running guests.
+
+typedef struct ticker {
+  wasm_engine_t *e;
+  long us;
+  atomic_int stop;
+  pthread_t th;
+} ticker_t;
+
+static void *ticker_main(void *arg) {
+  ticker_t *t = arg;
+  struct timespec ts = {.tv_sec = t->us / 1000000, .tv_nsec = (t->us % 1000000) * 1000};
+  while (!atomic_load(&t->stop)) {
+    nanosleep(&ts, NULL);
+    wasmtime_engine_increment_epoch(t->e);
+  }
+  return NULL;
+}
+
+void *ward_ticker_start(wasm_engine_t *e, long interval_us) {
+  ticker_t *t = calloc(1, sizeof *t);
+  if (!t) return NULL;
+  t->e = e;
+  t->us = interval_us;
+  if (pthread_create(&t->th, NULL, ticker_main, t) != 0) {
+    free(t);
+    return NULL;
+  }
+  return t;
+}
+
+void ward_ticker_stop(void *tp) {
+  ticker_t *t = tp;
+  if (!t) return;
+  atomic_store(&t->stop, 1);
+  pthread_join(t->th, NULL);
+  free(t);
+}

@@ -1,0 +1,97 @@
+// shim.h: ward's C side of the async execution model. See doc.go for why it
+// exists. Everything here runs either on a process goroutine's cgo call or
+// on a wasmtime fiber; nothing here ever calls into Go.
+#ifndef WARD_SHIM_H
+#define WARD_SHIM_H
+
+#include "wt.h"
+
+enum { WARD_DONE = 0, WARD_YIELD = 1, WARD_HOST = 2 };
+enum { WARD_MAX_PARAMS = 16, WARD_MAX_RESULTS = 8, WARD_MAX_HOST_ARGS = 8 };
+enum { PHASE_NEW, PHASE_INSTANTIATE, PHASE_INIT, PHASE_CALL, PHASE_DONE };
+enum { FAIL_NONE, FAIL_NO_EXPORT, FAIL_NOT_FUNC };
+
+// A host function's description; the env pointer of its linker entry.
+typedef struct ward_hostfn {
+  int32_t id;
+  uint8_t nparams, nresults;
+  uint8_t params[WARD_MAX_HOST_ARGS];
+  uint8_t results[4];
+} ward_hostfn_t;
+
+typedef struct ward_stacks ward_stacks_t;
+
+// One process: its store and the future that drives it. Owned by exactly one
+// goroutine, which is the only code that touches it between polls.
+typedef struct ward_proc {
+  uint64_t id;
+  wasmtime_store_t *store;
+  wasmtime_context_t *ctx;
+  const wasmtime_instance_pre_t *pre;
+  int phase;
+  int end_phase; // the phase the process was in when it ended
+  int fail;
+  wasmtime_call_future_t *fut;
+  wt_instance_t inst;
+  wt_func_t func;
+  const char *init_name; // "_initialize" for reactors, or NULL
+  const char *entry_name;
+  size_t entry_len;
+  wt_val_t args[WARD_MAX_PARAMS];
+  size_t nargs;
+  wt_val_t results[WARD_MAX_RESULTS];
+  size_t nresults;
+  wasm_trap_t *trap;
+  wasmtime_error_t *err;
+
+  // The pending async host call, if any. The memory snapshot stays valid
+  // while the fiber is suspended: nothing can grow the memory meanwhile.
+  const ward_hostfn_t *host;
+  int64_t hargs[WARD_MAX_HOST_ARGS];
+  uint8_t *mem;
+  size_t mem_len;
+  wt_val_t *hresults;
+  wasm_trap_t **htrap;
+  int32_t ready;
+  int64_t hret[4];
+  char *htrap_msg; // set with ready: the call traps with this message (freed here)
+
+  int32_t exited; // ward_process.exit was called
+  int32_t exit_code;
+  uint64_t yields;
+  void *user; // for hot-path C host functions added by later layers
+} ward_proc_t;
+
+ward_stacks_t *ward_config(wasm_config_t *c, size_t stack_size, size_t max_wasm_stack,
+                           size_t max_stacks);
+size_t ward_stacks_in_use(ward_stacks_t *s);
+size_t ward_stacks_mapped(ward_stacks_t *s);
+
+wasmtime_error_t *ward_define_async(wasmtime_linker_t *l, const char *ns, const char *name,
+                                    const ward_hostfn_t *desc);
+wasmtime_error_t *ward_define_c(wasmtime_linker_t *l, const char *ns, const char *name,
+                                const char *impl, const ward_hostfn_t *desc);
+
+ward_proc_t *ward_proc_new(wasm_engine_t *e, uint64_t id, int64_t max_memory, uint64_t fuel,
+                           wasmtime_error_t **err);
+wasmtime_error_t *ward_proc_wasi(ward_proc_t *p, size_t argc, const char **argv, size_t envc,
+                                 const char **names, const char **values, const char *out,
+                                 const char *errpath, size_t ndirs, const char **hosts,
+                                 const char **guests);
+int ward_proc_start(ward_proc_t *p);
+int ward_proc_poll(ward_proc_t *p);
+void ward_proc_cancel(ward_proc_t *p);
+void ward_proc_free(ward_proc_t *p);
+uint64_t ward_proc_fuel_used(ward_proc_t *p, uint64_t initial);
+size_t ward_proc_memory_size(ward_proc_t *p);
+
+// Outcome of a finished process. kind: 0 ok, 1 trap, 2 error, 3 wasi exit.
+int ward_proc_outcome(ward_proc_t *p, int *trap_code, int *exit_status);
+char *ward_proc_message(ward_proc_t *p);
+char *ward_proc_trace(ward_proc_t *p);
+char *ward_error_message(wasmtime_error_t *e); // consumes e
+
+void *ward_ticker_start(wasm_engine_t *e, long interval_us);
+void ward_ticker_stop(void *t);
+
+#endif
