@@ -52,12 +52,12 @@ type EngineConfig struct {
 // Engine is a wasmtime engine configured for async execution, with a linker
 // holding every host function in abi.Funcs and WASI preview1.
 type Engine struct {
-	gw     *wasmtime.Engine
-	ptr    *C.wasm_engine_t
-	stacks *C.ward_stacks_t
-	linker *C.wasmtime_linker_t
-	ticker unsafe.Pointer
-	descs  *C.ward_hostfn_t // C array, one per abi.Funcs entry; the linker points into it
+	gw        *wasmtime.Engine
+	ptr       *C.wasm_engine_t
+	stacks    *C.ward_stacks_t
+	linker    *C.wasmtime_linker_t
+	ticker    unsafe.Pointer
+	descs     *C.ward_hostfn_t // C array, one per abi.Funcs entry; the linker points into it
 	closeOnce sync.Once
 }
 
