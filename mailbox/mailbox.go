@@ -1,0 +1,219 @@
+package mailbox
+
+import (
+	"context"
+	"fmt"
+	"sync"
+)
+
+// Mailbox is the message queue of one process. It is safe for concurrent
+// use; see the package documentation for the one-consumer rule. Create one
+// with New: the zero Mailbox is not usable.
+type Mailbox struct {
+	mu     sync.Mutex
+	q      queue
+	closed bool
+	limits Limits
+	// notify holds a token while there may be something new to receive.
+	// It is sent to only with mu held, so that Close, which also holds mu,
+	// can never close it under a sender.
+	notify chan struct{}
+}
+
+// New returns an empty, open mailbox with the given limits. Zero fields of l
+// take the defaults.
+func New(l Limits) *Mailbox {
+	return &Mailbox{
+		limits: l.withDefaults(),
+		notify: make(chan struct{}, 1),
+	}
+}
+
+// Push appends msg to the mailbox. It fails with an error matching ErrFull,
+// a *FullError, if the mailbox already holds MaxMessages messages or if
+// msg.Data would take the queued data past MaxBytes; a message larger than
+// MaxBytes is therefore never accepted. It fails with ErrClosed once the
+// mailbox is closed. A message that was not accepted is not queued, and the
+// caller keeps ownership of it.
+func (m *Mailbox) Push(msg Message) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return ErrClosed
+	}
+	if m.q.count >= m.limits.MaxMessages {
+		return &FullError{Limit: LimitMessages, Max: m.limits.MaxMessages, Used: m.q.count, Size: 1}
+	}
+	if size := len(msg.Data); size > m.limits.MaxBytes-m.q.bytes {
+		return &FullError{Limit: LimitBytes, Max: m.limits.MaxBytes, Used: m.q.bytes, Size: size}
+	}
+	m.pushLocked(msg)
+	return nil
+}
+
+// PushSignal appends msg like Push but ignores the limits. It is for the
+// messages the runtime generates itself, such as link exits and monitor DOWN
+// messages, which must never be lost. It is not a way around the limits for
+// ordinary messages: the runtime bounds the number of signals a mailbox can
+// receive by bounding the links and monitors a process may hold, at most
+// one signal each. PushSignal fails only with ErrClosed.
+//
+// A signal queues behind the messages already there, so the receiver still
+// sees a process's last messages before the signal announcing its exit.
+func (m *Mailbox) PushSignal(msg Message) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return ErrClosed
+	}
+	m.pushLocked(msg)
+	return nil
+}
+
+func (m *Mailbox) pushLocked(msg Message) {
+	m.q.push(msg)
+	m.wakeLocked()
+}
+
+// wakeLocked leaves a token in notify unless one is already there.
+func (m *Mailbox) wakeLocked() {
+	select {
+	case m.notify <- struct{}{}:
+	default:
+	}
+}
+
+// TryReceive removes and returns the oldest message whose tag is among tags,
+// or the oldest message of all when no tags are given. It never blocks: when
+// there is no such message, or the mailbox is closed, it returns false.
+func (m *Mailbox) TryReceive(tags ...int64) (Message, bool) {
+	m.mu.Lock()
+	msg, ok := m.q.take(tags)
+	m.mu.Unlock()
+	return msg, ok
+}
+
+// Receive is TryReceive that waits, until a matching message arrives, ctx is
+// done, or the mailbox is closed. A message already waiting is returned even
+// if ctx is done, as Erlang's "receive ... after 0" does. When ctx ends the
+// wait, the error wraps ctx.Err() and, if it differs, context.Cause(ctx); a
+// closed mailbox gives ErrClosed.
+func (m *Mailbox) Receive(ctx context.Context, tags ...int64) (Message, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	woken := false
+	for {
+		m.mu.Lock()
+		msg, ok := m.q.take(tags)
+		if ok {
+			// The token this receive consumed may have been meant for
+			// another message too. Passing it on costs the single
+			// consumer at most one spurious wake-up, and keeps a second
+			// receiver, should someone break the one-consumer rule,
+			// from sleeping next to a message it would take.
+			if woken && m.q.count > 0 {
+				m.wakeLocked()
+			}
+			m.mu.Unlock()
+			return msg, nil
+		}
+		closed := m.closed
+		m.mu.Unlock()
+		if closed {
+			return Message{}, ErrClosed
+		}
+		select {
+		case <-m.notify:
+			woken = true
+		case <-ctx.Done():
+			return Message{}, ctxError(ctx)
+		}
+	}
+}
+
+func ctxError(ctx context.Context) error {
+	err, cause := ctx.Err(), context.Cause(ctx)
+	if cause != nil && cause != err {
+		return fmt.Errorf("mailbox: receive: %w: %w", err, cause)
+	}
+	return fmt.Errorf("mailbox: receive: %w", err)
+}
+
+// Notify returns the channel on which the mailbox signals its consumer. It
+// has a buffer of one and receives a value, unless it already holds one,
+// after every successful Push or PushSignal (and when a Receive that was
+// woken by it leaves messages behind); Close closes it. A value means
+// only that something may have changed: the consumer must call TryReceive
+// to find out, and should call it before waiting, since a value may have
+// been taken by an earlier wait or the message by an earlier receive.
+//
+// It lets the owning process wait on its mailbox together with other events
+// in one select, without allocating:
+//
+//	for {
+//		if msg, ok := mb.TryReceive(tags...); ok {
+//			return msg
+//		}
+//		select {
+//		case _, open := <-mb.Notify():
+//			if !open {
+//				return ErrClosed // otherwise this loop would spin
+//			}
+//		case <-kill:
+//		case <-timer.C:
+//		}
+//	}
+//
+// Notify always returns the same channel.
+func (m *Mailbox) Notify() <-chan struct{} {
+	return m.notify
+}
+
+// Len returns the number of queued messages, signals included.
+func (m *Mailbox) Len() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.q.count
+}
+
+// Bytes returns the total length of the Data of the queued messages,
+// signals included.
+func (m *Mailbox) Bytes() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.q.bytes
+}
+
+// Close closes the mailbox: later pushes fail with ErrClosed, receivers
+// waiting in Receive return ErrClosed, the Notify channel is closed, and the
+// queued messages are dropped. It returns how many were dropped, so the
+// runtime can log them. Closing a closed mailbox does nothing and returns 0.
+func (m *Mailbox) Close() (dropped int) {
+	return m.CloseWith(nil)
+}
+
+// CloseWith is Close that also passes each dropped message, oldest first, to
+// release, so that the caller can free the resources in its Handles. It
+// calls release after the mailbox is closed and without holding its lock, so
+// release may use the mailbox (and will find it closed). release may be nil.
+func (m *Mailbox) CloseWith(release func(Message)) (dropped int) {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return 0
+	}
+	m.closed = true
+	head, dropped := m.q.detach()
+	if m.notify != nil { // nil only in a zero Mailbox, which New never returns
+		close(m.notify)
+	}
+	m.mu.Unlock()
+
+	if release != nil {
+		for n := head; n != nil; n = n.next {
+			release(n.msg)
+		}
+	}
+	return dropped
+}
