@@ -1,0 +1,123 @@
+package environment
+
+import (
+	"io"
+	"math"
+)
+
+// PageSize is the size of a WebAssembly linear-memory page. Memory grows
+// only in whole pages, which is why MaxMemory must be a multiple of it.
+const PageSize = 64 << 10
+
+// DefaultMaxMemory is a root environment's MaxMemory when none is given: the
+// most a wasm32 memory can address, so by default memory is bounded only by
+// the Wasm format itself.
+const DefaultMaxMemory = 4 << 30
+
+// DefaultMaxProcesses is a root environment's MaxProcesses when none is
+// given. It is large enough not to get in the way of real programs and small
+// enough that a runaway spawn loop fails instead of exhausting the host.
+const DefaultMaxProcesses = 1 << 20
+
+// UnlimitedFuel is the MaxFuel of an environment without a fuel limit. It is
+// a number rather than 0 so that the runtime can hand MaxFuel to the engine
+// as is: 0 would mean "no fuel at all" to an engine, and at any plausible
+// speed this much fuel outlasts the host.
+const UnlimitedFuel = math.MaxUint64
+
+// DefaultNamespaces is a root environment's Namespaces when none is given:
+// ward's own host functions and WASI preview 1. Root copies it, so changing
+// it later does not affect environments already made.
+var DefaultNamespaces = []string{"ward_*", "wasi_snapshot_preview1"}
+
+// Config is the set of limits and permissions that every process spawned in
+// an environment gets. Zero fields inherit; see the package documentation.
+type Config struct {
+	// MaxMemory is the most linear memory, in bytes, one process may have.
+	// It must be a whole number of pages (PageSize) and at most
+	// DefaultMaxMemory; a limit between pages would not be the limit
+	// enforced, so it is refused rather than silently rounded. 0 means
+	// inherit (for a root: DefaultMaxMemory).
+	MaxMemory uint64
+
+	// MaxFuel is the fuel (roughly: Wasm instructions) one process may burn
+	// in its whole life. 0 means inherit (for a root: UnlimitedFuel).
+	MaxFuel uint64
+
+	// Namespaces lists the host-function namespaces processes may import.
+	// An entry ending in "*" is a prefix pattern ("ward_*"); a "*" anywhere
+	// else is refused. nil means inherit (for a root: DefaultNamespaces); an
+	// empty non-nil slice allows none.
+	Namespaces []string
+
+	// MaxProcesses bounds the processes alive at once in this environment,
+	// counting those of its child environments. 0 means inherit (for a
+	// root: DefaultMaxProcesses); negative values are refused.
+	MaxProcesses int
+
+	// Permissions are the things a process may do beyond calling allowed
+	// host functions.
+	Permissions Permissions
+
+	// WASI configures wasi_snapshot_preview1 for processes that import it.
+	WASI WASI
+}
+
+// Permissions are the things a process may do beyond calling allowed host
+// functions. Each is a three-valued Permission so that the zero value can
+// inherit: a root grants all of them unless told otherwise, and a child
+// keeps its parent's unless it says Deny.
+type Permissions struct {
+	// Spawn lets a process start other processes.
+	Spawn Permission
+	// CreateEnvironments lets a process create child environments, which
+	// are always narrower than its own.
+	CreateEnvironments Permission
+	// CompileModules lets a process compile new Wasm modules from bytes,
+	// rather than only spawn modules the host already compiled.
+	CompileModules Permission
+}
+
+// WASI configures wasi_snapshot_preview1 for processes that import it.
+type WASI struct {
+	// Args are the command-line arguments processes see. nil means
+	// inherit; a non-nil slice replaces the parent's. They may not contain
+	// NUL, which WASI uses as a terminator.
+	Args []string
+
+	// Env holds the environment variables processes see. nil means
+	// inherit; a non-nil map replaces the parent's whole (copy the
+	// parent's map to add to it). Keys must be non-empty and contain
+	// neither "=" nor NUL, and values no NUL, because WASI passes them as
+	// NUL-terminated "KEY=VALUE" strings.
+	Env map[string]string
+
+	// Dirs are the host directories preopened for processes. nil means
+	// inherit; a non-nil slice replaces the parent's, and in a child every
+	// directory must be one of the parent's or inside one of them.
+	Dirs []Dir
+
+	// Stdout receives what processes write to standard output. nil means
+	// inherit (for a root: discarded, so an effective Config holds
+	// io.Discard). Every process that inherits it writes to the same
+	// Writer, so it should be safe for concurrent use.
+	Stdout io.Writer
+
+	// Stderr is Stdout's counterpart for standard error.
+	Stderr io.Writer
+}
+
+// Dir is a host directory preopened for processes.
+type Dir struct {
+	// HostPath is the directory on the host. Root and Narrow make it
+	// absolute and clean, so that whether one directory lies inside another
+	// does not depend on how it was spelled or on the working directory at
+	// spawn time. It must not be empty.
+	HostPath string
+
+	// GuestPath is the name processes see it under. Empty means HostPath as
+	// written, cleaned and with forward slashes, which is what the wasmtime
+	// command line does (so HostPath "." gives the conventional "." preopen).
+	// Two Dirs of one environment may not share a GuestPath.
+	GuestPath string
+}

@@ -1,0 +1,68 @@
+package environment
+
+import "fmt"
+
+// Permission is one permission of an environment: Inherit, Allow or Deny.
+// It is not a bool because the zero value has to mean "inherit", like every
+// other zero field of a Config, while a root must still be able to grant by
+// default. An effective Config (from Root or Narrow) holds only Allow or
+// Deny.
+type Permission uint8
+
+const (
+	// Inherit takes the parent's value; in a root it means Allow.
+	Inherit Permission = iota
+	// Allow grants the permission. A child may only ask for it if its
+	// parent has it.
+	Allow
+	// Deny withholds the permission. A child may always ask for it.
+	Deny
+)
+
+// Allowed reports whether p grants the permission. Only Allow does, so a
+// Config that never went through Root or Narrow fails closed.
+func (p Permission) Allowed() bool { return p == Allow }
+
+// String returns "inherit", "allow" or "deny".
+func (p Permission) String() string {
+	switch p {
+	case Inherit:
+		return "inherit"
+	case Allow:
+		return "allow"
+	case Deny:
+		return "deny"
+	}
+	return fmt.Sprintf("Permission(%d)", uint8(p))
+}
+
+// rootDefaults resolves Inherit to Allow: a root environment is the host's
+// own authority, so it grants everything it was not told to withhold.
+func (ps Permissions) rootDefaults() Permissions {
+	orAllow := func(p Permission) Permission {
+		if p == Inherit {
+			return Allow
+		}
+		return p
+	}
+	return Permissions{
+		Spawn:              orAllow(ps.Spawn),
+		CreateEnvironments: orAllow(ps.CreateEnvironments),
+		CompileModules:     orAllow(ps.CompileModules),
+	}
+}
+
+// named lists the permissions with their field names, so that validation
+// and narrowing treat all of them alike and cannot forget one.
+func (ps Permissions) named() []namedPermission {
+	return []namedPermission{
+		{"Spawn", ps.Spawn},
+		{"CreateEnvironments", ps.CreateEnvironments},
+		{"CompileModules", ps.CompileModules},
+	}
+}
+
+type namedPermission struct {
+	name  string
+	value Permission
+}
