@@ -1,0 +1,175 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/wardrt/ward/environment"
+	"github.com/wardrt/ward/internal/wasm"
+)
+
+// Spawn errors, for errors.Is.
+var (
+	// ErrProcessLimit: the environment, or one of its ancestors, already
+	// has MaxProcesses processes alive.
+	ErrProcessLimit = errors.New("ward: process limit reached")
+	// ErrNoEntry: the module has no exported function of that name.
+	ErrNoEntry = errors.New("ward: no such entry function")
+	// ErrBadParams: the arguments do not match the entry's parameters.
+	ErrBadParams = errors.New("ward: arguments do not match the entry function")
+	// ErrForeignModule: the module was loaded by another runtime.
+	ErrForeignModule = errors.New("ward: module belongs to another runtime")
+)
+
+// Environment is where processes run: every process spawned in it gets its
+// limits (memory, fuel, host namespaces, WASI setup) and counts against its
+// process limit and its ancestors'. Environments nest; a child can only
+// narrow its parent.
+type Environment struct {
+	rt     *Runtime
+	parent *Environment
+	cfg    environment.Config
+	live   atomic.Int64 // processes alive here and in descendants
+
+	outMu   sync.Mutex
+	outputs map[outKey]*outPipe // WASI stdout and stderr, made on first use
+}
+
+type outKey int
+
+const (
+	outStdout outKey = 1
+	outStderr outKey = 2
+)
+
+func newEnvironment(rt *Runtime, parent *Environment, cfg environment.Config) *Environment {
+	return &Environment{rt: rt, parent: parent, cfg: cfg}
+}
+
+// Config returns the environment's effective configuration.
+func (e *Environment) Config() environment.Config { return e.cfg }
+
+// Parent returns the parent environment, nil for the root.
+func (e *Environment) Parent() *Environment { return e.parent }
+
+// NumProcesses reports the processes alive in this environment and its
+// descendants.
+func (e *Environment) NumProcesses() int { return int(e.live.Load()) }
+
+// NewChild creates an environment that narrows this one: zero fields of c
+// inherit, and asking for more than the parent has is an error matching
+// environment.ErrWiden.
+func (e *Environment) NewChild(c environment.Config) (*Environment, error) {
+	eff, err := e.cfg.Narrow(c)
+	if err != nil {
+		return nil, fmt.Errorf("ward: new environment: %w", err)
+	}
+	return newEnvironment(e.rt, e, eff), nil
+}
+
+// reserve takes a process slot here and in every ancestor, or none.
+func (e *Environment) reserve() error {
+	for env := e; env != nil; env = env.parent {
+		if n := env.live.Add(1); n > int64(env.cfg.MaxProcesses) {
+			for undo := e; undo != env.parent; undo = undo.parent {
+				undo.live.Add(-1)
+			}
+			return fmt.Errorf("%w (%d alive, limit %d)", ErrProcessLimit, n-1, env.cfg.MaxProcesses)
+		}
+	}
+	return nil
+}
+
+func (e *Environment) release() {
+	for env := e; env != nil; env = env.parent {
+		env.live.Add(-1)
+	}
+}
+
+// Spawn starts a process running the exported function entry of m with
+// params, and returns at once: instantiation and the run happen on the
+// process's own goroutine, and their failures are the process's exit
+// Reason (see Process.Wait). Spawn itself fails, with an error naming the
+// problem, when the runtime is closed, the module imports a namespace this
+// environment does not allow (environment.ErrNamespaceDenied), the process
+// limit is reached (ErrProcessLimit), or entry does not exist or take those
+// params (ErrNoEntry, ErrBadParams).
+//
+// ctx bounds only the spawn itself; the process lives until it ends or is
+// killed.
+func (e *Environment) Spawn(ctx context.Context, m *Module, entry string, params ...Value) (*Process, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return e.spawn(m, entry, params, 0)
+}
+
+func (e *Environment) spawn(m *Module, entry string, params []Value, parent ProcessID) (*Process, error) {
+	if m == nil || m.rt != e.rt {
+		return nil, ErrForeignModule
+	}
+	if err := checkEntry(m, entry, params); err != nil {
+		return nil, err
+	}
+	if err := m.checkImports(e); err != nil {
+		return nil, fmt.Errorf("ward: spawning %s.%s: %w", m.name, entry, err)
+	}
+	if err := e.reserve(); err != nil {
+		return nil, fmt.Errorf("ward: spawning %s.%s: %w", m.name, entry, err)
+	}
+	r := e.rt
+	p := newProcess(ProcessID(r.nextID.Add(1)), e, m, entry, params, parent)
+	r.mu.Lock()
+	if r.closing {
+		r.mu.Unlock()
+		e.release()
+		return nil, ErrClosed
+	}
+	r.procs[p.id] = p
+	r.wg.Add(1)
+	r.mu.Unlock()
+	go p.run()
+	return p, nil
+}
+
+func checkEntry(m *Module, entry string, params []Value) error {
+	ft, ok := m.m.Exports[entry]
+	if !ok {
+		return fmt.Errorf("%w: module %s exports no function %q", ErrNoEntry, m.name, entry)
+	}
+	if len(ft.Params) != len(params) {
+		return fmt.Errorf("%w: %s.%s takes %d params, got %d", ErrBadParams, m.name, entry, len(ft.Params), len(params))
+	}
+	for i, k := range ft.Params {
+		if params[i].v.Kind != k {
+			return fmt.Errorf("%w: %s.%s param %d is %v, got %v", ErrBadParams, m.name, entry, i, k, params[i].v.Kind)
+		}
+	}
+	if len(params) > 16 || len(ft.Results) > 8 {
+		return fmt.Errorf("%w: %s.%s has more than 16 params or 8 results", ErrBadParams, m.name, entry)
+	}
+	return nil
+}
+
+// wasi builds the WASI context of a process spawned here.
+func (e *Environment) wasi() (wasm.WASI, error) {
+	w := wasm.WASI{Args: e.cfg.WASI.Args}
+	for k, v := range e.cfg.WASI.Env {
+		w.Env = append(w.Env, [2]string{k, v})
+	}
+	for _, d := range e.cfg.WASI.Dirs {
+		w.HostDirs = append(w.HostDirs, d.HostPath)
+		w.GuestDirs = append(w.GuestDirs, d.GuestPath)
+	}
+	var err error
+	if w.Stdout, err = e.outputPath(outStdout); err != nil {
+		return w, err
+	}
+	if w.Stderr, err = e.outputPath(outStderr); err != nil {
+		return w, err
+	}
+	return w, nil
+}

@@ -1,0 +1,130 @@
+package runtime
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/wardrt/ward/internal/abi"
+	"github.com/wardrt/ward/internal/wasm"
+)
+
+// hostFunc serves one Go host call while the guest is parked. It completes
+// the call with wp.Return or wp.Trap, or returns false if the process was
+// killed meanwhile.
+type hostFunc func(p *Process, wp *wasm.Proc) bool
+
+// goHost holds the Go implementation of every abi.Funcs entry whose Impl is
+// abi.Go; TestEveryGoHostFuncHasAHandler keeps it complete.
+var goHost map[string]hostFunc
+
+// hostByID indexes goHost by abi.Funcs position, the id the shim reports.
+var hostByID []hostFunc
+
+// init breaks the cycle spawn -> run -> serve -> hostByID -> spawn.
+func init() {
+	goHost = map[string]hostFunc{
+		abi.NamespaceProcess + ".spawn":    hostSpawn,
+		abi.NamespaceProcess + ".sleep_ms": hostSleep,
+	}
+	hostByID = make([]hostFunc, len(abi.Funcs))
+	for i, f := range abi.Funcs {
+		hostByID[i] = goHost[f.Namespace+"."+f.Name]
+	}
+}
+
+func (p *Process) serve(wp *wasm.Proc) bool {
+	id := wp.HostID()
+	if id < 0 || id >= len(hostByID) || hostByID[id] == nil {
+		wp.Trap(fmt.Sprintf("ward: host function %d has no implementation", id))
+		return true
+	}
+	return hostByID[id](p, wp)
+}
+
+// guestBytes returns mem[ptr:ptr+n] or false when any of it is outside
+// memory. ptr and n arrive as sign-extended i32s; they are unsigned.
+func guestBytes(mem []byte, ptr, n int64) ([]byte, bool) {
+	start, size := uint64(uint32(ptr)), uint64(uint32(n))
+	if start+size > uint64(len(mem)) {
+		return nil, false
+	}
+	return mem[start : start+size], true
+}
+
+func hostSleep(p *Process, wp *wasm.Proc) bool {
+	ms := max(wp.HostArg(0), 0)
+	ms = min(ms, math.MaxInt64/int64(time.Millisecond))
+	t := time.NewTimer(time.Duration(ms) * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		wp.Return()
+		return true
+	case <-p.kick:
+		return false
+	}
+}
+
+func hostSpawn(p *Process, wp *wasm.Proc) bool {
+	mem := wp.Memory()
+	name, ok1 := guestBytes(mem, wp.HostArg(0), wp.HostArg(1))
+	count := uint32(wp.HostArg(3))
+	idOut, ok3 := guestBytes(mem, wp.HostArg(4), 8)
+	if !ok1 || !ok3 {
+		wp.Trap("ward_process.spawn: entry name or id pointer outside the caller's memory")
+		return true
+	}
+	if len(name) > abi.MaxNameLen || count > abi.MaxSpawnParams {
+		wp.Return(abi.ErrInvalid)
+		return true
+	}
+	recs, ok2 := guestBytes(mem, wp.HostArg(2), int64(count)*abi.SpawnParamSize)
+	if !ok2 {
+		wp.Trap("ward_process.spawn: params outside the caller's memory")
+		return true
+	}
+	if !p.env.cfg.Permissions.Spawn.Allowed() {
+		wp.Return(abi.ErrPermission)
+		return true
+	}
+	params := make([]Value, count)
+	for i := range params {
+		rec := recs[i*abi.SpawnParamSize:]
+		v := int64(binary.LittleEndian.Uint64(rec[8:16]))
+		switch binary.LittleEndian.Uint32(rec[0:4]) {
+		case uint32(abi.I32):
+			params[i] = I32(int32(v))
+		case uint32(abi.I64):
+			params[i] = I64(v)
+		default:
+			wp.Return(abi.ErrInvalid)
+			return true
+		}
+	}
+	child, err := p.env.spawn(p.mod, string(name), params, p.id)
+	if err != nil {
+		wp.Return(statusOf(err))
+		return true
+	}
+	binary.LittleEndian.PutUint64(idOut, uint64(child.id))
+	wp.Return(abi.OK)
+	return true
+}
+
+// statusOf maps a spawn error to the status a guest sees.
+func statusOf(err error) int64 {
+	switch {
+	case errors.Is(err, ErrProcessLimit):
+		return abi.ErrLimit
+	case errors.Is(err, ErrNoEntry):
+		return abi.ErrNotFound
+	case errors.Is(err, ErrBadParams):
+		return abi.ErrInvalid
+	case errors.Is(err, ErrClosed):
+		return abi.ErrClosed
+	}
+	return abi.ErrPermission
+}

@@ -1,0 +1,248 @@
+package runtime
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/wardrt/ward/environment"
+	"github.com/wardrt/ward/internal/wasm"
+)
+
+// Module is a compiled Wasm module, ready to spawn processes from. Modules
+// belong to the runtime that compiled them and live until it closes;
+// loading the same bytes again returns the same Module.
+type Module struct {
+	name    string
+	hash    [32]byte
+	rt      *Runtime
+	m       *wasm.Module
+	imports []environment.Import
+
+	// importCheck caches, per environment, whether the module's imports are
+	// allowed there: environments are immutable, and a spawn should not
+	// walk the import list every time.
+	importCheck sync.Map // *Environment -> error (nil stored as errOK)
+}
+
+var errOK = errors.New("ok")
+
+// Name returns the name the module was loaded under.
+func (m *Module) Name() string { return m.name }
+
+// Hash returns the SHA-256 of the module's bytes, hex-encoded.
+func (m *Module) Hash() string { return hex.EncodeToString(m.hash[:]) }
+
+// Imports lists the module's imports.
+func (m *Module) Imports() []environment.Import {
+	return append([]environment.Import(nil), m.imports...)
+}
+
+// Exports lists the module's exported function names.
+func (m *Module) Exports() []string {
+	out := make([]string, 0, len(m.m.Exports))
+	for name := range m.m.Exports {
+		out = append(out, name)
+	}
+	return out
+}
+
+// LoadModule compiles Wasm bytes, or WAT text, under a name used in logs
+// and exit reasons. Compiling a module takes from microseconds (WAT) to a
+// second (a Go guest); the same bytes are compiled once per runtime, and
+// once per cache directory when WithCacheDir is set. If ctx ends first,
+// LoadModule returns its error; the compilation finishes in the background
+// and stays cached.
+func (r *Runtime) LoadModule(ctx context.Context, name string, wasmBytes []byte) (*Module, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if r.isClosing() {
+		return nil, ErrClosed
+	}
+	hash := sha256.Sum256(wasmBytes)
+	type result struct {
+		m   *Module
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		m, err := r.modules.get(hash, func() (*Module, error) { return r.compile(name, hash, wasmBytes) })
+		ch <- result{m, err}
+	}()
+	select {
+	case res := <-ch:
+		if res.err != nil {
+			return nil, fmt.Errorf("ward: loading module %s: %w", name, res.err)
+		}
+		return res.m, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// LoadModuleFile loads a module from a .wasm (or .wat) file, named after
+// the file.
+func (r *Runtime) LoadModuleFile(ctx context.Context, path string) (*Module, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("ward: loading module: %w", err)
+	}
+	return r.LoadModule(ctx, filepath.Base(path), b)
+}
+
+func (r *Runtime) compile(name string, hash [32]byte, b []byte) (*Module, error) {
+	var wm *wasm.Module
+	var err error
+	cachePath := ""
+	if r.opts.cacheDir != "" {
+		// The wasmtime version is part of the key: serialized code is only
+		// valid for the engine build that made it.
+		cachePath = filepath.Join(r.opts.cacheDir, "wasmtime-25.0.0-"+hex.EncodeToString(hash[:])+".cwasm")
+		if cached, rerr := os.ReadFile(cachePath); rerr == nil {
+			wm, err = r.engine.Deserialize(cached)
+			if err != nil {
+				// A stale or damaged entry: compile again and overwrite it.
+				r.log.Warn("ward: ignoring unusable compiled module in cache", "path", cachePath, "err", err)
+				wm = nil
+			}
+		}
+	}
+	if wm == nil {
+		wm, err = r.engine.Compile(b)
+		if err != nil {
+			return nil, err
+		}
+		if cachePath != "" {
+			if err := writeCache(cachePath, wm); err != nil {
+				r.log.Warn("ward: cannot write compiled module cache", "path", cachePath, "err", err)
+			}
+		}
+	}
+	m := &Module{name: name, hash: hash, rt: r, m: wm}
+	for _, im := range wm.Imports {
+		m.imports = append(m.imports, environment.Import{Module: im.Module, Name: im.Name})
+	}
+	return m, nil
+}
+
+// writeCache writes atomically, so a crash or a concurrent writer never
+// leaves a truncated file for the next start to deserialize.
+func writeCache(path string, wm *wasm.Module) error {
+	b, err := wm.Serialize()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".ward-*.tmp")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// checkImports reports whether env allows every import of m.
+func (m *Module) checkImports(env *Environment) error {
+	if v, ok := m.importCheck.Load(env); ok {
+		if v.(error) == errOK {
+			return nil
+		}
+		return v.(error)
+	}
+	err := env.cfg.CheckImports(m.imports)
+	if err == nil {
+		m.importCheck.Store(env, errOK)
+	} else {
+		m.importCheck.Store(env, err)
+	}
+	return err
+}
+
+// moduleCache holds one Module per content hash, compiling each at most
+// once even when loads race.
+type moduleCache struct {
+	mu      sync.Mutex
+	byHash  map[[32]byte]*Module
+	pending map[[32]byte]*pendingCompile
+	closed  bool
+}
+
+type pendingCompile struct {
+	done chan struct{}
+	m    *Module
+	err  error
+}
+
+func (c *moduleCache) init() {
+	c.byHash = map[[32]byte]*Module{}
+	c.pending = map[[32]byte]*pendingCompile{}
+}
+
+func (c *moduleCache) get(hash [32]byte, compile func() (*Module, error)) (*Module, error) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, ErrClosed
+	}
+	if m, ok := c.byHash[hash]; ok {
+		c.mu.Unlock()
+		return m, nil
+	}
+	if p, ok := c.pending[hash]; ok {
+		c.mu.Unlock()
+		<-p.done
+		return p.m, p.err
+	}
+	p := &pendingCompile{done: make(chan struct{})}
+	c.pending[hash] = p
+	c.mu.Unlock()
+
+	p.m, p.err = compile()
+
+	c.mu.Lock()
+	delete(c.pending, hash)
+	if p.err == nil {
+		if c.closed {
+			p.m.m.Close()
+			p.m, p.err = nil, ErrClosed
+		} else {
+			c.byHash[hash] = p.m
+		}
+	}
+	c.mu.Unlock()
+	close(p.done)
+	return p.m, p.err
+}
+
+func (c *moduleCache) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.byHash)
+}
+
+func (c *moduleCache) closeAll() {
+	c.mu.Lock()
+	c.closed = true
+	mods := c.byHash
+	c.byHash = map[[32]byte]*Module{}
+	c.mu.Unlock()
+	for _, m := range mods {
+		m.m.Close()
+	}
+}

@@ -1,0 +1,244 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+
+	"github.com/wardrt/ward/internal/wasm"
+)
+
+// ProcessID identifies a process within its runtime. Ids are never reused.
+type ProcessID uint64
+
+// Process is a running Wasm instance. Its methods are safe for concurrent
+// use.
+type Process struct {
+	id     ProcessID
+	env    *Environment
+	mod    *Module
+	entry  string
+	params []Value
+	parent ProcessID // 0 when spawned from Go
+
+	killed atomic.Bool
+	kick   chan struct{} // wakes the process when parked
+	done   chan struct{}
+	reason Reason // written once, before done is closed
+}
+
+func newProcess(id ProcessID, env *Environment, m *Module, entry string, params []Value, parent ProcessID) *Process {
+	return &Process{
+		id: id, env: env, mod: m, entry: entry, params: params, parent: parent,
+		kick: make(chan struct{}, 1),
+		done: make(chan struct{}),
+	}
+}
+
+// ID returns the process id.
+func (p *Process) ID() ProcessID { return p.id }
+
+// Module returns the module the process runs.
+func (p *Process) Module() *Module { return p.mod }
+
+// Entry returns the entry function the process was spawned with.
+func (p *Process) Entry() string { return p.entry }
+
+// Environment returns the environment the process runs in.
+func (p *Process) Environment() *Environment { return p.env }
+
+// Done is closed when the process has ended and its store is freed.
+func (p *Process) Done() <-chan struct{} { return p.done }
+
+// Reason returns why the process ended, or nil while it runs.
+func (p *Process) Reason() Reason {
+	select {
+	case <-p.done:
+		return p.reason
+	default:
+		return nil
+	}
+}
+
+// Wait blocks until the process ends and returns why. The error is non-nil
+// only when ctx ends first.
+func (p *Process) Wait(ctx context.Context) (Reason, error) {
+	select {
+	case <-p.done:
+		return p.reason, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Kill ends the process with reason Killed: at once if it is parked in a
+// host call or has not started, and at its next epoch yield (within about
+// one epoch interval) if it is running guest code. It cannot be trapped.
+// Killing an ended process does nothing.
+func (p *Process) Kill() {
+	if p.killed.Swap(true) {
+		return
+	}
+	select {
+	case p.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (p *Process) String() string { return fmt.Sprintf("process %d (%s.%s)", p.id, p.mod.name, p.entry) }
+
+func (p *Process) run() {
+	r := p.env.rt
+	reason := p.execute()
+	r.mu.Lock()
+	delete(r.procs, p.id)
+	r.mu.Unlock()
+	p.env.release()
+	p.reason = reason
+	p.logExit(reason)
+	close(p.done)
+	r.wg.Done()
+}
+
+// execute drives the process from instantiation to its end. Between polls
+// no cgo frame is on this goroutine's stack: a parked process costs a
+// goroutine, not an OS thread.
+func (p *Process) execute() Reason {
+	if p.killed.Load() {
+		return Killed
+	}
+	r, cfg := p.env.rt, p.env.cfg
+	wp, err := p.mod.m.NewProc(uint64(p.id), int64(cfg.MaxMemory), cfg.MaxFuel)
+	if err != nil {
+		return &InstantiateError{Process: p.id, Module: p.mod.name, Err: err}
+	}
+	defer p.teardown(wp)
+	if p.mod.m.UsesWASI {
+		w, err := p.env.wasi()
+		if err == nil {
+			err = wp.SetWASI(w)
+		}
+		if err != nil {
+			return &InstantiateError{Process: p.id, Module: p.mod.name, Err: err}
+		}
+		defer p.env.flushOutputs()
+	}
+	args := make([]wasm.Value, len(p.params))
+	for i, v := range p.params {
+		args[i] = v.v
+	}
+	if err := wp.SetEntry(p.entry, args, len(p.mod.m.Exports[p.entry].Results)); err != nil {
+		return &InstantiateError{Process: p.id, Module: p.mod.name, Err: err}
+	}
+	r.acquireRun()
+	st := wp.Start()
+	for {
+		switch st {
+		case wasm.Done:
+			r.releaseRun()
+			return p.classify(wp)
+		case wasm.Yield:
+			r.releaseRun()
+			if p.killed.Load() {
+				wp.Cancel()
+				return Killed
+			}
+			r.acquireRun() // behind any process waiting for a slot
+			st = wp.Poll()
+		case wasm.Host:
+			r.releaseRun()
+			if !p.serve(wp) {
+				wp.Cancel()
+				return Killed
+			}
+			r.acquireRun()
+			st = wp.Poll()
+		}
+	}
+}
+
+func (p *Process) teardown(wp *wasm.Proc) {
+	r := p.env.rt
+	r.teardownSlots <- struct{}{}
+	wp.Free()
+	<-r.teardownSlots
+}
+
+// classify turns how the guest ended into a Reason.
+func (p *Process) classify(wp *wasm.Proc) Reason {
+	o := wp.Outcome()
+	switch o.Kind {
+	case wasm.Returned:
+		return Normal
+	case wasm.CalledExt, wasm.WASIExit:
+		if o.ExitStatus == 0 {
+			return Normal
+		}
+		return p.memoryLimited(wp, &ExitError{Process: p.id, Code: o.ExitStatus})
+	case wasm.NoExport:
+		return &InstantiateError{Process: p.id, Module: p.mod.name, Err: fmt.Errorf("%w: %q", ErrNoEntry, p.entry)}
+	}
+	t := &TrapError{
+		Process: p.id, Module: p.mod.name, Entry: p.entry,
+		Code: TrapCode(o.TrapCode), Message: o.Message,
+	}
+	for _, f := range o.Trace {
+		t.Backtrace = append(t.Backtrace, Frame{Module: f.Module, Func: f.Func, FuncIndex: f.FuncIndex, ModuleOffset: f.ModuleOffset})
+	}
+	if o.Phase == "instantiate" || o.Phase == "initialize" {
+		var err error = t
+		if o.Kind == wasm.Failed {
+			err = errors.New(o.Message)
+			if strings.Contains(o.Message, "exceeds memory limits") {
+				err = fmt.Errorf("%w: %s", ErrMemoryLimit, o.Message)
+			}
+		}
+		return &InstantiateError{Process: p.id, Module: p.mod.name, Err: err}
+	}
+	if t.Code == TrapOutOfFuel {
+		return &FuelError{Limit: p.env.cfg.MaxFuel, Trap: t}
+	}
+	return p.memoryLimited(wp, t)
+}
+
+// memoryLimited reports cause as a MemoryLimitError when the process's
+// memory ended within one growth step of the limit: a guest whose
+// memory.grow was refused usually dies of it soon after. The step is what
+// allocators ask for at a time, at most 4 MiB (a Go heap arena) and at
+// least one page.
+func (p *Process) memoryLimited(wp *wasm.Proc, cause Reason) Reason {
+	limit := p.env.cfg.MaxMemory
+	used := uint64(wp.MemorySize())
+	step := min(uint64(4<<20), limit/4)
+	step = max(step, 64<<10)
+	if used > 0 && limit-min(used, limit) < step {
+		return &MemoryLimitError{Limit: limit, Used: used, Cause: cause}
+	}
+	return cause
+}
+
+func (p *Process) logExit(reason Reason) {
+	if reason.Normal() || reason == Killed {
+		return
+	}
+	attrs := []any{"pid", uint64(p.id), "module", p.mod.name, "entry", p.entry, "reason", reason.Error()}
+	var t *TrapError
+	if errors.As(reason, &t) {
+		attrs = append(attrs, "trap", t.Code.String())
+		if len(t.Backtrace) > 0 {
+			attrs = append(attrs, "backtrace", t.Backtrace)
+		}
+	}
+	p.env.rt.log.LogAttrs(context.Background(), slog.LevelWarn, "ward: process failed", argsToAttrs(attrs)...)
+}
+
+func argsToAttrs(args []any) []slog.Attr {
+	out := make([]slog.Attr, 0, len(args)/2)
+	for i := 0; i+1 < len(args); i += 2 {
+		out = append(out, slog.Any(args[i].(string), args[i+1]))
+	}
+	return out
+}

@@ -1,0 +1,221 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	goruntime "runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/wardrt/ward/environment"
+	"github.com/wardrt/ward/internal/wasm"
+)
+
+// ErrClosed is returned by calls on a Runtime that is closing or closed.
+var ErrClosed = errors.New("ward: runtime closed")
+
+// Runtime runs Wasm processes. It owns a wasmtime engine, the compiled
+// modules, the process table and the root environment. A program usually
+// has one; tests may make one each, they are independent.
+type Runtime struct {
+	opts   options
+	log    *slog.Logger
+	engine *wasm.Engine
+	root   *Environment
+
+	// runSlots bounds the process goroutines inside a poll (running guest
+	// code) to GOMAXPROCS. Without it every running guest would take an OS
+	// thread, and a spinning guest would starve everyone (see
+	// shared/reference/asyncprobe, preemption).
+	runSlots chan struct{}
+	// teardownSlots bounds concurrent store deletions: each is a long cgo
+	// call that holds an OS thread, and 100k of them at once would exhaust
+	// Go's thread limit.
+	teardownSlots chan struct{}
+
+	nextID  atomic.Uint64
+	mu      sync.Mutex
+	procs   map[ProcessID]*Process
+	closing bool
+	wg      sync.WaitGroup // one per process goroutine
+
+	modules moduleCache
+	outEnvs []*Environment // environments with WASI output pipes to close
+}
+
+type options struct {
+	logger        *slog.Logger
+	cacheDir      string
+	epochInterval time.Duration
+	stackSize     int
+	maxWasmStack  int
+	maxStacks     int
+	root          environment.Config
+}
+
+// Option configures a Runtime.
+type Option func(*options)
+
+// WithLogger sets where process failures are logged. The default is
+// slog.Default().
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithCacheDir keeps compiled modules in dir, keyed by the SHA-256 of
+// their bytes, so a restarted program does not compile them again.
+func WithCacheDir(dir string) Option { return func(o *options) { o.cacheDir = dir } }
+
+// WithEpochInterval sets how often a running guest yields so others can run
+// and kills take effect (default 1ms). Shorter is fairer and costs more.
+func WithEpochInterval(d time.Duration) Option { return func(o *options) { o.epochInterval = d } }
+
+// WithMaxWasmStack sets the stack Wasm frames of one process may use
+// (default 512 KiB); deeper recursion traps with TrapStackOverflow.
+func WithMaxWasmStack(bytes int) Option { return func(o *options) { o.maxWasmStack = bytes } }
+
+// WithMaxStacks bounds the fiber stacks alive at once (default 1<<20),
+// which bounds processes alive at once: a running or parked process holds
+// one. Address space only is reserved for them, 2 MiB each; memory is used
+// as touched.
+func WithMaxStacks(n int) Option { return func(o *options) { o.maxStacks = n } }
+
+// WithRootEnvironment sets the limits of the root environment. Zero fields
+// take the defaults of environment.Root.
+func WithRootEnvironment(c environment.Config) Option { return func(o *options) { o.root = c } }
+
+// New creates a runtime. Close it to free everything it holds.
+func New(opts ...Option) (*Runtime, error) {
+	o := options{
+		epochInterval: time.Millisecond,
+		stackSize:     2 << 20,
+		maxWasmStack:  512 << 10,
+		maxStacks:     1 << 20,
+	}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.logger == nil {
+		o.logger = slog.Default()
+	}
+	if o.epochInterval < 10*time.Microsecond {
+		return nil, fmt.Errorf("ward: epoch interval %v is below 10µs", o.epochInterval)
+	}
+	// Host code on the fiber (WASI, our C functions) needs room above the
+	// Wasm frames: keep at least 1 MiB between the two.
+	if o.maxWasmStack <= 0 || o.maxWasmStack > o.stackSize-(1<<20) {
+		o.stackSize = o.maxWasmStack + 2<<20
+	}
+	rootCfg, err := environment.Root(o.root)
+	if err != nil {
+		return nil, fmt.Errorf("ward: root environment: %w", err)
+	}
+	eng, err := wasm.NewEngine(wasm.EngineConfig{
+		StackSize:     o.stackSize,
+		MaxWasmStack:  o.maxWasmStack,
+		MaxStacks:     o.maxStacks,
+		EpochInterval: o.epochInterval,
+	})
+	if err != nil {
+		return nil, err
+	}
+	n := goruntime.GOMAXPROCS(0)
+	r := &Runtime{
+		opts:          o,
+		log:           o.logger,
+		engine:        eng,
+		runSlots:      make(chan struct{}, n),
+		teardownSlots: make(chan struct{}, n),
+		procs:         map[ProcessID]*Process{},
+	}
+	r.modules.init()
+	r.root = newEnvironment(r, nil, rootCfg)
+	return r, nil
+}
+
+// Environment returns the root environment.
+func (r *Runtime) Environment() *Environment { return r.root }
+
+// NewEnvironment creates a child of the root environment; see
+// Environment.NewChild.
+func (r *Runtime) NewEnvironment(c environment.Config) (*Environment, error) {
+	return r.root.NewChild(c)
+}
+
+// Process returns the live process with that id.
+func (r *Runtime) Process(id ProcessID) (*Process, bool) {
+	r.mu.Lock()
+	p, ok := r.procs[id]
+	r.mu.Unlock()
+	return p, ok
+}
+
+// NumProcesses reports the processes alive now.
+func (r *Runtime) NumProcesses() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.procs)
+}
+
+// Stats is a snapshot of a runtime's resource use.
+type Stats struct {
+	Processes   int // alive
+	Modules     int // compiled and cached
+	StacksInUse int // fiber stacks held by running or parked calls
+	StacksAlloc int // fiber stacks mapped (address space)
+}
+
+// Stats returns a snapshot of the runtime's resource use.
+func (r *Runtime) Stats() Stats {
+	inUse, mapped := r.engine.StacksInUse()
+	return Stats{Processes: r.NumProcesses(), Modules: r.modules.len(), StacksInUse: inUse, StacksAlloc: mapped}
+}
+
+// Close kills every process, waits until each has ended and its store is
+// freed, then frees the modules and the engine. New spawns fail with
+// ErrClosed from the moment Close is called. If ctx ends first, Close
+// returns its error and leaves the engine alive for the stragglers; calling
+// Close again waits for them.
+func (r *Runtime) Close(ctx context.Context) error {
+	r.mu.Lock()
+	r.closing = true
+	live := make([]*Process, 0, len(r.procs))
+	for _, p := range r.procs {
+		live = append(live, p)
+	}
+	r.mu.Unlock()
+	for _, p := range live {
+		p.Kill()
+	}
+	done := make(chan struct{})
+	go func() {
+		r.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return fmt.Errorf("ward: closing runtime: %d processes still ending: %w", r.NumProcesses(), ctx.Err())
+	}
+	r.modules.closeAll()
+	r.mu.Lock()
+	envs := r.outEnvs
+	r.outEnvs = nil
+	r.mu.Unlock()
+	for _, e := range envs {
+		e.closeOutputs()
+	}
+	r.engine.Close()
+	return nil
+}
+
+// acquireRun and releaseRun bracket every poll.
+func (r *Runtime) acquireRun() { r.runSlots <- struct{}{} }
+func (r *Runtime) releaseRun() { <-r.runSlots }
+
+func (r *Runtime) isClosing() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.closing
+}
