@@ -88,7 +88,9 @@ func (p *Process) Kill() {
 	}
 }
 
-func (p *Process) String() string { return fmt.Sprintf("process %d (%s.%s)", p.id, p.mod.name, p.entry) }
+func (p *Process) String() string {
+	return fmt.Sprintf("process %d (%s.%s)", p.id, p.mod.name, p.entry)
+}
 
 func (p *Process) run() {
 	r := p.env.rt
