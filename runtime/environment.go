@@ -104,10 +104,48 @@ func (e *Environment) Spawn(ctx context.Context, m *Module, entry string, params
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return e.spawn(m, entry, params, 0)
+	p, err := e.register(m, entry, params, 0)
+	if err != nil {
+		return nil, err
+	}
+	go p.run()
+	return p, nil
+}
+
+// Run is Spawn followed by Wait, without the hand-off to a new goroutine:
+// the process runs on the calling goroutine, which suits a request handler
+// that needs a fresh process per request (it saves about half the cost of
+// a trivial process). The process is otherwise like any other: it has an
+// id, it can be killed, and Close waits for it. If ctx ends first, the
+// process is killed and Run returns Killed with ctx's error.
+func (e *Environment) Run(ctx context.Context, m *Module, entry string, params ...Value) (Reason, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	p, err := e.register(m, entry, params, 0)
+	if err != nil {
+		return nil, err
+	}
+	stop := context.AfterFunc(ctx, p.Kill)
+	p.run()
+	if !stop() && p.reason == Killed {
+		return p.reason, ctx.Err()
+	}
+	return p.reason, nil
 }
 
 func (e *Environment) spawn(m *Module, entry string, params []Value, parent ProcessID) (*Process, error) {
+	p, err := e.register(m, entry, params, parent)
+	if err != nil {
+		return nil, err
+	}
+	go p.run()
+	return p, nil
+}
+
+// register checks a spawn and enters the process in the table; the caller
+// then runs it, on a new goroutine or its own.
+func (e *Environment) register(m *Module, entry string, params []Value, parent ProcessID) (*Process, error) {
 	if m == nil || m.rt != e.rt {
 		return nil, ErrForeignModule
 	}
@@ -131,7 +169,6 @@ func (e *Environment) spawn(m *Module, entry string, params []Value, parent Proc
 	r.procs[p.id] = p
 	r.wg.Add(1)
 	r.mu.Unlock()
-	go p.run()
 	return p, nil
 }
 

@@ -1,0 +1,81 @@
+package runtime
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+)
+
+func newBenchRuntime(b *testing.B) *Runtime {
+	b.Helper()
+	r, err := New(WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { r.Close(context.Background()) })
+	return r
+}
+
+func loadTrivial(b *testing.B, r *Runtime) *Module {
+	m, err := r.LoadModule(context.Background(), "trivial", []byte(`(module (func (export "run")))`))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return m
+}
+
+// BenchmarkRun: the same process run on the caller's goroutine
+// (Environment.Run): no goroutine hand-off, no scheduler wake-ups.
+func BenchmarkRun(b *testing.B) {
+	ctx := context.Background()
+	r := newBenchRuntime(b)
+	m := loadTrivial(b, r)
+	env := r.Environment()
+	b.ReportAllocs()
+	for b.Loop() {
+		if reason, err := env.Run(ctx, m, "run"); err != nil || reason != Normal {
+			b.Fatal(reason, err)
+		}
+	}
+}
+
+// BenchmarkSpawnParallel: spawn+wait from GOMAXPROCS goroutines at once;
+// ns/op is the inverse of throughput.
+func BenchmarkSpawnParallel(b *testing.B) {
+	ctx := context.Background()
+	r := newBenchRuntime(b)
+	m := loadTrivial(b, r)
+	env := r.Environment()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			p, err := env.Spawn(ctx, m, "run")
+			if err != nil {
+				b.Fatal(err)
+			}
+			if reason, _ := p.Wait(ctx); reason != Normal {
+				b.Fatal(reason)
+			}
+		}
+	})
+}
+
+// BenchmarkSpawnRunExit: spawn a trivial WAT process, run it, wait for its
+// exit (store freed). The issue's target is a median of at most 15 µs here.
+func BenchmarkSpawnRunExit(b *testing.B) {
+	ctx := context.Background()
+	r := newBenchRuntime(b)
+	m := loadTrivial(b, r)
+	env := r.Environment()
+	b.ReportAllocs()
+	for b.Loop() {
+		p, err := env.Spawn(ctx, m, "run")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if reason, _ := p.Wait(ctx); reason != Normal {
+			b.Fatal(reason)
+		}
+	}
+}
