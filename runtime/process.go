@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync/atomic"
 
@@ -25,6 +26,7 @@ type Process struct {
 	parent ProcessID // 0 when spawned from Go
 
 	killed atomic.Bool
+	yields atomic.Uint64 // epoch yields so far: how often it was preempted
 	kick   chan struct{} // wakes the process when parked
 	done   chan struct{}
 	reason Reason // written once, before done is closed
@@ -88,6 +90,9 @@ func (p *Process) Kill() {
 	}
 }
 
+// String returns the id in decimal.
+func (id ProcessID) String() string { return strconv.FormatUint(uint64(id), 10) }
+
 func (p *Process) String() string {
 	return fmt.Sprintf("process %d (%s.%s)", p.id, p.mod.name, p.entry)
 }
@@ -144,6 +149,7 @@ func (p *Process) execute() Reason {
 			return p.classify(wp)
 		case wasm.Yield:
 			r.releaseRun()
+			p.yields.Add(1)
 			if p.killed.Load() {
 				wp.Cancel()
 				return Killed

@@ -9,8 +9,15 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"unsafe"
 )
+
+// live counts stores not yet freed, so tests can prove teardown is complete.
+var live atomic.Int64
+
+// LiveProcs reports the process stores created and not yet freed.
+func LiveProcs() int64 { return live.Load() }
 
 // Status is what a poll ended with.
 type Status int
@@ -44,6 +51,7 @@ func (m *Module) NewProc(id uint64, maxMemory int64, fuel uint64) (*Proc, error)
 	if c == nil {
 		return nil, cerr(cerrp)
 	}
+	live.Add(1)
 	c.pre = m.pre
 	if m.HasInit {
 		c.init_name = cInitName
@@ -277,6 +285,7 @@ func parseTrace(s string) []Frame {
 
 // Free deletes the future, then the store. Safe to call once.
 func (p *Proc) Free() {
+	live.Add(-1)
 	C.ward_proc_free(p.c)
 	p.c = nil
 	if p.entry != nil {

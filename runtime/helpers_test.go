@@ -1,0 +1,116 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	goruntime "runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wardrt/ward/internal/wasm"
+)
+
+// newRuntime returns a runtime that the test's cleanup closes, checking
+// that Close leaves no process store and no goroutine behind.
+func newRuntime(t *testing.T, opts ...Option) *Runtime {
+	t.Helper()
+	before := goruntime.NumGoroutine()
+	storesBefore := wasm.LiveProcs()
+	opts = append([]Option{WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))}, opts...)
+	r, err := New(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := r.Close(ctx); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		if n := r.NumProcesses(); n != 0 {
+			t.Errorf("after Close: %d processes in the table", n)
+		}
+		// Other tests of the package may run in parallel; only this
+		// runtime's stores matter, and they are all freed by now.
+		if !t.Failed() && !parallelTests {
+			if n := wasm.LiveProcs(); n != storesBefore {
+				t.Errorf("after Close: %d process stores alive, want %d", n, storesBefore)
+			}
+			waitFor(t, 5*time.Second, "goroutines to end", func() bool { return goruntime.NumGoroutine() <= before })
+		}
+	})
+	return r
+}
+
+// parallelTests is false: the package's tests run one at a time, so the
+// global counts above belong to one runtime.
+const parallelTests = false
+
+func testCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func load(t *testing.T, r *Runtime, name string, wasmBytes []byte) *Module {
+	t.Helper()
+	m, err := r.LoadModule(testCtx(t), name, wasmBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func spawn(t *testing.T, env *Environment, m *Module, entry string, params ...Value) *Process {
+	t.Helper()
+	p, err := env.Spawn(testCtx(t), m, entry, params...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func wait(t *testing.T, p *Process) Reason {
+	t.Helper()
+	reason, err := p.Wait(testCtx(t))
+	if err != nil {
+		t.Fatalf("%v did not end: %v", p, err)
+	}
+	return reason
+}
+
+// waitFor polls cond; the deadline only catches hangs, it measures nothing.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the concurrent writes of WASI
+// output and the reads of a test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func newSlog(h slog.Handler) *slog.Logger { return slog.New(h) }

@@ -1,0 +1,119 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/wardrt/ward/testdata"
+)
+
+func TestBadModulesAreRefused(t *testing.T) {
+	r := newRuntime(t)
+	ctx := testCtx(t)
+	cases := map[string][]byte{
+		"garbage":        []byte("\x00asm\x01\x00\x00\x00\xff\xff"),
+		"not wasm":       []byte("hello"),
+		"bad wat":        []byte("(module (func (export \"x\") (i32.add)))"),
+		"unknown import": []byte(`(module (import "ward_process" "nope" (func)))`),
+		"foreign import": []byte(`(module (import "env" "abort" (func)))`),
+		"empty":          nil,
+	}
+	for name, b := range cases {
+		if _, err := r.LoadModule(ctx, name, b); err == nil {
+			t.Errorf("%s: loaded", name)
+		}
+	}
+	if _, err := r.LoadModuleFile(ctx, filepath.Join(t.TempDir(), "missing.wasm")); !os.IsNotExist(unwrapAll(err)) {
+		t.Errorf("missing file: %v", err)
+	}
+}
+
+func unwrapAll(err error) error {
+	for {
+		type unwrapper interface{ Unwrap() error }
+		u, ok := err.(unwrapper)
+		if !ok {
+			return err
+		}
+		err = u.Unwrap()
+	}
+}
+
+func TestLoadingTheSameBytesCompilesOnce(t *testing.T) {
+	r := newRuntime(t)
+	ctx := testCtx(t)
+	var wg sync.WaitGroup
+	mods := make([]*Module, 8)
+	for i := range mods {
+		wg.Go(func() {
+			m, err := r.LoadModule(ctx, "trivial", testdata.Trivial)
+			if err != nil {
+				t.Error(err)
+			}
+			mods[i] = m
+		})
+	}
+	wg.Wait()
+	for _, m := range mods[1:] {
+		if m != mods[0] {
+			t.Fatal("the same bytes gave two modules")
+		}
+	}
+	if r.Stats().Modules != 1 {
+		t.Fatalf("%d modules cached", r.Stats().Modules)
+	}
+}
+
+func TestCacheDir(t *testing.T) {
+	dir := t.TempDir()
+	first := newRuntime(t, WithCacheDir(dir))
+	m := load(t, first, "procs", testdata.Procs)
+	path := filepath.Join(dir, "wasmtime-25.0.0-"+m.Hash()+".cwasm")
+	cached, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("no cache entry: %v", err)
+	}
+	if bytes.Equal(cached, testdata.Procs) {
+		t.Fatal("the cache holds the Wasm bytes, not compiled code")
+	}
+
+	// A second runtime deserializes instead of compiling, and the module works.
+	h := &recordingHandler{}
+	second := newRuntime(t, WithCacheDir(dir), WithLogger(newSlog(h)))
+	m2 := load(t, second, "procs", testdata.Procs)
+	if reason := wait(t, spawn(t, second.Environment(), m2, "exit_with", I32(0))); reason != Normal {
+		t.Fatalf("cached module: %v", reason)
+	}
+	if len(h.records) != 0 {
+		t.Fatalf("cache hit logged %d warnings", len(h.records))
+	}
+
+	// A damaged entry is replaced, with a warning, and loading still works.
+	if err := os.WriteFile(path, []byte("damaged"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	third := newRuntime(t, WithCacheDir(dir), WithLogger(newSlog(h)))
+	m3 := load(t, third, "procs", testdata.Procs)
+	if reason := wait(t, spawn(t, third.Environment(), m3, "exit_with", I32(0))); reason != Normal {
+		t.Fatalf("recompiled module: %v", reason)
+	}
+	if len(h.records) != 1 {
+		t.Fatalf("damaged cache entry: %d warnings, want 1", len(h.records))
+	}
+	if again, _ := os.ReadFile(path); bytes.Equal(again, []byte("damaged")) {
+		t.Fatal("the damaged entry was not rewritten")
+	}
+}
+
+func TestLoadModuleHonoursContext(t *testing.T) {
+	r := newRuntime(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := r.LoadModule(ctx, "trivial", testdata.Trivial); err != context.Canceled {
+		t.Fatalf("LoadModule with a done context: %v", err)
+	}
+}
