@@ -116,11 +116,20 @@ type TrapError struct {
 }
 
 func (e *TrapError) Error() string {
-	msg := e.Message
-	if i := strings.IndexByte(msg, '\n'); i >= 0 {
-		msg = msg[:i]
+	return fmt.Sprintf("process %d (%s.%s) trapped: %s", e.Process, e.Module, e.Entry, trapSummary(e.Message))
+}
+
+// trapSummary returns the line that says what happened. wasmtime puts a
+// backtrace first and the cause last, after "Caused by:".
+func trapSummary(msg string) string {
+	if _, cause, ok := strings.Cut(msg, "Caused by:"); ok {
+		msg = cause
 	}
-	return fmt.Sprintf("process %d (%s.%s) trapped: %s", e.Process, e.Module, e.Entry, msg)
+	msg = strings.TrimSpace(msg)
+	if i := strings.IndexByte(msg, '\n'); i >= 0 {
+		msg = strings.TrimSpace(msg[:i])
+	}
+	return msg
 }
 
 // Normal reports false: a trap is abnormal.

@@ -23,6 +23,7 @@ import (
 	"os"
 	goruntime "runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -34,6 +35,8 @@ var (
 		"TestScaleParked: park this many processes at once and measure their cost (0 skips; targets are asserted at >= 100000)")
 	scaleMax = flag.Int("ward.scalemax", 0,
 		"TestScaleUntilFailure: spawn parked processes until something refuses, or this many (0 skips)")
+	scaleWasm = flag.String("ward.scalewasm", "",
+		"a .wasm or .wat file exporting sleep_forever to park instead of the inline module (e.g. ../testdata/procs.wasm)")
 )
 
 // scaleWAT is procs.wat's sleep_forever on its own: the guest parks in the
@@ -63,6 +66,57 @@ type scaleSnap struct {
 	AnonKiB int // RssAnon
 	Maps    int // lines of /proc/self/maps, i.e. VMAs
 	Go      goruntime.MemStats
+}
+
+// scaleMapKinds counts the mappings of /proc/self/maps by kind: size,
+// permissions and path. Compared before and after, it shows what a leak of
+// mappings is made of.
+func scaleMapKinds(tb testing.TB) map[string]int {
+	tb.Helper()
+	b, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		tb.Fatalf("reading /proc/self/maps: %v", err)
+	}
+	kinds := map[string]int{}
+	for line := range strings.SplitSeq(strings.TrimSpace(string(b)), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 5 {
+			continue
+		}
+		lo, hi, _ := strings.Cut(f[0], "-")
+		a, _ := strconv.ParseUint(lo, 16, 64)
+		z, _ := strconv.ParseUint(hi, 16, 64)
+		path := "[anon]"
+		if len(f) >= 6 {
+			path = f[5]
+		}
+		kinds[fmt.Sprintf("%s %s %d KiB", path, f[1], (z-a)>>10)]++
+	}
+	return kinds
+}
+
+// scaleMapsDiff describes the kinds of mappings that grew in number.
+func scaleMapsDiff(before, after map[string]int) string {
+	type grown struct {
+		kind string
+		n    int
+	}
+	var g []grown
+	for k, n := range after {
+		if d := n - before[k]; d > 0 {
+			g = append(g, grown{k, d})
+		}
+	}
+	slices.SortFunc(g, func(a, b grown) int { return b.n - a.n })
+	var out []string
+	for i, x := range g {
+		if i == 12 {
+			out = append(out, fmt.Sprintf("and %d more kinds", len(g)-i))
+			break
+		}
+		out = append(out, fmt.Sprintf("+%d x %s", x.n, x.kind))
+	}
+	return strings.Join(out, "; ")
 }
 
 // scaleMeasure collects garbage and returns freed memory to the OS first,
@@ -104,6 +158,18 @@ func scaleQuick(tb testing.TB) scaleSnap {
 	s.Maps = scaleCountMaps(tb)
 	goruntime.ReadMemStats(&s.Go)
 	return s
+}
+
+// scaleThreads reads only the Threads line of /proc/self/status.
+func scaleThreads() int {
+	b, _ := os.ReadFile("/proc/self/status")
+	_, v, _ := strings.Cut(string(b), "\nThreads:")
+	f := strings.Fields(v)
+	if len(f) == 0 {
+		return 0
+	}
+	n, _ := strconv.Atoi(f[0])
+	return n
 }
 
 func scaleCountMaps(tb testing.TB) int {
@@ -194,7 +260,15 @@ func scaleNewRuntime(tb testing.TB, opts ...Option) *Runtime {
 
 func scaleLoad(tb testing.TB, r *Runtime) *Module {
 	tb.Helper()
-	m, err := r.LoadModule(context.Background(), "procs", []byte(scaleWAT))
+	code := []byte(scaleWAT)
+	if *scaleWasm != "" {
+		b, err := os.ReadFile(*scaleWasm)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		code = b
+	}
+	m, err := r.LoadModule(context.Background(), "procs", code)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -236,6 +310,26 @@ func scaleKillAll(tb testing.TB, procs []*Process, d time.Duration) {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
+	// Sample the OS threads while the processes end: a peak here, not
+	// while they were parked, points at the kill and teardown path.
+	peak := make(chan int, 1)
+	go func() {
+		m := 0
+		for ctx.Err() == nil {
+			m = max(m, scaleThreads())
+			select {
+			case <-ctx.Done():
+			case <-time.After(2 * time.Millisecond):
+			}
+		}
+		peak <- m
+	}()
+	defer func() {
+		cancel()
+		if len(procs) > 0 {
+			tb.Logf("killing %d processes: peak OS threads %d", len(procs), <-peak)
+		}
+	}()
 	for _, p := range procs {
 		p.Kill()
 	}
@@ -310,6 +404,7 @@ func TestScaleParked(t *testing.T) {
 	env := r.Environment()
 	ctx := context.Background()
 	base := scaleMeasure(t)
+	baseKinds := scaleMapKinds(t)
 
 	start := time.Now()
 	procs := make([]*Process, 0, n)
@@ -344,14 +439,27 @@ func TestScaleParked(t *testing.T) {
 	procs = nil
 	scaleClose(t, r)
 	closed = true
+	scaleCheckClosed(t, base, baseKinds)
+}
+
+// scaleCheckClosed asserts that once every process has ended and the
+// runtime is closed, threads and mappings are back near the baseline. Go
+// never ends an OS thread it has started, so threads started while the
+// processes ended stay for the life of the program.
+func scaleCheckClosed(t *testing.T, base scaleSnap, baseKinds map[string]int) {
+	t.Helper()
 	after := scaleMeasure(t)
-	t.Logf("after Close: RSS %d MiB, threads %d, maps %d (baseline %d MiB, %d, %d)",
-		after.RSSKiB>>10, after.Threads, after.Maps, base.RSSKiB>>10, base.Threads, base.Maps)
+	t.Logf("after Close: RSS %d MiB, threads %d, maps %d (baseline %d MiB, %d, %d); smaps_rollup: %s",
+		after.RSSKiB>>10, after.Threads, after.Maps, base.RSSKiB>>10, base.Threads, base.Maps, scaleSmapsRollup())
 	if after.Threads > base.Threads+scaleLeakThreads {
-		t.Errorf("after Close: %d threads, baseline %d: threads leaked", after.Threads, base.Threads)
+		t.Errorf("after Close: %d OS threads, baseline %d (allowed +%d): threads started while the processes ran or ended remain",
+			after.Threads, base.Threads, scaleLeakThreads)
 	}
 	if after.Maps > base.Maps+scaleLeakMaps {
-		t.Errorf("after Close: %d maps, baseline %d: mappings leaked", after.Maps, base.Maps)
+		t.Errorf("after Close: %d maps, baseline %d (allowed +%d): mappings remain: %s",
+			after.Maps, base.Maps, scaleLeakMaps, scaleMapsDiff(baseKinds, scaleMapKinds(t)))
+	} else if after.Maps > base.Maps {
+		t.Logf("maps over baseline: %s", scaleMapsDiff(baseKinds, scaleMapKinds(t)))
 	}
 }
 
@@ -405,6 +513,7 @@ func scaleUntilFailure(t *testing.T, limit int, opts ...Option) scaleOutcome {
 	env := r.Environment()
 	ctx := context.Background()
 	base := scaleMeasure(t)
+	baseKinds := scaleMapKinds(t)
 	t.Logf("baseline: RSS %d MiB, threads %d, maps %d", base.RSSKiB>>10, base.Threads, base.Maps)
 
 	const batch = 1024
@@ -487,15 +596,8 @@ spawning:
 	procs = nil
 	scaleClose(t, r)
 	closed = true
-	after := scaleMeasure(t)
-	t.Logf("killed and closed in %v: RSS %d MiB, threads %d, maps %d",
-		time.Since(start).Round(time.Millisecond), after.RSSKiB>>10, after.Threads, after.Maps)
-	if after.Threads > base.Threads+scaleLeakThreads {
-		t.Errorf("after Close: %d threads, baseline %d", after.Threads, base.Threads)
-	}
-	if after.Maps > base.Maps+scaleLeakMaps {
-		t.Errorf("after Close: %d maps, baseline %d", after.Maps, base.Maps)
-	}
+	t.Logf("killed and closed in %v", time.Since(start).Round(time.Millisecond))
+	scaleCheckClosed(t, base, baseKinds)
 	return out
 }
 

@@ -1,0 +1,38 @@
+// Package runtime runs WebAssembly modules as Erlang-style processes.
+//
+// A Runtime owns a wasmtime engine, the modules compiled for it and every
+// process it runs. Each process is its own Wasm instance, in its own store,
+// with its own linear memory: a process can trap, loop or exhaust its
+// memory without affecting any other, and the host survives all of it.
+//
+//	rt, _ := runtime.New()
+//	defer rt.Close(ctx)
+//	mod, _ := rt.LoadModule(ctx, "plugin", wasmBytes)
+//	p, _ := rt.Environment().Spawn(ctx, mod, "run", runtime.I32(42))
+//	reason, _ := p.Wait(ctx) // runtime.Normal, runtime.Killed, *runtime.TrapError, ...
+//
+// # Environments
+//
+// Processes run in an Environment, which sets their limits (memory, fuel,
+// allowed host-function namespaces, processes alive at once, WASI setup;
+// see package environment). Environments nest, and a child can only narrow
+// its parent.
+//
+// # Execution model
+//
+// Every process is a goroutine driving a wasmtime call on a fiber (a
+// separate machine stack). When the guest waits (sleep, receive, any host
+// call that needs Go) the fiber suspends and the goroutine parks with no
+// cgo frame on its stack, so a parked process costs a goroutine and a
+// little memory, not an OS thread. At most GOMAXPROCS processes run guest
+// code at once; every epoch (1 ms by default) a running guest yields, so a
+// guest that never returns cannot starve the others, and Kill takes effect
+// within about one epoch.
+//
+// # Exit reasons
+//
+// Wait returns why a process ended, as a Reason: Normal, Killed, or one of
+// *TrapError, *FuelError, *MemoryLimitError, *ExitError, *InstantiateError.
+// Every Reason is an error; abnormal ones are logged through the runtime's
+// *slog.Logger (WithLogger), Killed excepted.
+package runtime
