@@ -64,6 +64,7 @@ type scaleSnap struct {
 	Threads int
 	RSSKiB  int // VmRSS
 	AnonKiB int // RssAnon
+	PTEKiB  int // VmPTE: page tables, which VmRSS does not count
 	Maps    int // lines of /proc/self/maps, i.e. VMAs
 	Go      goruntime.MemStats
 }
@@ -153,6 +154,8 @@ func scaleQuick(tb testing.TB) scaleSnap {
 			s.RSSKiB = n
 		case "RssAnon":
 			s.AnonKiB = n
+		case "VmPTE":
+			s.PTEKiB = n
 		}
 	}
 	s.Maps = scaleCountMaps(tb)
@@ -305,30 +308,30 @@ func scaleFirstEnded(procs []*Process) string {
 	return "no ended process found"
 }
 
-// scaleKillAll kills every process, then waits for each to end Killed.
-func scaleKillAll(tb testing.TB, procs []*Process, d time.Duration) {
+// scaleKillAll kills every process, then waits for each to end Killed. It
+// returns the most OS threads seen meanwhile.
+func scaleKillAll(tb testing.TB, procs []*Process, d time.Duration) (peakThreads int) {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	// Sample the OS threads while the processes end: a peak here, not
 	// while they were parked, points at the kill and teardown path.
 	peak := make(chan int, 1)
+	sampling, stop := context.WithCancel(ctx)
 	go func() {
-		m := 0
-		for ctx.Err() == nil {
+		m := scaleThreads()
+		for sampling.Err() == nil {
 			m = max(m, scaleThreads())
 			select {
-			case <-ctx.Done():
+			case <-sampling.Done():
 			case <-time.After(2 * time.Millisecond):
 			}
 		}
 		peak <- m
 	}()
 	defer func() {
-		cancel()
-		if len(procs) > 0 {
-			tb.Logf("killing %d processes: peak OS threads %d", len(procs), <-peak)
-		}
+		stop()
+		peakThreads = <-peak
 	}()
 	for _, p := range procs {
 		p.Kill()
@@ -345,6 +348,7 @@ func scaleKillAll(tb testing.TB, procs []*Process, d time.Duration) {
 			}
 		}
 	}
+	return 0 // set by the deferred function
 }
 
 func scaleClose(tb testing.TB, r *Runtime) {
@@ -362,8 +366,9 @@ func scaleReport(tb testing.TB, r *Runtime, base, now scaleSnap, n int) (kibPerP
 	tb.Helper()
 	per := func(a, b uint64) float64 { return (float64(a) - float64(b)) / 1024 / float64(n) }
 	kibPerProc = float64(now.RSSKiB-base.RSSKiB) / float64(n)
-	tb.Logf("%d parked: RSS %d -> %d MiB (%.2f KiB/proc, anon %.2f KiB/proc), threads %d -> %d, maps %d -> %d (%.3f/proc)",
+	tb.Logf("%d parked: RSS %d -> %d MiB (%.2f KiB/proc, anon %.2f KiB/proc; page tables %.2f KiB/proc more, not in RSS), threads %d -> %d, maps %d -> %d (%.3f/proc)",
 		n, base.RSSKiB>>10, now.RSSKiB>>10, kibPerProc, float64(now.AnonKiB-base.AnonKiB)/float64(n),
+		float64(now.PTEKiB-base.PTEKiB)/float64(n),
 		base.Threads, now.Threads, base.Maps, now.Maps, float64(now.Maps-base.Maps)/float64(n))
 	goTotal := func(m *goruntime.MemStats) uint64 {
 		return m.HeapInuse + m.StackInuse + m.MSpanInuse + m.MCacheInuse + m.GCSys + m.OtherSys + m.BuckHashSys
@@ -434,8 +439,8 @@ func TestScaleParked(t *testing.T) {
 	}
 
 	start = time.Now()
-	scaleKillAll(t, procs, 10*time.Minute)
-	t.Logf("killed and waited for %d in %v", n, time.Since(start).Round(time.Millisecond))
+	peak := scaleKillAll(t, procs, 10*time.Minute)
+	t.Logf("killed and waited for %d in %v; peak OS threads meanwhile %d", n, time.Since(start).Round(time.Millisecond), peak)
 	procs = nil
 	scaleClose(t, r)
 	closed = true
@@ -591,12 +596,24 @@ spawning:
 		scaleReport(t, r, base, scaleMeasure(t), out.parked)
 	}
 
+	// Those that already ended (refused at the limit) are not killed.
+	alive := procs[:0]
+	ended := 0
+	for _, p := range procs {
+		if p.Reason() == nil {
+			alive = append(alive, p)
+		} else {
+			ended++
+		}
+	}
+	t.Logf("%d processes had ended before the kill", ended)
+	procs = alive
 	start = time.Now()
-	scaleKillAll(t, procs, 20*time.Minute)
+	peak := scaleKillAll(t, procs, 20*time.Minute)
 	procs = nil
 	scaleClose(t, r)
 	closed = true
-	t.Logf("killed and closed in %v", time.Since(start).Round(time.Millisecond))
+	t.Logf("killed and closed in %v; peak OS threads meanwhile %d", time.Since(start).Round(time.Millisecond), peak)
 	scaleCheckClosed(t, base, baseKinds)
 	return out
 }
@@ -624,6 +641,7 @@ func BenchmarkParkedSpawn(b *testing.B) {
 	b.StopTimer()
 	now := scaleMeasure(b)
 	b.ReportMetric(float64(now.RSSKiB-base.RSSKiB)/float64(b.N), "KiB/proc")
+	b.ReportMetric(float64(now.PTEKiB-base.PTEKiB)/float64(b.N), "PTE-KiB/proc")
 	b.ReportMetric(float64(now.Threads), "threads")
 	scaleKillAll(b, procs, 10*time.Minute)
 }
