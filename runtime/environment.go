@@ -104,7 +104,7 @@ func (e *Environment) Spawn(ctx context.Context, m *Module, entry string, params
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	p, err := e.register(m, entry, params, 0)
+	p, err := e.register(m, entry, params, 0, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +122,7 @@ func (e *Environment) Run(ctx context.Context, m *Module, entry string, params .
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	p, err := e.register(m, entry, params, 0)
+	p, err := e.register(m, entry, params, 0, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -134,8 +134,14 @@ func (e *Environment) Run(ctx context.Context, m *Module, entry string, params .
 	return p.reason, nil
 }
 
-func (e *Environment) spawn(m *Module, entry string, params []Value, parent ProcessID) (*Process, error) {
-	p, err := e.register(m, entry, params, parent)
+// spawn starts a process on behalf of parent (a guest's spawn), linked to
+// it when link is set.
+func (e *Environment) spawn(m *Module, entry string, params []Value, parent *Process, link bool) (*Process, error) {
+	var linkTo *Process
+	if link {
+		linkTo = parent
+	}
+	p, err := e.register(m, entry, params, parent.id, linkTo)
 	if err != nil {
 		return nil, err
 	}
@@ -143,9 +149,9 @@ func (e *Environment) spawn(m *Module, entry string, params []Value, parent Proc
 	return p, nil
 }
 
-// register checks a spawn and enters the process in the table; the caller
-// then runs it, on a new goroutine or its own.
-func (e *Environment) register(m *Module, entry string, params []Value, parent ProcessID) (*Process, error) {
+// register checks a Wasm spawn and admits the process; the caller then
+// runs it, on a new goroutine or its own.
+func (e *Environment) register(m *Module, entry string, params []Value, parent ProcessID, linkTo *Process) (*Process, error) {
 	if m == nil || m.rt != e.rt {
 		return nil, ErrForeignModule
 	}
@@ -155,8 +161,14 @@ func (e *Environment) register(m *Module, entry string, params []Value, parent P
 	if err := m.checkImports(e); err != nil {
 		return nil, fmt.Errorf("ward: spawning %s.%s: %w", m.name, entry, err)
 	}
+	return e.admit(m, entry, params, parent, linkTo)
+}
+
+// admit takes a process slot and enters a new process in the table, linked
+// to linkTo when it is not nil.
+func (e *Environment) admit(m *Module, entry string, params []Value, parent ProcessID, linkTo *Process) (*Process, error) {
 	if err := e.reserve(); err != nil {
-		return nil, fmt.Errorf("ward: spawning %s.%s: %w", m.name, entry, err)
+		return nil, fmt.Errorf("ward: spawning %s: %w", entry, err)
 	}
 	r := e.rt
 	p := newProcess(ProcessID(r.nextID.Add(1)), e, m, entry, params, parent)
@@ -169,6 +181,15 @@ func (e *Environment) register(m *Module, entry string, params []Value, parent P
 	r.procs[p.id] = p
 	r.wg.Add(1)
 	r.mu.Unlock()
+	if linkTo != nil {
+		// Before the child runs: spawn-with-link is atomic. A parent that
+		// ended meanwhile takes the child with it.
+		if err := r.link(p, linkTo); err != nil && !linkTo.reason.Normal() {
+			// link took sigMu after linkTo's end was recorded, so its
+			// reason is visible here.
+			p.terminate(linkTo.reason, true)
+		}
+	}
 	return p, nil
 }
 
@@ -209,4 +230,14 @@ func (e *Environment) wasi() (wasm.WASI, error) {
 		return w, err
 	}
 	return w, nil
+}
+
+// within reports whether e is anc or one of its descendants.
+func (e *Environment) within(anc *Environment) bool {
+	for env := e; env != nil; env = env.parent {
+		if env == anc {
+			return true
+		}
+	}
+	return false
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/wardrt/ward/internal/abi"
 	"github.com/wardrt/ward/internal/wasm"
+	"github.com/wardrt/ward/mailbox"
 )
 
 // hostFunc serves one Go host call while the guest is parked. It completes
@@ -26,8 +27,21 @@ var hostByID []hostFunc
 // init breaks the cycle spawn -> run -> serve -> hostByID -> spawn.
 func init() {
 	goHost = map[string]hostFunc{
-		abi.NamespaceProcess + ".spawn":    hostSpawn,
-		abi.NamespaceProcess + ".sleep_ms": hostSleep,
+		abi.NamespaceProcess + ".spawn":        hostSpawn,
+		abi.NamespaceProcess + ".spawn_link":   hostSpawnLink,
+		abi.NamespaceProcess + ".sleep_ms":     hostSleep,
+		abi.NamespaceProcess + ".link":         hostLink,
+		abi.NamespaceProcess + ".unlink":       hostUnlink,
+		abi.NamespaceProcess + ".trap_exit":    hostTrapExit,
+		abi.NamespaceProcess + ".monitor":      hostMonitor,
+		abi.NamespaceProcess + ".demonitor":    hostDemonitor,
+		abi.NamespaceProcess + ".kill":         hostKill,
+		abi.NamespaceProcess + ".exists":       hostExists,
+		abi.NamespaceMessage + ".send":         hostSend,
+		abi.NamespaceMessage + ".receive":      hostReceive,
+		abi.NamespaceMessage + ".send_receive": hostSendReceive,
+		abi.NamespaceMessage + ".send_after":   hostSendAfter,
+		abi.NamespaceMessage + ".cancel_timer": hostCancelTimer,
 	}
 	hostByID = make([]hostFunc, len(abi.Funcs))
 	for i, f := range abi.Funcs {
@@ -68,7 +82,10 @@ func hostSleep(p *Process, wp *wasm.Proc) bool {
 	}
 }
 
-func hostSpawn(p *Process, wp *wasm.Proc) bool {
+func hostSpawn(p *Process, wp *wasm.Proc) bool     { return spawnFromGuest(p, wp, false) }
+func hostSpawnLink(p *Process, wp *wasm.Proc) bool { return spawnFromGuest(p, wp, true) }
+
+func spawnFromGuest(p *Process, wp *wasm.Proc, link bool) bool {
 	mem := wp.Memory()
 	name, ok1 := guestBytes(mem, wp.HostArg(0), wp.HostArg(1))
 	count := uint32(wp.HostArg(3))
@@ -104,7 +121,7 @@ func hostSpawn(p *Process, wp *wasm.Proc) bool {
 			return true
 		}
 	}
-	child, err := p.env.spawn(p.mod, string(name), params, p.id)
+	child, err := p.env.spawn(p.mod, string(name), params, p, link)
 	if err != nil {
 		wp.Return(statusOf(err))
 		return true
@@ -125,6 +142,12 @@ func statusOf(err error) int64 {
 		return abi.ErrInvalid
 	case errors.Is(err, ErrClosed):
 		return abi.ErrClosed
+	case errors.Is(err, ErrNoProcess):
+		return abi.ErrNotFound
+	case errors.Is(err, mailbox.ErrFull), errors.Is(err, ErrTooManyTimers):
+		return abi.ErrLimit
+	case errors.Is(err, ErrReservedTag):
+		return abi.ErrInvalid
 	}
 	return abi.ErrPermission
 }

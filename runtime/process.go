@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 
 	"github.com/wardrt/ward/internal/wasm"
+	"github.com/wardrt/ward/mailbox"
 )
 
 // ProcessID identifies a process within its runtime. Ids are never reused.
@@ -25,25 +26,40 @@ type Process struct {
 	params []Value
 	parent ProcessID // 0 when spawned from Go
 
-	killed atomic.Bool
-	yields atomic.Uint64 // epoch yields so far: how often it was preempted
-	kick   chan struct{} // wakes the process when parked
+	mb     *mailbox.Mailbox
+	goFn   GoFunc             // set for Go-native processes
+	ctx    context.Context    // Go-native processes: cancelled when ending
+	cancel context.CancelFunc // nil for Wasm processes
+
+	killed   atomic.Bool
+	term     atomic.Pointer[termination] // why it is being ended from outside
+	trapExit atomic.Bool
+	timers   atomic.Int32  // pending SendAfter timers it set
+	yields   atomic.Uint64 // epoch yields so far: how often it was preempted
+	kick     chan struct{} // wakes the process when parked
+	sig      signalState   // guarded by Runtime.sigMu
+
 	done   chan struct{}
 	reason Reason // written once, before done is closed
 }
 
 func newProcess(id ProcessID, env *Environment, m *Module, entry string, params []Value, parent ProcessID) *Process {
-	return &Process{
+	p := &Process{
 		id: id, env: env, mod: m, entry: entry, params: params, parent: parent,
+		mb:   mailbox.New(mailbox.Limits{}),
 		kick: make(chan struct{}, 1),
 		done: make(chan struct{}),
 	}
+	if m == nil {
+		p.ctx, p.cancel = context.WithCancel(context.Background())
+	}
+	return p
 }
 
 // ID returns the process id.
 func (p *Process) ID() ProcessID { return p.id }
 
-// Module returns the module the process runs.
+// Module returns the module the process runs, nil for a Go-native process.
 func (p *Process) Module() *Module { return p.mod }
 
 // Entry returns the entry function the process was spawned with.
@@ -80,9 +96,17 @@ func (p *Process) Wait(ctx context.Context) (Reason, error) {
 // host call or has not started, and at its next epoch yield (within about
 // one epoch interval) if it is running guest code. It cannot be trapped.
 // Killing an ended process does nothing.
-func (p *Process) Kill() {
-	if p.killed.Swap(true) {
+func (p *Process) Kill() { p.terminate(Killed, false) }
+
+// terminate ends the process from outside with reason; the first call
+// wins.
+func (p *Process) terminate(reason Reason, viaLink bool) {
+	if !p.term.CompareAndSwap(nil, &termination{reason: reason, viaLink: viaLink}) {
 		return
+	}
+	p.killed.Store(true)
+	if p.cancel != nil {
+		p.cancel()
 	}
 	select {
 	case p.kick <- struct{}{}:
@@ -93,19 +117,41 @@ func (p *Process) Kill() {
 // String returns the id in decimal.
 func (id ProcessID) String() string { return strconv.FormatUint(uint64(id), 10) }
 
-func (p *Process) String() string {
-	return fmt.Sprintf("process %d (%s.%s)", p.id, p.mod.name, p.entry)
+func (p *Process) String() string { return fmt.Sprintf("process %d (%s)", p.id, p.label()) }
+
+// label is "module.entry", or "go:name" for a Go-native process.
+func (p *Process) label() string {
+	if p.mod == nil {
+		return p.entry
+	}
+	return p.mod.name + "." + p.entry
 }
 
 func (p *Process) run() {
 	r := p.env.rt
-	reason := p.execute()
+	var reason Reason
+	if p.goFn != nil {
+		reason = p.executeGo()
+	} else {
+		reason = p.execute()
+	}
+	viaLink := false
+	if t := p.term.Load(); t != nil && reason == Killed {
+		reason, viaLink = t.reason, t.viaLink
+	}
+	if p.cancel != nil {
+		p.cancel()
+	}
 	r.mu.Lock()
 	delete(r.procs, p.id)
 	r.mu.Unlock()
+	p.mb.Close()
 	p.env.release()
 	p.reason = reason
-	p.logExit(reason)
+	p.propagateExit(reason)
+	if !viaLink {
+		p.logExit(reason)
+	}
 	close(p.done)
 	r.wg.Done()
 }
@@ -232,7 +278,7 @@ func (p *Process) logExit(reason Reason) {
 	if reason.Normal() || reason == Killed {
 		return
 	}
-	attrs := []any{"pid", uint64(p.id), "module", p.mod.name, "entry", p.entry, "reason", reason.Error()}
+	attrs := []any{"pid", uint64(p.id), "process", p.label(), "entry", p.entry, "reason", reason.Error()}
 	var t *TrapError
 	if errors.As(reason, &t) {
 		attrs = append(attrs, "trap", t.Code.String())

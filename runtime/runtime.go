@@ -37,10 +37,16 @@ type Runtime struct {
 	teardownSlots chan struct{}
 
 	nextID  atomic.Uint64
-	mu      sync.Mutex
+	mu      sync.RWMutex // guards procs, closing, outEnvs
 	procs   map[ProcessID]*Process
 	closing bool
 	wg      sync.WaitGroup // one per process goroutine
+
+	sigMu sync.Mutex // guards every process's signalState; see signals.go
+
+	timerMu   sync.Mutex
+	timers    map[TimerID]timerEntry // nil once closed
+	nextTimer atomic.Uint64
 
 	modules moduleCache
 	outEnvs []*Environment // environments with WASI output pipes to close
@@ -128,6 +134,7 @@ func New(opts ...Option) (*Runtime, error) {
 		runSlots:      make(chan struct{}, n),
 		teardownSlots: make(chan struct{}, n),
 		procs:         map[ProcessID]*Process{},
+		timers:        map[TimerID]timerEntry{},
 	}
 	r.modules.init()
 	r.root = newEnvironment(r, nil, rootCfg)
@@ -145,16 +152,14 @@ func (r *Runtime) NewEnvironment(c environment.Config) (*Environment, error) {
 
 // Process returns the live process with that id.
 func (r *Runtime) Process(id ProcessID) (*Process, bool) {
-	r.mu.Lock()
-	p, ok := r.procs[id]
-	r.mu.Unlock()
-	return p, ok
+	p := r.lookup(id)
+	return p, p != nil
 }
 
 // NumProcesses reports the processes alive now.
 func (r *Runtime) NumProcesses() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.mu.RLock()
+	defer r.mu.RUnlock()
 	return len(r.procs)
 }
 
@@ -185,6 +190,7 @@ func (r *Runtime) Close(ctx context.Context) error {
 		live = append(live, p)
 	}
 	r.mu.Unlock()
+	r.stopTimers()
 	for _, p := range live {
 		p.Kill()
 	}
@@ -215,7 +221,7 @@ func (r *Runtime) acquireRun() { r.runSlots <- struct{}{} }
 func (r *Runtime) releaseRun() { <-r.runSlots }
 
 func (r *Runtime) isClosing() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.mu.RLock()
+	defer r.mu.RUnlock()
 	return r.closing
 }

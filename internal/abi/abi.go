@@ -65,6 +65,7 @@ const (
 // Host function namespaces (Wasm import module names).
 const (
 	NamespaceProcess = "ward_process"
+	NamespaceMessage = "ward_message"
 	NamespaceWASI    = "wasi_snapshot_preview1"
 )
 
@@ -77,7 +78,39 @@ const (
 	ErrNotFound   = 3 // no such export, process or name
 	ErrInvalid    = 4 // malformed arguments (bad pointer ranges trap instead)
 	ErrClosed     = 5 // the runtime is shutting down
+	ErrTimeout    = 6 // a receive's timeout passed with no matching message
 )
+
+// Tags of the messages the runtime itself sends. Guests and Go code must
+// not send negative tags; the runtime refuses them.
+const (
+	// TagExit: a linked process ended and the receiver traps exits. Data:
+	// the peer's id (u64 LE), its reason kind (u32 LE), the reason's text.
+	TagExit = -1
+	// TagDown: a monitored process ended. Data: the monitor reference (u64
+	// LE), the process's id (u64 LE), its reason kind (u32 LE), the text.
+	TagDown = -2
+)
+
+// Reason kinds, as carried by exit and down messages.
+const (
+	ReasonNormal      = 0
+	ReasonKilled      = 1
+	ReasonTrap        = 2
+	ReasonOutOfFuel   = 3
+	ReasonMemoryLimit = 4
+	ReasonExitCode    = 5
+	ReasonInstantiate = 6
+	ReasonNoProc      = 7
+	ReasonGoError     = 8
+)
+
+// MaxMessageSize bounds one message's data. A write_data past it returns
+// ErrLimit.
+const MaxMessageSize = 16 << 20
+
+// MaxReceiveTags bounds the tags one receive may filter on.
+const MaxReceiveTags = 64
 
 // SpawnParamSize is the size of one spawn parameter record in guest memory:
 // an i32 value type (0 = i32, 1 = i64) at offset 0, four bytes of padding,
@@ -128,6 +161,148 @@ var Funcs = []Func{
 		Params: []Param{p("ms", I64)},
 		Impl:   Go,
 		Doc:    "Suspends the calling process for ms milliseconds without holding an OS thread.",
+	},
+	{
+		Namespace: NamespaceProcess, Name: "spawn_link",
+		Params: []Param{
+			p("entry_ptr", I32), p("entry_len", I32),
+			p("params_ptr", I32), p("params_count", I32),
+			p("id_ptr", I32),
+		},
+		Results:    []Param{p("status", I32)},
+		Impl:       Go,
+		Permission: PermSpawn,
+		Doc:        "Like spawn, and links the new process to the caller before it runs, so neither can miss the other's end.",
+	},
+	{
+		Namespace: NamespaceProcess, Name: "link",
+		Params:  []Param{p("pid", I64)},
+		Results: []Param{p("status", I32)},
+		Impl:    Go,
+		Doc: "Links the caller and pid, both ways; a second link to the same process does nothing. When either ends abnormally, " +
+			"the other ends with the same reason, unless it traps exits, in which case it receives a TagExit message. " +
+			"Returns ErrNotFound when pid is not alive.",
+	},
+	{
+		Namespace: NamespaceProcess, Name: "unlink",
+		Params: []Param{p("pid", I64)},
+		Impl:   Go,
+		Doc:    "Removes the link between the caller and pid, if any.",
+	},
+	{
+		Namespace: NamespaceProcess, Name: "trap_exit",
+		Params: []Param{p("on", I32)},
+		Impl:   Go,
+		Doc:    "With on != 0, exits of linked processes arrive as TagExit messages instead of ending the caller. A kill is never trapped.",
+	},
+	{
+		Namespace: NamespaceProcess, Name: "monitor",
+		Params:  []Param{p("pid", I64)},
+		Results: []Param{p("ref", I64)},
+		Impl:    Go,
+		Doc: "Starts watching pid and returns a reference. When pid ends, the caller receives one TagDown message carrying the reference; " +
+			"if pid is not alive, that message arrives at once with reason kind ReasonNoProc. Monitors stack: two calls give two messages.",
+	},
+	{
+		Namespace: NamespaceProcess, Name: "demonitor",
+		Params: []Param{p("ref", I64)},
+		Impl:   Go,
+		Doc:    "Stops the monitor ref; its TagDown message will not arrive if it has not already.",
+	},
+	{
+		Namespace: NamespaceProcess, Name: "kill",
+		Params:  []Param{p("pid", I64)},
+		Results: []Param{p("status", I32)},
+		Impl:    Go,
+		Doc:     "Ends pid with reason killed, which it cannot trap. Returns ErrNotFound when pid is not alive.",
+	},
+	{
+		Namespace: NamespaceProcess, Name: "exists",
+		Params:  []Param{p("pid", I64)},
+		Results: []Param{p("alive", I32)},
+		Impl:    Go,
+		Doc:     "Returns 1 if pid is alive, 0 otherwise.",
+	},
+	{
+		Namespace: NamespaceMessage, Name: "create_data",
+		Params: []Param{p("tag", I64)},
+		Impl:   C,
+		Doc:    "Starts a new outgoing message with tag (>= 0), discarding any unsent one.",
+	},
+	{
+		Namespace: NamespaceMessage, Name: "write_data",
+		Params:  []Param{p("ptr", I32), p("len", I32)},
+		Results: []Param{p("status", I32)},
+		Impl:    C,
+		Doc:     "Appends len bytes at ptr to the outgoing message. Returns ErrLimit past MaxMessageSize. A range outside memory traps.",
+	},
+	{
+		Namespace: NamespaceMessage, Name: "read_data",
+		Params:  []Param{p("ptr", I32), p("len", I32)},
+		Results: []Param{p("n", I32)},
+		Impl:    C,
+		Doc:     "Copies up to len bytes of the current message, from where the last read stopped, to ptr; returns how many. A range outside memory traps.",
+	},
+	{
+		Namespace: NamespaceMessage, Name: "data_size",
+		Results: []Param{p("size", I64)},
+		Impl:    C,
+		Doc:     "Returns the size of the current message's data.",
+	},
+	{
+		Namespace: NamespaceMessage, Name: "get_tag",
+		Results: []Param{p("tag", I64)},
+		Impl:    C,
+		Doc:     "Returns the current message's tag.",
+	},
+	{
+		Namespace: NamespaceMessage, Name: "sender",
+		Results: []Param{p("pid", I64)},
+		Impl:    C,
+		Doc:     "Returns the id of the current message's sender, 0 when it came from outside any process.",
+	},
+	{
+		Namespace: NamespaceMessage, Name: "unique_tag",
+		Results: []Param{p("tag", I64)},
+		Impl:    C,
+		Doc:     "Returns a tag no other call in this program returns, for matching a reply to its request.",
+	},
+	{
+		Namespace: NamespaceMessage, Name: "send",
+		Params:  []Param{p("pid", I64)},
+		Results: []Param{p("status", I32)},
+		Impl:    Go,
+		Doc: "Sends the outgoing message to pid; the message is consumed. Returns ErrNotFound when pid is not alive (the message is dropped, " +
+			"as Erlang drops it), ErrLimit when pid's mailbox is full.",
+	},
+	{
+		Namespace: NamespaceMessage, Name: "receive",
+		Params:  []Param{p("tags_ptr", I32), p("tags_count", I32), p("timeout_ms", I64)},
+		Results: []Param{p("status", I32)},
+		Impl:    Go,
+		Doc: "Waits for the oldest message whose tag is one of tags_count i64s at tags_ptr (any message when tags_count is 0) and makes it the current message. " +
+			"timeout_ms < 0 waits forever; 0 only checks. Returns OK or ErrTimeout.",
+	},
+	{
+		Namespace: NamespaceMessage, Name: "send_receive",
+		Params:  []Param{p("pid", I64), p("tags_ptr", I32), p("tags_count", I32), p("timeout_ms", I64)},
+		Results: []Param{p("status", I32)},
+		Impl:    Go,
+		Doc:     "send then receive in one call: the request half of request/reply. Returns send's error status, or receive's.",
+	},
+	{
+		Namespace: NamespaceMessage, Name: "send_after",
+		Params:  []Param{p("pid", I64), p("delay_ms", I64)},
+		Results: []Param{p("timer", I64)},
+		Impl:    Go,
+		Doc:     "Sends the outgoing message to pid after delay_ms and returns a timer id (> 0), or -ErrLimit when the caller has too many pending timers.",
+	},
+	{
+		Namespace: NamespaceMessage, Name: "cancel_timer",
+		Params:  []Param{p("timer", I64)},
+		Results: []Param{p("status", I32)},
+		Impl:    Go,
+		Doc:     "Cancels a timer of send_after. Returns ErrNotFound when it has already fired or does not exist.",
 	},
 }
 

@@ -191,6 +191,31 @@ func (p *Proc) Result(i int) int64 {
 	return *(*int64)(unsafe.Pointer(&v.of))
 }
 
+// SetMessage makes data the current message the guest reads.
+func (p *Proc) SetMessage(data []byte, tag int64, sender uint64) bool {
+	var ptr *C.uint8_t
+	if len(data) > 0 {
+		ptr = (*C.uint8_t)(unsafe.Pointer(&data[0]))
+	}
+	return C.ward_proc_set_in(p.c, ptr, C.size_t(len(data)), C.int64_t(tag), C.uint64_t(sender)) != 0
+}
+
+// Outgoing returns a copy of the guest's outgoing message and its tag, and
+// empties it: a message is sent once.
+func (p *Proc) Outgoing() (data []byte, tag int64) {
+	n := int(p.c.out_len)
+	if n > 0 {
+		data = make([]byte, n)
+		copy(data, unsafe.Slice((*byte)(unsafe.Pointer(p.c.out_data)), n))
+	}
+	p.c.out_len = 0
+	return data, int64(p.c.out_tag)
+}
+
+// UniqueTag returns a tag no other call returns, shared with guests'
+// ward_message.unique_tag.
+func UniqueTag() int64 { return int64(C.ward_unique_tag()) }
+
 // Cancel drops the process's future wherever it is, unwinding the guest.
 func (p *Proc) Cancel() { C.ward_proc_cancel(p.c) }
 

@@ -261,12 +261,146 @@ static wasm_trap_t *c_exit(void *env, wasmtime_caller_t *caller, const wt_val_t 
   return wasmtime_trap_new(exit_msg, sizeof exit_msg - 1);
 }
 
+// guest_range returns the caller's memory at [ptr, ptr+len), or NULL when
+// any of it lies outside; a NULL with len 0 is never returned for a valid
+// empty range.
+static uint8_t *guest_range(wasmtime_caller_t *caller, int32_t ptr, int32_t len) {
+  wt_extern_t ext;
+  if (!wasmtime_caller_export_get(caller, "memory", 6, &ext) || ext.kind != WT_EXTERN_MEMORY)
+    return NULL;
+  wasmtime_context_t *ctx = wasmtime_caller_context(caller);
+  uint8_t *base = wasmtime_memory_data(ctx, &ext.of.memory);
+  size_t size = wasmtime_memory_data_size(ctx, &ext.of.memory);
+  uint64_t start = (uint32_t)ptr, n = (uint32_t)len;
+  if (start + n > size) return NULL;
+  return base + start;
+}
+
+static wasm_trap_t *bad_range(const char *fn) {
+  char msg[128];
+  int n = snprintf(msg, sizeof msg, "%s: pointer range outside the caller's memory", fn);
+  return wasmtime_trap_new(msg, (size_t)n);
+}
+
+static wasm_trap_t *c_create_data(void *env, wasmtime_caller_t *caller, const wt_val_t *args,
+                                  size_t nargs, wt_val_t *results, size_t nresults) {
+  (void)env, (void)nargs, (void)results, (void)nresults;
+  ward_proc_t *p = proc_of(caller);
+  p->out_len = 0;
+  p->out_tag = args[0].of.i64;
+  return NULL;
+}
+
+static wasm_trap_t *c_write_data(void *env, wasmtime_caller_t *caller, const wt_val_t *args,
+                                 size_t nargs, wt_val_t *results, size_t nresults) {
+  (void)env, (void)nargs, (void)nresults;
+  ward_proc_t *p = proc_of(caller);
+  uint8_t *src = guest_range(caller, args[0].of.i32, args[1].of.i32);
+  if (!src) return bad_range("ward_message.write_data");
+  size_t n = (uint32_t)args[1].of.i32;
+  results[0].kind = WT_I32;
+  if (p->out_len + n > WARD_MAX_MESSAGE) {
+    results[0].of.i32 = 1; // ErrLimit
+    return NULL;
+  }
+  if (p->out_len + n > p->out_cap) {
+    size_t cap = p->out_cap ? p->out_cap : 256;
+    while (cap < p->out_len + n) cap *= 2;
+    uint8_t *b = realloc(p->out_data, cap);
+    if (!b) {
+      results[0].of.i32 = 1;
+      return NULL;
+    }
+    p->out_data = b;
+    p->out_cap = cap;
+  }
+  memcpy(p->out_data + p->out_len, src, n);
+  p->out_len += n;
+  results[0].of.i32 = 0;
+  return NULL;
+}
+
+static wasm_trap_t *c_read_data(void *env, wasmtime_caller_t *caller, const wt_val_t *args,
+                                size_t nargs, wt_val_t *results, size_t nresults) {
+  (void)env, (void)nargs, (void)nresults;
+  ward_proc_t *p = proc_of(caller);
+  uint8_t *dst = guest_range(caller, args[0].of.i32, args[1].of.i32);
+  if (!dst) return bad_range("ward_message.read_data");
+  size_t want = (uint32_t)args[1].of.i32, left = p->in_len - p->in_pos;
+  size_t n = want < left ? want : left;
+  if (n) memcpy(dst, p->in_data + p->in_pos, n);
+  p->in_pos += n;
+  results[0].kind = WT_I32;
+  results[0].of.i32 = (int32_t)n;
+  return NULL;
+}
+
+static wasm_trap_t *c_data_size(void *env, wasmtime_caller_t *caller, const wt_val_t *args,
+                                size_t nargs, wt_val_t *results, size_t nresults) {
+  (void)env, (void)args, (void)nargs, (void)nresults;
+  results[0].kind = WT_I64;
+  results[0].of.i64 = (int64_t)proc_of(caller)->in_len;
+  return NULL;
+}
+
+static wasm_trap_t *c_get_tag(void *env, wasmtime_caller_t *caller, const wt_val_t *args,
+                              size_t nargs, wt_val_t *results, size_t nresults) {
+  (void)env, (void)args, (void)nargs, (void)nresults;
+  results[0].kind = WT_I64;
+  results[0].of.i64 = proc_of(caller)->in_tag;
+  return NULL;
+}
+
+static wasm_trap_t *c_sender(void *env, wasmtime_caller_t *caller, const wt_val_t *args,
+                             size_t nargs, wt_val_t *results, size_t nresults) {
+  (void)env, (void)args, (void)nargs, (void)nresults;
+  results[0].kind = WT_I64;
+  results[0].of.i64 = (int64_t)proc_of(caller)->in_sender;
+  return NULL;
+}
+
+// Fresh tags start far above the small numbers programs pick by hand.
+static _Atomic int64_t next_tag = (int64_t)1 << 48;
+
+int64_t ward_unique_tag(void) { return atomic_fetch_add(&next_tag, 1); }
+
+static wasm_trap_t *c_unique_tag(void *env, wasmtime_caller_t *caller, const wt_val_t *args,
+                                 size_t nargs, wt_val_t *results, size_t nresults) {
+  (void)env, (void)caller, (void)args, (void)nargs, (void)nresults;
+  results[0].kind = WT_I64;
+  results[0].of.i64 = ward_unique_tag();
+  return NULL;
+}
+
+int ward_proc_set_in(ward_proc_t *p, const uint8_t *data, size_t len, int64_t tag,
+                     uint64_t sender) {
+  if (len > p->in_cap) {
+    uint8_t *b = realloc(p->in_data, len);
+    if (!b) return 0;
+    p->in_data = b;
+    p->in_cap = len;
+  }
+  if (len) memcpy(p->in_data, data, len);
+  p->in_len = len;
+  p->in_pos = 0;
+  p->in_tag = tag;
+  p->in_sender = sender;
+  return 1;
+}
+
 static const struct {
   const char *name;
   wt_sync_cb_t fn;
 } c_impls[] = {
     {"ward_process.self", c_self},
     {"ward_process.exit", c_exit},
+    {"ward_message.create_data", c_create_data},
+    {"ward_message.write_data", c_write_data},
+    {"ward_message.read_data", c_read_data},
+    {"ward_message.data_size", c_data_size},
+    {"ward_message.get_tag", c_get_tag},
+    {"ward_message.sender", c_sender},
+    {"ward_message.unique_tag", c_unique_tag},
 };
 
 wasmtime_error_t *ward_define_c(wasmtime_linker_t *l, const char *ns, const char *name,
@@ -430,6 +564,8 @@ void ward_proc_free(ward_proc_t *p) {
   if (p->trap) wasm_trap_delete(p->trap);
   if (p->err) wasmtime_error_delete(p->err);
   free(p->htrap_msg);
+  free(p->in_data);
+  free(p->out_data);
   if (p->store) wasmtime_store_delete(p->store);
   free(p);
 }

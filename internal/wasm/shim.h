@@ -8,6 +8,7 @@
 
 enum { WARD_DONE = 0, WARD_YIELD = 1, WARD_HOST = 2 };
 enum { WARD_MAX_PARAMS = 16, WARD_MAX_RESULTS = 8, WARD_MAX_HOST_ARGS = 8 };
+#define WARD_MAX_MESSAGE (16u << 20) // abi.MaxMessageSize
 enum { PHASE_NEW, PHASE_INSTANTIATE, PHASE_INIT, PHASE_CALL, PHASE_DONE };
 enum { FAIL_NONE, FAIL_NO_EXPORT, FAIL_NOT_FUNC };
 
@@ -56,6 +57,17 @@ typedef struct ward_proc {
   int64_t hret[4];
   char *htrap_msg; // set with ready: the call traps with this message (freed here)
 
+  // Messages. The current (received) message and the outgoing one are
+  // copied into these C buffers so guests read and write them with plain
+  // C host functions, never a round trip to Go.
+  uint8_t *in_data;
+  size_t in_len, in_cap, in_pos;
+  int64_t in_tag;
+  uint64_t in_sender;
+  uint8_t *out_data;
+  size_t out_len, out_cap;
+  int64_t out_tag;
+
   int32_t exited; // ward_process.exit was called
   int32_t exit_code;
   uint64_t yields;
@@ -90,6 +102,10 @@ int ward_proc_outcome(ward_proc_t *p, int *trap_code, int *exit_status);
 char *ward_proc_message(ward_proc_t *p);
 char *ward_proc_trace(ward_proc_t *p);
 char *ward_error_message(wasmtime_error_t *e); // consumes e
+
+int ward_proc_set_in(ward_proc_t *p, const uint8_t *data, size_t len, int64_t tag,
+                     uint64_t sender);
+int64_t ward_unique_tag(void);
 
 void *ward_ticker_start(wasm_engine_t *e, long interval_us);
 void ward_ticker_stop(void *t);

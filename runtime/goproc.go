@@ -1,0 +1,170 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// GoFunc is the body of a Go-native process. It runs on its own goroutine
+// with its own mailbox and process id; Wasm processes message, link and
+// monitor it like any other. ctx is cancelled when the process is killed
+// (or a linked peer's end takes it down); the function should then return.
+// Returning nil is a normal exit; an error or a panic is an abnormal one
+// (*GoError).
+type GoFunc func(ctx context.Context, self *Self) error
+
+// GoError is the reason of a Go-native process that returned an error or
+// panicked.
+type GoError struct {
+	Process ProcessID
+	Name    string
+	Err     error // what the function returned, nil after a panic
+	Panic   any   // what it panicked with
+}
+
+func (e *GoError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("process %d (go:%s) panicked: %v", e.Process, e.Name, e.Panic)
+	}
+	return fmt.Sprintf("process %d (go:%s) failed: %v", e.Process, e.Name, e.Err)
+}
+
+// Normal reports false.
+func (e *GoError) Normal() bool { return false }
+
+// Unwrap returns the function's error.
+func (e *GoError) Unwrap() error { return e.Err }
+
+// SpawnGo starts a Go-native process running fn in this environment. name
+// appears in logs and reasons. It counts against the environment's process
+// limit like any process.
+func (e *Environment) SpawnGo(ctx context.Context, name string, fn GoFunc) (*Process, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if fn == nil {
+		return nil, errors.New("ward: SpawnGo with a nil function")
+	}
+	p, err := e.admit(nil, "go:"+name, nil, 0, nil)
+	if err != nil {
+		return nil, err
+	}
+	p.goFn = fn
+	go p.run()
+	return p, nil
+}
+
+func (p *Process) executeGo() (reason Reason) {
+	if p.killed.Load() {
+		return Killed
+	}
+	self := &Self{p: p}
+	defer func() {
+		if v := recover(); v != nil {
+			reason = &GoError{Process: p.id, Name: p.entry, Panic: v}
+		}
+		if p.killed.Load() {
+			reason = Killed
+		}
+	}()
+	if err := p.goFn(p.ctx, self); err != nil {
+		return &GoError{Process: p.id, Name: p.entry, Err: err}
+	}
+	return Normal
+}
+
+// Self is a Go-native process's view of itself.
+type Self struct{ p *Process }
+
+// ID returns the process's id.
+func (s *Self) ID() ProcessID { return s.p.id }
+
+// Process returns the process.
+func (s *Self) Process() *Process { return s.p }
+
+// Runtime returns the runtime the process runs in.
+func (s *Self) Runtime() *Runtime { return s.p.env.rt }
+
+// Send sends m to the process with that id, from this one.
+func (s *Self) Send(to ProcessID, m Message) error {
+	q := s.p.env.rt.lookup(to)
+	if q == nil {
+		return fmt.Errorf("%w: %d", ErrNoProcess, to)
+	}
+	m.Sender = uint64(s.p.id)
+	return q.deliver(m)
+}
+
+// Reply answers req: it sends m under req's tag to req's sender.
+func (s *Self) Reply(req Message, m Message) error {
+	m.Tag = req.Tag
+	return s.Send(ProcessID(req.Sender), m)
+}
+
+// TryReceive takes the oldest message with one of tags (any message when
+// none are given) without waiting.
+func (s *Self) TryReceive(tags ...int64) (Message, bool) { return s.p.mb.TryReceive(tags...) }
+
+// Receive waits for the oldest message with one of tags (any message when
+// none are given). It returns ctx's error when ctx ends, and an error
+// matching context.Canceled when the process is being killed.
+func (s *Self) Receive(ctx context.Context, tags ...int64) (Message, error) {
+	for {
+		if m, ok := s.p.mb.TryReceive(tags...); ok {
+			return m, nil
+		}
+		select {
+		case _, open := <-s.p.mb.Notify():
+			if !open {
+				return Message{}, fmt.Errorf("ward: process %d ended: %w", s.p.id, context.Canceled)
+			}
+		case <-ctx.Done():
+			return Message{}, ctx.Err()
+		case <-s.p.ctx.Done():
+			return Message{}, fmt.Errorf("ward: process %d is ending: %w", s.p.id, context.Canceled)
+		}
+	}
+}
+
+// Request sends m to the process with that id under a fresh tag and waits
+// for the first message back with that tag.
+func (s *Self) Request(ctx context.Context, to ProcessID, m Message) (Message, error) {
+	m.Tag = UniqueTag()
+	if err := s.Send(to, m); err != nil {
+		return Message{}, err
+	}
+	return s.Receive(ctx, m.Tag)
+}
+
+// Link links this process and the process with that id; see the
+// ward_process.link guest function for the semantics. ErrNoProcess if it is
+// not alive.
+func (s *Self) Link(to ProcessID) error {
+	q := s.p.env.rt.lookup(to)
+	if q == nil {
+		return fmt.Errorf("%w: %d", ErrNoProcess, to)
+	}
+	return s.p.env.rt.link(s.p, q)
+}
+
+// Unlink removes the link to that process, if any.
+func (s *Self) Unlink(to ProcessID) { s.p.env.rt.unlink(s.p, to) }
+
+// TrapExit sets whether linked processes' ends arrive as TagExit messages
+// (see ParseExit) instead of ending this process.
+func (s *Self) TrapExit(on bool) { s.p.trapExit.Store(on) }
+
+// Monitor watches the process with that id: one TagDown message (see
+// ParseDown) arrives when it ends, at once with NoProc if it is not alive.
+func (s *Self) Monitor(to ProcessID) MonitorRef { return s.p.env.rt.monitor(s.p, to) }
+
+// Demonitor stops a monitor.
+func (s *Self) Demonitor(ref MonitorRef) { s.p.env.rt.demonitor(s.p, ref) }
+
+// SendAfter sends m to the process with that id after d, from this one.
+func (s *Self) SendAfter(d time.Duration, to ProcessID, m Message) (TimerID, error) {
+	m.Sender = uint64(s.p.id)
+	return s.p.env.rt.sendAfter(s.p, d, to, m)
+}

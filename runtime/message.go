@@ -1,0 +1,131 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/fxamacker/cbor/v2"
+
+	"github.com/wardrt/ward/internal/abi"
+	"github.com/wardrt/ward/internal/wasm"
+	"github.com/wardrt/ward/mailbox"
+)
+
+// Message is what processes send each other: bytes, a tag receivers can
+// filter on, the sender's id (set by the runtime), and handles that move
+// with the message. Negative tags are the runtime's own (TagExit, TagDown).
+type Message = mailbox.Message
+
+// Tags of the runtime's own messages; see ParseExit and ParseDown.
+const (
+	TagExit = abi.TagExit
+	TagDown = abi.TagDown
+)
+
+// ErrReservedTag is returned for a message with a negative tag: those are
+// the runtime's.
+var ErrReservedTag = errors.New("ward: negative message tags are reserved for the runtime")
+
+// UniqueTag returns a tag no other call in this program returns; use it to
+// match a reply to its request.
+func UniqueTag() int64 { return wasm.UniqueTag() }
+
+// lookup returns the live process with that id, or nil.
+func (r *Runtime) lookup(id ProcessID) *Process {
+	r.mu.RLock()
+	p := r.procs[id]
+	r.mu.RUnlock()
+	return p
+}
+
+// deliver puts m in p's mailbox. A full mailbox refuses it with an error
+// matching mailbox.ErrFull; a process that has ended, with ErrNoProcess.
+func (p *Process) deliver(m Message) error {
+	if m.Tag < 0 {
+		return ErrReservedTag
+	}
+	err := p.mb.Push(m)
+	if errors.Is(err, mailbox.ErrClosed) {
+		return fmt.Errorf("%w: %d", ErrNoProcess, p.id)
+	}
+	if err != nil {
+		return fmt.Errorf("ward: sending to process %d: %w", p.id, err)
+	}
+	return nil
+}
+
+// Send puts m in the process's mailbox, as sent from outside any process
+// (Sender 0). It does not wait for the process to read it: it fails only
+// when the mailbox is full (mailbox.ErrFull) or the process has ended
+// (ErrNoProcess).
+func (p *Process) Send(ctx context.Context, m Message) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.Sender = 0
+	return p.deliver(m)
+}
+
+// Send sends m to the process with that id; see Process.Send.
+func (r *Runtime) Send(ctx context.Context, to ProcessID, m Message) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	p := r.lookup(to)
+	if p == nil {
+		return fmt.Errorf("%w: %d", ErrNoProcess, to)
+	}
+	m.Sender = 0
+	return p.deliver(m)
+}
+
+// Request sends m to the process with that id under a fresh tag and waits
+// for the reply: the first message back with that tag. The reply goes to a
+// short-lived Go process spawned in the root environment for the purpose.
+func (r *Runtime) Request(ctx context.Context, to ProcessID, m Message) (Message, error) {
+	var reply Message
+	p, err := r.root.SpawnGo(ctx, "request", func(ctx context.Context, self *Self) error {
+		var err error
+		reply, err = self.Request(ctx, to, m)
+		return err
+	})
+	if err != nil {
+		return Message{}, err
+	}
+	stop := context.AfterFunc(ctx, p.Kill)
+	defer stop()
+	reason, err := p.Wait(context.Background())
+	if err != nil {
+		return Message{}, err
+	}
+	if !reason.Normal() {
+		if ctx.Err() != nil {
+			return Message{}, ctx.Err()
+		}
+		var ge *GoError
+		if errors.As(reason, &ge) && ge.Err != nil {
+			return Message{}, ge.Err
+		}
+		return Message{}, reason
+	}
+	return reply, nil
+}
+
+// EncodeMessage makes a message of v encoded as CBOR (RFC 8949), which
+// guests in any language can decode.
+func EncodeMessage(tag int64, v any) (Message, error) {
+	b, err := cbor.Marshal(v)
+	if err != nil {
+		return Message{}, fmt.Errorf("ward: encoding message: %w", err)
+	}
+	return Message{Tag: tag, Data: b}, nil
+}
+
+// DecodeMessage decodes a CBOR message into v.
+func DecodeMessage(m Message, v any) error {
+	if err := cbor.Unmarshal(m.Data, v); err != nil {
+		return fmt.Errorf("ward: decoding message with tag %d from %d: %w", m.Tag, m.Sender, err)
+	}
+	return nil
+}

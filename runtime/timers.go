@@ -1,0 +1,98 @@
+package runtime
+
+import (
+	"errors"
+	"time"
+)
+
+// TimerID identifies a pending SendAfter.
+type TimerID uint64
+
+// MaxTimersPerProcess bounds the pending timers one process may hold, so a
+// guest cannot exhaust the host's memory with timers.
+const MaxTimersPerProcess = 10_000
+
+// ErrTooManyTimers is returned when a process already has
+// MaxTimersPerProcess timers pending.
+var ErrTooManyTimers = errors.New("ward: too many pending timers")
+
+type timerEntry struct {
+	t    *time.Timer
+	from *Process // nil when set from outside any process
+}
+
+// SendAfter sends m to the process with that id after d, as from outside
+// any process. Like Erlang's send_after, the message is dropped if the
+// process has ended by then. Cancel with CancelTimer.
+func (r *Runtime) SendAfter(d time.Duration, to ProcessID, m Message) (TimerID, error) {
+	if m.Tag < 0 {
+		return 0, ErrReservedTag
+	}
+	m.Sender = 0
+	return r.sendAfter(nil, d, to, m)
+}
+
+func (r *Runtime) sendAfter(from *Process, d time.Duration, to ProcessID, m Message) (TimerID, error) {
+	if from != nil && from.timers.Add(1) > MaxTimersPerProcess {
+		from.timers.Add(-1)
+		return 0, ErrTooManyTimers
+	}
+	id := TimerID(r.nextTimer.Add(1))
+	r.timerMu.Lock()
+	defer r.timerMu.Unlock()
+	if r.timers == nil { // closed
+		if from != nil {
+			from.timers.Add(-1)
+		}
+		return 0, ErrClosed
+	}
+	t := time.AfterFunc(d, func() {
+		if !r.takeTimer(id) {
+			return // cancelled meanwhile
+		}
+		if q := r.lookup(to); q != nil {
+			_ = q.deliver(m) // dropped when full or ended, as Erlang drops it
+		}
+	})
+	r.timers[id] = timerEntry{t: t, from: from}
+	return id, nil
+}
+
+// takeTimer removes a timer that fired; false if it was cancelled first.
+func (r *Runtime) takeTimer(id TimerID) bool {
+	r.timerMu.Lock()
+	e, ok := r.timers[id]
+	delete(r.timers, id)
+	r.timerMu.Unlock()
+	if ok && e.from != nil {
+		e.from.timers.Add(-1)
+	}
+	return ok
+}
+
+// CancelTimer cancels a pending SendAfter. It reports false when the timer
+// has already fired or does not exist.
+func (r *Runtime) CancelTimer(id TimerID) bool {
+	r.timerMu.Lock()
+	e, ok := r.timers[id]
+	delete(r.timers, id)
+	r.timerMu.Unlock()
+	if !ok {
+		return false
+	}
+	e.t.Stop()
+	if e.from != nil {
+		e.from.timers.Add(-1)
+	}
+	return true
+}
+
+func (r *Runtime) stopTimers() {
+	r.timerMu.Lock()
+	timers := r.timers
+	r.timers = nil
+	r.timerMu.Unlock()
+	for _, e := range timers {
+		e.t.Stop()
+	}
+}
