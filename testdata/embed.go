@@ -1,0 +1,55 @@
+package testdata
+
+import _ "embed" // for the go:embed directives below
+
+// The built fixtures. See each .wat for what its exports do.
+
+// Trivial is trivial.wasm: run, add and id, the smallest useful guest.
+//
+//go:embed trivial.wasm
+var Trivial []byte
+
+// Spin is spin.wasm: spin loops forever, count(n) counts to n.
+//
+//go:embed spin.wasm
+var Spin []byte
+
+// Recurse is recurse.wasm: recurse recurses until the stack overflows.
+//
+//go:embed recurse.wasm
+var Recurse []byte
+
+// GrowMem is growmem.wasm: grow_forever, grow_then_exit and grow_n grow memory until refused.
+//
+//go:embed growmem.wasm
+var GrowMem []byte
+
+// BigMem is bigmem.wasm: its memory minimum is 1000 pages (64 MiB), so it needs that much to instantiate.
+//
+//go:embed bigmem.wasm
+var BigMem []byte
+
+// Traps is traps.wasm: one () -> () export per trap kind, named after it.
+//
+//go:embed traps.wasm
+var Traps []byte
+
+// StartTrap is start_trap.wasm: its start function traps, so instantiation fails.
+//
+//go:embed start_trap.wasm
+var StartTrap []byte
+
+// Procs is procs.wasm: sleeping, exiting, spawning and a spawn bomb through ward_process.
+//
+//go:embed procs.wasm
+var Procs []byte
+
+// TableGrow is tablegrow.wasm: grow_forever grows a table until refused, then traps.
+//
+//go:embed tablegrow.wasm
+var TableGrow []byte
+
+// WASIHello is wasi_hello.wasm: a WASI command writing to stdout and stderr and exiting with 7.
+//
+//go:embed wasi_hello.wasm
+var WASIHello []byte
