@@ -2,9 +2,13 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"testing"
+
+	"github.com/wardrt/ward/environment"
+	"github.com/wardrt/ward/testdata"
 )
 
 func newBenchRuntime(b *testing.B) *Runtime {
@@ -77,5 +81,38 @@ func BenchmarkSpawnRunExit(b *testing.B) {
 		if reason, _ := p.Wait(ctx); reason != Normal {
 			b.Fatal(reason)
 		}
+	}
+}
+
+// BenchmarkMemoryGrowth: a guest grows its memory one 64 KiB page at a
+// time up to a 4 MiB limit and dies of it. With the default (no reserve)
+// every grow moves and copies the memory; with a reserve it grows in place.
+func BenchmarkMemoryGrowth(b *testing.B) {
+	for _, c := range []struct {
+		name    string
+		reserve uint64
+	}{{"reserve=0", 0}, {"reserve=4MiB", 4 << 20}} {
+		b.Run(c.name, func(b *testing.B) {
+			ctx := context.Background()
+			r, err := New(WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))), WithMemoryReserve(c.reserve))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer r.Close(ctx)
+			m, err := r.LoadModule(ctx, "growmem", testdata.GrowMem)
+			if err != nil {
+				b.Fatal(err)
+			}
+			env, err := r.NewEnvironment(environment.Config{MaxMemory: 4 << 20})
+			if err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				reason, _ := env.Run(ctx, m, "grow_forever")
+				if !errors.Is(reason, ErrMemoryLimit) {
+					b.Fatal(reason)
+				}
+			}
+		})
 	}
 }

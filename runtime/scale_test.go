@@ -2,11 +2,17 @@ package runtime
 
 // Scale tests: how many processes can be parked in a host call at once, and
 // what each one costs in memory, OS threads and memory mappings. They are
-// expensive, so they run only when asked:
+// expensive, so they run only when asked. The -ward flags belong to the test
+// binary: they go after the package (go test stops at an unknown flag
+// before it):
 //
-//	go test -run TestScaleParked -ward.scale=100000 -v -timeout 20m ./runtime
-//	go test -run TestScaleUntilFailure -ward.scalemax=2000000 -v -timeout 60m ./runtime
+//	go test -run TestScaleParked -v -timeout 20m ./runtime -ward.scale=100000
+//	go test -run TestScaleUntilFailure/maxstacks -v -timeout 60m ./runtime -ward.scalemax=2000000
 //	go test -run '^$' -bench BenchmarkParkedSpawn -benchtime 20000x ./runtime
+//
+// Run the subtests of TestScaleUntilFailure one at a time for clean
+// figures: memory freed by one stays with the process (malloc keeps it)
+// and lowers the next one's apparent cost.
 //
 // Everything here is prefixed "scale" so it cannot collide with the
 // package's other test helpers.
@@ -28,6 +34,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wardrt/ward/environment"
 )
 
 var (
@@ -456,6 +464,14 @@ func scaleCheckClosed(t *testing.T, base scaleSnap, baseKinds map[string]int) {
 	after := scaleMeasure(t)
 	t.Logf("after Close: RSS %d MiB, threads %d, maps %d (baseline %d MiB, %d, %d); smaps_rollup: %s",
 		after.RSSKiB>>10, after.Threads, after.Maps, base.RSSKiB>>10, base.Threads, base.Maps, scaleSmapsRollup())
+	// What stays resident: Go's share (heap, stacks, and its metadata,
+	// which grows with the goroutines ever alive: Go keeps every dead g)
+	// and the rest, which is the C heap kept by malloc.
+	g := &after.Go
+	goRes := g.HeapInuse + g.StackInuse + g.MSpanInuse + g.MCacheInuse + g.GCSys + g.OtherSys + g.BuckHashSys
+	t.Logf("after Close: Go HeapInuse %d MiB, StackInuse %d MiB, metadata %d MiB, HeapReleased %d MiB; RSS not Go's ~%d MiB",
+		g.HeapInuse>>20, g.StackInuse>>20, (g.MSpanInuse+g.MCacheInuse+g.GCSys+g.OtherSys+g.BuckHashSys)>>20,
+		g.HeapReleased>>20, int64(after.RSSKiB>>10)-int64(goRes>>20))
 	if after.Threads > base.Threads+scaleLeakThreads {
 		t.Errorf("after Close: %d OS threads, baseline %d (allowed +%d): threads started while the processes ran or ended remain",
 			after.Threads, base.Threads, scaleLeakThreads)
@@ -477,6 +493,7 @@ func scaleCheckClosed(t *testing.T, base scaleSnap, baseKinds map[string]int) {
 //	maxstacks: WithMaxStacks(scalemax+1024), so memory is the limit
 //	default:   the default stack pool (1<<20 stacks)
 //	pool:      WithMaxStacks(4096), to show the pool running out
+//	proclimit: a root environment of 4096 processes, to show Spawn refusing
 func TestScaleUntilFailure(t *testing.T) {
 	limit := *scaleMax
 	if limit <= 0 {
@@ -498,12 +515,20 @@ func TestScaleUntilFailure(t *testing.T) {
 			t.Errorf("pool exhausted: reason is %T, want *InstantiateError", got.reason)
 		}
 	})
+	t.Run("proclimit", func(t *testing.T) {
+		const procs = 4096
+		got := scaleUntilFailure(t, min(limit, 2*procs), WithRootEnvironment(environment.Config{MaxProcesses: procs}))
+		if !errors.Is(got.err, ErrProcessLimit) || got.parked != procs {
+			t.Errorf("with MaxProcesses %d: stopped at %d by %q, want Spawn to fail with ErrProcessLimit at %d", procs, got.parked, got.why, procs)
+		}
+	})
 }
 
 type scaleOutcome struct {
 	parked int    // processes parked when it stopped
 	why    string // what stopped it
 	reason Reason // the abnormal reason that stopped it, if any
+	err    error  // the Spawn error that stopped it, if any
 }
 
 func scaleUntilFailure(t *testing.T, limit int, opts ...Option) scaleOutcome {
@@ -535,6 +560,7 @@ spawning:
 		for range min(batch, limit-len(procs)) {
 			p, err := env.Spawn(ctx, m, "sleep_forever")
 			if err != nil {
+				out.err = err
 				out.why = fmt.Sprintf("Spawn failed after %d: %v", len(procs), err)
 				break spawning
 			}

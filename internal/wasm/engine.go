@@ -47,6 +47,9 @@ type EngineConfig struct {
 	MaxWasmStack  int           // Wasm frames may use this much of it
 	MaxStacks     int           // fiber stacks alive at once, across processes
 	EpochInterval time.Duration // how often running guests yield
+	// MemoryReserve is address space reserved beyond each linear memory so
+	// it grows in place; 0 relocates and copies the memory on every grow.
+	MemoryReserve uint64
 }
 
 // Engine is a wasmtime engine configured for async execution, with a linker
@@ -77,7 +80,7 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	stacks := C.ward_config((*C.wasm_config_t)(cp), C.size_t(cfg.StackSize), C.size_t(cfg.MaxWasmStack), C.size_t(cfg.MaxStacks))
+	stacks := C.ward_config((*C.wasm_config_t)(cp), C.size_t(cfg.StackSize), C.size_t(cfg.MaxWasmStack), C.size_t(cfg.MaxStacks), C.uint64_t(cfg.MemoryReserve))
 	if stacks == nil {
 		return nil, errors.New("ward: out of memory configuring the engine")
 	}

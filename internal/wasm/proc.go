@@ -193,11 +193,19 @@ func (p *Proc) Result(i int) int64 {
 
 // SetMessage makes data the current message the guest reads.
 func (p *Proc) SetMessage(data []byte, tag int64, sender uint64) bool {
-	var ptr *C.uint8_t
-	if len(data) > 0 {
-		ptr = (*C.uint8_t)(unsafe.Pointer(&data[0]))
+	if len(data) > int(p.c.in_cap) {
+		// Grow the C buffer (and copy) in C; otherwise copy from Go and
+		// save the cgo call, which is on every receive's path.
+		return C.ward_proc_set_in(p.c, (*C.uint8_t)(unsafe.Pointer(&data[0])), C.size_t(len(data)), C.int64_t(tag), C.uint64_t(sender)) != 0
 	}
-	return C.ward_proc_set_in(p.c, ptr, C.size_t(len(data)), C.int64_t(tag), C.uint64_t(sender)) != 0
+	if len(data) > 0 {
+		copy(unsafe.Slice((*byte)(unsafe.Pointer(p.c.in_data)), len(data)), data)
+	}
+	p.c.in_len = C.size_t(len(data))
+	p.c.in_pos = 0
+	p.c.in_tag = C.int64_t(tag)
+	p.c.in_sender = C.uint64_t(sender)
+	return true
 }
 
 // Outgoing returns a copy of the guest's outgoing message and its tag, and

@@ -119,7 +119,7 @@ size_t ward_stacks_mapped(ward_stacks_t *s) {
 }
 
 ward_stacks_t *ward_config(wasm_config_t *c, size_t stack_size, size_t max_wasm_stack,
-                           size_t max_stacks) {
+                           size_t max_stacks, uint64_t memory_reserve) {
   wasmtime_config_async_support_set(c, true);
   wasmtime_config_async_stack_size_set(c, stack_size);
   wasmtime_config_max_wasm_stack_set(c, max_wasm_stack);
@@ -132,7 +132,7 @@ ward_stacks_t *ward_config(wasm_config_t *c, size_t stack_size, size_t max_wasm_
   wasmtime_config_static_memory_maximum_size_set(c, 0);
   wasmtime_config_static_memory_guard_size_set(c, 0);
   wasmtime_config_dynamic_memory_guard_size_set(c, 0);
-  wasmtime_config_dynamic_memory_reserved_for_growth_set(c, 0);
+  wasmtime_config_dynamic_memory_reserved_for_growth_set(c, memory_reserve);
   wasmtime_config_memory_init_cow_set(c, false);
 
   ward_stacks_t *s = calloc(1, sizeof *s);
@@ -184,15 +184,27 @@ static bool cont_cb(void *env) {
   return true;
 }
 
+// caller_memory finds the caller's exported "memory". The lookup by name
+// costs a hash-map probe in wasmtime, so the result is cached in the proc:
+// an instance's exports never change.
+static int caller_memory(ward_proc_t *p, wasmtime_caller_t *caller, uint8_t **base, size_t *size) {
+  if (!p->has_memory) {
+    wt_extern_t ext;
+    if (!wasmtime_caller_export_get(caller, "memory", 6, &ext) || ext.kind != WT_EXTERN_MEMORY)
+      return 0;
+    p->memory = ext.of.memory;
+    p->has_memory = 1;
+  }
+  wasmtime_context_t *ctx = wasmtime_caller_context(caller);
+  *base = wasmtime_memory_data(ctx, &p->memory);
+  *size = wasmtime_memory_data_size(ctx, &p->memory);
+  return 1;
+}
+
 static void snapshot_memory(ward_proc_t *p, wasmtime_caller_t *caller) {
-  wt_extern_t ext;
   p->mem = NULL;
   p->mem_len = 0;
-  if (wasmtime_caller_export_get(caller, "memory", 6, &ext) && ext.kind == WT_EXTERN_MEMORY) {
-    wasmtime_context_t *ctx = wasmtime_caller_context(caller);
-    p->mem = wasmtime_memory_data(ctx, &ext.of.memory);
-    p->mem_len = wasmtime_memory_data_size(ctx, &ext.of.memory);
-  }
+  caller_memory(p, caller, &p->mem, &p->mem_len);
 }
 
 static void async_cb(void *env, wasmtime_caller_t *caller, const wt_val_t *args, size_t nargs,
@@ -265,12 +277,9 @@ static wasm_trap_t *c_exit(void *env, wasmtime_caller_t *caller, const wt_val_t 
 // any of it lies outside; a NULL with len 0 is never returned for a valid
 // empty range.
 static uint8_t *guest_range(wasmtime_caller_t *caller, int32_t ptr, int32_t len) {
-  wt_extern_t ext;
-  if (!wasmtime_caller_export_get(caller, "memory", 6, &ext) || ext.kind != WT_EXTERN_MEMORY)
-    return NULL;
-  wasmtime_context_t *ctx = wasmtime_caller_context(caller);
-  uint8_t *base = wasmtime_memory_data(ctx, &ext.of.memory);
-  size_t size = wasmtime_memory_data_size(ctx, &ext.of.memory);
+  uint8_t *base;
+  size_t size;
+  if (!caller_memory(proc_of(caller), caller, &base, &size)) return NULL;
   uint64_t start = (uint32_t)ptr, n = (uint32_t)len;
   if (start + n > size) return NULL;
   return base + start;

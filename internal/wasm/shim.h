@@ -47,6 +47,8 @@ typedef struct ward_proc {
 
   // The pending async host call, if any. The memory snapshot stays valid
   // while the fiber is suspended: nothing can grow the memory meanwhile.
+  wt_memory_t memory; // the exported "memory", once looked up
+  int has_memory;
   const ward_hostfn_t *host;
   int64_t hargs[WARD_MAX_HOST_ARGS];
   uint8_t *mem;
@@ -75,7 +77,7 @@ typedef struct ward_proc {
 } ward_proc_t;
 
 ward_stacks_t *ward_config(wasm_config_t *c, size_t stack_size, size_t max_wasm_stack,
-                           size_t max_stacks);
+                           size_t max_stacks, uint64_t memory_reserve);
 size_t ward_stacks_in_use(ward_stacks_t *s);
 size_t ward_stacks_mapped(ward_stacks_t *s);
 
