@@ -9,6 +9,7 @@ import (
 
 	"github.com/wardrt/ward/environment"
 	"github.com/wardrt/ward/internal/wasm"
+	"github.com/wardrt/ward/registry"
 )
 
 // Spawn errors, for errors.Is.
@@ -34,6 +35,8 @@ type Environment struct {
 	cfg    environment.Config
 	live   atomic.Int64 // processes alive here and in descendants
 
+	reg *registry.Registry // names registered here
+
 	outMu   sync.Mutex
 	outputs map[outKey]*outPipe // WASI stdout and stderr, made on first use
 }
@@ -46,7 +49,7 @@ const (
 )
 
 func newEnvironment(rt *Runtime, parent *Environment, cfg environment.Config) *Environment {
-	return &Environment{rt: rt, parent: parent, cfg: cfg}
+	return &Environment{rt: rt, parent: parent, cfg: cfg, reg: registry.New()}
 }
 
 // Config returns the environment's effective configuration.

@@ -49,6 +49,8 @@ func newRuntime(t *testing.T, opts ...Option) *Runtime {
 // global counts above belong to one runtime.
 const parallelTests = false
 
+const testTimeout = 10 * time.Second
+
 func testCtx(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)

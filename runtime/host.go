@@ -27,21 +27,25 @@ var hostByID []hostFunc
 // init breaks the cycle spawn -> run -> serve -> hostByID -> spawn.
 func init() {
 	goHost = map[string]hostFunc{
-		abi.NamespaceProcess + ".spawn":        hostSpawn,
-		abi.NamespaceProcess + ".spawn_link":   hostSpawnLink,
-		abi.NamespaceProcess + ".sleep_ms":     hostSleep,
-		abi.NamespaceProcess + ".link":         hostLink,
-		abi.NamespaceProcess + ".unlink":       hostUnlink,
-		abi.NamespaceProcess + ".trap_exit":    hostTrapExit,
-		abi.NamespaceProcess + ".monitor":      hostMonitor,
-		abi.NamespaceProcess + ".demonitor":    hostDemonitor,
-		abi.NamespaceProcess + ".kill":         hostKill,
-		abi.NamespaceProcess + ".exists":       hostExists,
-		abi.NamespaceMessage + ".send":         hostSend,
-		abi.NamespaceMessage + ".receive":      hostReceive,
-		abi.NamespaceMessage + ".send_receive": hostSendReceive,
-		abi.NamespaceMessage + ".send_after":   hostSendAfter,
-		abi.NamespaceMessage + ".cancel_timer": hostCancelTimer,
+		abi.NamespaceProcess + ".spawn":         hostSpawn,
+		abi.NamespaceProcess + ".spawn_link":    hostSpawnLink,
+		abi.NamespaceProcess + ".sleep_ms":      hostSleep,
+		abi.NamespaceProcess + ".link":          hostLink,
+		abi.NamespaceProcess + ".unlink":        hostUnlink,
+		abi.NamespaceProcess + ".trap_exit":     hostTrapExit,
+		abi.NamespaceProcess + ".monitor":       hostMonitor,
+		abi.NamespaceProcess + ".demonitor":     hostDemonitor,
+		abi.NamespaceProcess + ".kill":          hostKill,
+		abi.NamespaceProcess + ".exists":        hostExists,
+		abi.NamespaceMessage + ".send":          hostSend,
+		abi.NamespaceMessage + ".receive":       hostReceive,
+		abi.NamespaceMessage + ".send_receive":  hostSendReceive,
+		abi.NamespaceMessage + ".send_after":    hostSendAfter,
+		abi.NamespaceMessage + ".cancel_timer":  hostCancelTimer,
+		abi.NamespaceRegistry + ".register":     hostRegister,
+		abi.NamespaceRegistry + ".unregister":   hostUnregister,
+		abi.NamespaceRegistry + ".lookup":       hostLookup,
+		abi.NamespaceRegistry + ".get_or_spawn": hostGetOrSpawn,
 	}
 	hostByID = make([]hostFunc, len(abi.Funcs))
 	for i, f := range abi.Funcs {
@@ -51,6 +55,9 @@ func init() {
 
 func (p *Process) serve(wp *wasm.Proc) bool {
 	id := wp.HostID()
+	if ext := id - len(hostByID); ext >= 0 && ext < len(p.env.rt.extHandlers) {
+		return p.serveExternal(wp, p.env.rt.extHandlers[ext])
+	}
 	if id < 0 || id >= len(hostByID) || hostByID[id] == nil {
 		wp.Trap(fmt.Sprintf("ward: host function %d has no implementation", id))
 		return true

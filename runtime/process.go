@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/wardrt/ward/internal/wasm"
@@ -27,9 +28,10 @@ type Process struct {
 	parent ProcessID // 0 when spawned from Go
 
 	mb     *mailbox.Mailbox
-	goFn   GoFunc             // set for Go-native processes
-	ctx    context.Context    // Go-native processes: cancelled when ending
-	cancel context.CancelFunc // nil for Wasm processes
+	goFn   GoFunc // set for Go-native processes
+	ctxMu  sync.Mutex
+	ctx    context.Context    // ends when the process ends; made lazily for Wasm processes
+	cancel context.CancelFunc // guarded by ctxMu
 
 	killed   atomic.Bool
 	term     atomic.Pointer[termination] // why it is being ended from outside
@@ -38,6 +40,8 @@ type Process struct {
 	yields   atomic.Uint64 // epoch yields so far: how often it was preempted
 	kick     chan struct{} // wakes the process when parked
 	sig      signalState   // guarded by Runtime.sigMu
+	regMu    sync.Mutex
+	reg      regState // guarded by regMu
 
 	done   chan struct{}
 	reason Reason // written once, before done is closed
@@ -105,9 +109,7 @@ func (p *Process) terminate(reason Reason, viaLink bool) {
 		return
 	}
 	p.killed.Store(true)
-	if p.cancel != nil {
-		p.cancel()
-	}
+	p.cancelContext()
 	select {
 	case p.kick <- struct{}{}:
 	default:
@@ -139,21 +141,32 @@ func (p *Process) run() {
 	if t := p.term.Load(); t != nil && reason == Killed {
 		reason, viaLink = t.reason, t.viaLink
 	}
-	if p.cancel != nil {
-		p.cancel()
+	p.cancelContext()
+	var names []string
+	if !viaLink && !reason.Normal() && reason != Killed {
+		names = p.names() // for the failure log, before the names go
 	}
 	r.mu.Lock()
 	delete(r.procs, p.id)
 	r.mu.Unlock()
+	p.unregisterAll()
 	p.mb.Close()
 	p.env.release()
 	p.reason = reason
 	p.propagateExit(reason)
 	if !viaLink {
-		p.logExit(reason)
+		p.logExit(reason, names)
 	}
 	close(p.done)
 	r.wg.Done()
+}
+
+func (p *Process) cancelContext() {
+	p.ctxMu.Lock()
+	defer p.ctxMu.Unlock()
+	if p.cancel != nil {
+		p.cancel()
+	}
 }
 
 // execute drives the process from instantiation to its end. Between polls
@@ -236,7 +249,7 @@ func (p *Process) classify(wp *wasm.Proc) Reason {
 		return &InstantiateError{Process: p.id, Module: p.mod.name, Err: fmt.Errorf("%w: %q", ErrNoEntry, p.entry)}
 	}
 	t := &TrapError{
-		Process: p.id, Module: p.mod.name, Entry: p.entry,
+		Process: p.id, Module: p.mod.name, Entry: p.entry, Names: p.names(),
 		Code: TrapCode(o.TrapCode), Message: o.Message,
 	}
 	for _, f := range o.Trace {
@@ -274,11 +287,14 @@ func (p *Process) memoryLimited(wp *wasm.Proc, cause Reason) Reason {
 	return cause
 }
 
-func (p *Process) logExit(reason Reason) {
+func (p *Process) logExit(reason Reason, names []string) {
 	if reason.Normal() || reason == Killed {
 		return
 	}
 	attrs := []any{"pid", uint64(p.id), "process", p.label(), "entry", p.entry, "reason", reason.Error()}
+	if len(names) > 0 {
+		attrs = append(attrs, "names", names)
+	}
 	var t *TrapError
 	if errors.As(reason, &t) {
 		attrs = append(attrs, "trap", t.Code.String())

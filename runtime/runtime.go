@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/wardrt/ward/environment"
+	"github.com/wardrt/ward/hostapi"
 	"github.com/wardrt/ward/internal/wasm"
 )
 
@@ -50,6 +51,8 @@ type Runtime struct {
 
 	modules moduleCache
 	outEnvs []*Environment // environments with WASI output pipes to close
+
+	extHandlers []extHandler // host module functions, by id - len(abi.Funcs)
 }
 
 type options struct {
@@ -61,6 +64,7 @@ type options struct {
 	maxStacks     int
 	memoryReserve uint64
 	root          environment.Config
+	hostModules   []hostapi.Module
 }
 
 // Option configures a Runtime.
@@ -102,6 +106,14 @@ func WithMaxStacks(n int) Option { return func(o *options) { o.maxStacks = n } }
 // of one more mapping per process.
 func WithMemoryReserve(bytes uint64) Option { return func(o *options) { o.memoryReserve = bytes } }
 
+// WithHostModule adds a host module: its functions become importable by
+// guests under its namespace, in environments that allow the namespace.
+// Its handlers run on the calling process's goroutine while the guest is
+// suspended; see package hostapi.
+func WithHostModule(m hostapi.Module) Option {
+	return func(o *options) { o.hostModules = append(o.hostModules, m) }
+}
+
 // WithRootEnvironment sets the limits of the root environment. Zero fields
 // take the defaults of environment.Root.
 func WithRootEnvironment(c environment.Config) Option { return func(o *options) { o.root = c } }
@@ -128,11 +140,24 @@ func New(opts ...Option) (*Runtime, error) {
 	if o.maxWasmStack <= 0 || o.maxWasmStack > o.stackSize-(1<<20) {
 		o.stackSize = o.maxWasmStack + 2<<20
 	}
+	if o.root.Namespaces == nil && len(o.hostModules) > 0 {
+		// Registering a host module means guests should be able to use
+		// it; an explicit root namespace list still has the last word.
+		o.root.Namespaces = append([]string(nil), environment.DefaultNamespaces...)
+		for _, m := range o.hostModules {
+			o.root.Namespaces = append(o.root.Namespaces, m.Namespace)
+		}
+	}
 	rootCfg, err := environment.Root(o.root)
 	if err != nil {
 		return nil, fmt.Errorf("ward: root environment: %w", err)
 	}
+	extra, handlers, err := hostFuncs(o.hostModules)
+	if err != nil {
+		return nil, err
+	}
 	eng, err := wasm.NewEngine(wasm.EngineConfig{
+		Extra:         extra,
 		StackSize:     o.stackSize,
 		MaxWasmStack:  o.maxWasmStack,
 		MaxStacks:     o.maxStacks,
@@ -151,6 +176,7 @@ func New(opts ...Option) (*Runtime, error) {
 		teardownSlots: make(chan struct{}, n),
 		procs:         map[ProcessID]*Process{},
 		timers:        map[TimerID]timerEntry{},
+		extHandlers:   handlers,
 	}
 	r.modules.init()
 	r.root = newEnvironment(r, nil, rootCfg)

@@ -29,6 +29,7 @@ import (
 	"os"
 	goruntime "runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -45,6 +46,8 @@ var (
 		"TestScaleUntilFailure: spawn parked processes until something refuses, or this many (0 skips)")
 	scaleWasm = flag.String("ward.scalewasm", "",
 		"a .wasm or .wat file exporting sleep_forever to park instead of the inline module (e.g. ../testdata/procs.wasm)")
+	scaleHeapProfile = flag.String("ward.scaleheapprofile", "",
+		"TestScaleParked: write a Go heap profile here while every process is parked (go tool pprof -sample_index=inuse_space)")
 )
 
 // scaleWAT is procs.wat's sleep_forever on its own: the guest parks in the
@@ -435,6 +438,16 @@ func TestScaleParked(t *testing.T) {
 
 	now := scaleMeasure(t)
 	kibPerProc := scaleReport(t, r, base, now, n)
+	if *scaleHeapProfile != "" {
+		f, err := os.Create(*scaleHeapProfile)
+		if err == nil {
+			err = pprof.Lookup("heap").WriteTo(f, 0)
+			f.Close()
+		}
+		if err != nil {
+			t.Errorf("heap profile: %v", err)
+		}
+	}
 	if n >= scaleTargetN {
 		if now.Threads > scaleMaxThreads {
 			t.Errorf("%d OS threads with %d processes parked, target <= %d", now.Threads, n, scaleMaxThreads)

@@ -64,9 +64,10 @@ const (
 
 // Host function namespaces (Wasm import module names).
 const (
-	NamespaceProcess = "ward_process"
-	NamespaceMessage = "ward_message"
-	NamespaceWASI    = "wasi_snapshot_preview1"
+	NamespaceProcess  = "ward_process"
+	NamespaceMessage  = "ward_message"
+	NamespaceRegistry = "ward_registry"
+	NamespaceWASI     = "wasi_snapshot_preview1"
 )
 
 // Status codes host functions return to guests (i32). They are part of the
@@ -79,6 +80,7 @@ const (
 	ErrInvalid    = 4 // malformed arguments (bad pointer ranges trap instead)
 	ErrClosed     = 5 // the runtime is shutting down
 	ErrTimeout    = 6 // a receive's timeout passed with no matching message
+	ErrTaken      = 7 // the name and version are registered to another process
 )
 
 // Tags of the messages the runtime itself sends. Guests and Go code must
@@ -303,6 +305,44 @@ var Funcs = []Func{
 		Results: []Param{p("status", I32)},
 		Impl:    Go,
 		Doc:     "Cancels a timer of send_after. Returns ErrNotFound when it has already fired or does not exist.",
+	},
+	{
+		Namespace: NamespaceRegistry, Name: "register",
+		Params:  []Param{p("name_ptr", I32), p("name_len", I32), p("version_ptr", I32), p("version_len", I32)},
+		Results: []Param{p("status", I32)},
+		Impl:    Go,
+		Doc: "Registers the caller in its environment under name at an exact semver version; the name goes when the caller exits. " +
+			"Returns ErrTaken if another process holds that name and version, ErrInvalid for a malformed name or version.",
+	},
+	{
+		Namespace: NamespaceRegistry, Name: "unregister",
+		Params:  []Param{p("name_ptr", I32), p("name_len", I32), p("version_ptr", I32), p("version_len", I32)},
+		Results: []Param{p("status", I32)},
+		Impl:    Go,
+		Doc:     "Removes a name and version from the caller's environment. Returns ErrNotFound if it is not registered.",
+	},
+	{
+		Namespace: NamespaceRegistry, Name: "lookup",
+		Params: []Param{
+			p("name_ptr", I32), p("name_len", I32),
+			p("constraint_ptr", I32), p("constraint_len", I32), p("id_ptr", I32),
+		},
+		Results: []Param{p("status", I32)},
+		Impl:    Go,
+		Doc: "Finds the process registered in the caller's environment under name with the highest version matching a semver constraint " +
+			"(\"^1.2\", \"~1.4.0\", \">=2, <3\", empty for any) and writes its id as an i64 at id_ptr. Returns ErrNotFound or ErrInvalid.",
+	},
+	{
+		Namespace: NamespaceRegistry, Name: "get_or_spawn",
+		Params: []Param{
+			p("name_ptr", I32), p("name_len", I32), p("version_ptr", I32), p("version_len", I32),
+			p("entry_ptr", I32), p("entry_len", I32), p("id_ptr", I32),
+		},
+		Results:    []Param{p("status", I32)},
+		Impl:       Go,
+		Permission: PermSpawn,
+		Doc: "Returns the process registered as name at exactly version in the caller's environment, spawning it (the export entry of the " +
+			"caller's module, no params) and registering it if there is none; atomic, so concurrent callers get one process. Writes the id at id_ptr.",
 	},
 }
 

@@ -50,6 +50,14 @@ type EngineConfig struct {
 	// MemoryReserve is address space reserved beyond each linear memory so
 	// it grows in place; 0 relocates and copies the memory on every grow.
 	MemoryReserve uint64
+	// Extra host functions, all served by Go; their ids follow abi.Funcs.
+	Extra []HostFunc
+}
+
+// HostFunc describes a host function defined outside abi.Funcs.
+type HostFunc struct {
+	Namespace, Name string
+	Params, Results []abi.ValType
 }
 
 // Engine is a wasmtime engine configured for async execution, with a linker
@@ -90,7 +98,7 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{gw: gw, ptr: (*C.wasm_engine_t)(ep), stacks: stacks}
-	if err := e.link(); err != nil {
+	if err := e.link(cfg.Extra); err != nil {
 		e.Close()
 		return nil, err
 	}
@@ -102,15 +110,26 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	return e, nil
 }
 
-func (e *Engine) link() error {
+func (e *Engine) link(extra []HostFunc) error {
 	e.linker = C.wasmtime_linker_new(e.ptr)
 	if err := cerr(C.wasmtime_linker_define_wasi(e.linker)); err != nil {
 		return fmt.Errorf("ward: defining WASI: %w", err)
 	}
-	n := len(abi.Funcs)
+	funcs := append([]abi.Func(nil), abi.Funcs...)
+	for _, h := range extra {
+		f := abi.Func{Namespace: h.Namespace, Name: h.Name, Impl: abi.Go}
+		for _, t := range h.Params {
+			f.Params = append(f.Params, abi.Param{Type: t})
+		}
+		for _, t := range h.Results {
+			f.Results = append(f.Results, abi.Param{Type: t})
+		}
+		funcs = append(funcs, f)
+	}
+	n := len(funcs)
 	e.descs = (*C.ward_hostfn_t)(C.calloc(C.size_t(n), C.size_t(unsafe.Sizeof(C.ward_hostfn_t{}))))
 	descs := unsafe.Slice(e.descs, n)
-	for i, f := range abi.Funcs {
+	for i, f := range funcs {
 		d := &descs[i]
 		if len(f.Params) > C.WARD_MAX_HOST_ARGS || len(f.Results) > 4 {
 			return fmt.Errorf("ward: host function %s.%s has too many params or results", f.Namespace, f.Name)

@@ -1,0 +1,176 @@
+// Package hostapi is how Go code gives guests new host functions.
+//
+// A host module is a namespace (the Wasm import module name) and its
+// functions. Each function has a Go Handler that the runtime calls on the
+// calling process's own goroutine while the guest is suspended, so a
+// handler may block on I/O for as long as it likes without holding an OS
+// thread or stopping other processes. The handler reads and writes the
+// guest's memory through bounds-checked accessors; a bad pointer becomes a
+// trap of that guest only.
+//
+// Register modules with runtime.WithHostModule; environments allow them by
+// namespace like ward's own.
+package hostapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+)
+
+// ValType is a Wasm value type of a parameter or result.
+type ValType uint8
+
+// The value types host functions may use.
+const (
+	I32 ValType = 0
+	I64 ValType = 1
+)
+
+func (t ValType) String() string {
+	if t == I32 {
+		return "i32"
+	}
+	return "i64"
+}
+
+// Module is a namespace of host functions.
+type Module struct {
+	Namespace string
+	Doc       string
+	Funcs     []Func
+}
+
+// Func is one host function.
+type Func struct {
+	Name    string
+	Params  []ValType
+	Results []ValType // at most 4
+	Doc     string
+	Handler Handler
+}
+
+// Handler serves one call. It returns the function's results through
+// c.Return. Returning an error traps the calling guest with the error's
+// text (the guest's process ends with a *runtime.TrapError); it never
+// affects other processes. ctx ends when the process is killed: a handler
+// blocked on I/O should return then.
+type Handler func(ctx context.Context, c *Call) error
+
+// MaxParams and MaxResults bound a host function's signature.
+const (
+	MaxParams  = 8
+	MaxResults = 4
+)
+
+var namePattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// ErrInvalidModule is returned for a module that cannot be registered.
+var ErrInvalidModule = errors.New("hostapi: invalid module")
+
+// Validate checks a module's names and signatures.
+func (m Module) Validate() error {
+	if !namePattern.MatchString(m.Namespace) {
+		return fmt.Errorf("%w: namespace %q is not an identifier", ErrInvalidModule, m.Namespace)
+	}
+	seen := map[string]bool{}
+	for _, f := range m.Funcs {
+		switch {
+		case !namePattern.MatchString(f.Name):
+			return fmt.Errorf("%w: %s.%q is not an identifier", ErrInvalidModule, m.Namespace, f.Name)
+		case seen[f.Name]:
+			return fmt.Errorf("%w: %s.%s is defined twice", ErrInvalidModule, m.Namespace, f.Name)
+		case len(f.Params) > MaxParams || len(f.Results) > MaxResults:
+			return fmt.Errorf("%w: %s.%s has more than %d params or %d results", ErrInvalidModule, m.Namespace, f.Name, MaxParams, MaxResults)
+		case f.Handler == nil:
+			return fmt.Errorf("%w: %s.%s has no handler", ErrInvalidModule, m.Namespace, f.Name)
+		}
+		for _, t := range append(append([]ValType(nil), f.Params...), f.Results...) {
+			if t != I32 && t != I64 {
+				return fmt.Errorf("%w: %s.%s uses value type %d", ErrInvalidModule, m.Namespace, f.Name, t)
+			}
+		}
+		seen[f.Name] = true
+	}
+	return nil
+}
+
+// Process is what a handler may know and do about the calling process.
+type Process interface {
+	// ID is the calling process's id.
+	ID() uint64
+	// Names are the names the process is registered under, if any.
+	Names() []string
+	// Send sends a message from the calling process, as a guest's send
+	// would.
+	Send(to uint64, tag int64, data []byte) error
+}
+
+// Call is one guest call of a host function. It is valid only during the
+// handler.
+type Call struct {
+	args    []int64
+	results [MaxResults]int64
+	nres    int
+	mem     []byte
+	proc    Process
+}
+
+// NewCall is for the runtime (and for tests of handlers): a call with
+// these arguments, the guest's memory, and the calling process.
+func NewCall(args []int64, mem []byte, proc Process) *Call {
+	return &Call{args: args, mem: mem, proc: proc}
+}
+
+// Arg returns argument i (i32 arguments sign-extended).
+func (c *Call) Arg(i int) int64 { return c.args[i] }
+
+// NumArgs returns the number of arguments.
+func (c *Call) NumArgs() int { return len(c.args) }
+
+// Process returns the calling process.
+func (c *Call) Process() Process { return c.proc }
+
+// Return sets the function's results.
+func (c *Call) Return(vals ...int64) {
+	c.nres = copy(c.results[:], vals)
+}
+
+// Results returns what Return set (for the runtime).
+func (c *Call) Results() []int64 { return c.results[:c.nres] }
+
+// ErrBadPointer is returned by the memory accessors for a range outside
+// the guest's memory. Returned from a handler, it traps the guest.
+var ErrBadPointer = errors.New("pointer range outside the guest's memory")
+
+// Read returns the guest's memory at [ptr, ptr+n): a view, valid only
+// during the handler; copy what you keep. ptr and n are Wasm i32s, taken as
+// unsigned.
+func (c *Call) Read(ptr, n int64) ([]byte, error) {
+	start, size := uint64(uint32(ptr)), uint64(uint32(n))
+	if start+size > uint64(len(c.mem)) {
+		return nil, fmt.Errorf("%w: [%d, %d) in %d bytes", ErrBadPointer, start, start+size, len(c.mem))
+	}
+	return c.mem[start : start+size : start+size], nil
+}
+
+// ReadString returns a copy of the guest's memory at [ptr, ptr+n) as a
+// string.
+func (c *Call) ReadString(ptr, n int64) (string, error) {
+	b, err := c.Read(ptr, n)
+	return string(b), err
+}
+
+// Write copies b into the guest's memory at ptr.
+func (c *Call) Write(ptr int64, b []byte) error {
+	dst, err := c.Read(ptr, int64(len(b)))
+	if err != nil {
+		return err
+	}
+	copy(dst, b)
+	return nil
+}
+
+// MemorySize returns the size of the guest's memory in bytes.
+func (c *Call) MemorySize() int { return len(c.mem) }

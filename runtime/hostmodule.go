@@ -1,0 +1,103 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/wardrt/ward/hostapi"
+	"github.com/wardrt/ward/internal/abi"
+	"github.com/wardrt/ward/internal/wasm"
+)
+
+// extHandler is one function of a host module, as the runtime serves it.
+type extHandler struct {
+	name     string // "namespace.name", for traps
+	nresults int
+	handler  hostapi.Handler
+}
+
+// hostFuncs validates host modules and lays out their functions for the
+// engine's linker.
+func hostFuncs(mods []hostapi.Module) ([]wasm.HostFunc, []extHandler, error) {
+	reserved := map[string]bool{abi.NamespaceWASI: true}
+	for _, f := range abi.Funcs {
+		reserved[f.Namespace] = true
+	}
+	var funcs []wasm.HostFunc
+	var handlers []extHandler
+	for _, m := range mods {
+		if err := m.Validate(); err != nil {
+			return nil, nil, fmt.Errorf("ward: host module: %w", err)
+		}
+		if reserved[m.Namespace] || strings.HasPrefix(m.Namespace, "ward_") {
+			return nil, nil, fmt.Errorf("ward: host module namespace %q is taken or reserved (ward_* and WASI are ward's)", m.Namespace)
+		}
+		reserved[m.Namespace] = true
+		for _, f := range m.Funcs {
+			hf := wasm.HostFunc{Namespace: m.Namespace, Name: f.Name}
+			for _, t := range f.Params {
+				hf.Params = append(hf.Params, abi.ValType(t))
+			}
+			for _, t := range f.Results {
+				hf.Results = append(hf.Results, abi.ValType(t))
+			}
+			funcs = append(funcs, hf)
+			handlers = append(handlers, extHandler{name: m.Namespace + "." + f.Name, nresults: len(f.Results), handler: f.Handler})
+		}
+	}
+	return funcs, handlers, nil
+}
+
+// serveExternal runs a host module's handler on this goroutine while the
+// guest waits. A panic or an error traps the guest; a kill cancels ctx.
+func (p *Process) serveExternal(wp *wasm.Proc, h extHandler) bool {
+	_, args := wp.HostCall()
+	call := hostapi.NewCall(args, wp.Memory(), procView{p})
+	err := func() (err error) {
+		defer func() {
+			if v := recover(); v != nil {
+				err = fmt.Errorf("handler panicked: %v", v)
+			}
+		}()
+		return h.handler(p.hostContext(), call)
+	}()
+	if p.killed.Load() {
+		return false
+	}
+	if err != nil {
+		wp.Trap(fmt.Sprintf("%s: %v", h.name, err))
+		return true
+	}
+	var res [hostapi.MaxResults]int64
+	copy(res[:], call.Results())
+	wp.Return(res[:h.nresults]...)
+	return true
+}
+
+// hostContext returns a context that ends when the process is ending,
+// made on first use: most processes never call a host module.
+func (p *Process) hostContext() context.Context {
+	p.ctxMu.Lock()
+	defer p.ctxMu.Unlock()
+	if p.ctx == nil {
+		p.ctx, p.cancel = context.WithCancel(context.Background())
+		if p.killed.Load() {
+			p.cancel()
+		}
+	}
+	return p.ctx
+}
+
+// procView is what handlers see of the calling process.
+type procView struct{ p *Process }
+
+func (v procView) ID() uint64      { return uint64(v.p.id) }
+func (v procView) Names() []string { return v.p.names() }
+func (v procView) Send(to uint64, tag int64, data []byte) error {
+	q := v.p.env.rt.lookup(ProcessID(to))
+	if q == nil {
+		return fmt.Errorf("%w: %d", ErrNoProcess, to)
+	}
+	return q.deliver(Message{Sender: uint64(v.p.id), Tag: tag, Data: data})
+}
