@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -32,6 +33,12 @@ var ParkedImpls = []string{"ward", "goroutine", "wasmtime_naive", "wazero"}
 // "impl:n".
 const childEnv = "WARDBENCH_PARKED_CHILD"
 
+// childProfileEnv, when set in a parked child's environment, is the file
+// it writes a CPU profile of parking to (for looking into where the time
+// to park goes): WARDBENCH_PARKED_CHILD=ward:10000
+// WARDBENCH_CPUPROFILE=park.prof ./wardbench.
+const childProfileEnv = "WARDBENCH_CPUPROFILE"
+
 // MaybeChild turns this program into a parked-processes child when the
 // environment says so: it measures, prints one JSON object and exits.
 // main and TestMain call it first.
@@ -42,6 +49,9 @@ func MaybeChild() {
 	}
 	impl, ns, _ := strings.Cut(v, ":")
 	n, err := strconv.Atoi(ns)
+	if path := os.Getenv(childProfileEnv); path != "" && err == nil {
+		err = startProfile(path)
+	}
 	if err == nil {
 		var p Parked
 		if p, err = parkedChild(impl, n); err == nil {
@@ -49,9 +59,11 @@ func MaybeChild() {
 		}
 	}
 	if err != nil {
+		stopProfile()
 		fmt.Fprintf(os.Stderr, "parked child %s: %v\n", v, err)
 		os.Exit(1)
 	}
+	stopProfile()
 	// No teardown: the OS process ends, and with it everything parked.
 	os.Exit(0)
 }
@@ -134,4 +146,22 @@ func MeasureParked(impl string, n int, timeout time.Duration) (Parked, error) {
 		return Parked{}, fmt.Errorf("parking %d (%s): %v in %q", n, impl, err, out)
 	}
 	return p, nil
+}
+
+var stopProfile = func() {}
+
+func startProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return err
+	}
+	stopProfile = func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
+	return nil
 }
