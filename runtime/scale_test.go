@@ -52,7 +52,10 @@ var (
 
 // scaleWAT is procs.wat's sleep_forever on its own: the guest parks in the
 // Go host call ward_process.sleep_ms and never wakes in a test's lifetime.
-// Inline rather than testdata.Procs so the file builds on its own.
+// Inline rather than testdata.Procs so the file builds on its own. It has
+// no data segment, so its linear memory is never touched; procs.wasm's
+// data segments touch one page each, which costs about 5 KiB more per
+// process (-ward.scalewasm=../testdata/procs.wasm measures that).
 const scaleWAT = `(module
   (import "ward_process" "sleep_ms" (func $s (param i64)))
   (memory (export "memory") 1)
