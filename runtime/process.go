@@ -177,8 +177,13 @@ func (p *Process) execute() Reason {
 		return Killed
 	}
 	r, cfg := p.env.rt, p.env.cfg
+	// Every cgo call that may take a while runs inside a run slot or a
+	// teardown slot: a spawn or kill storm then holds at most 2*GOMAXPROCS
+	// OS threads in C instead of one per process.
+	r.acquireRun()
 	wp, err := p.mod.m.NewProc(uint64(p.id), int64(cfg.MaxMemory), cfg.MaxFuel)
 	if err != nil {
+		r.releaseRun()
 		return &InstantiateError{Process: p.id, Module: p.mod.name, Err: err}
 	}
 	defer p.teardown(wp)
@@ -188,6 +193,7 @@ func (p *Process) execute() Reason {
 			err = wp.SetWASI(w)
 		}
 		if err != nil {
+			r.releaseRun()
 			return &InstantiateError{Process: p.id, Module: p.mod.name, Err: err}
 		}
 		defer p.env.flushOutputs()
@@ -197,9 +203,9 @@ func (p *Process) execute() Reason {
 		args[i] = v.v
 	}
 	if err := wp.SetEntry(p.entry, args, len(p.mod.m.Exports[p.entry].Results)); err != nil {
+		r.releaseRun()
 		return &InstantiateError{Process: p.id, Module: p.mod.name, Err: err}
 	}
-	r.acquireRun()
 	st := wp.Start()
 	for {
 		switch st {
@@ -210,15 +216,13 @@ func (p *Process) execute() Reason {
 			r.releaseRun()
 			p.yields.Add(1)
 			if p.killed.Load() {
-				wp.Cancel()
-				return Killed
+				return Killed // teardown drops the suspended future
 			}
 			r.acquireRun() // behind any process waiting for a slot
 			st = wp.Poll()
 		case wasm.Host:
 			r.releaseRun()
 			if !p.serve(wp) {
-				wp.Cancel()
 				return Killed
 			}
 			r.acquireRun()
