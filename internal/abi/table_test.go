@@ -200,3 +200,22 @@ func TestDocsNameRealConstants(t *testing.T) {
 		}
 	}
 }
+
+// TestShimMessageLimit: the C shim enforces MaxMessageSize in write_data
+// with its own macro, WARD_MAX_MESSAGE in internal/wasm/shim.h; the two
+// must agree.
+func TestShimMessageLimit(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(root, "internal", "wasm", "shim.h"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`#define\s+WARD_MAX_MESSAGE\s+\(?\s*(\d+)u?\s*<<\s*(\d+)\s*\)?`).FindStringSubmatch(string(b))
+	if m == nil {
+		t.Fatal("shim.h: no WARD_MAX_MESSAGE of the form (N << M); update this test")
+	}
+	n, _ := strconv.ParseInt(m[1], 10, 64)
+	s, _ := strconv.ParseUint(m[2], 10, 6)
+	if got := n << s; got != abi.MaxMessageSize {
+		t.Errorf("shim.h's WARD_MAX_MESSAGE is %d, abi.MaxMessageSize %d", got, abi.MaxMessageSize)
+	}
+}
