@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/wardrt/ward/environment"
+	"github.com/wardrt/ward/internal/abi"
 	"github.com/wardrt/ward/internal/wasm"
 	"github.com/wardrt/ward/registry"
 )
@@ -243,4 +244,16 @@ func (e *Environment) within(anc *Environment) bool {
 		}
 	}
 	return false
+}
+
+// permits reports whether processes here have a permission the ABI table
+// names.
+func (e *Environment) permits(perm abi.Permission) bool {
+	switch perm {
+	case abi.PermNone:
+		return true
+	case abi.PermSpawn:
+		return e.cfg.Permissions.Spawn.Allowed()
+	}
+	return false // a permission this runtime does not know: refuse
 }

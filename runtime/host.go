@@ -62,6 +62,10 @@ func (p *Process) serve(wp *wasm.Proc) bool {
 		wp.Trap(fmt.Sprintf("ward: host function %d has no implementation", id))
 		return true
 	}
+	if !p.env.permits(abi.Funcs[id].Permission) {
+		wp.Return(abi.ErrPermission) // every function needing a permission returns a status
+		return true
+	}
 	return hostByID[id](p, wp)
 }
 
@@ -108,10 +112,6 @@ func spawnFromGuest(p *Process, wp *wasm.Proc, link bool) bool {
 	recs, ok2 := guestBytes(mem, wp.HostArg(2), int64(count)*abi.SpawnParamSize)
 	if !ok2 {
 		wp.Trap("ward_process.spawn: params outside the caller's memory")
-		return true
-	}
-	if !p.env.cfg.Permissions.Spawn.Allowed() {
-		wp.Return(abi.ErrPermission)
 		return true
 	}
 	params := make([]Value, count)

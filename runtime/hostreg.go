@@ -91,10 +91,6 @@ func hostGetOrSpawn(p *Process, wp *wasm.Proc) bool {
 	if !ok {
 		return true
 	}
-	if !p.env.cfg.Permissions.Spawn.Allowed() {
-		wp.Return(abi.ErrPermission)
-		return true
-	}
 	ctx := p.hostContext()
 	q, _, err := p.env.getOrSpawn(ctx, s[0], s[1], p.mod, s[2], nil, p.id)
 	if p.killed.Load() {

@@ -99,6 +99,7 @@ extern "C" {
 
 /*
  * WARD_MAX_NAME_LEN bounds export names and other strings passed by guests.
+ * Registry names are further limited to 255 bytes.
  */
 #define WARD_MAX_NAME_LEN 1024
 
@@ -146,9 +147,11 @@ void ward_process_exit(int32_t code);
  * records (i32 type: 0 i32, 1 i64; 4 bytes padding; i64 value). On WARD_OK
  * the new id is written as an i64 at id_ptr. Returns WARD_ERR_LIMIT when the
  * environment's process limit is reached, WARD_ERR_PERMISSION when spawning
- * is not permitted, WARD_ERR_NOT_FOUND or WARD_ERR_INVALID when entry does
- * not exist or does not take those params. Pointers outside the caller's
- * memory trap the caller.
+ * is not permitted, WARD_ERR_NOT_FOUND when entry does not exist,
+ * WARD_ERR_INVALID when it does not take those params, the name is longer
+ * than WARD_MAX_NAME_LEN, there are more than WARD_MAX_SPAWN_PARAMS params
+ * or a type code is unknown. Pointers outside the caller's memory trap the
+ * caller.
  *
  * Runs in Go (async). Needs the "spawn" permission.
  */
@@ -223,7 +226,8 @@ void ward_process_demonitor(int64_t ref);
 
 /*
  * Ends pid with reason killed, which it cannot trap. Returns
- * WARD_ERR_NOT_FOUND when pid is not alive.
+ * WARD_ERR_NOT_FOUND when pid is not alive, WARD_ERR_PERMISSION when pid
+ * runs outside the caller's environment and the environments below it.
  *
  * Runs in Go (async).
  */
@@ -313,8 +317,9 @@ int32_t ward_message_send(int64_t pid);
 /*
  * Waits for the oldest message whose tag is one of tags_count i64s at
  * tags_ptr (any message when tags_count is 0) and makes it the current
- * message. timeout_ms < 0 waits forever; 0 only checks. Returns WARD_OK or
- * WARD_ERR_TIMEOUT.
+ * message. timeout_ms < 0 waits forever; 0 only checks. Returns WARD_OK,
+ * WARD_ERR_TIMEOUT, or WARD_ERR_INVALID when tags_count exceeds
+ * WARD_MAX_RECEIVE_TAGS.
  *
  * Runs in Go (async).
  */
@@ -332,7 +337,9 @@ int32_t ward_message_send_receive(int64_t pid, int32_t tags_ptr, int32_t tags_co
 
 /*
  * Sends the outgoing message to pid after delay_ms and returns a timer id (>
- * 0), or -WARD_ERR_LIMIT when the caller has too many pending timers.
+ * 0), or a negated status: -WARD_ERR_LIMIT when the caller has too many
+ * pending timers, -WARD_ERR_INVALID for a negative tag, -WARD_ERR_CLOSED
+ * when the runtime is closing.
  *
  * Runs in Go (async).
  */

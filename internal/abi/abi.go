@@ -48,6 +48,8 @@ type Func struct {
 	Params     []Param
 	Results    []Param
 	Impl       Impl
+	// Permission is checked by the runtime before the function runs: a
+	// caller whose environment lacks it gets ErrPermission.
 	Permission Permission
 	Doc        string
 }
@@ -123,6 +125,7 @@ const SpawnParamSize = 16
 const MaxSpawnParams = 16
 
 // MaxNameLen bounds export names and other strings passed by guests.
+// Registry names are further limited to 255 bytes.
 const MaxNameLen = 1024
 
 func p(name string, t ValType) Param { return Param{name, t} }
@@ -155,7 +158,8 @@ var Funcs = []Func{
 		Doc: "Spawns a new process running the export entry of the caller's module, in the caller's environment. " +
 			"params_ptr points to params_count 16-byte records (i32 type: 0 i32, 1 i64; 4 bytes padding; i64 value). " +
 			"On OK the new id is written as an i64 at id_ptr. Returns ErrLimit when the environment's process limit is reached, " +
-			"ErrPermission when spawning is not permitted, ErrNotFound or ErrInvalid when entry does not exist or does not take those params. " +
+			"ErrPermission when spawning is not permitted, ErrNotFound when entry does not exist, ErrInvalid when it does not take those params, " +
+			"the name is longer than MaxNameLen, there are more than MaxSpawnParams params or a type code is unknown. " +
 			"Pointers outside the caller's memory trap the caller.",
 	},
 	{
@@ -216,7 +220,8 @@ var Funcs = []Func{
 		Params:  []Param{p("pid", I64)},
 		Results: []Param{p("status", I32)},
 		Impl:    Go,
-		Doc:     "Ends pid with reason killed, which it cannot trap. Returns ErrNotFound when pid is not alive.",
+		Doc: "Ends pid with reason killed, which it cannot trap. Returns ErrNotFound when pid is not alive, ErrPermission when pid runs " +
+			"outside the caller's environment and the environments below it.",
 	},
 	{
 		Namespace: NamespaceProcess, Name: "exists",
@@ -283,7 +288,7 @@ var Funcs = []Func{
 		Results: []Param{p("status", I32)},
 		Impl:    Go,
 		Doc: "Waits for the oldest message whose tag is one of tags_count i64s at tags_ptr (any message when tags_count is 0) and makes it the current message. " +
-			"timeout_ms < 0 waits forever; 0 only checks. Returns OK or ErrTimeout.",
+			"timeout_ms < 0 waits forever; 0 only checks. Returns OK, ErrTimeout, or ErrInvalid when tags_count exceeds MaxReceiveTags.",
 	},
 	{
 		Namespace: NamespaceMessage, Name: "send_receive",
@@ -297,7 +302,8 @@ var Funcs = []Func{
 		Params:  []Param{p("pid", I64), p("delay_ms", I64)},
 		Results: []Param{p("timer", I64)},
 		Impl:    Go,
-		Doc:     "Sends the outgoing message to pid after delay_ms and returns a timer id (> 0), or -ErrLimit when the caller has too many pending timers.",
+		Doc: "Sends the outgoing message to pid after delay_ms and returns a timer id (> 0), or a negated status: -ErrLimit when the caller " +
+			"has too many pending timers, -ErrInvalid for a negative tag, -ErrClosed when the runtime is closing.",
 	},
 	{
 		Namespace: NamespaceMessage, Name: "cancel_timer",
