@@ -43,11 +43,11 @@ type Param struct {
 
 // Func describes one host function.
 type Func struct {
-	Namespace  string
-	Name       string
-	Params     []Param
-	Results    []Param
-	Impl       Impl
+	Namespace string
+	Name      string
+	Params    []Param
+	Results   []Param
+	Impl      Impl
 	// Permission is checked by the runtime before the function runs: a
 	// caller whose environment lacks it gets ErrPermission.
 	Permission Permission
