@@ -41,12 +41,10 @@ func (b Backoff) normalize() Backoff {
 	switch {
 	case b.Jitter == 0:
 		b.Jitter = DefaultBackoff.Jitter
-	case b.Jitter < 0:
-		b.Jitter = 0
 	case b.Jitter > 1:
 		b.Jitter = 1
 	}
-	return b
+	return b // a negative Min or Jitter stays negative: normalize is idempotent
 }
 
 // Delay returns the delay before the k-th restart (k >= 1) within a period,
@@ -67,5 +65,5 @@ func (b Backoff) delay(k int, u float64) time.Duration {
 		d *= 2
 	}
 	d = min(d, b.Max)
-	return d - time.Duration(float64(d)*b.Jitter*u)
+	return d - time.Duration(float64(d)*max(b.Jitter, 0)*u)
 }

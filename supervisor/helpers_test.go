@@ -151,41 +151,40 @@ func options(s supervisor.Strategy, r *recorder) supervisor.Options {
 }
 
 // serve runs sup.Serve on a goroutine until the test ends (or stop is
-// called) and returns stop, which cancels it and returns Serve's error.
-func serve(t *testing.T, sup *supervisor.Supervisor) (stop func() error, done <-chan error) {
+// called) and returns stop, which cancels it and returns Serve's error,
+// and wait, which waits for Serve to return by itself.
+func serve(t *testing.T, sup *supervisor.Supervisor) (stop func() error, wait func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error, 1)
-	go func() { errc <- sup.Serve(ctx) }()
-	var once sync.Once
+	done := make(chan struct{})
 	var err error
+	go func() {
+		err = sup.Serve(ctx)
+		close(done)
+	}()
+	wait = func() error {
+		select {
+		case <-done:
+			return err
+		case <-time.After(hang):
+			t.Fatal("Serve did not return")
+			return nil
+		}
+	}
 	stop = func() error {
-		once.Do(func() {
-			cancel()
-			select {
-			case err = <-errc:
-			case <-time.After(hang):
-				t.Fatal("Serve did not return")
-			}
-		})
-		return err
+		cancel()
+		return wait()
 	}
 	t.Cleanup(func() { _ = stop() })
-	return stop, errc
+	return stop, wait
 }
 
 // serveUntilError runs Serve, which the test expects to end by itself, and
 // returns its error.
 func serveUntilError(t *testing.T, sup *supervisor.Supervisor) error {
 	t.Helper()
-	_, done := serve(t, sup)
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(hang):
-		t.Fatal("Serve did not return")
-		return nil
-	}
+	_, wait := serve(t, sup)
+	return wait()
 }
 
 // child returns the named child's info.

@@ -69,7 +69,7 @@ func newLoop(ctx context.Context, s *Supervisor, r *run) *loop {
 		timer:     t,
 		intensity: s.opts.intensity(),
 		period:    s.opts.period(),
-		backoff:   s.opts.Backoff.normalize(),
+		backoff:   s.opts.Backoff,
 	}
 }
 
