@@ -11,6 +11,7 @@
 // state, so the Store locks. A Go-native process (process.go) is a
 // service guests send requests to; it owns its state, needs no lock, can be
 // linked, monitored and replaced, and costs a message round trip per call.
+// The two keep separate entries; store.go's table is the code they share.
 //
 // The guest, kvguest.wat, runs one script both ways: put a value, get it,
 // put one that expires in 100 ms and see it gone 150 ms later. Then a guest
