@@ -17,6 +17,8 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+
+	"github.com/wardrt/ward/internal/abi"
 )
 
 // ValType is a Wasm value type of a parameter or result.
@@ -123,7 +125,9 @@ func NewCall(args []int64, mem []byte, proc Process) *Call {
 	return &Call{args: args, mem: mem, proc: proc}
 }
 
-// Arg returns argument i (i32 arguments sign-extended).
+// Arg returns argument i (i32 arguments sign-extended). Pointers are i32s:
+// pass them to Read and Write as they are, which take their low 32 bits as
+// unsigned.
 func (c *Call) Arg(i int) int64 { return c.args[i] }
 
 // NumArgs returns the number of arguments.
@@ -174,3 +178,27 @@ func (c *Call) Write(ptr int64, b []byte) error {
 
 // MemorySize returns the size of the guest's memory in bytes.
 func (c *Call) MemorySize() int { return len(c.mem) }
+
+// Status codes ward's own host functions return, for host modules that
+// want their guests to see the same numbers (see docs/abi.md).
+const (
+	StatusOK         = abi.OK
+	StatusLimit      = abi.ErrLimit
+	StatusPermission = abi.ErrPermission
+	StatusNotFound   = abi.ErrNotFound
+	StatusInvalid    = abi.ErrInvalid
+	StatusClosed     = abi.ErrClosed
+	StatusTimeout    = abi.ErrTimeout
+	StatusTaken      = abi.ErrTaken
+)
+
+// Func returns the module's function with that name, for tests of
+// handlers.
+func (m Module) Func(name string) (Func, bool) {
+	for _, f := range m.Funcs {
+		if f.Name == name {
+			return f, true
+		}
+	}
+	return Func{}, false
+}

@@ -113,7 +113,10 @@ func (r *Runtime) Request(ctx context.Context, to ProcessID, m Message) (Message
 }
 
 // EncodeMessage makes a message of v encoded as CBOR (RFC 8949), which
-// guests in any language can decode.
+// guests in any language can decode. Two fxamacker/cbor defaults matter to
+// hand-written guest decoders: a nil []byte encodes as CBOR null, not an
+// empty byte string, and structs encode as maps unless tagged
+// `cbor:",toarray"`.
 func EncodeMessage(tag int64, v any) (Message, error) {
 	b, err := cbor.Marshal(v)
 	if err != nil {
