@@ -96,6 +96,9 @@ func (s *Supervisor) Add(spec ChildSpec) error {
 func (s *Supervisor) Serve(ctx context.Context) error { return s.serve(ctx, nil) }
 
 func (s *Supervisor) serve(ctx context.Context, self *runtime.Self) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	if s.opts.Strategy < OneForOne || s.opts.Strategy > SimpleOneForOne {
 		return s.errorf("%w: unknown strategy %d", ErrInvalidSpec, int(s.opts.Strategy))
 	}
@@ -149,6 +152,12 @@ func (s *Supervisor) serve(ctx context.Context, self *runtime.Self) error {
 func (s *Supervisor) SpawnProcess(ctx context.Context, env *runtime.Environment) (*runtime.Process, error) {
 	if env == nil {
 		return nil, s.errorf("%w: SpawnProcess needs an environment", ErrInvalidSpec)
+	}
+	s.mu.Lock()
+	running := s.run != nil
+	s.mu.Unlock()
+	if running {
+		return nil, s.errorf("%w", ErrRunning)
 	}
 	p, err := env.SpawnGo(ctx, "supervisor:"+s.name, func(ctx context.Context, self *runtime.Self) error {
 		return s.serve(ctx, self)
