@@ -17,6 +17,17 @@
 //	sup.Add(supervisor.ChildSpec{Name: "metrics", Service: metrics})
 //	err := sup.Serve(ctx) // until ctx ends, or it gives up
 //
+// # Order
+//
+// Children start in the order they were added: each child's spawn (or
+// Serve call, on a goroutine of its own) is made once the previous child's
+// start, OnStart hook included, has returned. What the children then do
+// runs concurrently; a child that must wait until its predecessor is ready
+// can be made to by that predecessor's OnStart. They stop in reverse
+// order, each stop waited for before the next. A OneForAll or RestForOne
+// restart stops the children it takes down in reverse order and starts
+// them again in order.
+//
 // # Restarts
 //
 // A child that ends is restarted according to its Restart type: always

@@ -49,6 +49,7 @@ type IntensityError struct {
 	Reason     runtime.Reason
 }
 
+// Error describes the failure.
 func (e *IntensityError) Error() string {
 	return fmt.Sprintf("supervisor %s: %v: more than %d restarts in %v; last, child %s: %v",
 		e.Supervisor, ErrIntensity, e.Intensity, e.Period, e.Child, e.Reason)
@@ -71,6 +72,7 @@ type StartError struct {
 	Err        error
 }
 
+// Error describes the failure.
 func (e *StartError) Error() string {
 	return fmt.Sprintf("supervisor %s: starting child %s: %v", e.Supervisor, e.Child, e.Err)
 }
@@ -91,6 +93,7 @@ type StopError struct {
 	Waited     time.Duration
 }
 
+// Error describes the failure.
 func (e *StopError) Error() string {
 	return fmt.Sprintf("supervisor %s: child %s did not stop within %v and was left running", e.Supervisor, e.Child, e.Waited)
 }
@@ -106,6 +109,7 @@ type ServiceError struct {
 	Panic any   // what Serve panicked with
 }
 
+// Error describes the failure.
 func (e *ServiceError) Error() string {
 	if e.Err == nil {
 		return fmt.Sprintf("service %s panicked: %v", e.Child, e.Panic)

@@ -118,6 +118,7 @@ type RemoteError struct {
 	Message string
 }
 
+// Error returns the supervisor's description of the failure.
 func (e *RemoteError) Error() string { return e.Message }
 
 // Is matches the sentinel error of the code.

@@ -3,7 +3,6 @@ package supervisor_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -388,5 +387,3 @@ func ignoreCanceled(err error) error {
 	}
 	return err
 }
-
-var _ = fmt.Sprint
