@@ -31,8 +31,9 @@ const (
 	// EventAbandoned: a child did not stop (see StopError); Err is the
 	// *StopError.
 	EventAbandoned
-	// EventGaveUp: the supervisor exceeded its restart intensity, stopped
-	// its children and is ending; Err is the *IntensityError.
+	// EventGaveUp: the supervisor exceeded its restart intensity (or
+	// could not restart at all: runtime.ErrClosed), stopped its children
+	// and is ending; Err is what Serve returns, an *IntensityError.
 	EventGaveUp
 )
 

@@ -19,6 +19,12 @@ const (
 	OneForOne Strategy = iota
 	// OneForAll stops every other running child (in reverse start order)
 	// and restarts them all, in start order, when one fails.
+	//
+	// For OneForAll and RestForOne, the siblings taken down are those
+	// running or waiting to restart: a sibling that was stopped (by
+	// TerminateChild, or a Transient child that ended normally) stays
+	// stopped, and a Temporary sibling is stopped and removed, not
+	// restarted.
 	OneForAll
 	// RestForOne stops the children started after the failed one (in
 	// reverse order) and restarts the failed one and those, in order.
