@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/wardrt/ward/bench/workload"
@@ -56,8 +57,12 @@ func (rs *results) add(r *row) *row {
 	return r
 }
 
+// note adds a line under the table, once however often it is added.
 func (rs *results) note(format string, args ...any) {
-	rs.notes = append(rs.notes, fmt.Sprintf(format, args...))
+	n := fmt.Sprintf(format, args...)
+	if !slices.Contains(rs.notes, n) {
+		rs.notes = append(rs.notes, n)
+	}
 }
 
 // refOf returns the ward row of r's group.
