@@ -387,7 +387,7 @@ func runParked(cfg config, rs *results, p *peers) {
 				continue
 			}
 		}
-		cfg.logf("parked N=%s, %d runs", k, runs)
+		cfg.logf("parked N=%s, runs: %d", k, runs)
 		var wardTook []float64
 		for range runs {
 			for _, pr := range prs {
