@@ -58,7 +58,7 @@ func fullConfig() config {
 
 func quickConfig() config {
 	return config{
-		runs: 5, target: 40 * time.Millisecond, reqDur: 150 * time.Millisecond, clients: 2 * goruntime.GOMAXPROCS(0),
+		runs: 5, target: 60 * time.Millisecond, reqDur: 250 * time.Millisecond, clients: 2 * goruntime.GOMAXPROCS(0),
 		parkedNs: []int{10_000, 100_000}, parkedRuns: 3, parkedAll: map[int]bool{10_000: true},
 		naiveParkN: 2_000, budget: 100 * time.Second,
 		beamSpawnN: 20_000, beamPingN: 100_000, beamMsgN: 500_000,
