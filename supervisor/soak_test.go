@@ -21,7 +21,7 @@ import (
 // goroutine, no process, no fiber stack. (No registry entry either, once
 // the registry is wired to processes: see ChildSpec.OnStart.)
 //
-//	go test -run TestSoak -supervisor.soak -v ./supervisor
+//	go test ./supervisor -run TestSoak -supervisor.soak -v
 func TestSoak(t *testing.T) {
 	if !*soak || testing.Short() {
 		t.Skip("the soak runs with -supervisor.soak, and not under -short")
