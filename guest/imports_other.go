@@ -1,0 +1,68 @@
+//go:build !wasip1
+
+package guest
+
+// Off wasip1 there is no ward host to call. These stand in for the imports
+// of imports_wasip1.go, with the same signatures, so that the SDK builds,
+// vets and shows its documentation on every platform; calling any of them
+// panics. internal/abi/guestsdk_test.go keeps the two files in step.
+
+const notGuest = "ward guest functions run only in a Wasm guest (GOOS=wasip1)"
+
+func wardSelf() int64 { panic(notGuest) }
+
+func wardExit(code int32) { panic(notGuest) }
+
+func wardSpawn(entryPtr, entryLen, paramsPtr, paramsCount, idPtr uint32) int32 { panic(notGuest) }
+
+func wardSleepMs(ms int64) { panic(notGuest) }
+
+func wardSpawnLink(entryPtr, entryLen, paramsPtr, paramsCount, idPtr uint32) int32 { panic(notGuest) }
+
+func wardLink(pid uint64) int32 { panic(notGuest) }
+
+func wardUnlink(pid uint64) { panic(notGuest) }
+
+func wardTrapExit(on int32) { panic(notGuest) }
+
+func wardMonitor(pid uint64) uint64 { panic(notGuest) }
+
+func wardDemonitor(ref uint64) { panic(notGuest) }
+
+func wardKill(pid uint64) int32 { panic(notGuest) }
+
+func wardExists(pid uint64) int32 { panic(notGuest) }
+
+func wardCreateData(tag int64) { panic(notGuest) }
+
+func wardWriteData(ptr, length uint32) int32 { panic(notGuest) }
+
+func wardReadData(ptr, length uint32) int32 { panic(notGuest) }
+
+func wardDataSize() int64 { panic(notGuest) }
+
+func wardGetTag() int64 { panic(notGuest) }
+
+func wardSender() uint64 { panic(notGuest) }
+
+func wardUniqueTag() int64 { panic(notGuest) }
+
+func wardSend(pid uint64) int32 { panic(notGuest) }
+
+func wardReceive(tagsPtr, tagsCount uint32, timeoutMs int64) int32 { panic(notGuest) }
+
+func wardSendReceive(pid uint64, tagsPtr, tagsCount uint32, timeoutMs int64) int32 { panic(notGuest) }
+
+func wardSendAfter(pid uint64, delayMs int64) int64 { panic(notGuest) }
+
+func wardCancelTimer(timer int64) int32 { panic(notGuest) }
+
+func wardRegister(namePtr, nameLen, versionPtr, versionLen uint32) int32 { panic(notGuest) }
+
+func wardUnregister(namePtr, nameLen, versionPtr, versionLen uint32) int32 { panic(notGuest) }
+
+func wardLookup(namePtr, nameLen, constraintPtr, constraintLen, idPtr uint32) int32 { panic(notGuest) }
+
+func wardGetOrSpawn(namePtr, nameLen, versionPtr, versionLen, entryPtr, entryLen, idPtr uint32) int32 {
+	panic(notGuest)
+}

@@ -1,0 +1,94 @@
+//go:build wasip1
+
+package guest
+
+// The raw host functions, exactly as internal/abi.Funcs declares them:
+// every //go:wasmimport in the SDK is in this file, and
+// internal/abi/guestsdk_test.go checks each one's name and signature against
+// the table (and that the table has no function missing here). Pointers and
+// lengths are uint32 offsets into linear memory, never Go pointers, so the
+// signatures map one to one onto i32 and i64; see addr.
+
+//go:wasmimport ward_process self
+func wardSelf() int64
+
+//go:wasmimport ward_process exit
+func wardExit(code int32)
+
+//go:wasmimport ward_process spawn
+func wardSpawn(entryPtr, entryLen, paramsPtr, paramsCount, idPtr uint32) int32
+
+//go:wasmimport ward_process sleep_ms
+func wardSleepMs(ms int64)
+
+//go:wasmimport ward_process spawn_link
+func wardSpawnLink(entryPtr, entryLen, paramsPtr, paramsCount, idPtr uint32) int32
+
+//go:wasmimport ward_process link
+func wardLink(pid uint64) int32
+
+//go:wasmimport ward_process unlink
+func wardUnlink(pid uint64)
+
+//go:wasmimport ward_process trap_exit
+func wardTrapExit(on int32)
+
+//go:wasmimport ward_process monitor
+func wardMonitor(pid uint64) uint64
+
+//go:wasmimport ward_process demonitor
+func wardDemonitor(ref uint64)
+
+//go:wasmimport ward_process kill
+func wardKill(pid uint64) int32
+
+//go:wasmimport ward_process exists
+func wardExists(pid uint64) int32
+
+//go:wasmimport ward_message create_data
+func wardCreateData(tag int64)
+
+//go:wasmimport ward_message write_data
+func wardWriteData(ptr, length uint32) int32
+
+//go:wasmimport ward_message read_data
+func wardReadData(ptr, length uint32) int32
+
+//go:wasmimport ward_message data_size
+func wardDataSize() int64
+
+//go:wasmimport ward_message get_tag
+func wardGetTag() int64
+
+//go:wasmimport ward_message sender
+func wardSender() uint64
+
+//go:wasmimport ward_message unique_tag
+func wardUniqueTag() int64
+
+//go:wasmimport ward_message send
+func wardSend(pid uint64) int32
+
+//go:wasmimport ward_message receive
+func wardReceive(tagsPtr, tagsCount uint32, timeoutMs int64) int32
+
+//go:wasmimport ward_message send_receive
+func wardSendReceive(pid uint64, tagsPtr, tagsCount uint32, timeoutMs int64) int32
+
+//go:wasmimport ward_message send_after
+func wardSendAfter(pid uint64, delayMs int64) int64
+
+//go:wasmimport ward_message cancel_timer
+func wardCancelTimer(timer int64) int32
+
+//go:wasmimport ward_registry register
+func wardRegister(namePtr, nameLen, versionPtr, versionLen uint32) int32
+
+//go:wasmimport ward_registry unregister
+func wardUnregister(namePtr, nameLen, versionPtr, versionLen uint32) int32
+
+//go:wasmimport ward_registry lookup
+func wardLookup(namePtr, nameLen, constraintPtr, constraintLen, idPtr uint32) int32
+
+//go:wasmimport ward_registry get_or_spawn
+func wardGetOrSpawn(namePtr, nameLen, versionPtr, versionLen, entryPtr, entryLen, idPtr uint32) int32

@@ -1,0 +1,153 @@
+package guest
+
+import (
+	"time"
+	"unsafe"
+
+	"github.com/wardrt/ward/internal/abi"
+)
+
+// Forever, as a timeout, waits without limit.
+const Forever time.Duration = -1
+
+// UniqueTag returns a tag no other call in this runtime returns, for
+// matching a reply to its request.
+func UniqueTag() int64 { return wardUniqueTag() }
+
+// outgoing makes data the outgoing message, under tag.
+func outgoing(op string, tag int64, data []byte) error {
+	if tag < 0 {
+		return &Error{Op: op + ": negative tag", Status: abi.ErrInvalid}
+	}
+	if len(data) > MaxMessageSize {
+		return &Error{Op: op, Status: abi.ErrLimit}
+	}
+	wardCreateData(tag)
+	if len(data) > 0 {
+		return check(op, wardWriteData(addrBytes(data), uint32(len(data))))
+	}
+	return nil
+}
+
+// Send sends data under tag (>= 0) to the process to. It does not wait for
+// the receiver; ErrNotFound when to is not alive (the message is dropped),
+// ErrLimit when its mailbox is full or data is larger than MaxMessageSize.
+func Send(to ProcessID, tag int64, data []byte) error {
+	op := "send to " + to.String()
+	if err := outgoing(op, tag, data); err != nil {
+		return err
+	}
+	return check(op, wardSend(uint64(to)))
+}
+
+// Receive waits for the oldest message whose tag is one of tags (any
+// message when none are given) and takes it from the mailbox. Messages
+// with other tags stay, in order, for later receives.
+func Receive(tags ...int64) (Message, error) {
+	return ReceiveTimeout(Forever, tags...)
+}
+
+// ReceiveTimeout is Receive that gives up after timeout (rounded up to
+// whole milliseconds) with ErrTimeout. A timeout of 0 only checks the
+// mailbox; Forever waits without limit.
+func ReceiveTimeout(timeout time.Duration, tags ...int64) (Message, error) {
+	if len(tags) > MaxReceiveTags {
+		return Message{}, &Error{Op: "receive: too many tags", Status: abi.ErrInvalid}
+	}
+	st := wardReceive(addr(unsafe.Pointer(unsafe.SliceData(tags))), uint32(len(tags)), millis(timeout))
+	if err := check("receive", st); err != nil {
+		return Message{}, err
+	}
+	return current(), nil
+}
+
+// current reads the message the last receive made current.
+func current() Message {
+	m := Message{Tag: wardGetTag(), Sender: ProcessID(wardSender())}
+	if n := wardDataSize(); n > 0 {
+		m.Data = make([]byte, n)
+		for off := 0; off < len(m.Data); {
+			k := wardReadData(addrBytes(m.Data[off:]), uint32(len(m.Data)-off))
+			if k <= 0 {
+				m.Data = m.Data[:off]
+				break
+			}
+			off += int(k)
+		}
+	}
+	return m
+}
+
+// Request sends data to the process to under a fresh tag (UniqueTag) and
+// waits up to timeout for the first message back with that tag: the reply
+// (see Reply). Errors are Send's, or ErrTimeout. A reply that comes after
+// the timeout stays in the mailbox, where no receive that filters on other
+// tags will see it.
+func Request(to ProcessID, data []byte, timeout time.Duration) (Message, error) {
+	op := "request to " + to.String()
+	tag := wardUniqueTag()
+	if err := outgoing(op, tag, data); err != nil {
+		return Message{}, err
+	}
+	st := wardSendReceive(uint64(to), addr(unsafe.Pointer(&tag)), 1, millis(timeout))
+	if err := check(op, st); err != nil {
+		return Message{}, err
+	}
+	return current(), nil
+}
+
+// Reply answers a request: it sends data to req's sender under req's tag.
+func Reply(req Message, data []byte) error {
+	return Send(req.Sender, req.Tag, data)
+}
+
+// SendValue sends v, encoded as CBOR (see Encode), under tag to the process
+// to.
+func SendValue(to ProcessID, tag int64, v any) error {
+	b, err := Encode(v)
+	if err != nil {
+		return err
+	}
+	return Send(to, tag, b)
+}
+
+// ReplyValue answers a request with v encoded as CBOR.
+func ReplyValue(req Message, v any) error {
+	return SendValue(req.Sender, req.Tag, v)
+}
+
+// RequestValue sends req encoded as CBOR to the process to, waits up to
+// timeout for the reply and decodes it into reply (a pointer).
+func RequestValue(to ProcessID, req, reply any, timeout time.Duration) error {
+	b, err := Encode(req)
+	if err != nil {
+		return err
+	}
+	m, err := Request(to, b, timeout)
+	if err != nil {
+		return err
+	}
+	return m.Decode(reply)
+}
+
+// SendAfter sends data under tag to the process to after delay (rounded up
+// to whole milliseconds), unless cancelled first with CancelTimer. Like
+// Send, the message is dropped if to has ended by then. ErrLimit when this
+// process has too many pending timers.
+func SendAfter(to ProcessID, tag int64, data []byte, delay time.Duration) (TimerID, error) {
+	op := "send_after to " + to.String()
+	if err := outgoing(op, tag, data); err != nil {
+		return 0, err
+	}
+	id := wardSendAfter(uint64(to), max(millis(delay), 0))
+	if id <= 0 {
+		return 0, &Error{Op: op, Status: int32(-id)}
+	}
+	return TimerID(id), nil
+}
+
+// CancelTimer cancels a SendAfter. ErrNotFound when the timer has already
+// fired (its message may be in the mailbox) or does not exist.
+func CancelTimer(t TimerID) error {
+	return check("cancel_timer", wardCancelTimer(int64(t)))
+}
