@@ -60,7 +60,7 @@ func committedBuilds(t *testing.T) []string {
 func TestCommittedBuildsAreCurrent(t *testing.T) {
 	needWasip1(t)
 	builds := committedBuilds(t)
-	for _, want := range []string{"guest/examples/hello/hello.wasm"} {
+	for _, want := range []string{"guest/examples/hello/hello.wasm", "guest/internal/e2e/e2e.wasm"} {
 		if !slices.Contains(builds, filepath.Join(moduleRoot, want)) {
 			t.Errorf("%s (with its .inputs) is missing", want)
 		}
