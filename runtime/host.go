@@ -81,6 +81,12 @@ func guestBytes(mem []byte, ptr, n int64) ([]byte, bool) {
 
 func hostSleep(p *Process, wp *wasm.Proc) bool {
 	ms := max(wp.HostArg(0), 0)
+	if ms == 0 {
+		// A yield: the poll loop queues the process behind any other
+		// waiting for a run slot. No timer, no park.
+		wp.Return()
+		return !p.killed.Load()
+	}
 	ms = min(ms, math.MaxInt64/int64(time.Millisecond))
 	t := time.NewTimer(time.Duration(ms) * time.Millisecond)
 	defer t.Stop()
