@@ -56,6 +56,8 @@ var layoutPairs = []layoutPair{
 	{"wt_async_continuation_t", "wasmtime_async_continuation_t", layoutSameFields("callback", "env", "finalizer")},
 	{"wt_stack_memory_t", "wasmtime_stack_memory_t", layoutSameFields("env", "get_stack_memory", "finalizer")},
 	{"wt_stack_creator_t", "wasmtime_stack_creator_t", layoutSameFields("env", "new_stack", "finalizer")},
+	{"wt_linear_memory_t", "wasmtime_linear_memory_t", layoutSameFields("env", "get_memory", "grow_memory", "finalizer")},
+	{"wt_memory_creator_t", "wasmtime_memory_creator_t", layoutSameFields("env", "new_memory", "finalizer")},
 }
 
 // layoutConsts maps every enum constant of wt_types.h to the real constant.

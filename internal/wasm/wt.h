@@ -34,6 +34,7 @@ void wasmtime_config_dynamic_memory_guard_size_set(wasm_config_t *, uint64_t);
 void wasmtime_config_dynamic_memory_reserved_for_growth_set(wasm_config_t *, uint64_t);
 void wasmtime_config_memory_init_cow_set(wasm_config_t *, bool);
 void wasmtime_config_host_stack_creator_set(wasm_config_t *, wt_stack_creator_t *);
+void wasmtime_config_host_memory_creator_set(wasm_config_t *, wt_memory_creator_t *);
 void wasmtime_engine_increment_epoch(wasm_engine_t *);
 
 // errors and traps

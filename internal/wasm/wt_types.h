@@ -82,6 +82,21 @@ typedef struct wt_stack_creator {
   void (*finalizer)(void *);
 } wt_stack_creator_t;
 
+typedef struct wt_linear_memory {
+  void *env;
+  uint8_t *(*get_memory)(void *env, size_t *byte_size, size_t *maximum_byte_size);
+  void *(*grow_memory)(void *env, size_t new_size); // returns wasmtime_error_t*
+  void (*finalizer)(void *);
+} wt_linear_memory_t;
+
+typedef struct wt_memory_creator {
+  void *env;
+  void *(*new_memory)(void *env, const void *ty, size_t minimum, size_t maximum,
+                      size_t reserved_size_in_bytes, size_t guard_size_in_bytes,
+                      wt_linear_memory_t *memory_ret); // returns wasmtime_error_t*
+  void (*finalizer)(void *);
+} wt_memory_creator_t;
+
 enum {
   WT_I32 = 0,
   WT_I64 = 1,
