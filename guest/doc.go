@@ -99,7 +99,9 @@
 // Blocking SDK calls (Receive, Request, Sleep) park the process in the
 // host without holding a thread, and cost nothing while they wait.
 // time.Sleep and other WASI waits work too but hold a host thread for
-// their duration; prefer Sleep.
+// their duration; prefer Sleep. Any goroutine may call the SDK, but a
+// process is one thread: while one goroutine waits in a host call, none of
+// the process's other goroutines runs.
 //
 // # Messages
 //

@@ -63,11 +63,9 @@ func (e *Error) Unwrap() error {
 	return errors.New("status " + strconv.Itoa(int(e.Status)))
 }
 
-// check returns nil for OK and an *Error for any other status.
-func check(op string, status int32) error {
-	if status == abi.OK {
-		return nil
-	}
+// fail returns the *Error of a status other than OK. Callers build op only
+// on failure, so a successful call allocates nothing for its error.
+func fail(op string, status int32) error {
 	return &Error{Op: op, Status: status}
 }
 

@@ -1,6 +1,7 @@
 package guest
 
 import (
+	"sync"
 	"time"
 	"unsafe"
 
@@ -10,34 +11,47 @@ import (
 // Forever, as a timeout, waits without limit.
 const Forever time.Duration = -1
 
+// msgMu guards the process's outgoing message and its current message:
+// the host keeps one of each per process, not per goroutine, and building
+// or reading one takes several host calls, between which an allocation
+// could let another goroutine run.
+var msgMu sync.Mutex
+
 // UniqueTag returns a tag no other call in this runtime returns, for
 // matching a reply to its request.
 func UniqueTag() int64 { return wardUniqueTag() }
 
-// outgoing makes data the outgoing message, under tag.
-func outgoing(op string, tag int64, data []byte) error {
+// outgoing makes data the outgoing message, under tag. It returns a status;
+// msgMu must be held.
+func outgoing(tag int64, data []byte) int32 {
 	if tag < 0 {
-		return &Error{Op: op + ": negative tag", Status: abi.ErrInvalid}
+		return abi.ErrInvalid
 	}
 	if len(data) > MaxMessageSize {
-		return &Error{Op: op, Status: abi.ErrLimit}
+		return abi.ErrLimit
 	}
 	wardCreateData(tag)
 	if len(data) > 0 {
-		return check(op, wardWriteData(addrBytes(data), uint32(len(data))))
+		return wardWriteData(addrBytes(data), uint32(len(data)))
 	}
-	return nil
+	return abi.OK
 }
 
 // Send sends data under tag (>= 0) to the process to. It does not wait for
-// the receiver; ErrNotFound when to is not alive (the message is dropped),
-// ErrLimit when its mailbox is full or data is larger than MaxMessageSize.
+// the receiver: ErrNotFound when to is not alive (the message is dropped),
+// ErrLimit when its mailbox is full or data is larger than MaxMessageSize,
+// ErrInvalid for a negative tag.
 func Send(to ProcessID, tag int64, data []byte) error {
-	op := "send to " + to.String()
-	if err := outgoing(op, tag, data); err != nil {
-		return err
+	msgMu.Lock()
+	st := outgoing(tag, data)
+	if st == abi.OK {
+		st = wardSend(uint64(to))
 	}
-	return check(op, wardSend(uint64(to)))
+	msgMu.Unlock()
+	if st != abi.OK {
+		return fail("send to "+to.String(), st)
+	}
+	return nil
 }
 
 // Receive waits for the oldest message whose tag is one of tags (any
@@ -49,19 +63,23 @@ func Receive(tags ...int64) (Message, error) {
 
 // ReceiveTimeout is Receive that gives up after timeout (rounded up to
 // whole milliseconds) with ErrTimeout. A timeout of 0 only checks the
-// mailbox; Forever waits without limit.
+// mailbox; Forever waits without limit. More than MaxReceiveTags tags is
+// ErrInvalid.
 func ReceiveTimeout(timeout time.Duration, tags ...int64) (Message, error) {
 	if len(tags) > MaxReceiveTags {
-		return Message{}, &Error{Op: "receive: too many tags", Status: abi.ErrInvalid}
+		return Message{}, fail("receive", abi.ErrInvalid)
 	}
+	msgMu.Lock()
+	defer msgMu.Unlock()
 	st := wardReceive(addr(unsafe.Pointer(unsafe.SliceData(tags))), uint32(len(tags)), millis(timeout))
-	if err := check("receive", st); err != nil {
-		return Message{}, err
+	if st != abi.OK {
+		return Message{}, fail("receive", st)
 	}
 	return current(), nil
 }
 
-// current reads the message the last receive made current.
+// current reads the message the last receive made current; msgMu must be
+// held.
 func current() Message {
 	m := Message{Tag: wardGetTag(), Sender: ProcessID(wardSender())}
 	if n := wardDataSize(); n > 0 {
@@ -84,14 +102,15 @@ func current() Message {
 // the timeout stays in the mailbox, where no receive that filters on other
 // tags will see it.
 func Request(to ProcessID, data []byte, timeout time.Duration) (Message, error) {
-	op := "request to " + to.String()
 	tag := wardUniqueTag()
-	if err := outgoing(op, tag, data); err != nil {
-		return Message{}, err
+	msgMu.Lock()
+	defer msgMu.Unlock()
+	st := outgoing(tag, data)
+	if st == abi.OK {
+		st = wardSendReceive(uint64(to), addr(unsafe.Pointer(&tag)), 1, millis(timeout))
 	}
-	st := wardSendReceive(uint64(to), addr(unsafe.Pointer(&tag)), 1, millis(timeout))
-	if err := check(op, st); err != nil {
-		return Message{}, err
+	if st != abi.OK {
+		return Message{}, fail("request to "+to.String(), st)
 	}
 	return current(), nil
 }
@@ -135,13 +154,14 @@ func RequestValue(to ProcessID, req, reply any, timeout time.Duration) error {
 // Send, the message is dropped if to has ended by then. ErrLimit when this
 // process has too many pending timers.
 func SendAfter(to ProcessID, tag int64, data []byte, delay time.Duration) (TimerID, error) {
-	op := "send_after to " + to.String()
-	if err := outgoing(op, tag, data); err != nil {
-		return 0, err
+	msgMu.Lock()
+	id := int64(-outgoing(tag, data))
+	if id == abi.OK {
+		id = wardSendAfter(uint64(to), max(millis(delay), 0))
 	}
-	id := wardSendAfter(uint64(to), max(millis(delay), 0))
+	msgMu.Unlock()
 	if id <= 0 {
-		return 0, &Error{Op: op, Status: int32(-id)}
+		return 0, fail("send_after to "+to.String(), int32(-id))
 	}
 	return TimerID(id), nil
 }
@@ -149,5 +169,8 @@ func SendAfter(to ProcessID, tag int64, data []byte, delay time.Duration) (Timer
 // CancelTimer cancels a SendAfter. ErrNotFound when the timer has already
 // fired (its message may be in the mailbox) or does not exist.
 func CancelTimer(t TimerID) error {
-	return check("cancel_timer", wardCancelTimer(int64(t)))
+	if st := wardCancelTimer(int64(t)); st != abi.OK {
+		return fail("cancel_timer", st)
+	}
+	return nil
 }

@@ -85,9 +85,11 @@ func I64(v int64) Value { return Value{kind: 1, bits: v} }
 // params, in this process's environment, and returns its id. The new
 // process has its own instance and memory: a Go guest's runtime starts
 // afresh in it (the module's _initialize runs first), so package variables
-// are not shared. Errors: ErrNotFound or ErrInvalid when the export does not
-// exist or take those params, ErrLimit at the environment's process limit,
-// ErrPermission when it does not permit spawning.
+// are not shared. Errors: ErrNotFound when there is no such export,
+// ErrInvalid when it does not take those params (or there are more than
+// MaxSpawnParams, or the name is longer than MaxNameLen), ErrLimit at the
+// environment's process limit, ErrPermission when it does not permit
+// spawning.
 func Spawn(entry string, params ...Value) (ProcessID, error) {
 	return spawn(false, entry, params)
 }
@@ -100,7 +102,7 @@ func SpawnLink(entry string, params ...Value) (ProcessID, error) {
 
 func spawn(link bool, entry string, params []Value) (ProcessID, error) {
 	if len(params) > MaxSpawnParams {
-		return 0, &Error{Op: "spawn " + quote(entry), Status: abi.ErrInvalid}
+		return 0, fail(spawnOp(link, entry), abi.ErrInvalid)
 	}
 	var id uint64
 	var st int32
@@ -111,8 +113,8 @@ func spawn(link bool, entry string, params []Value) (ProcessID, error) {
 		st = wardSpawn(addrStr(entry), uint32(len(entry)),
 			addr(unsafe.Pointer(unsafe.SliceData(params))), uint32(len(params)), addr(unsafe.Pointer(&id)))
 	}
-	if err := check(spawnOp(link, entry), st); err != nil {
-		return 0, err
+	if st != abi.OK {
+		return 0, fail(spawnOp(link, entry), st)
 	}
 	return ProcessID(id), nil
 }
@@ -129,7 +131,10 @@ func spawnOp(link bool, entry string) string {
 // which case it gets a TagExit message instead. A normal end is not
 // propagated. ErrNotFound when pid is not alive.
 func Link(pid ProcessID) error {
-	return check("link "+pid.String(), wardLink(uint64(pid)))
+	if st := wardLink(uint64(pid)); st != abi.OK {
+		return fail("link "+pid.String(), st)
+	}
+	return nil
 }
 
 // Unlink removes the link between this process and pid, if any.
@@ -159,7 +164,10 @@ func Demonitor(ref MonitorRef) { wardDemonitor(uint64(ref)) }
 // it is not alive, ErrPermission when it runs outside this process's
 // environment and those below it.
 func Kill(pid ProcessID) error {
-	return check("kill "+pid.String(), wardKill(uint64(pid)))
+	if st := wardKill(uint64(pid)); st != abi.OK {
+		return fail("kill "+pid.String(), st)
+	}
+	return nil
 }
 
 // Exists reports whether pid is alive.

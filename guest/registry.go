@@ -1,6 +1,10 @@
 package guest
 
-import "unsafe"
+import (
+	"unsafe"
+
+	"github.com/wardrt/ward/internal/abi"
+)
 
 // Names are per environment: a process registers itself under a name at an
 // exact semver version, and others in its environment look it up by name
@@ -9,17 +13,23 @@ import "unsafe"
 // Register gives this process name at an exact semver version ("1.4.2") in
 // its environment; the name goes when the process ends. ErrTaken when
 // another process holds that name and version, ErrInvalid for a malformed
-// name or version.
+// name (empty, or longer than 255 bytes) or version.
 func Register(name, version string) error {
-	return check("register "+quote(name)+" "+version,
-		wardRegister(addrStr(name), uint32(len(name)), addrStr(version), uint32(len(version))))
+	st := wardRegister(addrStr(name), uint32(len(name)), addrStr(version), uint32(len(version)))
+	if st != abi.OK {
+		return fail("register "+quote(name)+" "+version, st)
+	}
+	return nil
 }
 
 // Unregister removes a name and version from this process's environment.
 // ErrNotFound when it is not registered.
 func Unregister(name, version string) error {
-	return check("unregister "+quote(name)+" "+version,
-		wardUnregister(addrStr(name), uint32(len(name)), addrStr(version), uint32(len(version))))
+	st := wardUnregister(addrStr(name), uint32(len(name)), addrStr(version), uint32(len(version)))
+	if st != abi.OK {
+		return fail("unregister "+quote(name)+" "+version, st)
+	}
+	return nil
 }
 
 // Lookup returns the process registered under name with the highest
@@ -30,8 +40,8 @@ func Lookup(name, constraint string) (ProcessID, error) {
 	var id uint64
 	st := wardLookup(addrStr(name), uint32(len(name)), addrStr(constraint), uint32(len(constraint)),
 		addr(unsafe.Pointer(&id)))
-	if err := check("lookup "+quote(name)+" "+quote(constraint), st); err != nil {
-		return 0, err
+	if st != abi.OK {
+		return 0, fail("lookup "+quote(name)+" "+quote(constraint), st)
 	}
 	return ProcessID(id), nil
 }
@@ -44,8 +54,8 @@ func GetOrSpawn(name, version, entry string) (ProcessID, error) {
 	var id uint64
 	st := wardGetOrSpawn(addrStr(name), uint32(len(name)), addrStr(version), uint32(len(version)),
 		addrStr(entry), uint32(len(entry)), addr(unsafe.Pointer(&id)))
-	if err := check("get_or_spawn "+quote(name)+" "+version, st); err != nil {
-		return 0, err
+	if st != abi.OK {
+		return 0, fail("get_or_spawn "+quote(name)+" "+version, st)
 	}
 	return ProcessID(id), nil
 }
