@@ -144,6 +144,8 @@ func TestLinks(t *testing.T)    { runCheck(t, rt.Environment(), "check_links") }
 func TestMonitors(t *testing.T) { runCheck(t, rt.Environment(), "check_monitors") }
 func TestTimers(t *testing.T)   { runCheck(t, rt.Environment(), "check_timers") }
 
+func TestGoroutines(t *testing.T) { runCheck(t, rt.Environment(), "check_goroutines") }
+
 func TestRegistry(t *testing.T) {
 	env := newEnv(t, environment.Config{})
 	runCheck(t, env, "check_registry")
