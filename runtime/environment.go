@@ -56,6 +56,9 @@ func newEnvironment(rt *Runtime, parent *Environment, cfg environment.Config) *E
 // Config returns the environment's effective configuration.
 func (e *Environment) Config() environment.Config { return e.cfg }
 
+// Runtime returns the runtime the environment belongs to.
+func (e *Environment) Runtime() *Runtime { return e.rt }
+
 // Parent returns the parent environment, nil for the root.
 func (e *Environment) Parent() *Environment { return e.parent }
 

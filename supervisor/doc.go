@@ -90,6 +90,8 @@
 //
 // A restarted process has a new id, so names registered for the old one
 // must be registered again. ChildSpec.OnStart is called after every start
-// and restart with the new process, and is where that belongs; the
-// runtime's registry is not wired to processes yet.
+// and restart with the new process, and is where that belongs: call
+// Environment.Register there. The runtime removes a process's names when
+// it exits, so between the crash and the restart a lookup finds the next
+// matching version, or nothing (examples/services shows this).
 package supervisor
