@@ -175,3 +175,30 @@ func BenchmarkSpawnC(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRequestC is a request and its reply between a Go-native process
+// and the C echo server.
+func BenchmarkRequestC(b *testing.B) {
+	rt, mod := newRuntime(b)
+	ctx := context.Background()
+	srv, err := rt.Environment().Spawn(ctx, mod, "echo_server", runtime.I32(0))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer srv.Kill()
+	data := []byte("ping")
+	client, err := rt.Environment().SpawnGo(ctx, "client", func(ctx context.Context, self *runtime.Self) error {
+		for b.Loop() {
+			if _, err := self.Request(ctx, srv.ID(), runtime.Message{Data: data}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if reason, _ := client.Wait(ctx); !reason.Normal() {
+		b.Fatal(reason)
+	}
+}
