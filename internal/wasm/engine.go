@@ -176,10 +176,11 @@ func (e *Engine) Close() {
 		if e.linker != nil {
 			C.wasmtime_linker_delete(e.linker)
 		}
-		e.gw.Close() // drops the stack pool through its finalizer
+		e.gw.Close() // drops the stack and memory pools through their finalizers
 		if e.descs != nil {
 			C.free(unsafe.Pointer(e.descs))
 		}
+		C.ward_trim()
 	})
 }
 

@@ -1,6 +1,7 @@
 // shim.c: see shim.h and doc.go.
 #define _GNU_SOURCE
 #include "shim.h"
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -217,8 +218,10 @@ static void *mem_new(void *env, const void *ty, size_t minimum, size_t maximum, 
   } else {
     m = calloc(1, sizeof *m);
     if (!m) return wasmtime_error_new("ward: out of memory for a linear memory");
-    void *b = mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                   -1, 0);
+    // The same flags as wasmtime's own mappings (no MAP_NORESERVE), so the
+    // kernel can merge this one with its neighbours: a VMA per process
+    // would run out at about 32k processes (vm.max_map_count 65,530).
+    void *b = mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (b == MAP_FAILED) {
       free(m);
       return wasmtime_error_new("ward: cannot map a linear memory (mmap failed)");
@@ -852,6 +855,10 @@ void *ward_ticker_start(wasm_engine_t *e, long interval_us) {
   }
   return t;
 }
+
+// After an engine with many processes is freed, glibc keeps most of the
+// freed C heap (stores, instances) mapped; trimming gives it back.
+void ward_trim(void) { malloc_trim(0); }
 
 void ward_ticker_stop(void *tp) {
   ticker_t *t = tp;

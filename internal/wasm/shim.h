@@ -109,6 +109,7 @@ int ward_proc_set_in(ward_proc_t *p, const uint8_t *data, size_t len, int64_t ta
                      uint64_t sender);
 int64_t ward_unique_tag(void);
 
+void ward_trim(void);
 void *ward_ticker_start(wasm_engine_t *e, long interval_us);
 void ward_ticker_stop(void *t);
 
