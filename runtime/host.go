@@ -90,13 +90,19 @@ func hostSleep(p *Process, wp *wasm.Proc) bool {
 	ms = min(ms, math.MaxInt64/int64(time.Millisecond))
 	t := time.NewTimer(time.Duration(ms) * time.Millisecond)
 	defer t.Stop()
-	select {
-	case <-t.C:
-		wp.Return()
-		return true
-	case <-p.kick:
+	woke := false
+	p.unslotted(func() {
+		select {
+		case <-t.C:
+			woke = true
+		case <-p.kick:
+		}
+	})
+	if !woke {
 		return false
 	}
+	wp.Return()
+	return true
 }
 
 func hostSpawn(p *Process, wp *wasm.Proc) bool     { return spawnFromGuest(p, wp, false) }

@@ -54,14 +54,15 @@ func hostFuncs(mods []hostapi.Module) ([]wasm.HostFunc, []extHandler, error) {
 func (p *Process) serveExternal(wp *wasm.Proc, h extHandler) bool {
 	_, args := wp.HostCall()
 	call := hostapi.NewCall(args, wp.Memory(), procView{p})
-	err := func() (err error) {
+	var err error
+	p.unslotted(func() { // a handler may block on I/O
 		defer func() {
 			if v := recover(); v != nil {
 				err = fmt.Errorf("handler panicked: %v", v)
 			}
 		}()
-		return h.handler(p.hostContext(), call)
-	}()
+		err = h.handler(p.hostContext(), call)
+	})
 	if p.killed.Load() {
 		return false
 	}

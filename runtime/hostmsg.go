@@ -52,8 +52,8 @@ func (p *Process) receiveFor(wp *wasm.Proc, tagsPtr, tagsCount, timeoutMs int64)
 		wp.Return(abi.ErrInvalid)
 		return true
 	}
-	raw, ok := guestBytes(wp.Memory(), tagsPtr, int64(n)*8)
-	if !ok {
+	raw, inMem := guestBytes(wp.Memory(), tagsPtr, int64(n)*8)
+	if !inMem {
 		wp.Trap("ward_message.receive: tags outside the caller's memory")
 		return true
 	}
@@ -75,27 +75,38 @@ func (p *Process) receiveFor(wp *wasm.Proc, tagsPtr, tagsCount, timeoutMs int64)
 		defer t.Stop()
 		expired = t.C
 	}
-	for {
-		select {
-		case _, open := <-p.mb.Notify():
-			if !open {
-				return false
+	var got Message
+	ok, alive := false, true
+	p.unslotted(func() {
+		for {
+			select {
+			case _, open := <-p.mb.Notify():
+				if !open {
+					alive = false
+					return
+				}
+			case <-p.kick:
+				if p.killed.Load() {
+					alive = false
+					return
+				}
+			case <-expired:
+				got, ok = p.mb.TryReceive(tags...)
+				return
 			}
-		case <-p.kick:
-			if p.killed.Load() {
-				return false
+			if got, ok = p.mb.TryReceive(tags...); ok {
+				return
 			}
-		case <-expired:
-			if m, ok := p.mb.TryReceive(tags...); ok {
-				return p.take(wp, m)
-			}
-			wp.Return(abi.ErrTimeout)
-			return true
 		}
-		if m, ok := p.mb.TryReceive(tags...); ok {
-			return p.take(wp, m)
-		}
+	})
+	switch {
+	case !alive:
+		return false
+	case ok:
+		return p.take(wp, got)
 	}
+	wp.Return(abi.ErrTimeout)
+	return true
 }
 
 // take makes m the guest's current message and completes the receive.

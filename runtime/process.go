@@ -196,6 +196,7 @@ func (p *Process) execute() Reason {
 			r.releaseRun()
 			return &InstantiateError{Process: p.id, Module: p.mod.name, Err: err}
 		}
+		p.env.syncOutputs()
 		defer p.env.flushOutputs()
 	}
 	args := make([]wasm.Value, len(p.params))
@@ -221,14 +222,24 @@ func (p *Process) execute() Reason {
 			r.acquireRun() // behind any process waiting for a slot
 			st = wp.Poll()
 		case wasm.Host:
-			r.releaseRun()
+			// Served holding the run slot: most host calls never block,
+			// and those that do let go of it while they wait (unslotted).
 			if !p.serve(wp) {
+				r.releaseRun()
 				return Killed
 			}
-			r.acquireRun()
 			st = wp.Poll()
 		}
 	}
+}
+
+// unslotted runs wait, a host call's blocking part, without holding a run
+// slot, so a parked process never keeps another from running.
+func (p *Process) unslotted(wait func()) {
+	r := p.env.rt
+	r.releaseRun()
+	defer r.acquireRun()
+	wait()
 }
 
 func (p *Process) teardown(wp *wasm.Proc) {
