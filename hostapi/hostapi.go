@@ -21,21 +21,16 @@ import (
 	"github.com/wardrt/ward/internal/abi"
 )
 
-// ValType is a Wasm value type of a parameter or result.
-type ValType uint8
+// ValType is a Wasm value type of a parameter or result: the type ward's
+// own host function table uses, so host modules and ward's functions are
+// declared alike.
+type ValType = abi.ValType
 
 // The value types host functions may use.
 const (
-	I32 ValType = 0
-	I64 ValType = 1
+	I32 = abi.I32
+	I64 = abi.I64
 )
-
-func (t ValType) String() string {
-	if t == I32 {
-		return "i32"
-	}
-	return "i64"
-}
 
 // Module is a namespace of host functions.
 type Module struct {

@@ -35,14 +35,7 @@ func hostFuncs(mods []hostapi.Module) ([]wasm.HostFunc, []extHandler, error) {
 		}
 		reserved[m.Namespace] = true
 		for _, f := range m.Funcs {
-			hf := wasm.HostFunc{Namespace: m.Namespace, Name: f.Name}
-			for _, t := range f.Params {
-				hf.Params = append(hf.Params, abi.ValType(t))
-			}
-			for _, t := range f.Results {
-				hf.Results = append(hf.Results, abi.ValType(t))
-			}
-			funcs = append(funcs, hf)
+			funcs = append(funcs, wasm.HostFunc{Namespace: m.Namespace, Name: f.Name, Params: f.Params, Results: f.Results})
 			handlers = append(handlers, extHandler{name: m.Namespace + "." + f.Name, nresults: len(f.Results), handler: f.Handler})
 		}
 	}
