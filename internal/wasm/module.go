@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"fmt"
 	"sync"
-	"unsafe"
 
 	"github.com/bytecodealliance/wasmtime-go/v25"
 )
@@ -158,7 +157,3 @@ func (m *Module) Close() {
 }
 
 var cInitName = C.CString("_initialize") // lives as long as the program
-
-func cstr(s string) *C.char { return C.CString(s) }
-
-func free(p unsafe.Pointer) { C.free(p) }

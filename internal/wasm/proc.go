@@ -40,7 +40,6 @@ type Value struct {
 type Proc struct {
 	c     *C.ward_proc_t
 	entry *C.char
-	fuel  uint64
 }
 
 // NewProc creates the process's store with its limits. It does not
@@ -56,7 +55,7 @@ func (m *Module) NewProc(id uint64, maxMemory int64, fuel uint64) (*Proc, error)
 	if m.HasInit {
 		c.init_name = cInitName
 	}
-	return &Proc{c: c, fuel: fuel}, nil
+	return &Proc{c: c}, nil
 }
 
 // SetEntry names the export to call and its arguments.
@@ -79,13 +78,12 @@ func (p *Proc) SetEntry(name string, args []Value, nresults int) error {
 
 // WASI is the WASI preview1 context of one process.
 type WASI struct {
-	Args          []string
-	Env           [][2]string
-	Stdout        string // a path to open for writing, or "" to discard
-	Stderr        string
-	HostDirs      []string
-	GuestDirs     []string
-	inheritStdout bool
+	Args      []string
+	Env       [][2]string
+	Stdout    string // a path to open for writing, or "" to discard
+	Stderr    string
+	HostDirs  []string
+	GuestDirs []string
 }
 
 // SetWASI gives the process a WASI context. Processes of modules that
@@ -226,12 +224,6 @@ func UniqueTag() int64 { return int64(C.ward_unique_tag()) }
 
 // Cancel drops the process's future wherever it is, unwinding the guest.
 func (p *Proc) Cancel() { C.ward_proc_cancel(p.c) }
-
-// Yields counts epoch yields so far.
-func (p *Proc) Yields() uint64 { return uint64(p.c.yields) }
-
-// FuelUsed reports the fuel burned so far.
-func (p *Proc) FuelUsed() uint64 { return uint64(C.ward_proc_fuel_used(p.c, C.uint64_t(p.fuel))) }
 
 // MemorySize reports the size of the exported memory, 0 if none.
 func (p *Proc) MemorySize() int { return int(C.ward_proc_memory_size(p.c)) }

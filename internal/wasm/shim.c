@@ -579,9 +579,7 @@ wasmtime_error_t *ward_define_c(wasmtime_linker_t *l, const char *ns, const char
 // declares a return value the library never sets.
 static wasmtime_error_t *epoch_cb(wasmtime_context_t *ctx, void *data, uint64_t *delta,
                                   uint8_t *kind) {
-  (void)ctx;
-  ward_proc_t *p = data;
-  p->yields++;
+  (void)ctx, (void)data;
   *delta = 1;
   *kind = WT_UPDATE_DEADLINE_YIELD;
   return NULL;
@@ -721,16 +719,6 @@ void ward_proc_free(ward_proc_t *p) {
   free(p->out_data);
   if (p->store) wasmtime_store_delete(p->store);
   free(p);
-}
-
-uint64_t ward_proc_fuel_used(ward_proc_t *p, uint64_t initial) {
-  uint64_t left = 0;
-  wasmtime_error_t *e = wasmtime_context_get_fuel(p->ctx, &left);
-  if (e) {
-    wasmtime_error_delete(e);
-    return 0;
-  }
-  return initial - left;
 }
 
 size_t ward_proc_memory_size(ward_proc_t *p) {

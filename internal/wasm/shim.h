@@ -72,7 +72,6 @@ typedef struct ward_proc {
 
   int32_t exited; // ward_process.exit was called
   int32_t exit_code;
-  uint64_t yields;
   void *user; // for hot-path C host functions added by later layers
 } ward_proc_t;
 
@@ -96,7 +95,6 @@ int ward_proc_start(ward_proc_t *p);
 int ward_proc_poll(ward_proc_t *p);
 void ward_proc_cancel(ward_proc_t *p);
 void ward_proc_free(ward_proc_t *p);
-uint64_t ward_proc_fuel_used(ward_proc_t *p, uint64_t initial);
 size_t ward_proc_memory_size(ward_proc_t *p);
 
 // Outcome of a finished process. kind: 0 ok, 1 trap, 2 error, 3 wasi exit.
