@@ -89,15 +89,19 @@ func hostSleep(p *Process, wp *wasm.Proc) bool {
 	}
 	ms = min(ms, math.MaxInt64/int64(time.Millisecond))
 	t := time.NewTimer(time.Duration(ms) * time.Millisecond)
-	defer t.Stop()
+	// Parked without a run slot. No closure or defer here: the frames
+	// under a parked select decide whether the GC can shrink this
+	// goroutine's stack to 2 KiB (see Process.start).
+	r := p.env.rt
+	r.releaseRun()
 	woke := false
-	p.unslotted(func() {
-		select {
-		case <-t.C:
-			woke = true
-		case <-p.kick:
-		}
-	})
+	select {
+	case <-t.C:
+		woke = true
+	case <-p.kick:
+		t.Stop()
+	}
+	r.acquireRun()
 	if !woke {
 		return false
 	}

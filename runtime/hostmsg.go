@@ -57,8 +57,14 @@ func (p *Process) receiveFor(wp *wasm.Proc, tagsPtr, tagsCount, timeoutMs int64)
 		wp.Trap("ward_message.receive: tags outside the caller's memory")
 		return true
 	}
-	var tagBuf [abi.MaxReceiveTags]int64
-	tags := tagBuf[:n]
+	// Most receives filter on a tag or two; a bigger array here would sit
+	// on the stack of every process parked in receive.
+	var tagBuf [4]int64
+	tags := tagBuf[:0]
+	if n > uint32(len(tagBuf)) {
+		tags = make([]int64, 0, n)
+	}
+	tags = tags[:n]
 	for i := range tags {
 		tags[i] = int64(binary.LittleEndian.Uint64(raw[i*8:]))
 	}
@@ -75,30 +81,33 @@ func (p *Process) receiveFor(wp *wasm.Proc, tagsPtr, tagsCount, timeoutMs int64)
 		defer t.Stop()
 		expired = t.C
 	}
+	// Parked without a run slot, and without a closure: see hostSleep.
+	r := p.env.rt
+	r.releaseRun()
 	var got Message
 	ok, alive := false, true
-	p.unslotted(func() {
-		for {
-			select {
-			case _, open := <-p.mb.Notify():
-				if !open {
-					alive = false
-					return
-				}
-			case <-p.kick:
-				if p.killed.Load() {
-					alive = false
-					return
-				}
-			case <-expired:
-				got, ok = p.mb.TryReceive(tags...)
-				return
+wait:
+	for {
+		select {
+		case _, open := <-p.mb.Notify():
+			if !open {
+				alive = false
+				break wait
 			}
-			if got, ok = p.mb.TryReceive(tags...); ok {
-				return
+		case <-p.kick:
+			if p.killed.Load() {
+				alive = false
+				break wait
 			}
+		case <-expired:
+			got, ok = p.mb.TryReceive(tags...)
+			break wait
 		}
-	})
+		if got, ok = p.mb.TryReceive(tags...); ok {
+			break wait
+		}
+	}
+	r.acquireRun()
 	switch {
 	case !alive:
 		return false

@@ -176,38 +176,15 @@ func (p *Process) execute() Reason {
 	if p.killed.Load() {
 		return Killed
 	}
-	r, cfg := p.env.rt, p.env.cfg
-	// Every cgo call that may take a while runs inside a run slot or a
-	// teardown slot: a spawn or kill storm then holds at most 2*GOMAXPROCS
-	// OS threads in C instead of one per process.
-	r.acquireRun()
-	wp, err := p.mod.m.NewProc(uint64(p.id), int64(cfg.MaxMemory), cfg.MaxFuel)
-	if err != nil {
-		r.releaseRun()
-		return &InstantiateError{Process: p.id, Module: p.mod.name, Err: err}
+	r := p.env.rt
+	wp, st, reason := p.start()
+	if reason != nil {
+		return reason
 	}
 	defer p.teardown(wp)
 	if p.mod.m.UsesWASI {
-		w, err := p.env.wasi()
-		if err == nil {
-			err = wp.SetWASI(w)
-		}
-		if err != nil {
-			r.releaseRun()
-			return &InstantiateError{Process: p.id, Module: p.mod.name, Err: err}
-		}
-		p.env.syncOutputs()
 		defer p.env.flushOutputs()
 	}
-	args := make([]wasm.Value, len(p.params))
-	for i, v := range p.params {
-		args[i] = v.v
-	}
-	if err := wp.SetEntry(p.entry, args, len(p.mod.m.Exports[p.entry].Results)); err != nil {
-		r.releaseRun()
-		return &InstantiateError{Process: p.id, Module: p.mod.name, Err: err}
-	}
-	st := wp.Start()
 	for {
 		switch st {
 		case wasm.Done:
@@ -231,6 +208,51 @@ func (p *Process) execute() Reason {
 			st = wp.Poll()
 		}
 	}
+}
+
+// start creates the process's store and runs it to its first stop. It is
+// kept out of execute, and out of line, so its locals are not on the stack
+// of a parked process: a parked goroutine using under a quarter of its
+// stack gets it shrunk to 2 KiB by the GC, and that is 2 KiB a process.
+//
+// On success it returns holding a run slot; on failure, with none and a
+// reason.
+//
+//go:noinline
+func (p *Process) start() (*wasm.Proc, wasm.Status, Reason) {
+	r, cfg := p.env.rt, &p.env.cfg
+	// Every cgo call that may take a while runs inside a run slot or a
+	// teardown slot: a spawn or kill storm then holds at most 2*GOMAXPROCS
+	// OS threads in C instead of one per process.
+	r.acquireRun()
+	wp, err := p.mod.m.NewProc(uint64(p.id), int64(cfg.MaxMemory), cfg.MaxFuel)
+	if err != nil {
+		r.releaseRun()
+		return nil, 0, &InstantiateError{Process: p.id, Module: p.mod.name, Err: err}
+	}
+	fail := func(err error) (*wasm.Proc, wasm.Status, Reason) {
+		r.releaseRun()
+		p.teardown(wp)
+		return nil, 0, &InstantiateError{Process: p.id, Module: p.mod.name, Err: err}
+	}
+	if p.mod.m.UsesWASI {
+		w, err := p.env.wasi()
+		if err == nil {
+			err = wp.SetWASI(w)
+		}
+		if err != nil {
+			return fail(err)
+		}
+		p.env.syncOutputs()
+	}
+	args := make([]wasm.Value, len(p.params))
+	for i, v := range p.params {
+		args[i] = v.v
+	}
+	if err := wp.SetEntry(p.entry, args, len(p.mod.m.Exports[p.entry].Results)); err != nil {
+		return fail(err)
+	}
+	return wp, wp.Start(), nil
 }
 
 // unslotted runs wait, a host call's blocking part, without holding a run
