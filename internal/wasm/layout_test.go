@@ -51,6 +51,7 @@ var layoutPairs = []layoutPair{
 	{"wt_instance_t", "wasmtime_instance_t", layoutSameFields("store_id", "index")},
 	{"wt_valunion_t", "wasmtime_valunion_t", layoutSameFields("i32", "i64", "f32", "f64", "funcref", "v128")},
 	{"wt_val_t", "wasmtime_val_t", layoutSameFields("kind", "of")},
+	{"wt_val_raw_t", "wasmtime_val_raw_t", layoutSameFields("i32", "i64", "f32", "f64", "v128", "funcref")},
 	{"wt_extern_union_t", "wasmtime_extern_union_t", layoutSameFields("func", "memory", "sharedmemory")},
 	{"wt_extern_t", "wasmtime_extern_t", layoutSameFields("kind", "of")},
 	{"wt_async_continuation_t", "wasmtime_async_continuation_t", layoutSameFields("callback", "env", "finalizer")},

@@ -66,12 +66,13 @@ void wasm_functype_delete(wasm_functype_t *);
 wasmtime_linker_t *wasmtime_linker_new(wasm_engine_t *);
 void wasmtime_linker_delete(wasmtime_linker_t *);
 wasmtime_error_t *wasmtime_linker_define_wasi(wasmtime_linker_t *);
-typedef wasm_trap_t *(*wt_sync_cb_t)(void *env, wasmtime_caller_t *caller, const wt_val_t *args,
-                                     size_t nargs, wt_val_t *results, size_t nresults);
-wasmtime_error_t *wasmtime_linker_define_func(wasmtime_linker_t *, const char *module,
-                                              size_t module_len, const char *name, size_t name_len,
-                                              const wasm_functype_t *ty, wt_sync_cb_t cb, void *data,
-                                              void (*finalizer)(void *));
+typedef wasm_trap_t *(*wt_unchecked_cb_t)(void *env, wasmtime_caller_t *caller,
+                                          wt_val_raw_t *args_and_results, size_t n);
+wasmtime_error_t *wasmtime_linker_define_func_unchecked(wasmtime_linker_t *, const char *module,
+                                                        size_t module_len, const char *name,
+                                                        size_t name_len, const wasm_functype_t *ty,
+                                                        wt_unchecked_cb_t cb, void *data,
+                                                        void (*finalizer)(void *));
 typedef void (*wt_async_cb_t)(void *env, wasmtime_caller_t *caller, const wt_val_t *args,
                               size_t nargs, wt_val_t *results, size_t nresults,
                               wasm_trap_t **trap_ret, wt_async_continuation_t *cont);

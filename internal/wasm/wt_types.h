@@ -51,6 +51,17 @@ typedef struct wt_val {
   wt_valunion_t of;
 } wt_val_t;
 
+// wasmtime_val_raw_t: the untyped value of unchecked host functions. Its
+// reference members are not used by ward and are folded into the padding.
+typedef union wt_val_raw {
+  int32_t i32;
+  int64_t i64;
+  float f32;
+  double f64;
+  uint8_t v128[16];
+  void *funcref;
+} wt_val_raw_t;
+
 typedef union wt_extern_union {
   wt_func_t func;
   wt_memory_t memory;
