@@ -77,17 +77,33 @@ func (e *Environment) NewChild(c environment.Config) (*Environment, error) {
 	return newEnvironment(e.rt, e, eff), nil
 }
 
-// reserve takes a process slot here and in every ancestor, or none.
+// reserve takes a process slot here and in every ancestor, or none. Each
+// count only moves from below its limit, so NumProcesses never reads more
+// than the limit, even while a spawn is being refused.
 func (e *Environment) reserve() error {
 	for env := e; env != nil; env = env.parent {
-		if n := env.live.Add(1); n > int64(env.cfg.MaxProcesses) {
-			for undo := e; undo != env.parent; undo = undo.parent {
+		if n, ok := env.takeSlot(); !ok {
+			for undo := e; undo != env; undo = undo.parent {
 				undo.live.Add(-1)
 			}
-			return fmt.Errorf("%w (%d alive, limit %d)", ErrProcessLimit, n-1, env.cfg.MaxProcesses)
+			return fmt.Errorf("%w (%d alive, limit %d)", ErrProcessLimit, n, env.cfg.MaxProcesses)
 		}
 	}
 	return nil
+}
+
+// takeSlot adds one to live unless it is at the limit; it returns the count
+// it saw.
+func (e *Environment) takeSlot() (int64, bool) {
+	for {
+		n := e.live.Load()
+		if n >= int64(e.cfg.MaxProcesses) {
+			return n, false
+		}
+		if e.live.CompareAndSwap(n, n+1) {
+			return n, true
+		}
+	}
 }
 
 func (e *Environment) release() {
