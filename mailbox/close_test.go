@@ -96,3 +96,33 @@ func TestCloseWithReleasesInOrder(t *testing.T) {
 		t.Fatalf("released (-want +got):\n%s", diff)
 	}
 }
+
+// TestWakeSignalsWithoutQueueing: Wake leaves one value in Notify and
+// queues nothing; after Close it does nothing (and does not panic on the
+// closed channel).
+func TestWakeSignalsWithoutQueueing(t *testing.T) {
+	m := mailbox.New(mailbox.Limits{})
+	m.Wake()
+	m.Wake() // a second value is not queued: the buffer holds one
+	select {
+	case <-m.Notify():
+	default:
+		t.Fatal("Wake left no value in Notify")
+	}
+	select {
+	case <-m.Notify():
+		t.Fatal("two Wakes left two values")
+	default:
+	}
+	if n := m.Len(); n != 0 {
+		t.Fatalf("Len = %d after Wake, want 0", n)
+	}
+	if _, ok := m.TryReceive(); ok {
+		t.Fatal("Wake queued a message")
+	}
+	m.Close()
+	m.Wake()
+	if _, open := <-m.Notify(); open {
+		t.Fatal("Notify is open after Close")
+	}
+}

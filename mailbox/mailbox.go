@@ -170,6 +170,19 @@ func (m *Mailbox) Notify() <-chan struct{} {
 	return m.notify
 }
 
+// Wake leaves a value in the Notify channel, as a Push does, without
+// queueing anything. The owner of a mailbox uses it to wake its consumer
+// for an event of its own, such as a kill, so that the consumer can wait on
+// Notify alone instead of a select over several channels. It does nothing
+// once the mailbox is closed.
+func (m *Mailbox) Wake() {
+	m.mu.Lock()
+	if !m.closed {
+		m.wakeLocked()
+	}
+	m.mu.Unlock()
+}
+
 // Len returns the number of queued messages, signals included.
 func (m *Mailbox) Len() int {
 	m.mu.Lock()

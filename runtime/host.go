@@ -95,12 +95,21 @@ func hostSleep(p *Process, wp *wasm.Proc) bool {
 	r := p.env.rt
 	r.releaseRun()
 	woke := false
-	select {
-	case <-t.C:
-		woke = true
-	case <-p.kick:
-		t.Stop()
+	for !woke && !p.killed.Load() {
+		// A kill wakes the mailbox's Notify; so does any message, after
+		// which the sleep goes on.
+		select {
+		case <-t.C:
+			woke = true
+		case _, open := <-p.mb.Notify():
+			if !open {
+				t.Stop()
+				r.acquireRun()
+				return false
+			}
+		}
 	}
+	t.Stop()
 	r.acquireRun()
 	if !woke {
 		return false

@@ -75,47 +75,56 @@ func (p *Process) receiveFor(wp *wasm.Proc, tagsPtr, tagsCount, timeoutMs int64)
 		wp.Return(abi.ErrTimeout)
 		return true
 	}
-	var expired <-chan time.Time
-	if timeoutMs > 0 {
-		t := time.NewTimer(time.Duration(min(timeoutMs, math.MaxInt64/int64(time.Millisecond))) * time.Millisecond)
-		defer t.Stop()
-		expired = t.C
+	if timeoutMs < 0 {
+		return p.waitMessage(wp, tags)
 	}
+	t := time.NewTimer(time.Duration(min(timeoutMs, math.MaxInt64/int64(time.Millisecond))) * time.Millisecond)
 	// Parked without a run slot, and without a closure: see hostSleep.
 	r := p.env.rt
 	r.releaseRun()
 	var got Message
 	ok, alive := false, true
-wait:
-	for {
+	for alive && !ok {
 		select {
 		case _, open := <-p.mb.Notify():
-			if !open {
+			if !open || p.killed.Load() {
 				alive = false
-				break wait
+			} else {
+				got, ok = p.mb.TryReceive(tags...)
 			}
-		case <-p.kick:
-			if p.killed.Load() {
-				alive = false
-				break wait
-			}
-		case <-expired:
+		case <-t.C:
 			got, ok = p.mb.TryReceive(tags...)
-			break wait
-		}
-		if got, ok = p.mb.TryReceive(tags...); ok {
-			break wait
+			if !ok {
+				t.Stop()
+				r.acquireRun()
+				wp.Return(abi.ErrTimeout)
+				return true
+			}
 		}
 	}
+	t.Stop()
 	r.acquireRun()
-	switch {
-	case !alive:
+	if !alive {
 		return false
-	case ok:
-		return p.take(wp, got)
 	}
-	wp.Return(abi.ErrTimeout)
-	return true
+	return p.take(wp, got)
+}
+
+// waitMessage is a receive without a timeout: it waits on the Notify
+// channel alone (a kill wakes it too), the cheapest wait Go has.
+func (p *Process) waitMessage(wp *wasm.Proc, tags []int64) bool {
+	r := p.env.rt
+	r.releaseRun()
+	for {
+		if _, open := <-p.mb.Notify(); !open || p.killed.Load() {
+			r.acquireRun()
+			return false
+		}
+		if got, ok := p.mb.TryReceive(tags...); ok {
+			r.acquireRun()
+			return p.take(wp, got)
+		}
+	}
 }
 
 // take makes m the guest's current message and completes the receive.

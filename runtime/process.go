@@ -38,7 +38,6 @@ type Process struct {
 	trapExit atomic.Bool
 	timers   atomic.Int32  // pending SendAfter timers it set
 	yields   atomic.Uint64 // epoch yields so far: how often it was preempted
-	kick     chan struct{} // wakes the process when parked
 	sig      signalState   // guarded by Runtime.sigMu
 	regMu    sync.Mutex
 	reg      regState // guarded by regMu
@@ -51,7 +50,6 @@ func newProcess(id ProcessID, env *Environment, m *Module, entry string, params 
 	p := &Process{
 		id: id, env: env, mod: m, entry: entry, params: params, parent: parent,
 		mb:   mailbox.New(mailbox.Limits{}),
-		kick: make(chan struct{}, 1),
 		done: make(chan struct{}),
 	}
 	if m == nil {
@@ -110,10 +108,10 @@ func (p *Process) terminate(reason Reason, viaLink bool) {
 	}
 	p.killed.Store(true)
 	p.cancelContext()
-	select {
-	case p.kick <- struct{}{}:
-	default:
-	}
+	// A parked process waits on its mailbox's Notify channel alone (one
+	// channel is cheaper to wait on than a select), so a kill wakes it
+	// there.
+	p.mb.Wake()
 }
 
 // String returns the id in decimal.

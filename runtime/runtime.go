@@ -31,7 +31,7 @@ type Runtime struct {
 	// code) to GOMAXPROCS. Without it every running guest would take an OS
 	// thread, and a spinning guest would starve everyone (see
 	// shared/reference/asyncprobe, preemption).
-	runSlots chan struct{}
+	runSlots *runSlots
 	// teardownSlots bounds concurrent store deletions: each is a long cgo
 	// call that holds an OS thread, and 100k of them at once would exhaust
 	// Go's thread limit.
@@ -168,7 +168,7 @@ func New(opts ...Option) (*Runtime, error) {
 		opts:          o,
 		log:           o.logger,
 		engine:        eng,
-		runSlots:      make(chan struct{}, n),
+		runSlots:      newRunSlots(n),
 		teardownSlots: make(chan struct{}, n),
 		procs:         map[ProcessID]*Process{},
 		timers:        map[TimerID]timerEntry{},
@@ -255,8 +255,8 @@ func (r *Runtime) Close(ctx context.Context) error {
 }
 
 // acquireRun and releaseRun bracket every poll.
-func (r *Runtime) acquireRun() { r.runSlots <- struct{}{} }
-func (r *Runtime) releaseRun() { <-r.runSlots }
+func (r *Runtime) acquireRun() { r.runSlots.acquire() }
+func (r *Runtime) releaseRun() { r.runSlots.release() }
 
 func (r *Runtime) isClosing() bool {
 	r.mu.RLock()

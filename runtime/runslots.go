@@ -1,0 +1,37 @@
+package runtime
+
+import "sync/atomic"
+
+// runSlots is the run semaphore: it bounds the process goroutines inside a
+// poll to GOMAXPROCS. Every receive that waits releases and retakes a slot,
+// so the uncontended path is one atomic add each way; a channel carries a
+// slot from a releaser to a waiter only when someone waits.
+type runSlots struct {
+	// free is the number of free slots, or minus the number of waiters.
+	free atomic.Int64
+	// handoff carries slots to waiters. Its buffer never fills: a slot in
+	// it is one a waiter owns but has not picked up yet, and there are at
+	// most n slots.
+	handoff chan struct{}
+}
+
+func newRunSlots(n int) *runSlots {
+	s := &runSlots{handoff: make(chan struct{}, n)}
+	s.free.Store(int64(n))
+	return s
+}
+
+// acquire takes a slot, waiting if none is free. Waiters are served in
+// about the order they came: the channel queues blocked receivers FIFO.
+func (s *runSlots) acquire() {
+	if s.free.Add(-1) < 0 {
+		<-s.handoff
+	}
+}
+
+// release gives the slot back, to a waiter if there is one.
+func (s *runSlots) release() {
+	if s.free.Add(1) <= 0 {
+		s.handoff <- struct{}{}
+	}
+}
