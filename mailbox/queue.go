@@ -49,13 +49,19 @@ func (f *fifo) popFront() {
 type queue struct {
 	head, tail *node
 	untagged   fifo // tag 0, kept out of the map because it is the common case
-	tagged     map[int64]fifo
-	tagPeak    int // most entries tagged has held since it was made
-	seq        uint64
-	count      int
-	bytes      int
-	free       *node
-	nfree      int
+	// hot holds the messages of one non-zero tag, hotTag, outside the map:
+	// a stream of one tag (replies to one request, a feed) then costs no
+	// map insert and delete per message. A tag is in hot or in tagged,
+	// never both.
+	hot     fifo
+	hotTag  int64
+	tagged  map[int64]fifo
+	tagPeak int // most entries tagged has held since it was made
+	seq     uint64
+	count   int
+	bytes   int
+	free    *node
+	nfree   int
 }
 
 func (q *queue) push(msg Message) {
@@ -79,15 +85,23 @@ func (q *queue) push(msg Message) {
 	}
 	q.tail = n
 
-	if msg.Tag == 0 {
+	switch tag := msg.Tag; {
+	case tag == 0:
 		q.untagged.append(n)
-	} else {
+	case tag == q.hotTag:
+		q.hot.append(n)
+	default:
+		f, inMap := q.tagged[tag] // a nil map reads as empty
+		if !inMap && q.hot.head == nil {
+			q.hotTag = tag
+			q.hot.append(n)
+			break
+		}
 		if q.tagged == nil {
 			q.tagged = make(map[int64]fifo)
 		}
-		f := q.tagged[msg.Tag]
 		f.append(n)
-		q.tagged[msg.Tag] = f
+		q.tagged[tag] = f
 		q.tagPeak = max(q.tagPeak, len(q.tagged))
 	}
 	q.count++
@@ -117,8 +131,11 @@ func (q *queue) take(tags []int64) (Message, bool) {
 }
 
 func (q *queue) headOf(tag int64) *node {
-	if tag == 0 {
+	switch tag {
+	case 0:
 		return q.untagged.head
+	case q.hotTag:
+		return q.hot.head
 	}
 	return q.tagged[tag].head // a nil map reads as empty
 }
@@ -137,9 +154,12 @@ func (q *queue) unlink(n *node) {
 		n.next.prev = n.prev
 	}
 
-	if tag := n.msg.Tag; tag == 0 {
+	switch tag := n.msg.Tag; tag {
+	case 0:
 		q.untagged.popFront()
-	} else {
+	case q.hotTag:
+		q.hot.popFront()
+	default:
 		f := q.tagged[tag]
 		f.popFront()
 		if f.head != nil {

@@ -40,6 +40,9 @@ func TestQueueAgainstModel(t *testing.T) {
 						seed, step, tags, got, gotOK, want, i >= 0)
 				}
 			}
+			if _, inMap := q.tagged[q.hotTag]; inMap && q.hotTag != 0 {
+				t.Fatalf("seed %d step %d: tag %d is both hot and in the map", seed, step, q.hotTag)
+			}
 			wantBytes := 0
 			for _, m := range model {
 				wantBytes += len(m.Data)
@@ -94,11 +97,36 @@ func TestTagIndexShrinks(t *testing.T) {
 	if q.tagged != nil {
 		t.Fatalf("tag index kept after emptying: %d entries", len(q.tagged))
 	}
-	// And a few tags in steady use keep their map.
+	// And a few tags in steady use keep their map: the first goes to the
+	// hot slot, the second to the map, which stays once empty.
 	q.push(Message{Tag: 1})
+	q.push(Message{Tag: 2})
+	q.take(nil)
 	q.take(nil)
 	if q.tagged == nil {
 		t.Fatal("small tag index dropped; it would be reallocated on every push")
+	}
+}
+
+// A stream of one tag goes through the hot slot and never touches the map.
+func TestOneTagStreamSkipsTheMap(t *testing.T) {
+	var q queue
+	for i := range 100 {
+		q.push(Message{Tag: 7, Sender: uint64(i)})
+		if i%3 == 0 {
+			q.take([]int64{7})
+		}
+	}
+	if q.tagged != nil {
+		t.Fatalf("a one-tag stream made a tag map of %d entries", len(q.tagged))
+	}
+	for i := range 100 {
+		if i%3 == 0 {
+			continue
+		}
+		if m, ok := q.take([]int64{7}); !ok || m.Sender < uint64(i) {
+			t.Fatalf("take %d: %+v, %v", i, m, ok)
+		}
 	}
 }
 
