@@ -94,19 +94,15 @@ func hostSleep(p *Process, wp *wasm.Proc) bool {
 	// goroutine's stack to 2 KiB (see Process.start).
 	r := p.env.rt
 	r.releaseRun()
-	woke := false
-	for !woke && !p.killed.Load() {
+	woke, alive := false, !p.killed.Load()
+	for alive && !woke {
 		// A kill wakes the mailbox's Notify; so does any message, after
 		// which the sleep goes on.
 		select {
 		case <-t.C:
 			woke = true
 		case _, open := <-p.mb.Notify():
-			if !open {
-				t.Stop()
-				r.acquireRun()
-				return false
-			}
+			alive = open && !p.killed.Load()
 		}
 	}
 	t.Stop()

@@ -83,31 +83,28 @@ func (p *Process) receiveFor(wp *wasm.Proc, tagsPtr, tagsCount, timeoutMs int64)
 	r := p.env.rt
 	r.releaseRun()
 	var got Message
-	ok, alive := false, true
-	for alive && !ok {
+	ok, alive, expired := false, true, false
+	for alive && !ok && !expired {
 		select {
 		case _, open := <-p.mb.Notify():
-			if !open || p.killed.Load() {
-				alive = false
-			} else {
-				got, ok = p.mb.TryReceive(tags...)
-			}
+			alive = open && !p.killed.Load()
 		case <-t.C:
+			expired = true // one last look below
+		}
+		if alive {
 			got, ok = p.mb.TryReceive(tags...)
-			if !ok {
-				t.Stop()
-				r.acquireRun()
-				wp.Return(abi.ErrTimeout)
-				return true
-			}
 		}
 	}
 	t.Stop()
 	r.acquireRun()
-	if !alive {
+	switch {
+	case !alive:
 		return false
+	case ok:
+		return p.take(wp, got)
 	}
-	return p.take(wp, got)
+	wp.Return(abi.ErrTimeout)
+	return true
 }
 
 // waitMessage is a receive without a timeout: it waits on the Notify
