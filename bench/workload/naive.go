@@ -122,56 +122,23 @@ func (w *Naive) Handle() error { return w.call(w.handler, nil, "handle", int64(H
 
 // HostCall times n calls of a FuncWrap host function () -> i64, minus an
 // empty run, like Ward.HostCallC.
-func (w *Naive) HostCall(n int) (time.Duration, error) {
-	t0 := time.Now()
-	if err := w.call(w.guest, nil, "host_loop", int64(0)); err != nil {
-		return 0, err
-	}
-	empty := time.Since(t0)
-	t1 := time.Now()
-	if err := w.call(w.guest, nil, "host_loop", int64(n)); err != nil {
-		return 0, err
-	}
-	return max(time.Since(t1)-empty, 0), nil
-}
+func (w *Naive) HostCall(n int) (time.Duration, error) { return timeHostLoop(w.run, n) }
 
 // PingPong times n round trips between two processes, each blocking in a
 // FuncWrap callback on a Go channel.
-func (w *Naive) PingPong(n int) (time.Duration, error) {
-	a, b := make(chan int64, 1), make(chan int64, 1)
-	ping := &naiveProc{in: a, peer: b}
-	pong := &naiveProc{in: b, peer: a}
-	pongDone := make(chan error, 1)
-	go func() { pongDone <- w.call(w.guest, pong, "pong") }()
-	start := time.Now()
-	err := OnGoroutine(func() error { return w.call(w.guest, ping, "ping", int64(n)) })
-	d := time.Since(start)
-	if err != nil {
-		return 0, err
-	}
-	if err := <-pongDone; err != nil {
-		return 0, err
-	}
-	return d, nil
-}
+func (w *Naive) PingPong(n int) (time.Duration, error) { return timePingPong(w.run, n) }
 
 // OneToOne times n messages from one process to another through a
 // buffered channel (1024) that stands in for a mailbox.
-func (w *Naive) OneToOne(n int) (time.Duration, error) {
-	ch := make(chan int64, 1024)
-	recv := &naiveProc{in: ch}
-	send := &naiveProc{peer: ch}
-	start := time.Now()
-	recvDone := make(chan error, 1)
-	go func() { recvDone <- w.call(w.guest, recv, "receiver", int64(n)) }()
-	sendDone := make(chan error, 1)
-	go func() { sendDone <- w.call(w.guest, send, "sender", int64(n)) }()
-	err := <-recvDone
-	d := time.Since(start)
-	if err := errors.Join(err, <-sendDone); err != nil {
-		return 0, err
+func (w *Naive) OneToOne(n int) (time.Duration, error) { return timeOneToOne(w.run, n) }
+
+// run runs the guest module as one process; see guestRun.
+func (w *Naive) run(p *naiveProc, entry string, args ...int64) error {
+	a := make([]any, len(args))
+	for i, v := range args {
+		a[i] = v
 	}
-	return d, nil
+	return w.call(w.guest, p, entry, a...)
 }
 
 // Park starts n processes that block in recv and returns once all of them

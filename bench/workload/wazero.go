@@ -103,51 +103,23 @@ func (w *Wazero) Handle() error { return w.call(w.handler, nil, "handle", Handle
 
 // HostCall times n calls of a Go host function () -> i64, minus an empty
 // run.
-func (w *Wazero) HostCall(n int) (time.Duration, error) {
-	t0 := time.Now()
-	if err := w.call(w.guest, nil, "host_loop", 0); err != nil {
-		return 0, err
-	}
-	empty := time.Since(t0)
-	t1 := time.Now()
-	if err := w.call(w.guest, nil, "host_loop", uint64(n)); err != nil {
-		return 0, err
-	}
-	return max(time.Since(t1)-empty, 0), nil
-}
+func (w *Wazero) HostCall(n int) (time.Duration, error) { return timeHostLoop(w.run, n) }
 
 // PingPong times n round trips between two instances blocking in a host
 // function on Go channels.
-func (w *Wazero) PingPong(n int) (time.Duration, error) {
-	a, b := make(chan int64, 1), make(chan int64, 1)
-	ping := &naiveProc{in: a, peer: b}
-	pong := &naiveProc{in: b, peer: a}
-	pongDone := make(chan error, 1)
-	go func() { pongDone <- w.call(w.guest, pong, "pong") }()
-	start := time.Now()
-	err := OnGoroutine(func() error { return w.call(w.guest, ping, "ping", uint64(n)) })
-	d := time.Since(start)
-	if err := errors.Join(err, <-pongDone); err != nil {
-		return 0, err
-	}
-	return d, nil
-}
+func (w *Wazero) PingPong(n int) (time.Duration, error) { return timePingPong(w.run, n) }
 
 // OneToOne times n messages from one instance to another through a
 // buffered channel (1024).
-func (w *Wazero) OneToOne(n int) (time.Duration, error) {
-	ch := make(chan int64, 1024)
-	start := time.Now()
-	recvDone := make(chan error, 1)
-	go func() { recvDone <- w.call(w.guest, &naiveProc{in: ch}, "receiver", uint64(n)) }()
-	sendDone := make(chan error, 1)
-	go func() { sendDone <- w.call(w.guest, &naiveProc{peer: ch}, "sender", uint64(n)) }()
-	err := <-recvDone
-	d := time.Since(start)
-	if err := errors.Join(err, <-sendDone); err != nil {
-		return 0, err
+func (w *Wazero) OneToOne(n int) (time.Duration, error) { return timeOneToOne(w.run, n) }
+
+// run runs the guest module as one instance; see guestRun.
+func (w *Wazero) run(p *naiveProc, entry string, args ...int64) error {
+	a := make([]uint64, len(args))
+	for i, v := range args {
+		a[i] = uint64(v)
 	}
-	return d, nil
+	return w.call(w.guest, p, entry, a...)
 }
 
 // Park starts n instances that block in recv and returns once all of them
