@@ -156,3 +156,27 @@ func TestZeroAndNegativeLimitsMeanDefaults(t *testing.T) {
 		mustPush(t, mb, mailbox.Message{Data: []byte("ok")})
 	}
 }
+
+// PushQuiet queues like Push, under the same limits, without a token in
+// Notify.
+func TestPushQuietKeepsLimitsAndLeavesNotify(t *testing.T) {
+	mb := mailbox.New(mailbox.Limits{MaxMessages: 2, MaxBytes: 8})
+	for i := range 2 {
+		if err := mb.PushQuiet(seqMsg(1, 0, i)); err != nil {
+			t.Fatalf("PushQuiet %d: %v", i, err)
+		}
+	}
+	select {
+	case <-mb.Notify():
+		t.Fatal("PushQuiet left a token in Notify")
+	default:
+	}
+	if fe := fullError(t, mb.PushQuiet(seqMsg(1, 0, 2))); fe.Limit != mailbox.LimitMessages {
+		t.Fatalf("FullError = %+v, want the message limit", fe)
+	}
+	drainSeq(t, mb, 2)
+	mb.Close()
+	if err := mb.PushQuiet(seqMsg(1, 0, 3)); !errors.Is(err, mailbox.ErrClosed) {
+		t.Fatalf("PushQuiet after Close = %v, want ErrClosed", err)
+	}
+}

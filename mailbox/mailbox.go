@@ -35,7 +35,16 @@ func New(l Limits) *Mailbox {
 // MaxBytes is therefore never accepted. It fails with ErrClosed once the
 // mailbox is closed. A message that was not accepted is not queued, and the
 // caller keeps ownership of it.
-func (m *Mailbox) Push(msg Message) error {
+func (m *Mailbox) Push(msg Message) error { return m.push(msg, true) }
+
+// PushQuiet appends msg like Push, with the same limits and errors, but
+// leaves the Notify channel alone. It is for a caller that will serve the
+// consumer itself right away, such as a runtime handing a message to a
+// receiver it is about to run: waking the consumer's goroutine would only
+// make it find the message gone.
+func (m *Mailbox) PushQuiet(msg Message) error { return m.push(msg, false) }
+
+func (m *Mailbox) push(msg Message, wake bool) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
@@ -47,7 +56,10 @@ func (m *Mailbox) Push(msg Message) error {
 	if size := len(msg.Data); size > m.limits.MaxBytes-m.q.bytes {
 		return &FullError{Limit: LimitBytes, Max: m.limits.MaxBytes, Used: m.q.bytes, Size: size}
 	}
-	m.pushLocked(msg)
+	m.q.push(msg)
+	if wake {
+		m.wakeLocked()
+	}
 	return nil
 }
 
@@ -90,6 +102,25 @@ func (m *Mailbox) TryReceive(tags ...int64) (Message, bool) {
 	m.mu.Lock()
 	msg, ok := m.q.take(tags)
 	m.mu.Unlock()
+	return msg, ok
+}
+
+// TryReceiveThen is TryReceive followed, under the same lock, by an offer
+// of the oldest messages left, in order, to more: each one it takes
+// (returns true for) leaves the mailbox, and the first it refuses ends the
+// offer. It is for a consumer that keeps a short queue of its own ahead of
+// the mailbox, such as a runtime moving messages into a guest's memory
+// before the guest asks for them: messages moved out that way are no
+// longer counted against the limits. more must not call the mailbox.
+func (m *Mailbox) TryReceiveThen(tags []int64, more func(Message) bool) (Message, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	msg, ok := m.q.take(tags)
+	if ok {
+		for n := m.q.head; n != nil && more(n.msg); n = m.q.head {
+			m.q.take(nil)
+		}
+	}
 	return msg, ok
 }
 

@@ -257,3 +257,41 @@ func TestHandlesAndSenderCarried(t *testing.T) {
 		t.Fatalf("received %+v, want %+v", got, want)
 	}
 }
+
+// TryReceiveThen takes the oldest match, then offers the oldest messages
+// left, in order, until one is refused; what was taken no longer counts
+// against the limits.
+func TestTryReceiveThenOffersTheFront(t *testing.T) {
+	mb := mailbox.New(mailbox.Limits{MaxMessages: 6})
+	for seq, tag := range []int64{1, 2, 1, 2, 1, 2} {
+		mustPush(t, mb, seqMsg(9, tag, seq))
+	}
+	var offered []int
+	msg, ok := mb.TryReceiveThen([]int64{2}, func(m mailbox.Message) bool {
+		offered = append(offered, decode(m.Data))
+		return len(offered) < 3 // takes two, refuses the third
+	})
+	if !ok || decode(msg.Data) != 1 {
+		t.Fatalf("TryReceiveThen(2) = %v, %v; want message 1", msg, ok)
+	}
+	if diff := cmp.Diff([]int{0, 2, 3}, offered); diff != "" {
+		t.Fatalf("offered (-want +got):\n%s", diff)
+	}
+	// Messages 3, 4 and 5 are left; the taken ones freed their places.
+	if mb.Len() != 3 {
+		t.Fatalf("Len = %d, want 3", mb.Len())
+	}
+	for seq := 6; seq < 9; seq++ {
+		mustPush(t, mb, seqMsg(9, 1, seq))
+	}
+	if got := decode(mustReceive(t, mb).Data); got != 3 {
+		t.Fatalf("next message is %d, want 3: the refused one stays first", got)
+	}
+	// No match: nothing is offered.
+	if _, ok := mb.TryReceiveThen([]int64{7}, func(mailbox.Message) bool {
+		t.Fatal("offered after a receive that found nothing")
+		return false
+	}); ok {
+		t.Fatal("TryReceiveThen(7) found a message")
+	}
+}
