@@ -219,3 +219,22 @@ func TestShimMessageLimit(t *testing.T) {
 		t.Errorf("shim.h's WARD_MAX_MESSAGE is %d, abi.MaxMessageSize %d", got, abi.MaxMessageSize)
 	}
 }
+
+// TestShimReceiveConstants: the shim serves receives from its inbox in C
+// with its own copies of MaxReceiveTags and OK.
+func TestShimReceiveConstants(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(root, "internal", "wasm", "shim.h"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]int64{"WARD_MAX_RECEIVE_TAGS": abi.MaxReceiveTags, "WARD_STATUS_OK": abi.OK} {
+		m := regexp.MustCompile(`#define\s+` + name + `\s+(\d+)`).FindStringSubmatch(string(b))
+		if m == nil {
+			t.Errorf("shim.h: no #define %s N; update this test", name)
+			continue
+		}
+		if got, _ := strconv.ParseInt(m[1], 10, 64); got != want {
+			t.Errorf("shim.h's %s is %d, the ABI's %d", name, got, want)
+		}
+	}
+}

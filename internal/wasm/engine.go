@@ -135,6 +135,9 @@ func (e *Engine) link(extra []HostFunc) error {
 			return fmt.Errorf("ward: host function %s.%s has too many params or results", f.Namespace, f.Name)
 		}
 		d.id = C.int32_t(i)
+		if f.Namespace == abi.NamespaceMessage && f.Name == "receive" {
+			d.receive = 1 // see inbox.go
+		}
 		d.nparams = C.uint8_t(len(f.Params))
 		d.nresults = C.uint8_t(len(f.Results))
 		for j, p := range f.Params {

@@ -138,6 +138,12 @@ func (p *Proc) Start() Status { return Status(C.ward_proc_start(p.c)) }
 // Poll resumes the process.
 func (p *Proc) Poll() Status { return Status(C.ward_proc_poll(p.c)) }
 
+// FreshSlice gives the process a whole time slice from its next poll. Call
+// it when the process resumes after waiting: its epoch deadline, set when it
+// last ran, has likely passed, and it would otherwise be preempted at its
+// first loop back-edge, before doing anything.
+func (p *Proc) FreshSlice() { p.c.fresh_slice = 1 }
+
 // HostCall returns the pending Go host call: its abi.Funcs index and its
 // arguments (i32 arguments sign-extended).
 func (p *Proc) HostCall() (id int, args []int64) {

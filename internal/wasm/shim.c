@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "shim.h"
 #include <malloc.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -351,18 +352,62 @@ static void snapshot_memory(ward_proc_t *p, wasmtime_caller_t *caller) {
   caller_memory(p, caller, &p->mem, &p->mem_len);
 }
 
+// inbox_take makes the oldest inbox message whose tag is among tags
+// (ntags little-endian i64s, unaligned; any message when ntags is 0) the
+// current message. It returns 0 when none matches, or when the current
+// message's buffer cannot grow (Go's path then reports that).
+static int inbox_take(ward_proc_t *p, const uint8_t *tags, size_t ntags) {
+  ward_inbox_t *b = p->inbox;
+  if (!b) return 0;
+  for (uint32_t i = b->head; i < b->head + b->n; i++) {
+    ward_inmsg_t *e = &b->entries[i];
+    int match = ntags == 0;
+    for (size_t j = 0; j < ntags && !match; j++) {
+      int64_t t;
+      memcpy(&t, tags + j * 8, 8);
+      match = t == e->tag;
+    }
+    if (!match) continue;
+    if (!ward_proc_set_in(p, b->data + e->off, e->len, e->tag, e->sender)) return 0;
+    if (i == b->head)
+      b->head++;
+    else
+      memmove(e, e + 1, (b->head + b->n - i - 1) * sizeof *e);
+    if (--b->n == 0) b->head = b->used = 0;
+    return 1;
+  }
+  return 0;
+}
+
+// take_ahead serves the pending host call's receive, its filter
+// of n tags at ptr in the caller's memory, from the inbox when a message
+// there matches. Anything else, bad arguments included, is left to Go.
+static int take_ahead(ward_proc_t *p, uint32_t ptr, uint32_t n) {
+  if (!p->inbox || !p->inbox->n || !p->mem) return 0;
+  if (n > WARD_MAX_RECEIVE_TAGS || (uint64_t)ptr + (uint64_t)n * 8 > p->mem_len) return 0;
+  return inbox_take(p, p->mem + ptr, n);
+}
+
+int ward_proc_take_ahead(ward_proc_t *p, uint32_t ptr, uint32_t n) { return take_ahead(p, ptr, n); }
+
 static void async_cb(void *env, wasmtime_caller_t *caller, const wt_val_t *args, size_t nargs,
                      wt_val_t *results, size_t nresults, wasm_trap_t **trap_ret,
                      wt_async_continuation_t *cont) {
   (void)nresults;
   ward_proc_t *p = proc_of(caller);
-  p->host = env;
+  const ward_hostfn_t *h = env;
+  p->host = h;
   for (size_t i = 0; i < nargs && i < WARD_MAX_HOST_ARGS; i++)
     p->hargs[i] = args[i].kind == WT_I32 ? args[i].of.i32 : args[i].of.i64;
   snapshot_memory(p, caller);
   p->hresults = results;
   p->htrap = trap_ret;
   p->ready = 0;
+  if (h->receive && take_ahead(p, (uint32_t)p->hargs[0], (uint32_t)p->hargs[1])) {
+    // Complete before the first poll: wasmtime then never suspends.
+    p->hret[0] = WARD_STATUS_OK;
+    p->ready = 1;
+  }
   cont->callback = cont_cb;
   cont->env = p;
   cont->finalizer = NULL;
@@ -531,6 +576,7 @@ int ward_proc_set_in(ward_proc_t *p, const uint8_t *data, size_t len, int64_t ta
   return 1;
 }
 
+
 static const struct {
   const char *name;
   wt_unchecked_cb_t fn;
@@ -654,6 +700,12 @@ int ward_proc_start(ward_proc_t *p) {
 // the entry call are chained here so a short-lived process costs one cgo
 // call for its whole run.
 int ward_proc_poll(ward_proc_t *p) {
+  if (p->fresh_slice) {
+    // The deadline was set when the process last ran; after a wait it has
+    // passed, and the guest would yield at its first loop back-edge.
+    p->fresh_slice = 0;
+    wasmtime_context_set_epoch_deadline(p->ctx, 1);
+  }
   for (;;) {
     if (!p->fut) return WARD_DONE;
     if (!wasmtime_call_future_poll(p->fut)) return p->host ? WARD_HOST : WARD_YIELD;
@@ -707,6 +759,7 @@ void ward_proc_free(ward_proc_t *p) {
   free(p->htrap_msg);
   free(p->in_data);
   free(p->out_data);
+  free(p->inbox);
   if (p->store) wasmtime_store_delete(p->store);
   free(p);
 }
@@ -808,17 +861,27 @@ char *ward_proc_trace(ward_proc_t *p) {
 typedef struct ticker {
   wasm_engine_t *e;
   long us;
-  atomic_int stop;
+  int stop; // guarded by mu
+  pthread_mutex_t mu;
+  pthread_cond_t cv; // signalled by ward_ticker_stop
   pthread_t th;
 } ticker_t;
 
 static void *ticker_main(void *arg) {
   ticker_t *t = arg;
-  struct timespec ts = {.tv_sec = t->us / 1000000, .tv_nsec = (t->us % 1000000) * 1000};
-  while (!atomic_load(&t->stop)) {
-    nanosleep(&ts, NULL);
-    wasmtime_engine_increment_epoch(t->e);
+  pthread_mutex_lock(&t->mu);
+  while (!t->stop) {
+    // A timed wait rather than a sleep, so that stopping (Runtime.Close)
+    // does not wait out the rest of a long interval.
+    struct timespec next;
+    clock_gettime(CLOCK_MONOTONIC, &next);
+    long ns = next.tv_nsec + (t->us % 1000000) * 1000;
+    next.tv_sec += t->us / 1000000 + ns / 1000000000;
+    next.tv_nsec = ns % 1000000000;
+    if (pthread_cond_timedwait(&t->cv, &t->mu, &next) == ETIMEDOUT && !t->stop)
+      wasmtime_engine_increment_epoch(t->e);
   }
+  pthread_mutex_unlock(&t->mu);
   return NULL;
 }
 
@@ -827,7 +890,15 @@ void *ward_ticker_start(wasm_engine_t *e, long interval_us) {
   if (!t) return NULL;
   t->e = e;
   t->us = interval_us;
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&t->cv, &ca);
+  pthread_condattr_destroy(&ca);
+  pthread_mutex_init(&t->mu, NULL);
   if (pthread_create(&t->th, NULL, ticker_main, t) != 0) {
+    pthread_cond_destroy(&t->cv);
+    pthread_mutex_destroy(&t->mu);
     free(t);
     return NULL;
   }
@@ -841,7 +912,12 @@ void ward_trim(void) { malloc_trim(0); }
 void ward_ticker_stop(void *tp) {
   ticker_t *t = tp;
   if (!t) return;
-  atomic_store(&t->stop, 1);
+  pthread_mutex_lock(&t->mu);
+  t->stop = 1;
+  pthread_cond_signal(&t->cv);
+  pthread_mutex_unlock(&t->mu);
   pthread_join(t->th, NULL);
+  pthread_cond_destroy(&t->cv);
+  pthread_mutex_destroy(&t->mu);
   free(t);
 }

@@ -9,6 +9,8 @@
 enum { WARD_DONE = 0, WARD_YIELD = 1, WARD_HOST = 2 };
 enum { WARD_MAX_PARAMS = 16, WARD_MAX_RESULTS = 8, WARD_MAX_HOST_ARGS = 8 };
 #define WARD_MAX_MESSAGE (16u << 20) // abi.MaxMessageSize
+#define WARD_MAX_RECEIVE_TAGS 64     // abi.MaxReceiveTags
+#define WARD_STATUS_OK 0             // abi.OK
 enum { PHASE_NEW, PHASE_INSTANTIATE, PHASE_INIT, PHASE_CALL, PHASE_DONE };
 enum { FAIL_NONE, FAIL_NO_EXPORT, FAIL_NOT_FUNC };
 
@@ -18,7 +20,25 @@ typedef struct ward_hostfn {
   uint8_t nparams, nresults;
   uint8_t params[WARD_MAX_HOST_ARGS];
   uint8_t results[4];
+  uint8_t receive; // ward_message.receive: served from the inbox when it can be
 } ward_hostfn_t;
+
+// The inbox: messages moved ahead of the Go mailbox into the process, all
+// older than anything still in the mailbox, so that a receive finding one
+// completes in C without suspending. Go appends (inbox.go); C takes.
+// Allocated when messages first go ahead, freed when the process parks.
+enum { WARD_INBOX_MAX = 16, WARD_INBOX_BYTES = 3584 };
+typedef struct ward_inmsg {
+  int64_t tag;
+  uint64_t sender;
+  uint32_t off, len; // the data, in ward_inbox_t.data
+} ward_inmsg_t;
+typedef struct ward_inbox {
+  uint32_t head, n; // entries[head:head+n] are queued, oldest first
+  uint32_t used;    // data[:used] is taken; reset when the inbox empties
+  ward_inmsg_t entries[WARD_INBOX_MAX];
+  uint8_t data[WARD_INBOX_BYTES];
+} ward_inbox_t;
 
 typedef struct ward_stacks ward_stacks_t;
 
@@ -70,7 +90,9 @@ typedef struct ward_proc {
   size_t out_len, out_cap;
   int64_t out_tag;
 
-  int32_t exited; // ward_process.exit was called
+  ward_inbox_t *inbox; // NULL until messages go ahead
+  int32_t fresh_slice; // set from Go after a wait: the next poll restarts the time slice
+  int32_t exited;      // ward_process.exit was called
   int32_t exit_code;
   void *user; // for hot-path C host functions added by later layers
 } ward_proc_t;
@@ -105,6 +127,7 @@ char *ward_error_message(wasmtime_error_t *e); // consumes e
 
 int ward_proc_set_in(ward_proc_t *p, const uint8_t *data, size_t len, int64_t tag,
                      uint64_t sender);
+int ward_proc_take_ahead(ward_proc_t *p, uint32_t ptr, uint32_t n);
 int64_t ward_unique_tag(void);
 
 void ward_trim(void);
