@@ -29,6 +29,14 @@
 // guest that never returns cannot starve the others, and Kill takes effect
 // within about one epoch.
 //
+// Two shortcuts keep messaging off that path when they can. A process
+// that sends a request and waits for the reply (send_receive, or
+// Self.Request from Go) runs a receiver parked in a receive on its own
+// goroutine, so a round trip needs no goroutine to wake; and messages
+// queued behind the one a receive takes move into the guest's instance
+// (up to 16), so its next receives complete without suspending. Neither
+// changes what a receive returns. docs/why.md has the details.
+//
 // # Exit reasons
 //
 // Wait returns why a process ended, as a Reason: Normal, Killed, or one of

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -19,9 +20,9 @@ type GoFunc func(ctx context.Context, self *Self) error
 // panicked.
 type GoError struct {
 	Process ProcessID
-	Name    string
-	Err     error // what the function returned, nil after a panic
-	Panic   any   // what it panicked with
+	Name    string // as given to SpawnGo
+	Err     error  // what the function returned, nil after a panic
+	Panic   any    // what it panicked with
 }
 
 func (e *GoError) Error() string {
@@ -61,16 +62,17 @@ func (p *Process) executeGo() (reason Reason) {
 		return Killed
 	}
 	self := &Self{p: p}
+	name := strings.TrimPrefix(p.entry, "go:") // the label's prefix, not the name
 	defer func() {
 		if v := recover(); v != nil {
-			reason = &GoError{Process: p.id, Name: p.entry, Panic: v}
+			reason = &GoError{Process: p.id, Name: name, Panic: v}
 		}
 		if p.killed.Load() {
 			reason = Killed
 		}
 	}()
 	if err := p.goFn(p.ctx, self); err != nil {
-		return &GoError{Process: p.id, Name: p.entry, Err: err}
+		return &GoError{Process: p.id, Name: name, Err: err}
 	}
 	return Normal
 }
@@ -88,13 +90,23 @@ func (s *Self) Process() *Process { return s.p }
 func (s *Self) Runtime() *Runtime { return s.p.env.rt }
 
 // Send sends m to the process with that id, from this one.
-func (s *Self) Send(to ProcessID, m Message) error {
-	q := s.p.env.rt.lookup(to)
+func (s *Self) Send(to ProcessID, m Message) error { return s.send(to, m, 0) }
+
+// send is Send, and with hops > 0 a send before waiting for the reply: it
+// may then run a Wasm target parked in a receive itself (handOff), in a
+// run slot like any poll, if one is free.
+func (s *Self) send(to ProcessID, m Message, hops int) error {
+	rt := s.p.env.rt
+	q := rt.lookup(to)
 	if q == nil {
 		return fmt.Errorf("%w: %d", ErrNoProcess, to)
 	}
 	m.Sender = uint64(s.p.id)
-	return q.deliver(m)
+	if hops == 0 || q.park.Load() != parkWaiting || !rt.runSlots.tryAcquire() {
+		return q.deliver(m)
+	}
+	defer rt.releaseRun()
+	return handOff(q, m, hops)
 }
 
 // Reply answers req: it sends m under req's tag to req's sender.
@@ -129,13 +141,40 @@ func (s *Self) Receive(ctx context.Context, tags ...int64) (Message, error) {
 }
 
 // Request sends m to the process with that id under a fresh tag and waits
-// for the first message back with that tag.
+// for the first message back with that tag. Like Erlang's gen_server:call
+// it watches the target meanwhile: if the target ends first, or is not
+// alive, Request fails with an error matching both ErrNoProcess and the
+// target's reason (errors.Is(err, Killed), for one).
 func (s *Self) Request(ctx context.Context, to ProcessID, m Message) (Message, error) {
+	rt := s.p.env.rt
 	m.Tag = UniqueTag()
-	if err := s.Send(to, m); err != nil {
+	ref := rt.monitorWith(s.p, to, m.Tag) // its DOWN comes under the reply's tag
+	var reply Message
+	err := s.send(to, m, maxHandOffHops)
+	if err == nil {
+		reply, err = s.Receive(ctx, m.Tag)
+	}
+	if reason, ended := endedBeforeReply(reply); err == nil && ended {
+		return Message{}, fmt.Errorf("ward: process %d ended before replying: %w (%w)", to, ErrNoProcess, reason)
+	}
+	if !rt.demonitor(s.p, ref) {
+		s.flushDown(m.Tag) // the target ended meanwhile
+	}
+	if err != nil {
 		return Message{}, err
 	}
-	return s.Receive(ctx, m.Tag)
+	return reply, nil
+}
+
+// flushDown takes the DOWN of a request's monitor that fired: it is queued
+// already, or about to be, and must not be left in the mailbox.
+func (s *Self) flushDown(tag int64) {
+	for {
+		m, err := s.Receive(context.Background(), tag)
+		if _, ended := endedBeforeReply(m); ended || err != nil {
+			return // err: this process is ending, and its mailbox with it
+		}
+	}
 }
 
 // Link links this process and the process with that id; see the

@@ -110,6 +110,7 @@ func hostSleep(p *Process, wp *wasm.Proc) bool {
 	if !woke {
 		return false
 	}
+	wp.FreshSlice()
 	wp.Return()
 	return true
 }

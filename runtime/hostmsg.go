@@ -14,21 +14,22 @@ import (
 // here: finding the receiver, waiting, links and monitors.
 
 // sendOutgoing sends the guest's outgoing message to pid and returns the
-// status the guest sees.
-func (p *Process) sendOutgoing(wp *wasm.Proc, pid int64) int64 {
+// status the guest sees. hops is 0 for a plain send, and more when the
+// sender waits for a reply next: it may then run the receiver (handOff).
+func (p *Process) sendOutgoing(wp *wasm.Proc, pid int64, hops int) int64 {
 	data, tag := wp.Outgoing()
 	q := p.env.rt.lookup(ProcessID(pid))
 	if q == nil {
 		return abi.ErrNotFound
 	}
-	if err := q.deliver(Message{Sender: uint64(p.id), Tag: tag, Data: data}); err != nil {
+	if err := handOff(q, Message{Sender: uint64(p.id), Tag: tag, Data: data}, hops); err != nil {
 		return statusOf(err)
 	}
 	return abi.OK
 }
 
 func hostSend(p *Process, wp *wasm.Proc) bool {
-	wp.Return(p.sendOutgoing(wp, wp.HostArg(0)))
+	wp.Return(p.sendOutgoing(wp, wp.HostArg(0), 0))
 	return true
 }
 
@@ -37,52 +38,84 @@ func hostReceive(p *Process, wp *wasm.Proc) bool {
 }
 
 func hostSendReceive(p *Process, wp *wasm.Proc) bool {
-	if st := p.sendOutgoing(wp, wp.HostArg(0)); st != abi.OK {
-		wp.Return(st)
+	if p.sendThenLookAhead(wp, maxHandOffHops) {
 		return true
 	}
 	return p.receiveFor(wp, wp.HostArg(1), wp.HostArg(2), wp.HostArg(3))
 }
 
+// sendThenLookAhead serves a send_receive up to its wait: the send (hops
+// as for sendOutgoing), then a reply already in the guest's inbox, where C
+// looks only for a plain receive. It reports whether that completed the
+// call.
+func (p *Process) sendThenLookAhead(wp *wasm.Proc, hops int) bool {
+	if st := p.sendOutgoing(wp, wp.HostArg(0), hops); st != abi.OK {
+		wp.Return(st)
+		return true
+	}
+	if wp.TakeAhead(wp.HostArg(1), wp.HostArg(2)) {
+		wp.Return(abi.OK)
+		return true
+	}
+	return false
+}
+
+// tagsFault says what is wrong with a receive's tag filter.
+type tagsFault int
+
+const (
+	tagsOK      tagsFault = iota
+	tagsTooMany           // the guest gets ErrInvalid
+	tagsOutside           // the guest traps
+)
+
+// readTags reads a receive's filter, count tags at ptr in mem, appending
+// to dst.
+func readTags(mem []byte, ptr, count int64, dst []int64) ([]int64, tagsFault) {
+	n := uint32(count)
+	if n > abi.MaxReceiveTags {
+		return nil, tagsTooMany
+	}
+	raw, inMem := guestBytes(mem, ptr, int64(n)*8)
+	if !inMem {
+		return nil, tagsOutside
+	}
+	for i := range int(n) {
+		dst = append(dst, int64(binary.LittleEndian.Uint64(raw[i*8:])))
+	}
+	return dst, tagsOK
+}
+
 // receiveFor serves a receive: tags at tagsPtr, a timeout in ms (< 0:
 // forever). It returns false if the process was killed while waiting.
 func (p *Process) receiveFor(wp *wasm.Proc, tagsPtr, tagsCount, timeoutMs int64) bool {
-	n := uint32(tagsCount)
-	if n > abi.MaxReceiveTags {
+	// The filter lives in the process, not on this stack: a borrower
+	// (handoff.go) reads and replaces it while this goroutine sleeps.
+	tags, fault := readTags(wp.Memory(), tagsPtr, tagsCount, p.waitBuf[:0])
+	switch fault {
+	case tagsTooMany:
 		wp.Return(abi.ErrInvalid)
 		return true
-	}
-	raw, inMem := guestBytes(wp.Memory(), tagsPtr, int64(n)*8)
-	if !inMem {
+	case tagsOutside:
 		wp.Trap("ward_message.receive: tags outside the caller's memory")
 		return true
 	}
-	// Most receives filter on a tag or two; a bigger array here would sit
-	// on the stack of every process parked in receive.
-	var tagBuf [4]int64
-	tags := tagBuf[:0]
-	if n > uint32(len(tagBuf)) {
-		tags = make([]int64, 0, n)
-	}
-	tags = tags[:n]
-	for i := range tags {
-		tags[i] = int64(binary.LittleEndian.Uint64(raw[i*8:]))
-	}
-	if m, ok := p.mb.TryReceive(tags...); ok {
-		return p.take(wp, m)
+	p.waitTags = tags
+	if p.receiveNow(wp, tags) {
+		return true
 	}
 	if timeoutMs == 0 {
 		wp.Return(abi.ErrTimeout)
 		return true
 	}
 	if timeoutMs < 0 {
-		return p.waitMessage(wp, tags)
+		return p.waitMessage(wp)
 	}
+	wp.ReleaseInbox()
 	t := time.NewTimer(time.Duration(min(timeoutMs, math.MaxInt64/int64(time.Millisecond))) * time.Millisecond)
 	// Parked without a run slot, and without a closure: see hostSleep.
 	r := p.env.rt
 	r.releaseRun()
-	var got Message
 	ok, alive, expired := false, true, false
 	for alive && !ok && !expired {
 		select {
@@ -92,45 +125,71 @@ func (p *Process) receiveFor(wp *wasm.Proc, tagsPtr, tagsCount, timeoutMs int64)
 			expired = true // one last look below
 		}
 		if alive {
-			got, ok = p.mb.TryReceive(tags...)
+			ok = p.receiveNow(wp, tags)
 		}
 	}
 	t.Stop()
 	r.acquireRun()
-	switch {
-	case !alive:
+	wp.FreshSlice()
+	if !alive {
 		return false
-	case ok:
-		return p.take(wp, got)
 	}
-	wp.Return(abi.ErrTimeout)
+	if !ok {
+		wp.Return(abi.ErrTimeout)
+	}
 	return true
 }
 
-// waitMessage is a receive without a timeout: it waits on the Notify
-// channel alone (a kill wakes it too), the cheapest wait Go has.
-func (p *Process) waitMessage(wp *wasm.Proc, tags []int64) bool {
+// waitMessage is a receive without a timeout, with the filter in
+// p.waitTags. It waits on the Notify channel alone (a kill wakes it too),
+// the cheapest wait Go has. While it sleeps, a sender may run the process
+// and complete the receive itself (handoff.go).
+func (p *Process) waitMessage(wp *wasm.Proc) bool {
 	r := p.env.rt
 	r.releaseRun()
+	wp.ReleaseInbox()
+	p.park.Store(parkWaiting)
 	for {
-		if _, open := <-p.mb.Notify(); !open || p.killed.Load() {
-			r.acquireRun()
-			return false
+		_, open := <-p.mb.Notify()
+		// Notify closes only after this goroutine returns, so a borrower
+		// that holds the process always wakes it again when it is done.
+		if !p.reclaim() {
+			continue
 		}
-		if got, ok := p.mb.TryReceive(tags...); ok {
+		if p.handedBack || !open || p.killed.Load() {
 			r.acquireRun()
-			return p.take(wp, got)
+			return open && !p.killed.Load()
 		}
+		if p.receiveNow(wp, p.waitTags) {
+			r.acquireRun()
+			wp.FreshSlice()
+			return true
+		}
+		p.park.Store(parkWaiting)
 	}
 }
 
-// take makes m the guest's current message and completes the receive.
-func (p *Process) take(wp *wasm.Proc, m Message) bool {
+// receiveNow completes the pending receive with the oldest message among
+// tags, if there is one (a trap if it cannot be copied in), and moves the messages queued behind it into the
+// guest's inbox while they fit (internal/wasm/inbox.go), so that the
+// guest's next receives need not suspend. Messages with handles stay:
+// only Go can hand those over.
+func (p *Process) receiveNow(wp *wasm.Proc, tags []int64) bool {
+	m, ok := p.mb.TryReceiveThen(tags, func(m Message) bool {
+		if len(m.Handles) > 0 || !wp.Ahead(m.Data, m.Tag, m.Sender) {
+			return false
+		}
+		p.aheads++
+		return true
+	})
+	if !ok {
+		return false
+	}
 	if !wp.SetMessage(m.Data, m.Tag, m.Sender) {
 		wp.Trap("ward_message.receive: out of memory for the message")
-		return true
+	} else {
+		wp.Return(abi.OK)
 	}
-	wp.Return(abi.OK)
 	return true
 }
 

@@ -42,10 +42,32 @@ func (r *Runtime) lookup(id ProcessID) *Process {
 // deliver puts m in p's mailbox. A full mailbox refuses it with an error
 // matching mailbox.ErrFull; a process that has ended, with ErrNoProcess.
 func (p *Process) deliver(m Message) error {
+	if p.park.Load() != parkBorrowed {
+		return p.enqueue(m, true)
+	}
+	// A borrowed process's goroutine sleeps, and its borrower looks at the
+	// mailbox before letting go of it (runBorrowed): a wake-up now would
+	// only be repeated. If it let go meanwhile, it may have looked too
+	// soon, so wake it after all.
+	err := p.enqueue(m, false)
+	if err == nil && p.park.Load() != parkBorrowed {
+		p.mb.Wake()
+	}
+	return err
+}
+
+// enqueue is deliver, with the receiver's wake-up left out unless wake is
+// set: see handOff.
+func (p *Process) enqueue(m Message, wake bool) error {
 	if m.Tag < 0 {
 		return ErrReservedTag
 	}
-	err := p.mb.Push(m)
+	var err error
+	if wake {
+		err = p.mb.Push(m)
+	} else {
+		err = p.mb.PushQuiet(m)
+	}
 	if errors.Is(err, mailbox.ErrClosed) {
 		return fmt.Errorf("%w: %d", ErrNoProcess, p.id)
 	}
@@ -82,24 +104,28 @@ func (r *Runtime) Send(ctx context.Context, to ProcessID, m Message) error {
 
 // Request sends m to the process with that id under a fresh tag and waits
 // for the reply: the first message back with that tag. The reply goes to a
-// short-lived Go process spawned in the root environment for the purpose.
+// short-lived Go process in the root environment, which runs on the
+// caller's goroutine. It fails as Self.Request does, and with ctx's error
+// when ctx ends first.
 func (r *Runtime) Request(ctx context.Context, to ProcessID, m Message) (Message, error) {
+	if err := ctx.Err(); err != nil {
+		return Message{}, err
+	}
 	var reply Message
-	p, err := r.root.SpawnGo(ctx, "request", func(ctx context.Context, self *Self) error {
+	p, err := r.root.admit(nil, "go:request", nil, 0, nil)
+	if err != nil {
+		return Message{}, fmt.Errorf("ward: request to %d: %w", to, err)
+	}
+	p.quiet = true // its failure is the caller's error, not a log line
+	p.goFn = func(ctx context.Context, self *Self) error {
 		var err error
 		reply, err = self.Request(ctx, to, m)
 		return err
-	})
-	if err != nil {
-		return Message{}, err
 	}
 	stop := context.AfterFunc(ctx, p.Kill)
-	defer stop()
-	reason, err := p.Wait(context.Background())
-	if err != nil {
-		return Message{}, err
-	}
-	if !reason.Normal() {
+	p.run()
+	stop()
+	if reason := p.reason; !reason.Normal() {
 		if ctx.Err() != nil {
 			return Message{}, ctx.Err()
 		}

@@ -92,3 +92,71 @@ func BenchmarkThroughputGoToWasm(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 }
+
+// BenchmarkRequestFromGo: one op is Runtime.Request to a Wasm echo, the
+// way Go code calls into a plugin process.
+func BenchmarkRequestFromGo(b *testing.B) {
+	r, m := benchMessages(b)
+	echo := benchSpawn(b, r.Environment(), m, "echo")
+	defer echo.Kill()
+	ctx := context.Background()
+	msg := Message{Data: make([]byte, 8)}
+	b.ResetTimer()
+	for range b.N {
+		if _, err := r.Request(ctx, echo.ID(), msg); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRequestFromGoProcess: one op is Self.Request from a Go-native
+// process to a Wasm echo.
+func BenchmarkRequestFromGoProcess(b *testing.B) {
+	r, m := benchMessages(b)
+	env := r.Environment()
+	echo := benchSpawn(b, env, m, "echo")
+	defer echo.Kill()
+	benchGoRequests(b, env, echo.ID())
+}
+
+// BenchmarkRequestChain: one op is a request from a Go process through
+// three Wasm relays (each a send_receive) to a Wasm echo and back.
+func BenchmarkRequestChain(b *testing.B) {
+	r, msgs := benchMessages(b)
+	env := r.Environment()
+	ctx := context.Background()
+	m, err := r.LoadModule(ctx, "handoff", []byte(handoffWAT))
+	if err != nil {
+		b.Fatal(err)
+	}
+	next := benchSpawn(b, env, msgs, "echo")
+	defer next.Kill()
+	for range 3 {
+		next = benchSpawn(b, env, m, "relay", I64(int64(next.ID())))
+		defer next.Kill()
+	}
+	head := next.ID()
+	benchGoRequests(b, env, head)
+}
+
+// benchGoRequests times b.N Self.Requests to the process to from one Go
+// process.
+func benchGoRequests(b *testing.B, env *Environment, to ProcessID) {
+	ctx := context.Background()
+	msg := Message{Data: make([]byte, 8)}
+	b.ResetTimer()
+	p, err := env.SpawnGo(ctx, "requester", func(ctx context.Context, self *Self) error {
+		for range b.N {
+			if _, err := self.Request(ctx, to, msg); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if reason, _ := p.Wait(ctx); reason != Normal {
+		b.Fatal(reason)
+	}
+}

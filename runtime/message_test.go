@@ -526,8 +526,8 @@ func TestGoProcessReasons(t *testing.T) {
 	r := newRuntime(t)
 	env := r.Environment()
 	var ge *GoError
-	if reason := wait(t, goProc(t, env, "panics", func(context.Context, *Self) error { panic("oops") })); !errors.As(reason, &ge) || ge.Panic != "oops" {
-		t.Fatalf("panic: %v", reason)
+	if reason := wait(t, goProc(t, env, "panics", func(context.Context, *Self) error { panic("oops") })); !errors.As(reason, &ge) || ge.Panic != "oops" || ge.Name != "panics" {
+		t.Fatalf("panic: %v (name %q)", reason, ge.Name)
 	}
 	if reason := wait(t, goProc(t, env, "ok", func(context.Context, *Self) error { return nil })); reason != Normal {
 		t.Fatalf("nil: %v", reason)

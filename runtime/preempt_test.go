@@ -1,7 +1,11 @@
 package runtime
 
 import (
+	"context"
+	"io"
+	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/wardrt/ward/testdata"
 )
@@ -34,5 +38,73 @@ func TestSpinnersShareTheCPU(t *testing.T) {
 	}
 	if job.yields.Load() < 2 {
 		t.Logf("the job finished within %d ticks", job.yields.Load())
+	}
+}
+
+// napWAT: a guest that waits (a sleep or a receive) and then loops a
+// little, many times over.
+const napWAT = `(module
+  (import "ward_process" "sleep_ms" (func $sleep (param i64)))
+  (import "ward_message" "receive" (func $receive (param i32 i32 i64) (result i32)))
+  (memory (export "memory") 1)
+  (func $work (local $i i32)
+    (loop $l
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (i32.const 1000)))))
+  (func (export "sleeps") (param $n i32)
+    (loop $l
+      (call $sleep (i64.const 3))
+      (call $work)
+      (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1))))))
+  (func (export "receives") (param $n i32)
+    (loop $l
+      (drop (call $receive (i32.const 0) (i32.const 0) (i64.const -1)))
+      (call $work)
+      (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))))`
+
+// A process that resumes after a wait longer than its time slice gets a
+// fresh slice: it is not preempted at its first loop back-edge, which would
+// cost every wake-up an extra trip through the run queue.
+func TestWaitsEndWithAFreshTimeSlice(t *testing.T) {
+	r := newRuntime(t)
+	env := r.Environment()
+	m := load(t, r, "nap", []byte(napWAT))
+	const n = 10
+	sleeper := spawn(t, env, m, "sleeps", I32(n))
+	receiver := spawn(t, env, m, "receives", I32(n))
+	for range n {
+		time.Sleep(3 * time.Millisecond) // three epoch ticks: the deadline passes
+		if err := receiver.Send(testCtx(t), Message{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range []*Process{sleeper, receiver} {
+		if reason := wait(t, p); reason != Normal {
+			t.Fatalf("%v: %v", p, reason)
+		}
+		// A tick may land inside the short loop now and then; not after
+		// every one of the n waits.
+		if y := p.yields.Load(); y >= n {
+			t.Errorf("%v was preempted %d times in %d short runs after waits", p, y, n)
+		}
+	}
+}
+
+// Close stops the epoch ticker at once, not after the rest of its
+// interval.
+func TestCloseDoesNotWaitOutTheEpochInterval(t *testing.T) {
+	r, err := New(WithEpochInterval(time.Hour), WithLogger(newSlog(slog.NewTextHandler(io.Discard, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- r.Close(context.Background()) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(testTimeout): // a hang guard: the interval is an hour
+		t.Fatal("Close waited for the epoch ticker's hour-long interval")
 	}
 }

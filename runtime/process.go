@@ -42,6 +42,20 @@ type Process struct {
 	regMu    sync.Mutex
 	reg      regState // guarded by regMu
 
+	// The hand-off (handoff.go): who may run the process's instance while
+	// its goroutine waits in a receive.
+	park       atomic.Int32 // parkOwned, parkWaiting, parkBorrowed or parkHanded
+	handedBack bool         // the goroutine's own note that resume is set
+	wp         *wasm.Proc   // the instance, set before the first park
+	waitTags   []int64      // the waiting receive's filter; held with park
+	waitBuf    [4]int64     // waitTags' storage for the usual one or two tags
+	resume     wasm.Status  // with parkHanded: what the goroutine serves next
+
+	// For tests, held with park: times a borrower ran it, and gave it back
+	// unfinished; messages moved into its inbox (hostmsg.go).
+	borrows, handBacks, aheads int32
+
+	quiet  bool // set before it runs: its failures are reported elsewhere, not logged
 	done   chan struct{}
 	reason Reason // written once, before done is closed
 }
@@ -152,7 +166,7 @@ func (p *Process) run() {
 	p.env.release()
 	p.reason = reason
 	p.propagateExit(reason)
-	if !viaLink {
+	if !viaLink && !p.quiet {
 		p.logExit(reason, names)
 	}
 	close(p.done)
@@ -180,6 +194,7 @@ func (p *Process) execute() Reason {
 		return reason
 	}
 	defer p.teardown(wp)
+	p.wp = wp
 	if p.mod.m.UsesWASI {
 		defer p.env.flushOutputs()
 	}
@@ -203,7 +218,7 @@ func (p *Process) execute() Reason {
 				r.releaseRun()
 				return Killed
 			}
-			st = wp.Poll()
+			st = p.next(wp)
 		}
 	}
 }

@@ -35,3 +35,16 @@ func (s *runSlots) release() {
 		s.handoff <- struct{}{}
 	}
 }
+
+// tryAcquire takes a slot if one is free, without waiting.
+func (s *runSlots) tryAcquire() bool {
+	for {
+		f := s.free.Load()
+		if f <= 0 {
+			return false
+		}
+		if s.free.CompareAndSwap(f, f-1) {
+			return true
+		}
+	}
+}

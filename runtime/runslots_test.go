@@ -7,9 +7,10 @@ import (
 	"testing"
 )
 
-// TestRunSlotsBoundHolders hammers the semaphore from many goroutines and
-// checks that no more than n ever hold a slot at once, that every waiter
-// gets one in the end, and that all slots are free afterwards.
+// TestRunSlotsBoundHolders hammers the semaphore from many goroutines, half
+// the time through tryAcquire, and checks that no more than n ever hold a
+// slot at once, that every waiter gets one in the end, and that all slots
+// are free afterwards.
 func TestRunSlotsBoundHolders(t *testing.T) {
 	for _, n := range []int{1, 2, 3} {
 		s := newRunSlots(n)
@@ -19,8 +20,10 @@ func TestRunSlotsBoundHolders(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				for range 2000 {
-					s.acquire()
+				for i := range 2000 {
+					if i%2 == 0 || !s.tryAcquire() {
+						s.acquire()
+					}
 					h := holders.Add(1)
 					for {
 						m := most.Load()
@@ -71,4 +74,23 @@ func TestRunSlotsWaiterGetsReleasedSlot(t *testing.T) {
 		t.Fatalf("free = %d with the slot held by the waiter, want 0", f)
 	}
 	s.release()
+}
+
+func TestRunSlotsTryAcquireNeverWaits(t *testing.T) {
+	s := newRunSlots(2)
+	if !s.tryAcquire() || !s.tryAcquire() {
+		t.Fatal("tryAcquire failed with slots free")
+	}
+	if s.tryAcquire() {
+		t.Fatal("tryAcquire took a third slot of two")
+	}
+	s.release()
+	if !s.tryAcquire() {
+		t.Fatal("tryAcquire failed after a release")
+	}
+	s.release()
+	s.release()
+	if got := s.free.Load(); got != 2 {
+		t.Fatalf("%d slots free at the end, want 2", got)
+	}
 }

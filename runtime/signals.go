@@ -40,8 +40,15 @@ type termination struct {
 type signalState struct {
 	dead     bool
 	links    map[ProcessID]*Process
-	watchers map[MonitorRef]*Process // monitors on this process
-	watching map[MonitorRef]*Process // monitors this process holds
+	watchers map[MonitorRef]watcher  // monitors on this process
+	watching map[MonitorRef]*Process // monitors this process holds, by target
+}
+
+// watcher is a monitor seen from its target: who to tell, and under which
+// tag (TagDown, or a request's reply tag: see Self.Request).
+type watcher struct {
+	p   *Process
+	tag int64
 }
 
 // link links a and b. It fails with ErrNoProcess if b (or a) has ended.
@@ -77,33 +84,42 @@ func (r *Runtime) unlink(a *Process, b ProcessID) {
 // monitor makes w watch target. A target that has ended gets a DOWN with
 // NoProc at once.
 func (r *Runtime) monitor(w *Process, target ProcessID) MonitorRef {
+	return r.monitorWith(w, target, abi.TagDown)
+}
+
+// monitorWith is monitor with the DOWN message sent under tag.
+func (r *Runtime) monitorWith(w *Process, target ProcessID, tag int64) MonitorRef {
 	ref := MonitorRef(nextMonitorRef.Add(1))
 	t := r.lookup(target)
 	r.sigMu.Lock()
 	if t == nil || t.sig.dead || w.sig.dead {
 		r.sigMu.Unlock()
-		w.signal(downMessage(ref, target, NoProc)) // dropped if w has ended
+		w.signal(downMessage(ref, tag, target, NoProc)) // dropped if w has ended
 		return ref
 	}
 	if t.sig.watchers == nil {
-		t.sig.watchers = map[MonitorRef]*Process{}
+		t.sig.watchers = map[MonitorRef]watcher{}
 	}
 	if w.sig.watching == nil {
 		w.sig.watching = map[MonitorRef]*Process{}
 	}
-	t.sig.watchers[ref] = w
+	t.sig.watchers[ref] = watcher{w, tag}
 	w.sig.watching[ref] = t
 	r.sigMu.Unlock()
 	return ref
 }
 
-func (r *Runtime) demonitor(w *Process, ref MonitorRef) {
+// demonitor ends a monitor. It reports false when there was none to end:
+// the monitor fired (its DOWN is queued or on its way) or never existed.
+func (r *Runtime) demonitor(w *Process, ref MonitorRef) bool {
 	r.sigMu.Lock()
 	defer r.sigMu.Unlock()
-	if t, ok := w.sig.watching[ref]; ok {
+	t, ok := w.sig.watching[ref]
+	if ok {
 		delete(w.sig.watching, ref)
 		delete(t.sig.watchers, ref)
 	}
+	return ok
 }
 
 // propagateExit runs once, when p has ended with reason: it tells linked
@@ -121,13 +137,18 @@ func (p *Process) propagateExit(reason Reason) {
 		delete(t.sig.watchers, ref)
 	}
 	p.sig.watching = nil
+	// A watcher forgets a monitor once it has fired, or a long-lived one
+	// (a supervisor) would hold an entry for every process it outlived.
+	for ref, w := range watchers {
+		delete(w.p.sig.watching, ref)
+	}
 	r.sigMu.Unlock()
 
 	for _, q := range links {
 		q.exitSignal(p.id, reason)
 	}
 	for ref, w := range watchers {
-		w.signal(downMessage(ref, p.id, reason))
+		w.p.signal(downMessage(ref, w.tag, p.id, reason))
 	}
 }
 
@@ -158,14 +179,32 @@ func exitMessage(from ProcessID, reason Reason) Message {
 	return Message{Sender: uint64(from), Tag: abi.TagExit, Data: b, Handles: []any{reason}}
 }
 
-func downMessage(ref MonitorRef, from ProcessID, reason Reason) Message {
+func downMessage(ref MonitorRef, tag int64, from ProcessID, reason Reason) Message {
 	text := reason.Error()
 	b := make([]byte, 20+len(text))
 	binary.LittleEndian.PutUint64(b, uint64(ref))
 	binary.LittleEndian.PutUint64(b[8:], uint64(from))
 	binary.LittleEndian.PutUint32(b[16:], reasonKind(reason))
 	copy(b[20:], text)
-	return Message{Sender: uint64(from), Tag: abi.TagDown, Data: b, Handles: []any{reason}}
+	h := any(reason)
+	if tag != abi.TagDown {
+		h = requestEnded{reason}
+	}
+	return Message{Sender: uint64(from), Tag: tag, Data: b, Handles: []any{h}}
+}
+
+// requestEnded marks the DOWN of a request's monitor, which arrives under
+// the reply's tag: no reply can carry one, as the type is not exported.
+type requestEnded struct{ reason Reason }
+
+// endedBeforeReply returns the target's reason if m is the DOWN of a
+// request's monitor rather than its reply.
+func endedBeforeReply(m Message) (Reason, bool) {
+	if len(m.Handles) != 1 {
+		return nil, false
+	}
+	e, ok := m.Handles[0].(requestEnded)
+	return e.reason, ok
 }
 
 // reasonKind is the number guests see for a reason (abi.Reason*).

@@ -1,0 +1,171 @@
+package runtime
+
+import (
+	"github.com/wardrt/ward/internal/abi"
+	"github.com/wardrt/ward/internal/wasm"
+)
+
+// The hand-off: a process that sends a request and is about to wait for
+// the reply (send_receive, or Self.Request in a Go process) runs the
+// receiver itself, on its own goroutine, when the receiver is parked in a
+// receive without a timeout. The receiver takes the message, computes,
+// sends its reply (send, or the send half of a send_receive) and waits
+// again, all without a goroutine being woken or put to sleep; the
+// requester then finds the reply in its mailbox. A round trip through the Go scheduler costs more
+// than the work, and the requester has nothing else to do meanwhile. It is
+// what an L4 IPC call or Go's runnext does for the same reason.
+//
+// Ownership of a parked instance is in Process.park:
+//
+//	parkOwned    its goroutine runs it, or it is not waiting in a receive
+//	parkWaiting  its goroutine sleeps on Notify in waitMessage; a sender
+//	             may take it (CAS to parkBorrowed)
+//	parkBorrowed a sender's goroutine is running it; its own goroutine,
+//	             woken meanwhile, goes back to sleep
+//	parkHanded   the borrower stopped at something only the owner serves
+//	             and left the status in resume; the goroutine takes it back
+//
+// Whoever moves park away from parkBorrowed then checks for anything the
+// sleeping goroutine must see (a message, a kill) and wakes it: a wake-up
+// that arrived during the borrow was spent on a goroutine that went back to
+// sleep.
+const (
+	parkOwned int32 = iota
+	parkWaiting
+	parkBorrowed
+	parkHanded
+)
+
+// maxBorrowedReceives bounds the messages a borrower serves the receiver
+// before giving it back: a stream from other senders must not keep the
+// requester running someone else's process.
+const maxBorrowedReceives = 16
+
+// maxHandOffHops bounds a chain of requests run on one goroutine: a
+// borrowed receiver that itself sends a request (send_receive) may borrow
+// its own receiver, and so on, this many deep. The chain cannot loop: a
+// process in it is borrowed or running, never parked.
+const maxHandOffHops = 4
+
+// Indexes into abi.Funcs of the calls a borrower serves itself.
+var (
+	_, idSend, _        = abi.Lookup(abi.NamespaceMessage, "send")
+	_, idReceive, _     = abi.Lookup(abi.NamespaceMessage, "receive")
+	_, idSendReceive, _ = abi.Lookup(abi.NamespaceMessage, "send_receive")
+)
+
+// handOff delivers m to q from a sender that waits for a reply next. If q
+// is a Wasm process waiting in a receive without a timeout, and hops > 0,
+// the caller's goroutine runs q until it waits again, so the reply is
+// often queued for the sender on return.
+func handOff(q *Process, m Message, hops int) error {
+	if hops <= 0 || !q.park.CompareAndSwap(parkWaiting, parkBorrowed) {
+		return q.deliver(m)
+	}
+	// Queued first, then received with q's own filter: q sees its mailbox
+	// in the same order as if it had woken up itself.
+	err := q.enqueue(m, false)
+	q.runBorrowed(hops - 1)
+	return err
+}
+
+// runBorrowed runs q, held as parkBorrowed, until it waits again or stops
+// at something its own goroutine must serve.
+func (q *Process) runBorrowed(hops int) {
+	wp := q.wp
+	q.borrows++
+	for range maxBorrowedReceives {
+		if q.killed.Load() {
+			break
+		}
+		if !q.receiveNow(wp, q.waitTags) {
+			break
+		}
+		wp.FreshSlice() // q waited; a preemption now would hand it back
+		if st, waits := q.pollBorrowed(wp, hops); !waits {
+			q.handBack(st)
+			return
+		}
+	}
+	// q waits in a receive with its filter in q.waitTags, which is all
+	// its goroutine needs to take over.
+	q.park.Store(parkWaiting)
+	if q.killed.Load() || q.mb.Len() > 0 {
+		q.mb.Wake()
+	}
+}
+
+// pollBorrowed resumes q and serves what never blocks (plain sends, and
+// the send half of a send_receive, itself a hand-off if hops allow) until
+// q waits in a receive without a timeout, with its filter in q.waitTags
+// (waits is true), or stops at anything else, with st to serve.
+func (q *Process) pollBorrowed(wp *wasm.Proc, hops int) (st wasm.Status, waits bool) {
+	for {
+		st = wp.Poll()
+		if st != wasm.Host || q.killed.Load() {
+			return st, false
+		}
+		switch wp.HostID() {
+		case idSend:
+			wp.Return(q.sendOutgoing(wp, wp.HostArg(0), 0))
+		case idReceive:
+			return st, q.waitsFor(wp, 0)
+		case idSendReceive:
+			if !q.waitsFor(wp, 1) {
+				return st, false // all of it is its goroutine's to serve
+			}
+			if !q.sendThenLookAhead(wp, hops) {
+				return st, true
+			}
+		default:
+			return st, false
+		}
+	}
+}
+
+// waitsFor reports whether q's pending receive, its filter and timeout at
+// host arguments from first on, has no timeout and a filter that reads
+// cleanly; if so, the filter is in q.waitTags.
+func (q *Process) waitsFor(wp *wasm.Proc, first int) bool {
+	if wp.HostArg(first+2) >= 0 {
+		return false
+	}
+	tags, fault := readTags(wp.Memory(), wp.HostArg(first), wp.HostArg(first+1), q.waitBuf[:0])
+	if fault != tagsOK {
+		return false // its goroutine reports it
+	}
+	q.waitTags = tags
+	return true
+}
+
+// handBack gives q to its goroutine with st still to serve.
+func (q *Process) handBack(st wasm.Status) {
+	q.handBacks++
+	q.resume = st
+	q.park.Store(parkHanded)
+	q.mb.Wake()
+}
+
+// reclaim takes the instance back for p's goroutine after a wake-up in
+// waitMessage. It returns false while a borrower holds it: the borrower
+// wakes the goroutine again if there is anything left to see.
+func (p *Process) reclaim() bool {
+	if p.park.CompareAndSwap(parkWaiting, parkOwned) {
+		return true
+	}
+	if p.park.CompareAndSwap(parkHanded, parkOwned) {
+		p.handedBack = true
+		return true
+	}
+	return false
+}
+
+// next polls wp, unless a borrower handed the process back with a status
+// to serve first.
+func (p *Process) next(wp *wasm.Proc) wasm.Status {
+	if p.handedBack {
+		p.handedBack = false
+		return p.resume
+	}
+	return wp.Poll()
+}
