@@ -91,11 +91,17 @@ func TestWard(t *testing.T) {
 	checkDuration(t, "OneToOne", d, err)
 }
 
-func TestNaive(t *testing.T) {
-	w, err := NewNaive()
-	if err != nil {
-		t.Fatal(err)
-	}
+// channelPeer is what the naive wasmtime-go and wazero workloads share.
+type channelPeer interface {
+	SpawnWait() error
+	Handle() error
+	HostCall(n int) (time.Duration, error)
+	PingPong(n int) (time.Duration, error)
+	OneToOne(n int) (time.Duration, error)
+}
+
+func checkChannelPeer(t *testing.T, w channelPeer) {
+	t.Helper()
 	d, err := Seq(3, w.SpawnWait)
 	checkDuration(t, "SpawnWait", d, err)
 	if err := w.Handle(); err != nil {
@@ -111,25 +117,21 @@ func TestNaive(t *testing.T) {
 	checkDuration(t, "OneToOne", d, err)
 }
 
+func TestNaive(t *testing.T) {
+	w, err := NewNaive()
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkChannelPeer(t, w)
+}
+
 func TestWazero(t *testing.T) {
 	w, err := NewWazero()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer w.Close()
-	d, err := Seq(3, w.SpawnWait)
-	checkDuration(t, "SpawnWait", d, err)
-	if err := w.Handle(); err != nil {
-		t.Errorf("Handle: %v", err)
-	}
-	d, err = w.HostCall(100)
-	if err != nil || d < 0 {
-		t.Errorf("HostCall: %v, %v", d, err)
-	}
-	d, err = w.PingPong(10)
-	checkDuration(t, "PingPong", d, err)
-	d, err = w.OneToOne(100)
-	checkDuration(t, "OneToOne", d, err)
+	checkChannelPeer(t, w)
 }
 
 func TestExtism(t *testing.T) {
