@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/wardrt/ward/runtime"
@@ -212,5 +213,39 @@ func TestRuntimeClosed(t *testing.T) {
 	must(t, f.rt.Close(testCtx(t)))
 	if err := wait(); !errors.Is(err, runtime.ErrClosed) {
 		t.Errorf("Serve: %v, want runtime.ErrClosed", err)
+	}
+}
+
+// WhichChildren lists the configured children at every moment: before a
+// run, while it starts them (Stopped until started), and after it. It
+// used to return none in the instant after Serve published its run.
+func TestWhichChildrenNeverEmpty(t *testing.T) {
+	f := newFixture(t)
+	sup := supervisor.New("s", supervisor.Options{Logger: quiet()})
+	must(t, sup.Add(supervisor.ChildSpec{Name: "a", Wasm: f.forever()}))
+	stop := make(chan struct{})
+	var empty atomic.Int32
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if got := names(sup.WhichChildren()); !slices.Equal(got, []string{"a"}) {
+				empty.Add(1)
+			}
+		}
+	})
+	for range 50 {
+		end, _ := serve(t, sup)
+		waitUntil(t, func() bool { return child(t, sup, "a").State == supervisor.Running }, "a to run")
+		must(t, ignoreCanceled(end()))
+	}
+	close(stop)
+	wg.Wait()
+	if n := empty.Load(); n > 0 {
+		t.Errorf("WhichChildren did not list [a] %d times", n)
 	}
 }

@@ -92,9 +92,6 @@ func (l *loop) main(specs []ChildSpec) error {
 	if l.simple() {
 		l.template = specs[0]
 	} else {
-		for _, spec := range specs {
-			l.add(&child{spec: spec})
-		}
 		for _, c := range slices.Clone(l.r.children) {
 			if err := l.start(c, false); err != nil {
 				return l.stopAll(err)

@@ -109,6 +109,13 @@ func (s *Supervisor) serve(ctx context.Context, self *runtime.Self) error {
 	}
 	specs := slices.Clone(s.specs)
 	r := &run{reqs: make(chan func(*loop)), done: make(chan struct{})}
+	if s.opts.Strategy != SimpleOneForOne {
+		// Published with the run, so WhichChildren lists the configured
+		// children (Stopped) while they start instead of none at all.
+		for _, spec := range specs {
+			r.children = append(r.children, &child{spec: spec})
+		}
+	}
 	if self != nil {
 		r.proc = self.Process()
 	}
