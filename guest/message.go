@@ -98,9 +98,10 @@ func current() Message {
 
 // Request sends data to the process to under a fresh tag (UniqueTag) and
 // waits up to timeout for the first message back with that tag: the reply
-// (see Reply). Errors are Send's, or ErrTimeout. A reply that comes after
-// the timeout stays in the mailbox, where no receive that filters on other
-// tags will see it.
+// (see Reply). Errors are Send's, ErrNotFound also when to ends before it
+// replies (Request watches it, and fails at once), or ErrTimeout. A reply
+// that comes after the timeout stays in the mailbox, where no receive that
+// filters on other tags will see it.
 func Request(to ProcessID, data []byte, timeout time.Duration) (Message, error) {
 	tag := wardUniqueTag()
 	msgMu.Lock()

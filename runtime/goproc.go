@@ -166,8 +166,9 @@ func (s *Self) Request(ctx context.Context, to ProcessID, m Message) (Message, e
 	return reply, nil
 }
 
-// flushDown takes the DOWN of a request's monitor that fired: it is queued
-// already, or about to be, and must not be left in the mailbox.
+// flushDown takes the DOWN of a request's monitor that fired: propagateExit
+// queued it before demonitor could see the monitor gone, and it must not
+// be left in the mailbox.
 func (s *Self) flushDown(tag int64) {
 	for {
 		m, err := s.Receive(context.Background(), tag)

@@ -115,6 +115,7 @@ func (q *Process) pollBorrowed(wp *wasm.Proc, hops int) (st wasm.Status, waits b
 				return st, false // all of it is its goroutine's to serve
 			}
 			if !q.sendThenLookAhead(wp, hops) {
+				q.waitTags = q.withRequest(q.waitTags)
 				return st, true
 			}
 		default:

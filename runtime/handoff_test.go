@@ -58,6 +58,16 @@ const handoffWAT = `(module $handoff
     (if (local.get $st) (then (call $exit (i32.add (i32.const 100) (local.get $st)))))
     (call $check (local.get $tag)))
 
+  ;; ask_clean: ask, then exit 95 if anything is left in the mailbox
+  (func (export "ask_clean") (param $peer i64) (param $tag i64) (param $timeout i64)
+    (local $st i32)
+    (call $prepare (local.get $tag))
+    (i64.store (i32.const 0) (local.get $tag))
+    (local.set $st (call $send_receive (local.get $peer) (i32.const 0) (i32.const 1) (local.get $timeout)))
+    (if (i32.eqz (local.get $st)) (then (call $check (local.get $tag))))
+    (if (i32.eqz (call $receive (i32.const 0) (i32.const 0) (i64.const 0))) (then (call $exit (i32.const 95))))
+    (if (local.get $st) (then (call $exit (i32.add (i32.const 100) (local.get $st))))))
+
   ;; tell_then_await: a plain send, then wait for the reply
   (func (export "tell_then_await") (param $peer i64) (param $tag i64)
     (call $prepare (local.get $tag))
@@ -85,17 +95,21 @@ const handoffWAT = `(module $handoff
     (drop (call $send (call $sender)))
     (call $wait_forever))
   (func (export "then_return") (call $receive_any) (call $reply))
+  (func (export "then_exit") (call $receive_any))
+  (func (export "sink") (call $wait_forever))
   (func (export "then_trap") (call $receive_any) (unreachable))
   (func (export "then_spin") (call $receive_any) (loop $l (br $l)))
 
-  ;; serve_sr: answer each request and wait for the next in one call
+  ;; serve_sr: answer each request and wait for the next in one call; when
+  ;; the client has ended meanwhile (send_receive watches it), wait apart
   (func (export "serve_sr")
     (call $receive_any)
     (loop $l
       (drop (call $read (i32.const 64) (i32.const 8)))
       (call $create (call $tag))
       (drop (call $write (i32.const 64) (i32.const 8)))
-      (drop (call $send_receive (call $sender) (i32.const 0) (i32.const 0) (i64.const -1)))
+      (if (call $send_receive (call $sender) (i32.const 0) (i32.const 0) (i64.const -1))
+        (then (call $receive_any)))
       (br $l)))
 
   ;; relay: pass each request on to next with send_receive, and its reply
@@ -134,10 +148,30 @@ func newRuntimeLongTicks(t *testing.T) *Runtime {
 // timed out.
 func wantTimedOut(t *testing.T, asker *Process) {
 	t.Helper()
+	wantAskStatus(t, asker, abi.ErrTimeout, "its receive timed out")
+}
+
+// wantAskStatus fails unless asker, an "ask", ended because its
+// send_receive returned status.
+func wantAskStatus(t *testing.T, asker *Process, status int, why string) {
+	t.Helper()
 	var exit *ExitError
-	if reason := wait(t, asker); !errors.As(reason, &exit) || exit.Code != 100+abi.ErrTimeout {
-		t.Fatalf("asker: %v, want exit %d (its receive timed out)", reason, 100+abi.ErrTimeout)
+	if reason := wait(t, asker); !errors.As(reason, &exit) || exit.Code != 100+status {
+		t.Fatalf("asker: %v, want exit %d (%s)", reason, 100+status, why)
 	}
+}
+
+// askStatus is the status of an "ask"'s send_receive, from its reason:
+// OK when it ended normally, -1 for anything but a status exit.
+func askStatus(reason Reason) int {
+	var exit *ExitError
+	switch {
+	case reason == Normal:
+		return abi.OK
+	case errors.As(reason, &exit) && exit.Code >= 100:
+		return exit.Code - 100
+	}
+	return -1
 }
 
 // borrowed reads how often p was run by another process's goroutine, and
@@ -233,12 +267,14 @@ func TestHandOffTrapEndsOnlyTheReceiver(t *testing.T) {
 	env := r.Environment()
 	server := spawn(t, env, m, "then_trap")
 	parked(t, server)
-	asker := spawn(t, env, m, "ask", I64(int64(server.ID())), I64(5), I64(50))
+	// A timeout longer than the test's: the asker learns of the trap from
+	// its request's watch.
+	asker := spawn(t, env, m, "ask", I64(int64(server.ID())), I64(5), I64(time.Hour.Milliseconds()))
 	var trap *TrapError
 	if reason := wait(t, server); !errors.As(reason, &trap) || trap.Code != TrapUnreachableCodeReached {
 		t.Fatalf("server: %v, want an unreachable trap", reason)
 	}
-	wantTimedOut(t, asker)
+	wantAskStatus(t, asker, abi.ErrNotFound, "its target ended before replying")
 	wantBorrowed(t, server, 1, 1)
 }
 
@@ -366,8 +402,11 @@ func TestHandOffFromGoProcess(t *testing.T) {
 }
 
 // Requests along a chain of relays deeper than maxHandOffHops, from
-// several askers at once, all come back; a relay killed mid-chain strands
-// only the requests it held.
+// several askers at once, all come back. A relay killed mid-chain takes
+// the relays before it down one by one, each learning from its request's
+// watch that the next has ended (a relay exits when its send_receive
+// fails): every asker gets its reply or ErrNotFound, none waits out its
+// timeout.
 func TestHandOffAlongAChain(t *testing.T) {
 	r := newRuntime(t)
 	m := load(t, r, "handoff", []byte(handoffWAT))
@@ -382,7 +421,7 @@ func TestHandOffAlongAChain(t *testing.T) {
 		head := chain[len(chain)-1]
 		timeout := int64(-1)
 		if kill {
-			timeout = 100
+			timeout = time.Hour.Milliseconds() // longer than the test's
 		}
 		var askers []*Process
 		for round := range 5 {
@@ -396,9 +435,7 @@ func TestHandOffAlongAChain(t *testing.T) {
 		}
 		for _, a := range askers {
 			reason := wait(t, a)
-			var exit *ExitError
-			stranded := errors.As(reason, &exit) && exit.Code == 100+abi.ErrTimeout
-			if reason != Normal && !(kill && stranded) {
+			if st := askStatus(reason); st != abi.OK && !(kill && st == abi.ErrNotFound) {
 				t.Fatalf("kill %v: asker: %v", kill, reason)
 			}
 		}

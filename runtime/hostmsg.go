@@ -45,17 +45,66 @@ func hostSendReceive(p *Process, wp *wasm.Proc) bool {
 }
 
 // sendThenLookAhead serves a send_receive up to its wait: the send (hops
-// as for sendOutgoing), then a reply already in the guest's inbox, where C
-// looks only for a plain receive. It reports whether that completed the
-// call.
+// as for sendOutgoing), the watch of the target, then a reply already in
+// the guest's inbox, where C looks only for a plain receive. It reports
+// whether that completed the call.
 func (p *Process) sendThenLookAhead(wp *wasm.Proc, hops int) bool {
-	if st := p.sendOutgoing(wp, wp.HostArg(0), hops); st != abi.OK {
+	to := wp.HostArg(0)
+	if st := p.sendOutgoing(wp, to, hops); st != abi.OK {
 		wp.Return(st)
 		return true
 	}
+	p.watchRequest(ProcessID(to))
 	if wp.TakeAhead(wp.HostArg(1), wp.HostArg(2)) {
+		p.endRequest(Message{})
 		wp.Return(abi.OK)
 		return true
+	}
+	return false
+}
+
+// A send_receive watches its target while it waits, as Self.Request and
+// Erlang's gen_server:call do: if the target ends first, the call returns
+// ErrNotFound at once instead of waiting out its timeout. The watch is a
+// monitor whose DOWN comes under a tag of its own, from the range of
+// negative tags no guest can send, added to the receive's filter. At most
+// one is pending per process, in Process.request; whichever goroutine
+// completes the receive ends it (endRequest).
+
+// requestTag is the tag of the DOWN of the request watch ref.
+func requestTag(ref MonitorRef) int64 { return math.MinInt64 + int64(ref&math.MaxInt64) }
+
+// watchRequest starts the watch of the pending send_receive's target.
+func (p *Process) watchRequest(target ProcessID) {
+	r := p.env.rt
+	ref := MonitorRef(nextMonitorRef.Add(1))
+	r.watch(p, r.lookup(target), target, ref, requestTag(ref))
+	p.request = ref
+}
+
+// withRequest returns the receive filter tags with the pending request's
+// DOWN added; an empty filter matches it already.
+func (p *Process) withRequest(tags []int64) []int64 {
+	if p.request == 0 || len(tags) == 0 {
+		return tags
+	}
+	return append(tags, requestTag(p.request))
+}
+
+// endRequest ends the pending request's watch once its receive is over:
+// it took m, or nothing (the zero Message: a reply from the inbox, a
+// timeout, an error). It reports whether m is the target's DOWN, which the
+// guest sees as ErrNotFound.
+func (p *Process) endRequest(m Message) (targetEnded bool) {
+	ref := p.request
+	p.request = 0
+	if _, ended := endedBeforeReply(m); ended {
+		return true // the watch fired, and nothing of it is left
+	}
+	if !p.env.rt.demonitor(p, ref) {
+		// It fired meanwhile; propagateExit queued the DOWN before
+		// demonitor could see that, so it is in the mailbox now.
+		p.mb.TryReceive(requestTag(ref))
 	}
 	return false
 }
@@ -94,18 +143,22 @@ func (p *Process) receiveFor(wp *wasm.Proc, tagsPtr, tagsCount, timeoutMs int64)
 	tags, fault := readTags(wp.Memory(), tagsPtr, tagsCount, p.waitBuf[:0])
 	switch fault {
 	case tagsTooMany:
+		if p.request != 0 {
+			p.endRequest(Message{})
+		}
 		wp.Return(abi.ErrInvalid)
 		return true
 	case tagsOutside:
 		wp.Trap("ward_message.receive: tags outside the caller's memory")
 		return true
 	}
+	tags = p.withRequest(tags)
 	p.waitTags = tags
 	if p.receiveNow(wp, tags) {
 		return true
 	}
 	if timeoutMs == 0 {
-		wp.Return(abi.ErrTimeout)
+		p.timedOut(wp)
 		return true
 	}
 	if timeoutMs < 0 {
@@ -135,9 +188,17 @@ func (p *Process) receiveFor(wp *wasm.Proc, tagsPtr, tagsCount, timeoutMs int64)
 		return false
 	}
 	if !ok {
-		wp.Return(abi.ErrTimeout)
+		p.timedOut(wp)
 	}
 	return true
+}
+
+// timedOut completes a receive that found nothing in time.
+func (p *Process) timedOut(wp *wasm.Proc) {
+	if p.request != 0 {
+		p.endRequest(Message{})
+	}
+	wp.Return(abi.ErrTimeout)
 }
 
 // waitMessage is a receive without a timeout, with the filter in
@@ -184,6 +245,10 @@ func (p *Process) receiveNow(wp *wasm.Proc, tags []int64) bool {
 	})
 	if !ok {
 		return false
+	}
+	if p.request != 0 && p.endRequest(m) {
+		wp.Return(abi.ErrNotFound)
+		return true
 	}
 	if !wp.SetMessage(m.Data, m.Tag, m.Sender) {
 		wp.Trap("ward_message.receive: out of memory for the message")

@@ -50,6 +50,7 @@ type Process struct {
 	waitTags   []int64      // the waiting receive's filter; held with park
 	waitBuf    [4]int64     // waitTags' storage for the usual one or two tags
 	resume     wasm.Status  // with parkHanded: what the goroutine serves next
+	request    MonitorRef   // the watch of a pending send_receive (hostmsg.go); held with park
 
 	// For tests, held with park: times a borrower ran it, and gave it back
 	// unfinished; messages moved into its inbox (hostmsg.go).

@@ -90,12 +90,18 @@ func (r *Runtime) monitor(w *Process, target ProcessID) MonitorRef {
 // monitorWith is monitor with the DOWN message sent under tag.
 func (r *Runtime) monitorWith(w *Process, target ProcessID, tag int64) MonitorRef {
 	ref := MonitorRef(nextMonitorRef.Add(1))
-	t := r.lookup(target)
+	r.watch(w, r.lookup(target), target, ref, tag)
+	return ref
+}
+
+// watch makes w watch t (nil when target is not alive) under ref, with
+// the DOWN sent under tag.
+func (r *Runtime) watch(w, t *Process, target ProcessID, ref MonitorRef, tag int64) {
 	r.sigMu.Lock()
 	if t == nil || t.sig.dead || w.sig.dead {
 		r.sigMu.Unlock()
 		w.signal(downMessage(ref, tag, target, NoProc)) // dropped if w has ended
-		return ref
+		return
 	}
 	if t.sig.watchers == nil {
 		t.sig.watchers = map[MonitorRef]watcher{}
@@ -106,7 +112,6 @@ func (r *Runtime) monitorWith(w *Process, target ProcessID, tag int64) MonitorRe
 	t.sig.watchers[ref] = watcher{w, tag}
 	w.sig.watching[ref] = t
 	r.sigMu.Unlock()
-	return ref
 }
 
 // demonitor ends a monitor. It reports false when there was none to end:
@@ -141,6 +146,13 @@ func (p *Process) propagateExit(reason Reason) {
 	// (a supervisor) would hold an entry for every process it outlived.
 	for ref, w := range watchers {
 		delete(w.p.sig.watching, ref)
+		if w.tag != abi.TagDown {
+			// A request's watch: its DOWN is queued before the lock goes,
+			// so a requester whose demonitor finds the watch fired also
+			// finds the DOWN already in its mailbox (endRequest).
+			w.p.signal(downMessage(ref, w.tag, p.id, reason))
+			delete(watchers, ref)
+		}
 	}
 	r.sigMu.Unlock()
 

@@ -327,8 +327,12 @@ __attribute__((import_module("ward_message"), import_name("receive")))
 int32_t ward_message_receive(int32_t tags_ptr, int32_t tags_count, int64_t timeout_ms);
 
 /*
- * send then receive in one call: the request half of request/reply. Returns
- * send's error status, or receive's.
+ * send then receive in one call: the request half of request/reply. While it
+ * waits it watches pid, as a monitor would: if pid ends before a matching
+ * message arrives, it returns WARD_ERR_NOT_FOUND at once instead of waiting
+ * out timeout_ms. Otherwise it returns send's error status, or receive's. A
+ * server that answers and then waits for its next request wants send and
+ * receive instead: its client may end first.
  *
  * Runs in Go (async).
  */

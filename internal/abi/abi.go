@@ -295,7 +295,10 @@ var Funcs = []Func{
 		Params:  []Param{p("pid", I64), p("tags_ptr", I32), p("tags_count", I32), p("timeout_ms", I64)},
 		Results: []Param{p("status", I32)},
 		Impl:    Go,
-		Doc:     "send then receive in one call: the request half of request/reply. Returns send's error status, or receive's.",
+		Doc: "send then receive in one call: the request half of request/reply. While it waits it watches pid, as a monitor would: " +
+			"if pid ends before a matching message arrives, it returns ErrNotFound at once instead of waiting out timeout_ms. " +
+			"Otherwise it returns send's error status, or receive's. A server that answers and then waits for its next request wants send and receive instead: " +
+			"its client may end first.",
 	},
 	{
 		Namespace: NamespaceMessage, Name: "send_after",

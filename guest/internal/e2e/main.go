@@ -51,6 +51,15 @@ func panics() { panic("on purpose") }
 //go:wasmexport waiter
 func waiter() { guest.Receive() }
 
+// hoarder takes every message and answers none.
+//
+//go:wasmexport hoarder
+func hoarder() {
+	for {
+		guest.Receive()
+	}
+}
+
 // echo_params sends its parameters back to parent as 16 bytes.
 //
 //go:wasmexport echo_params
@@ -277,13 +286,24 @@ func checkRequest(to int64) {
 			return fmt.Errorf("typed reply %+v", sum)
 		}
 
-		silent, err := guest.Spawn("waiter")
+		// The waiter takes the request and ends without replying: the
+		// request watches it, and fails at once, long before its timeout.
+		w, err := guest.Spawn("waiter")
 		if err != nil {
 			return err
 		}
-		// The waiter takes the request and never replies.
-		if _, err := guest.Request(silent, []byte("?"), 30*time.Millisecond); !errors.Is(err, guest.ErrTimeout) {
+		if _, err := guest.Request(w, []byte("?"), time.Hour); !errors.Is(err, guest.ErrNotFound) {
+			return fmt.Errorf("request to a process that ends without replying: got %v, want ErrNotFound", err)
+		}
+		h, err := guest.Spawn("hoarder")
+		if err != nil {
+			return err
+		}
+		if _, err := guest.Request(h, []byte("?"), 30*time.Millisecond); !errors.Is(err, guest.ErrTimeout) {
 			return fmt.Errorf("request to a process that does not reply: got %v, want ErrTimeout", err)
+		}
+		if err := guest.Kill(h); err != nil {
+			return fmt.Errorf("kill the hoarder: %w", err)
 		}
 		if _, err := guest.Request(1<<60, nil, time.Second); !errors.Is(err, guest.ErrNotFound) {
 			return fmt.Errorf("request to no process: got %v, want ErrNotFound", err)

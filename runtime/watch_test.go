@@ -1,0 +1,105 @@
+package runtime
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/wardrt/ward/internal/abi"
+)
+
+// A guest's send_receive watches its target: a target that ends before it
+// replies (normally, by a trap, or killed) fails the call at once with
+// ErrNotFound, whatever the timeout, and leaves nothing in the mailbox.
+func TestSendReceiveFailsWhenTheTargetEnds(t *testing.T) {
+	r := newRuntime(t)
+	m := load(t, r, "handoff", []byte(handoffWAT))
+	env := r.Environment()
+	forever := I64(time.Hour.Milliseconds())
+	for _, c := range []struct {
+		entry string
+		kill  bool
+	}{{"then_exit", false}, {"then_trap", false}, {"sink", true}} {
+		t.Run(c.entry, func(t *testing.T) {
+			server := spawn(t, env, m, c.entry)
+			parked(t, server)
+			asker := spawn(t, env, m, "ask_clean", I64(int64(server.ID())), I64(5), forever)
+			if c.kill {
+				// The sink took the request and waits again; the asker
+				// watches it, and waits or is about to.
+				waitFor(t, testTimeout, "the asker to watch the sink", func() bool {
+					r.sigMu.Lock()
+					defer r.sigMu.Unlock()
+					return len(server.sig.watchers) == 1
+				})
+				server.Kill()
+			}
+			wantAskStatus(t, asker, abi.ErrNotFound, "its target ended before replying")
+			wait(t, server)
+		})
+	}
+}
+
+// A request that ends by a reply or a timeout ends its watch: the target
+// keeps no watcher, and no DOWN comes later. then_return replies and ends
+// at once, so its DOWN races the reply; the reply, queued first, wins.
+func TestSendReceiveLeavesNoWatch(t *testing.T) {
+	r := newRuntime(t)
+	m := load(t, r, "handoff", []byte(handoffWAT))
+	msgs := load(t, r, "messages", []byte(messagesWAT))
+	env := r.Environment()
+	watchers := func(p *Process) int {
+		r.sigMu.Lock()
+		defer r.sigMu.Unlock()
+		return len(p.sig.watchers)
+	}
+	echo := spawn(t, env, msgs, "echo")
+	sink := spawn(t, env, m, "sink")
+	for i := range 50 {
+		asker := spawn(t, env, m, "ask_clean", I64(int64(echo.ID())), I64(int64(i+1)), I64(-1))
+		if reason := wait(t, asker); reason != Normal {
+			t.Fatalf("ask %d of the echo: %v", i, reason)
+		}
+		asker = spawn(t, env, m, "ask_clean", I64(int64(sink.ID())), I64(int64(i+1)), I64(1))
+		wantAskStatus(t, asker, abi.ErrTimeout, "the sink never replies")
+
+		server := spawn(t, env, m, "then_return")
+		asker = spawn(t, env, m, "ask_clean", I64(int64(server.ID())), I64(int64(i+1)), I64(-1))
+		if reason := wait(t, asker); reason != Normal {
+			t.Fatalf("ask %d of a server that replies and ends: %v", i, reason)
+		}
+	}
+	if n, k := watchers(echo), watchers(sink); n != 0 || k != 0 {
+		t.Errorf("watchers left: %d on the echo, %d on the sink", n, k)
+	}
+}
+
+// endRequest after the watch fired takes the DOWN that propagateExit
+// queued, so a reply that won the race leaves nothing behind; given the
+// DOWN itself, it reports that the target ended.
+func TestEndRequestAfterTheWatchFired(t *testing.T) {
+	r := newRuntime(t)
+	env := r.Environment()
+	block := func(ctx context.Context, _ *Self) error { <-ctx.Done(); return nil }
+	asker := goProc(t, env, "asker", block)
+	for _, takeDown := range []bool{false, true} {
+		target := goProc(t, env, "target", block)
+		asker.watchRequest(target.ID())
+		ref := asker.request
+		target.Kill()
+		wait(t, target)
+		var down Message
+		if takeDown {
+			var ok bool
+			if down, ok = asker.mb.TryReceive(requestTag(ref)); !ok {
+				t.Fatal("no DOWN queued under the request's tag once the target has ended")
+			}
+		}
+		if ended := asker.endRequest(down); ended != takeDown {
+			t.Errorf("endRequest(DOWN given: %v) = %v", takeDown, ended)
+		}
+		if asker.request != 0 || asker.mb.Len() != 0 {
+			t.Errorf("after endRequest: request %d, %d messages left", asker.request, asker.mb.Len())
+		}
+	}
+}
