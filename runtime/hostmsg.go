@@ -231,10 +231,11 @@ func (p *Process) waitMessage(wp *wasm.Proc) bool {
 }
 
 // receiveNow completes the pending receive with the oldest message among
-// tags, if there is one (a trap if it cannot be copied in), and moves the messages queued behind it into the
-// guest's inbox while they fit (internal/wasm/inbox.go), so that the
-// guest's next receives need not suspend. Messages with handles stay:
-// only Go can hand those over.
+// tags, if there is one (a trap if it cannot be copied in), and moves the
+// messages queued behind it into the guest's inbox while they fit
+// (internal/wasm/inbox.go), so that the guest's next receives need not
+// suspend. Messages with handles stay: those are the runtime's signals
+// (ErrHandlesToWasm keeps all others out), and Go must look at them.
 func (p *Process) receiveNow(wp *wasm.Proc, tags []int64) bool {
 	m, ok := p.mb.TryReceiveThen(tags, func(m Message) bool {
 		if len(m.Handles) > 0 || !wp.Ahead(m.Data, m.Tag, m.Sender) {

@@ -14,7 +14,9 @@ import (
 
 // Message is what processes send each other: bytes, a tag receivers can
 // filter on, the sender's id (set by the runtime), and handles that move
-// with the message. Negative tags are the runtime's own (TagExit, TagDown).
+// with the message, such as a *Module a Go-native process can spawn.
+// Handles go only to Go-native processes (ErrHandlesToWasm). Negative tags
+// are the runtime's own (TagExit, TagDown).
 type Message = mailbox.Message
 
 // Tags of the runtime's own messages; see ParseExit and ParseDown.
@@ -26,6 +28,12 @@ const (
 // ErrReservedTag is returned for a message with a negative tag: those are
 // the runtime's.
 var ErrReservedTag = errors.New("ward: negative message tags are reserved for the runtime")
+
+// ErrHandlesToWasm is returned for a message with handles sent to a Wasm
+// process. A guest has no way to hold a Go value yet, and a handle dropped
+// on the way would be lost without anyone knowing; send handles to a
+// Go-native process, or send the data they stand for.
+var ErrHandlesToWasm = errors.New("ward: a Wasm process cannot receive handles, only Go-native processes can")
 
 // UniqueTag returns a tag no other call in this program returns; use it to
 // match a reply to its request.
@@ -62,6 +70,9 @@ func (p *Process) enqueue(m Message, wake bool) error {
 	if m.Tag < 0 {
 		return ErrReservedTag
 	}
+	if err := p.acceptsHandles(m); err != nil {
+		return err
+	}
 	var err error
 	if wake {
 		err = p.mb.Push(m)
@@ -73,6 +84,14 @@ func (p *Process) enqueue(m Message, wake bool) error {
 	}
 	if err != nil {
 		return fmt.Errorf("ward: sending to process %d: %w", p.id, err)
+	}
+	return nil
+}
+
+// acceptsHandles fails for a message with handles to a Wasm process.
+func (p *Process) acceptsHandles(m Message) error {
+	if len(m.Handles) > 0 && p.mod != nil {
+		return fmt.Errorf("%w: process %d runs %s", ErrHandlesToWasm, p.id, p.mod.Name())
 	}
 	return nil
 }

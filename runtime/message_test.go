@@ -541,3 +541,67 @@ func TestGoProcessReasons(t *testing.T) {
 		t.Fatalf("killed Go process: %v", reason)
 	}
 }
+
+// Handles move between Go-native processes: here a module, which the
+// receiver spawns. A Wasm process refuses them, from every Go sender, and
+// its mailbox stays as it was.
+func TestHandlesGoToGoNativeProcessesOnly(t *testing.T) {
+	r := newRuntime(t)
+	env := r.Environment()
+	mod := loadMessages(t, r)
+	spawned := make(chan Reason, 1)
+	receiver := goProc(t, env, "receiver", func(ctx context.Context, self *Self) error {
+		m, err := self.Receive(ctx)
+		if err != nil {
+			return err
+		}
+		got, ok := m.Handles[0].(*Module)
+		if len(m.Handles) != 1 || !ok {
+			return fmt.Errorf("handles %v, want the module", m.Handles)
+		}
+		p, err := self.Process().Environment().Spawn(ctx, got, "crash")
+		if err != nil {
+			return err
+		}
+		reason, err := p.Wait(ctx)
+		spawned <- reason
+		return err
+	})
+	ctx := testCtx(t)
+	if err := r.Send(ctx, receiver.ID(), Message{Handles: []any{mod}}); err != nil {
+		t.Fatalf("Send with a module handle to a Go-native process: %v", err)
+	}
+	if reason := <-spawned; reason == Normal {
+		t.Errorf("the module received as a handle ran %q normally, want its crash", "crash")
+	}
+	if reason := wait(t, receiver); reason != Normal {
+		t.Fatalf("receiver: %v", reason)
+	}
+
+	wasm := spawn(t, env, mod, "idle")
+	withHandle := Message{Tag: 1, Data: []byte("x"), Handles: []any{mod}}
+	sender := goProc(t, env, "sender", func(ctx context.Context, self *Self) error {
+		return self.Send(wasm.ID(), withHandle)
+	})
+	if reason := wait(t, sender); !errors.Is(reason, ErrHandlesToWasm) {
+		t.Errorf("Self.Send with a handle to a Wasm process: %v, want ErrHandlesToWasm", reason)
+	}
+	if err := r.Send(ctx, wasm.ID(), withHandle); !errors.Is(err, ErrHandlesToWasm) {
+		t.Errorf("Runtime.Send: %v, want ErrHandlesToWasm", err)
+	}
+	if err := wasm.Send(ctx, withHandle); !errors.Is(err, ErrHandlesToWasm) {
+		t.Errorf("Process.Send: %v, want ErrHandlesToWasm", err)
+	}
+	if _, err := r.SendAfter(time.Millisecond, wasm.ID(), withHandle); !errors.Is(err, ErrHandlesToWasm) {
+		t.Errorf("SendAfter: %v, want ErrHandlesToWasm", err)
+	}
+	if _, err := r.Request(ctx, wasm.ID(), withHandle); !errors.Is(err, ErrHandlesToWasm) {
+		t.Errorf("Request: %v, want ErrHandlesToWasm", err)
+	}
+	if n := wasm.mb.Len(); n != 0 {
+		t.Errorf("%d messages reached the Wasm process", n)
+	}
+	if err := r.Send(ctx, wasm.ID(), Message{Tag: 1, Data: []byte("x")}); err != nil {
+		t.Errorf("the same message without its handle: %v", err)
+	}
+}

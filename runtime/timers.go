@@ -33,6 +33,11 @@ func (r *Runtime) SendAfter(d time.Duration, to ProcessID, m Message) (TimerID, 
 }
 
 func (r *Runtime) sendAfter(from *Process, d time.Duration, to ProcessID, m Message) (TimerID, error) {
+	if q := r.lookup(to); q != nil {
+		if err := q.acceptsHandles(m); err != nil {
+			return 0, err // refused now: a timer drops what fails when it fires
+		}
+	}
 	if from != nil && from.timers.Add(1) > MaxTimersPerProcess {
 		from.timers.Add(-1)
 		return 0, ErrTooManyTimers
