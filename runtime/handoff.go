@@ -88,7 +88,8 @@ func (q *Process) runBorrowed(hops int) {
 		}
 	}
 	// q waits in a receive with its filter in q.waitTags, which is all
-	// its goroutine needs to take over.
+	// its goroutine needs to take over. Parked, it keeps no empty inbox.
+	wp.ReleaseInbox()
 	q.park.Store(parkWaiting)
 	if q.killed.Load() || q.mb.Len() > 0 {
 		q.mb.Wake()

@@ -215,6 +215,12 @@ func TestHandOffKeepsSelectiveReceiveOrder(t *testing.T) {
 	if reason := wait(t, early); reason != Normal {
 		t.Fatalf("early sender: %v", reason)
 	}
+	// Tag 3 went through the server's inbox; parked again by its
+	// borrower, it keeps none.
+	parked(t, server)
+	if server.wp.HoldsInbox() {
+		t.Error("parked by its borrower, the server still holds an inbox")
+	}
 	server.Kill()
 	wait(t, server)
 	wantBorrowed(t, server, 1, 0)

@@ -92,6 +92,7 @@ func hostSleep(p *Process, wp *wasm.Proc) bool {
 	// Parked without a run slot. No closure or defer here: the frames
 	// under a parked select decide whether the GC can shrink this
 	// goroutine's stack to 2 KiB (see Process.start).
+	wp.ReleaseInbox() // a sleeping process keeps no empty inbox either
 	r := p.env.rt
 	r.releaseRun()
 	woke, alive := false, !p.killed.Load()

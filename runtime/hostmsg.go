@@ -55,7 +55,12 @@ func (p *Process) sendThenLookAhead(wp *wasm.Proc, hops int) bool {
 		return true
 	}
 	p.watchRequest(ProcessID(to))
-	if wp.TakeAhead(wp.HostArg(1), wp.HostArg(2)) {
+	switch taken, outOfMemory := wp.TakeAhead(wp.HostArg(1), wp.HostArg(2)); {
+	case outOfMemory:
+		p.endRequest(Message{})
+		wp.Trap("ward_message.send_receive: out of memory for the message")
+		return true
+	case taken:
 		p.endRequest(Message{})
 		wp.Return(abi.OK)
 		return true

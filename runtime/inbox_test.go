@@ -44,6 +44,13 @@ const inboxWAT = `(module $inbox
       (call $expect (i64.const 1) (i64.mul (local.get $i) (i64.const 2)))
       (br_if $l (i64.lt_u (local.tee $i (i64.add (local.get $i) (i64.const 1))) (local.get $n)))))
 
+  ;; fill_then_empty: after tag 99, a message filling the inbox's bytes
+  ;; (tag 1, number 1) and an empty one (tag 2)
+  (func (export "fill_then_empty")
+    (call $expect (i64.const 99) (i64.const -99))
+    (call $expect (i64.const 1) (i64.const 1))
+    (call $expect (i64.const 2) (i64.const -1)))
+
   ;; reply_ahead: after tag 99 and tag 5, a send_receive to peer whose
   ;; answer, tag 7 number 100, is already queued
   (func (export "reply_ahead") (param $peer i64)
@@ -119,4 +126,66 @@ func TestInboxAnswersSendReceive(t *testing.T) {
 		t.Errorf("%d messages went ahead, want 3", p.aheads)
 	}
 	sink.Kill()
+}
+
+// An empty message behind others that fill the inbox's bytes exactly goes
+// ahead too: it used to index one past the inbox's buffer and crash the
+// host.
+func TestInboxTakesAnEmptyMessageWhenFull(t *testing.T) {
+	r := newRuntime(t)
+	env := r.Environment()
+	m := load(t, r, "inbox", []byte(inboxWAT))
+	p := spawn(t, env, m, "fill_then_empty")
+	parked(t, p)
+	ctx := testCtx(t)
+	for _, msg := range []Message{seqMessage(1, 1, wasm.InboxBytes), {Tag: 2}, seqMessage(99, -99, 8)} {
+		if err := p.Send(ctx, msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if reason := wait(t, p); reason != Normal {
+		t.Fatalf("fill_then_empty: %v", reason)
+	}
+	if p.aheads != 2 {
+		t.Errorf("%d messages went ahead, want 2", p.aheads)
+	}
+}
+
+// noMemoryWAT receives without a memory of its own: any tag, three times,
+// after a sleep during which the test queues tags 1, 2 and 3.
+const noMemoryWAT = `(module $nomemory
+  (import "ward_process" "exit" (func $exit (param i32)))
+  (import "ward_process" "sleep_ms" (func $sleep (param i64)))
+  (import "ward_message" "receive" (func $receive (param i32 i32 i64) (result i32)))
+  (import "ward_message" "get_tag" (func $tag (result i64)))
+  (func $next (param $want i64) (param $timeout i64)
+    (if (call $receive (i32.const 0) (i32.const 0) (local.get $timeout))
+      (then (call $exit (i32.add (i32.const 10) (i32.wrap_i64 (local.get $want))))))
+    (if (i64.ne (call $tag) (local.get $want))
+      (then (call $exit (i32.add (i32.const 20) (i32.wrap_i64 (local.get $want)))))))
+  (func (export "three")
+    (call $sleep (i64.const 200))
+    (call $next (i64.const 1) (i64.const -1))
+    (call $next (i64.const 2) (i64.const 0))
+    (call $next (i64.const 3) (i64.const 0))))`
+
+// A guest without a memory receives from its inbox like any other: the
+// messages moved there were stranded, as C looked for them only in a
+// guest with a memory and Go never looks.
+func TestInboxServesAGuestWithoutMemory(t *testing.T) {
+	r := newRuntime(t)
+	m := load(t, r, "nomemory", []byte(noMemoryWAT))
+	p := spawn(t, r.Environment(), m, "three")
+	ctx := testCtx(t)
+	for tag := range int64(3) {
+		if err := p.Send(ctx, Message{Tag: tag + 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if reason := wait(t, p); reason != Normal {
+		t.Fatalf("three: %v (exit 1x: no message, 2x: another tag)", reason)
+	}
+	if p.aheads != 2 {
+		t.Errorf("%d messages went ahead, want 2 (were the sends later than the guest's 200 ms sleep?)", p.aheads)
+	}
 }

@@ -51,8 +51,10 @@ func (p *Proc) Ahead(data []byte, tag int64, sender uint64) bool {
 	e.sender = C.uint64_t(sender)
 	e.off = b.used
 	e.len = C.uint32_t(len(data))
-	copy(unsafe.Slice((*byte)(unsafe.Pointer(&b.data[b.used])), len(data)), data)
-	b.used += C.uint32_t(len(data))
+	if len(data) > 0 { // used may be InboxBytes, one past the array
+		copy(unsafe.Slice((*byte)(unsafe.Pointer(&b.data[b.used])), len(data)), data)
+		b.used += C.uint32_t(len(data))
+	}
 	b.n++
 	return true
 }
@@ -60,12 +62,16 @@ func (p *Proc) Ahead(data []byte, tag int64, sender uint64) bool {
 // TakeAhead serves a receive the guest asked Go for (as send_receive does)
 // from the inbox: count tags at ptr in the guest's memory. It reports
 // whether a message there matched and is now the current one; on false,
-// including for bad arguments, the caller serves the receive itself.
-func (p *Proc) TakeAhead(ptr, count int64) bool {
+// including for bad arguments, the caller serves the receive itself. On
+// outOfMemory a message matched but could not be made current: the caller
+// must not serve the receive from its mailbox, whose messages are all
+// newer, and traps the guest instead.
+func (p *Proc) TakeAhead(ptr, count int64) (taken, outOfMemory bool) {
 	if p.c.inbox == nil || p.c.inbox.n == 0 {
-		return false // no cgo call when there is nothing to look at
+		return false, false // no cgo call when there is nothing to look at
 	}
-	return C.ward_proc_take_ahead(p.c, C.uint32_t(uint32(ptr)), C.uint32_t(uint32(count))) != 0
+	r := C.ward_proc_take_ahead(p.c, C.uint32_t(uint32(ptr)), C.uint32_t(uint32(count)))
+	return r > 0, r < 0
 }
 
 // ReleaseInbox frees an empty inbox, so that a parked process does not
@@ -76,3 +82,7 @@ func (p *Proc) ReleaseInbox() {
 		C.free(unsafe.Pointer(b))
 	}
 }
+
+// HoldsInbox reports whether the process has an inbox allocated; one that
+// is parked should not.
+func (p *Proc) HoldsInbox() bool { return p.c.inbox != nil }

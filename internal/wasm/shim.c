@@ -354,8 +354,9 @@ static void snapshot_memory(ward_proc_t *p, wasmtime_caller_t *caller) {
 
 // inbox_take makes the oldest inbox message whose tag is among tags
 // (ntags little-endian i64s, unaligned; any message when ntags is 0) the
-// current message. It returns 0 when none matches, or when the current
-// message's buffer cannot grow (Go's path then reports that).
+// current message. It returns 1 when it did, 0 when none matches, and -1
+// when one matches but the current message's buffer cannot grow: the
+// receive must then fail rather than take a newer message from Go.
 static int inbox_take(ward_proc_t *p, const uint8_t *tags, size_t ntags) {
   ward_inbox_t *b = p->inbox;
   if (!b) return 0;
@@ -368,7 +369,7 @@ static int inbox_take(ward_proc_t *p, const uint8_t *tags, size_t ntags) {
       match = t == e->tag;
     }
     if (!match) continue;
-    if (!ward_proc_set_in(p, b->data + e->off, e->len, e->tag, e->sender)) return 0;
+    if (!ward_proc_set_in(p, b->data + e->off, e->len, e->tag, e->sender)) return -1;
     if (i == b->head)
       b->head++;
     else
@@ -381,10 +382,13 @@ static int inbox_take(ward_proc_t *p, const uint8_t *tags, size_t ntags) {
 
 // take_ahead serves the pending host call's receive, its filter
 // of n tags at ptr in the caller's memory, from the inbox when a message
-// there matches. Anything else, bad arguments included, is left to Go.
+// there matches (inbox_take's results). Anything else, bad arguments
+// included, is left to Go. A filter of no tags needs no memory: a guest
+// without one can still receive.
 static int take_ahead(ward_proc_t *p, uint32_t ptr, uint32_t n) {
-  if (!p->inbox || !p->inbox->n || !p->mem) return 0;
-  if (n > WARD_MAX_RECEIVE_TAGS || (uint64_t)ptr + (uint64_t)n * 8 > p->mem_len) return 0;
+  if (!p->inbox || !p->inbox->n) return 0;
+  if (n == 0) return inbox_take(p, NULL, 0);
+  if (!p->mem || n > WARD_MAX_RECEIVE_TAGS || (uint64_t)ptr + (uint64_t)n * 8 > p->mem_len) return 0;
   return inbox_take(p, p->mem + ptr, n);
 }
 
@@ -403,10 +407,16 @@ static void async_cb(void *env, wasmtime_caller_t *caller, const wt_val_t *args,
   p->hresults = results;
   p->htrap = trap_ret;
   p->ready = 0;
-  if (h->receive && take_ahead(p, (uint32_t)p->hargs[0], (uint32_t)p->hargs[1])) {
+  int ahead = h->receive ? take_ahead(p, (uint32_t)p->hargs[0], (uint32_t)p->hargs[1]) : 0;
+  if (ahead > 0) {
     // Complete before the first poll: wasmtime then never suspends.
     p->hret[0] = WARD_STATUS_OK;
     p->ready = 1;
+  } else if (ahead < 0) {
+    // As Go's path does when it cannot copy a message in. Should even
+    // strdup fail, Go serves the receive, out of order: memory is gone.
+    p->htrap_msg = strdup("ward_message.receive: out of memory for the message");
+    p->ready = p->htrap_msg != NULL;
   }
   cont->callback = cont_cb;
   cont->env = p;
