@@ -34,3 +34,53 @@ func TestFiredMonitorsAreForgotten(t *testing.T) {
 		t.Fatal(reason)
 	}
 }
+
+// Once Demonitor has returned, the monitor's DOWN cannot arrive, even when
+// the target was ending meanwhile: a DOWN is either queued before
+// Demonitor returns or never. The target has many trapping peers, so its
+// exit signals take long enough for Demonitor to land amid them.
+func TestNoDownAfterDemonitor(t *testing.T) {
+	r := newRuntime(t)
+	env := r.Environment()
+	block := func(ctx context.Context, _ *Self) error { <-ctx.Done(); return nil }
+	watcher := goProc(t, env, "watcher", block)
+	dead := func(p *Process) bool {
+		r.sigMu.Lock()
+		defer r.sigMu.Unlock()
+		return p.sig.dead
+	}
+	for round := range 5 {
+		target := goProc(t, env, "target", block)
+		var peers []*Process
+		for range 500 {
+			peer := goProc(t, env, "peer", func(ctx context.Context, self *Self) error {
+				self.TrapExit(true)
+				<-ctx.Done()
+				return nil
+			})
+			if err := r.link(peer, target); err != nil {
+				t.Fatal(err)
+			}
+			peers = append(peers, peer)
+		}
+		ref := r.monitor(watcher, target.ID())
+		target.Kill()
+		for !dead(target) {
+		}
+		fired := !r.demonitor(watcher, ref)
+		queued := watcher.mb.Len()
+		wait(t, target)
+		if fired != (queued == 1) {
+			t.Errorf("round %d: Demonitor reported fired=%v with %d messages queued", round, fired, queued)
+		}
+		if n := watcher.mb.Len(); n != queued {
+			t.Errorf("round %d: %d messages when Demonitor returned, %d once the target had ended", round, queued, n)
+		}
+		for watcher.mb.Len() > 0 {
+			watcher.mb.TryReceive()
+		}
+		for _, p := range peers {
+			p.Kill()
+		}
+	}
+}

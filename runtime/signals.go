@@ -142,26 +142,23 @@ func (p *Process) propagateExit(reason Reason) {
 		delete(t.sig.watchers, ref)
 	}
 	p.sig.watching = nil
-	// A watcher forgets a monitor once it has fired, or a long-lived one
-	// (a supervisor) would hold an entry for every process it outlived.
-	for ref, w := range watchers {
-		delete(w.p.sig.watching, ref)
-		if w.tag != abi.TagDown {
-			// A request's watch: its DOWN is queued before the lock goes,
-			// so a requester whose demonitor finds the watch fired also
-			// finds the DOWN already in its mailbox (endRequest).
-			w.p.signal(downMessage(ref, w.tag, p.id, reason))
-			delete(watchers, ref)
-		}
-	}
-	r.sigMu.Unlock()
-
+	// Signals go out before the lock does, as Erlang guarantees: once
+	// demonitor or unlink has returned, that monitor's DOWN or that link's
+	// exit signal can no longer arrive, and a requester whose demonitor
+	// finds its watch fired finds the DOWN already queued (endRequest,
+	// flushDown). Nothing below takes sigMu: a mailbox push, a wake-up, a
+	// context cancel.
 	for _, q := range links {
 		q.exitSignal(p.id, reason)
 	}
 	for ref, w := range watchers {
+		// A watcher forgets a monitor once it has fired, or a long-lived
+		// one (a supervisor) would hold an entry for every process it
+		// outlived.
+		delete(w.p.sig.watching, ref)
 		w.p.signal(downMessage(ref, w.tag, p.id, reason))
 	}
+	r.sigMu.Unlock()
 }
 
 // exitSignal delivers a linked peer's end: a message if p traps exits, its
