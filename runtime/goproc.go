@@ -57,25 +57,41 @@ func (e *Environment) SpawnGo(ctx context.Context, name string, fn GoFunc) (*Pro
 	return p, nil
 }
 
-func (p *Process) executeGo() (reason Reason) {
+// executeGo runs the GoFunc and stores why it ended in *reason. It
+// stores it from a deferred call, so even runtime.Goexit, which unwinds
+// the goroutine without returning, leaves a reason for run's own deferred
+// end of the process.
+func (p *Process) executeGo(reason *Reason) {
 	if p.killed.Load() {
-		return Killed
+		*reason = Killed
+		return
 	}
 	self := &Self{p: p}
 	name := strings.TrimPrefix(p.entry, "go:") // the label's prefix, not the name
+	returned := false
 	defer func() {
 		if v := recover(); v != nil {
-			reason = &GoError{Process: p.id, Name: name, Panic: v}
+			*reason = &GoError{Process: p.id, Name: name, Panic: v}
+		} else if !returned {
+			*reason = &GoError{Process: p.id, Name: name, Err: ErrGoexit}
 		}
 		if p.killed.Load() {
-			reason = Killed
+			*reason = Killed
 		}
 	}()
-	if err := p.goFn(p.ctx, self); err != nil {
-		return &GoError{Process: p.id, Name: name, Err: err}
+	err := p.goFn(p.ctx, self)
+	returned = true
+	if err != nil {
+		*reason = &GoError{Process: p.id, Name: name, Err: err}
+		return
 	}
-	return Normal
+	*reason = Normal
 }
+
+// ErrGoexit is the error of a Go-native process whose function called
+// runtime.Goexit instead of returning, as testing's FailNow and Fatal do
+// when called from it: the process ends with a *GoError wrapping it.
+var ErrGoexit = errors.New("ward: the process's goroutine exited without returning (runtime.Goexit)")
 
 // Self is a Go-native process's view of itself.
 type Self struct{ p *Process }
@@ -151,7 +167,9 @@ func (s *Self) Request(ctx context.Context, to ProcessID, m Message) (Message, e
 	ref := rt.monitorWith(s.p, to, m.Tag) // its DOWN comes under the reply's tag
 	var reply Message
 	err := s.send(to, m, maxHandOffHops)
-	if err == nil {
+	if err == nil || errors.Is(err, ErrNoProcess) {
+		// On ErrNoProcess the target is not alive, and the monitor, set
+		// first, has its DOWN with the reason queued or on its way.
 		reply, err = s.Receive(ctx, m.Tag)
 	}
 	if reason, ended := endedBeforeReply(reply); err == nil && ended {
@@ -205,6 +223,9 @@ func (s *Self) Demonitor(ref MonitorRef) { s.p.env.rt.demonitor(s.p, ref) }
 
 // SendAfter sends m to the process with that id after d, from this one.
 func (s *Self) SendAfter(d time.Duration, to ProcessID, m Message) (TimerID, error) {
+	if m.Tag < 0 {
+		return 0, ErrReservedTag
+	}
 	m.Sender = uint64(s.p.id)
 	return s.p.env.rt.sendAfter(s.p, d, to, m)
 }

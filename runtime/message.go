@@ -148,6 +148,9 @@ func (r *Runtime) Request(ctx context.Context, to ProcessID, m Message) (Message
 		if ctx.Err() != nil {
 			return Message{}, ctx.Err()
 		}
+		if reason == Killed && r.isClosing() {
+			return Message{}, fmt.Errorf("ward: request to %d: %w", to, ErrClosed)
+		}
 		var ge *GoError
 		if errors.As(reason, &ge) && ge.Err != nil {
 			return Message{}, ge.Err

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	goruntime "runtime"
 	"testing"
 	"time"
 
@@ -491,6 +492,16 @@ func TestMessageMisuseTrapsOnlyTheGuest(t *testing.T) {
 	if err := idle.Send(testCtx(t), Message{Tag: -1}); !errors.Is(err, ErrReservedTag) {
 		t.Fatalf("Go send with a negative tag: %v", err)
 	}
+	if _, err := r.SendAfter(time.Hour, idle.ID(), Message{Tag: -1}); !errors.Is(err, ErrReservedTag) {
+		t.Errorf("Runtime.SendAfter with a negative tag: %v", err)
+	}
+	timer := goProc(t, env, "timer", func(ctx context.Context, self *Self) error {
+		_, err := self.SendAfter(time.Hour, idle.ID(), Message{Tag: -1})
+		return err
+	})
+	if reason := wait(t, timer); !errors.Is(reason, ErrReservedTag) {
+		t.Errorf("Self.SendAfter with a negative tag: %v", reason)
+	}
 	idle.Kill()
 }
 
@@ -539,6 +550,38 @@ func TestGoProcessReasons(t *testing.T) {
 	p.Kill()
 	if reason := wait(t, p); reason != Killed {
 		t.Fatalf("killed Go process: %v", reason)
+	}
+
+	// runtime.Goexit (t.FailNow, from a GoFunc) ends the process like a
+	// panic: it used to leave it in the table, unwaitable, and Close hung.
+	watcher := goProc(t, env, "watcher", func(ctx context.Context, self *Self) error {
+		<-ctx.Done()
+		return nil
+	})
+	exits := goProc(t, env, "goexit", func(ctx context.Context, self *Self) error {
+		self.Receive(ctx)
+		goruntime.Goexit()
+		return nil
+	})
+	r.monitor(watcher, exits.ID())
+	if err := exits.Send(testCtx(t), Message{}); err != nil {
+		t.Fatal(err)
+	}
+	if reason := wait(t, exits); !errors.As(reason, &ge) || !errors.Is(reason, ErrGoexit) || ge.Name != "goexit" {
+		t.Fatalf("Goexit: %v, want a *GoError wrapping ErrGoexit", reason)
+	}
+	if m, ok := watcher.mb.TryReceive(TagDown); !ok {
+		t.Error("no DOWN for the process that called Goexit")
+	} else if d, _ := ParseDown(m); !errors.Is(d.Reason, ErrGoexit) {
+		t.Errorf("its DOWN says %v", d.Reason)
+	}
+	watcher.Kill()
+	wait(t, watcher)
+	if n := r.NumProcesses(); n != 0 {
+		t.Errorf("%d processes left", n)
+	}
+	if err := r.Close(testCtx(t)); err != nil {
+		t.Errorf("Close after a Goexit: %v", err)
 	}
 }
 

@@ -143,13 +143,26 @@ func (p *Process) label() string {
 }
 
 func (p *Process) run() {
-	r := p.env.rt
 	var reason Reason
+	defer func() {
+		// Deferred, so that a GoFunc calling runtime.Goexit still ends
+		// its process. reason is nil only while a host panic unwinds.
+		if reason != nil {
+			p.end(reason)
+		}
+	}()
 	if p.goFn != nil {
-		reason = p.executeGo()
+		p.executeGo(&reason)
 	} else {
 		reason = p.execute()
 	}
+}
+
+// end is everything that follows a process's run: the table, names,
+// mailbox and environment slot go, links and monitors are told, and Wait
+// returns.
+func (p *Process) end(reason Reason) {
+	r := p.env.rt
 	viaLink := false
 	if t := p.term.Load(); t != nil && reason == Killed {
 		reason, viaLink = t.reason, t.viaLink

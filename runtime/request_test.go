@@ -34,8 +34,29 @@ func TestRequestToAnEndedProcess(t *testing.T) {
 	env := r.Environment()
 	p := spawn(t, env, loadMessages(t, r), "crash")
 	wait(t, p)
-	if _, err := r.Request(testCtx(t), p.ID(), Message{}); !errors.Is(err, ErrNoProcess) {
-		t.Fatalf("Request to an ended process: %v; want ErrNoProcess", err)
+	if _, err := r.Request(testCtx(t), p.ID(), Message{}); !errors.Is(err, ErrNoProcess) || !errors.Is(err, NoProc) {
+		t.Fatalf("Request to an ended process: %v; want ErrNoProcess and NoProc", err)
+	}
+	if n := r.NumProcesses(); n != 0 {
+		t.Errorf("%d processes left after the request", n)
+	}
+}
+
+// A Runtime.Request that Close cuts short says the runtime closed.
+func TestRequestCutShortByClose(t *testing.T) {
+	r := newRuntime(t)
+	idle := spawn(t, r.Environment(), loadMessages(t, r), "idle") // never replies
+	done := make(chan error, 1)
+	go func() {
+		_, err := r.Request(testCtx(t), idle.ID(), Message{})
+		done <- err
+	}()
+	waitFor(t, testTimeout, "the request to arrive", func() bool { return idle.mb.Len() == 1 })
+	if err := r.Close(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; !errors.Is(err, ErrClosed) {
+		t.Errorf("Request when the runtime closed: %v; want ErrClosed", err)
 	}
 }
 
