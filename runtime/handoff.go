@@ -88,7 +88,9 @@ func (q *Process) runBorrowed(hops int) {
 		}
 	}
 	// q waits in a receive with its filter in q.waitTags, which is all
-	// its goroutine needs to take over. Parked, it keeps no empty inbox.
+	// its goroutine needs to take over, once a request it waits on is
+	// watched. Parked, it keeps no empty inbox.
+	q.waitTags = q.watchPending(q.waitTags)
 	wp.ReleaseInbox()
 	q.park.Store(parkWaiting)
 	if q.killed.Load() || q.mb.Len() > 0 {
@@ -116,7 +118,6 @@ func (q *Process) pollBorrowed(wp *wasm.Proc, hops int) (st wasm.Status, waits b
 				return st, false // all of it is its goroutine's to serve
 			}
 			if !q.sendThenLookAhead(wp, hops) {
-				q.waitTags = q.withRequest(q.waitTags)
 				return st, true
 			}
 		default:

@@ -45,16 +45,16 @@ func hostSendReceive(p *Process, wp *wasm.Proc) bool {
 }
 
 // sendThenLookAhead serves a send_receive up to its wait: the send (hops
-// as for sendOutgoing), the watch of the target, then a reply already in
-// the guest's inbox, where C looks only for a plain receive. It reports
-// whether that completed the call.
+// as for sendOutgoing), then a reply already in the guest's inbox, where C
+// looks only for a plain receive. It reports whether that completed the
+// call.
 func (p *Process) sendThenLookAhead(wp *wasm.Proc, hops int) bool {
 	to := wp.HostArg(0)
 	if st := p.sendOutgoing(wp, to, hops); st != abi.OK {
 		wp.Return(st)
 		return true
 	}
-	p.watchRequest(ProcessID(to))
+	p.requestTo = ProcessID(to)
 	switch taken, outOfMemory := wp.TakeAhead(wp.HostArg(1), wp.HostArg(2)); {
 	case outOfMemory:
 		p.endRequest(Message{})
@@ -72,36 +72,45 @@ func (p *Process) sendThenLookAhead(wp *wasm.Proc, hops int) bool {
 // Erlang's gen_server:call do: if the target ends first, the call returns
 // ErrNotFound at once instead of waiting out its timeout. The watch is a
 // monitor whose DOWN comes under a tag of its own, from the range of
-// negative tags no guest can send, added to the receive's filter. At most
-// one is pending per process, in Process.request; whichever goroutine
-// completes the receive ends it (endRequest).
+// negative tags no guest can send, added to the receive's filter.
+//
+// It starts only when the requester is about to wait (watchPending): a
+// request whose reply is already there, the usual case after a hand-off,
+// never pays for it. Until then the target is in Process.requestTo; once
+// watched, the ref is in Process.request. At most one request is pending
+// per process, and whichever goroutine completes its receive ends it
+// (endRequest).
 
 // requestTag is the tag of the DOWN of the request watch ref.
 func requestTag(ref MonitorRef) int64 { return math.MinInt64 + int64(ref&math.MaxInt64) }
 
-// watchRequest starts the watch of the pending send_receive's target.
-func (p *Process) watchRequest(target ProcessID) {
-	r := p.env.rt
-	ref := MonitorRef(nextMonitorRef.Add(1))
-	r.watch(p, r.lookup(target), target, ref, requestTag(ref))
-	p.request = ref
-}
-
-// withRequest returns the receive filter tags with the pending request's
-// DOWN added; an empty filter matches it already.
-func (p *Process) withRequest(tags []int64) []int64 {
+// watchPending starts the watch of a pending send_receive's target, if
+// there is one not watched yet, and returns the receive filter tags with
+// its DOWN added (an empty filter matches it already). A target that has
+// ended gets its DOWN queued at once, which wakes the wait.
+func (p *Process) watchPending(tags []int64) []int64 {
+	if p.requestTo != 0 {
+		r := p.env.rt
+		ref := MonitorRef(nextMonitorRef.Add(1))
+		r.watch(p, r.lookup(p.requestTo), p.requestTo, ref, requestTag(ref))
+		p.request, p.requestTo = ref, 0
+	}
 	if p.request == 0 || len(tags) == 0 {
 		return tags
 	}
 	return append(tags, requestTag(p.request))
 }
 
-// endRequest ends the pending request's watch once its receive is over:
+// endRequest ends the pending request, if any, once its receive is over:
 // it took m, or nothing (the zero Message: a reply from the inbox, a
 // timeout, an error). It reports whether m is the target's DOWN, which the
-// guest sees as ErrNotFound.
+// guest sees as ErrNotFound. For any other receive it does nothing.
 func (p *Process) endRequest(m Message) (targetEnded bool) {
+	p.requestTo = 0 // never watched: nothing more to end
 	ref := p.request
+	if ref == 0 {
+		return false
+	}
 	p.request = 0
 	if _, ended := endedBeforeReply(m); ended {
 		return true // the watch fired, and nothing of it is left
@@ -148,16 +157,13 @@ func (p *Process) receiveFor(wp *wasm.Proc, tagsPtr, tagsCount, timeoutMs int64)
 	tags, fault := readTags(wp.Memory(), tagsPtr, tagsCount, p.waitBuf[:0])
 	switch fault {
 	case tagsTooMany:
-		if p.request != 0 {
-			p.endRequest(Message{})
-		}
+		p.endRequest(Message{})
 		wp.Return(abi.ErrInvalid)
 		return true
 	case tagsOutside:
 		wp.Trap("ward_message.receive: tags outside the caller's memory")
 		return true
 	}
-	tags = p.withRequest(tags)
 	p.waitTags = tags
 	if p.receiveNow(wp, tags) {
 		return true
@@ -166,6 +172,8 @@ func (p *Process) receiveFor(wp *wasm.Proc, tagsPtr, tagsCount, timeoutMs int64)
 		p.timedOut(wp)
 		return true
 	}
+	tags = p.watchPending(tags)
+	p.waitTags = tags
 	if timeoutMs < 0 {
 		return p.waitMessage(wp)
 	}
@@ -200,9 +208,7 @@ func (p *Process) receiveFor(wp *wasm.Proc, tagsPtr, tagsCount, timeoutMs int64)
 
 // timedOut completes a receive that found nothing in time.
 func (p *Process) timedOut(wp *wasm.Proc) {
-	if p.request != 0 {
-		p.endRequest(Message{})
-	}
+	p.endRequest(Message{})
 	wp.Return(abi.ErrTimeout)
 }
 
@@ -252,7 +258,7 @@ func (p *Process) receiveNow(wp *wasm.Proc, tags []int64) bool {
 	if !ok {
 		return false
 	}
-	if p.request != 0 && p.endRequest(m) {
+	if p.endRequest(m) {
 		wp.Return(abi.ErrNotFound)
 		return true
 	}

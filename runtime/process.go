@@ -48,9 +48,10 @@ type Process struct {
 	handedBack bool         // the goroutine's own note that resume is set
 	wp         *wasm.Proc   // the instance, set before the first park
 	waitTags   []int64      // the waiting receive's filter; held with park
-	waitBuf    [4]int64     // waitTags' storage for the usual one or two tags
+	waitBuf    [3]int64     // waitTags' storage: the usual one or two tags, and a request's
 	resume     wasm.Status  // with parkHanded: what the goroutine serves next
 	request    MonitorRef   // the watch of a pending send_receive (hostmsg.go); held with park
+	requestTo  ProcessID    // its target until it is watched; held with park
 
 	// For tests, held with park: times a borrower ran it, and gave it back
 	// unfinished; messages moved into its inbox (hostmsg.go).

@@ -84,7 +84,8 @@ func TestEndRequestAfterTheWatchFired(t *testing.T) {
 	asker := goProc(t, env, "asker", block)
 	for _, takeDown := range []bool{false, true} {
 		target := goProc(t, env, "target", block)
-		asker.watchRequest(target.ID())
+		asker.requestTo = target.ID()
+		asker.watchPending(nil)
 		ref := asker.request
 		target.Kill()
 		wait(t, target)
