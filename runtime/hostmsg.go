@@ -89,16 +89,20 @@ func requestTag(ref MonitorRef) int64 { return math.MinInt64 + int64(ref&math.Ma
 // its DOWN added (an empty filter matches it already). A target that has
 // ended gets its DOWN queued at once, which wakes the wait.
 func (p *Process) watchPending(tags []int64) []int64 {
-	if p.requestTo != 0 {
-		r := p.env.rt
-		ref := MonitorRef(nextMonitorRef.Add(1))
-		r.watch(p, r.lookup(p.requestTo), p.requestTo, ref, requestTag(ref))
-		p.request, p.requestTo = ref, 0
-	}
-	if p.request == 0 || len(tags) == 0 {
+	if p.requestTo == 0 {
+		// Nothing pending, or watched already, with its tag in the
+		// filter: a borrower parking the process again must not add it
+		// once more.
 		return tags
 	}
-	return append(tags, requestTag(p.request))
+	r := p.env.rt
+	ref := MonitorRef(nextMonitorRef.Add(1))
+	r.watch(p, r.lookup(p.requestTo), p.requestTo, ref, requestTag(ref))
+	p.request, p.requestTo = ref, 0
+	if len(tags) == 0 {
+		return tags
+	}
+	return append(tags, requestTag(ref))
 }
 
 // endRequest ends the pending request, if any, once its receive is over:

@@ -104,3 +104,40 @@ func TestEndRequestAfterTheWatchFired(t *testing.T) {
 		}
 	}
 }
+
+// A requester parked on its watched request and borrowed by senders whose
+// messages it does not want keeps its filter as it was: each such borrow
+// used to add the watch's tag to it once more.
+func TestBorrowsKeepTheRequestFilter(t *testing.T) {
+	r := newRuntime(t)
+	m := load(t, r, "handoff", []byte(handoffWAT))
+	env := r.Environment()
+	sink := spawn(t, env, m, "sink")
+	asker := spawn(t, env, m, "ask", I64(int64(sink.ID())), I64(5), I64(-1))
+	parked(t, asker)
+	sender := goProc(t, env, "sender", func(ctx context.Context, self *Self) error {
+		for range 100 {
+			for asker.park.Load() != parkWaiting { // so that each send borrows it
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				time.Sleep(100 * time.Microsecond)
+			}
+			if err := self.send(asker.ID(), Message{Tag: 7}, maxHandOffHops); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if reason := wait(t, sender); reason != Normal {
+		t.Fatalf("sender: %v", reason)
+	}
+	if n := len(asker.waitTags); n != 2 {
+		t.Errorf("the asker waits with %d tags, want 2 (its reply's and its watch's): %v", n, asker.waitTags)
+	}
+	if asker.borrows < 50 {
+		t.Errorf("borrowed %d times, want most of the 100 sends", asker.borrows)
+	}
+	sink.Kill()
+	wantAskStatus(t, asker, abi.ErrNotFound, "its target ended")
+}
