@@ -88,9 +88,10 @@ func (p *Process) executeGo(reason *Reason) {
 	*reason = Normal
 }
 
-// ErrGoexit is the error of a Go-native process whose function called
-// runtime.Goexit instead of returning, as testing's FailNow and Fatal do
-// when called from it: the process ends with a *GoError wrapping it.
+// ErrGoexit is the error of a process whose goroutine exited through
+// runtime.Goexit, as testing's FailNow and Fatal do, from a Go-native
+// process's function or a host module's handler: the process ends with a
+// *GoError wrapping it.
 var ErrGoexit = errors.New("ward: the process's goroutine exited without returning (runtime.Goexit)")
 
 // Self is a Go-native process's view of itself.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	goruntime "runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -186,4 +187,35 @@ func TestHostModuleValidation(t *testing.T) {
 			t.Errorf("namespace %q accepted", m.Namespace)
 		}
 	}
+}
+
+// A handler that calls runtime.Goexit (t.Fatal in a test's handler) ends
+// its process with ErrGoexit; it used to leave the process in the table,
+// unwaitable, and keep a run slot for good.
+func TestHostHandlerGoexitEndsTheProcess(t *testing.T) {
+	mod := hostapi.Module{Namespace: "bye", Funcs: []hostapi.Func{{Name: "goexit",
+		Handler: func(context.Context, *hostapi.Call) error { goruntime.Goexit(); return nil }}}}
+	r := newRuntime(t, WithHostModule(mod))
+	m := load(t, r, "bye", []byte(`(module (import "bye" "goexit" (func $g)) (func (export "run") (call $g)))`))
+	env := r.Environment()
+	var ge *GoError
+	for range 2 * goruntime.GOMAXPROCS(0) { // more than there are run slots
+		p, err := env.Spawn(testCtx(t), m, "run")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if reason := wait(t, p); !errors.As(reason, &ge) || !errors.Is(reason, ErrGoexit) {
+			t.Fatalf("a handler's Goexit: %v, want a *GoError wrapping ErrGoexit", reason)
+		}
+	}
+	if reason, err := env.Run(testCtx(t), loadTrivialT(t, r), "run"); err != nil || reason != Normal {
+		t.Fatalf("a process after the Goexits: %v, %v (run slots lost?)", reason, err)
+	}
+	if n := r.NumProcesses(); n != 0 {
+		t.Errorf("%d processes left", n)
+	}
+}
+
+func loadTrivialT(t *testing.T, r *Runtime) *Module {
+	return load(t, r, "trivial", []byte(`(module (func (export "run")))`))
 }

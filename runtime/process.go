@@ -146,11 +146,19 @@ func (p *Process) label() string {
 func (p *Process) run() {
 	var reason Reason
 	defer func() {
-		// Deferred, so that a GoFunc calling runtime.Goexit still ends
-		// its process. reason is nil only while a host panic unwinds.
-		if reason != nil {
-			p.end(reason)
+		// Deferred, so that runtime.Goexit still ends the process: from
+		// a GoFunc, executeGo has set a reason; from a host module's
+		// handler (t.Fatal in a test's handler, say) none is set.
+		if reason == nil {
+			if v := recover(); v != nil {
+				panic(v) // a bug in the host: crash as before, not hang
+			}
+			// The handler's unslotted wrapper took the run slot back on
+			// its way out.
+			p.env.rt.releaseRun()
+			reason = &GoError{Process: p.id, Name: p.label(), Err: ErrGoexit}
 		}
+		p.end(reason)
 	}()
 	if p.goFn != nil {
 		p.executeGo(&reason)
