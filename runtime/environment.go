@@ -35,6 +35,7 @@ type Environment struct {
 	parent *Environment
 	cfg    environment.Config
 	live   atomic.Int64 // processes alive here and in descendants
+	timers atomic.Int64 // pending timers their processes set (timers.go)
 
 	reg *registry.Registry // names registered here
 

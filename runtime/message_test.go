@@ -648,3 +648,47 @@ func TestHandlesGoToGoNativeProcessesOnly(t *testing.T) {
 		t.Errorf("the same message without its handle: %v", err)
 	}
 }
+
+// A process holds at most MaxTimersPerProcess pending timers, and since
+// timers outlive their setters, an environment at most that many per
+// process it may run: short-lived processes cannot pile up more.
+func TestTimerLimits(t *testing.T) {
+	r := newRuntime(t)
+	env, err := r.Environment().NewChild(environment.Config{MaxProcesses: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	setTimers := func(n int) (ids []TimerID, err error) {
+		p := goProc(t, env, "timers", func(ctx context.Context, self *Self) error {
+			for range n {
+				id, err := self.SendAfter(time.Hour, self.ID(), Message{})
+				if err != nil {
+					return err
+				}
+				ids = append(ids, id)
+			}
+			return nil
+		})
+		if reason := wait(t, p); reason != Normal {
+			return ids, reason
+		}
+		return ids, nil
+	}
+	if _, err := setTimers(MaxTimersPerProcess + 1); !errors.Is(err, ErrTooManyTimers) {
+		t.Fatalf("one timer past the process's limit: %v, want ErrTooManyTimers", err)
+	}
+	// That process ended with its 10,000 timers pending; so does this one.
+	ids, err := setTimers(MaxTimersPerProcess)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := setTimers(1); !errors.Is(err, ErrTooManyTimers) {
+		t.Fatalf("a timer past the environment's 2 x %d: %v, want ErrTooManyTimers", MaxTimersPerProcess, err)
+	}
+	if !r.CancelTimer(ids[0]) {
+		t.Fatal("CancelTimer of a pending timer")
+	}
+	if _, err := setTimers(1); err != nil {
+		t.Errorf("a timer once one was cancelled: %v", err)
+	}
+}

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -9,11 +10,15 @@ import (
 type TimerID uint64
 
 // MaxTimersPerProcess bounds the pending timers one process may hold, so a
-// guest cannot exhaust the host's memory with timers.
+// guest cannot exhaust the host's memory with timers. A timer outlives the
+// process that set it (as in Erlang), so an environment also holds at
+// most this many per process it may run at once (its MaxProcesses),
+// counting its child environments': processes that set timers and end
+// cannot pile up more than live ones could.
 const MaxTimersPerProcess = 10_000
 
 // ErrTooManyTimers is returned when a process already has
-// MaxTimersPerProcess timers pending.
+// MaxTimersPerProcess timers pending, or its environment its share.
 var ErrTooManyTimers = errors.New("ward: too many pending timers")
 
 type timerEntry struct {
@@ -38,16 +43,17 @@ func (r *Runtime) sendAfter(from *Process, d time.Duration, to ProcessID, m Mess
 			return 0, err // refused now: a timer drops what fails when it fires
 		}
 	}
-	if from != nil && from.timers.Add(1) > MaxTimersPerProcess {
-		from.timers.Add(-1)
-		return 0, ErrTooManyTimers
+	if from != nil {
+		if err := chargeTimer(from); err != nil {
+			return 0, err
+		}
 	}
 	id := TimerID(r.nextTimer.Add(1))
 	r.timerMu.Lock()
 	defer r.timerMu.Unlock()
 	if r.timers == nil { // closed
 		if from != nil {
-			from.timers.Add(-1)
+			unchargeTimer(from)
 		}
 		return 0, ErrClosed
 	}
@@ -70,7 +76,7 @@ func (r *Runtime) takeTimer(id TimerID) bool {
 	delete(r.timers, id)
 	r.timerMu.Unlock()
 	if ok && e.from != nil {
-		e.from.timers.Add(-1)
+		unchargeTimer(e.from)
 	}
 	return ok
 }
@@ -87,9 +93,39 @@ func (r *Runtime) CancelTimer(id TimerID) bool {
 	}
 	e.t.Stop()
 	if e.from != nil {
-		e.from.timers.Add(-1)
+		unchargeTimer(e.from)
 	}
 	return true
+}
+
+// chargeTimer counts a pending timer set by from against its own limit and
+// its environments' (see MaxTimersPerProcess).
+func chargeTimer(from *Process) error {
+	if from.timers.Add(1) > MaxTimersPerProcess {
+		from.timers.Add(-1)
+		return fmt.Errorf("%w: %d for one process", ErrTooManyTimers, MaxTimersPerProcess)
+	}
+	for env := from.env; env != nil; env = env.parent {
+		limit := MaxTimersPerProcess * int64(env.cfg.MaxProcesses)
+		if env.timers.Add(1) > limit {
+			for undo := from.env; undo != env.parent; undo = undo.parent {
+				undo.timers.Add(-1)
+			}
+			from.timers.Add(-1)
+			return fmt.Errorf("%w: %d in the environment (%d for each of its %d processes)",
+				ErrTooManyTimers, limit, MaxTimersPerProcess, env.cfg.MaxProcesses)
+		}
+	}
+	return nil
+}
+
+// unchargeTimer undoes chargeTimer once the timer has fired or been
+// cancelled.
+func unchargeTimer(from *Process) {
+	from.timers.Add(-1)
+	for env := from.env; env != nil; env = env.parent {
+		env.timers.Add(-1)
+	}
 }
 
 func (r *Runtime) stopTimers() {

@@ -341,9 +341,10 @@ int32_t ward_message_send_receive(int64_t pid, int32_t tags_ptr, int32_t tags_co
 
 /*
  * Sends the outgoing message to pid after delay_ms and returns a timer id (>
- * 0), or a negated status: -WARD_ERR_LIMIT when the caller has too many
- * pending timers, -WARD_ERR_INVALID for a negative tag, -WARD_ERR_CLOSED
- * when the runtime is closing.
+ * 0), or a negated status: -WARD_ERR_LIMIT when the caller or its
+ * environment has too many pending timers (timers outlive the process that
+ * set them), -WARD_ERR_INVALID for a negative tag, -WARD_ERR_CLOSED when the
+ * runtime is closing.
  *
  * Runs in Go (async).
  */

@@ -306,7 +306,7 @@ var Funcs = []Func{
 		Results: []Param{p("timer", I64)},
 		Impl:    Go,
 		Doc: "Sends the outgoing message to pid after delay_ms and returns a timer id (> 0), or a negated status: -ErrLimit when the caller " +
-			"has too many pending timers, -ErrInvalid for a negative tag, -ErrClosed when the runtime is closing.",
+			"or its environment has too many pending timers (timers outlive the process that set them), -ErrInvalid for a negative tag, -ErrClosed when the runtime is closing.",
 	},
 	{
 		Namespace: NamespaceMessage, Name: "cancel_timer",
