@@ -54,17 +54,15 @@ func (p *Process) sendThenLookAhead(wp *wasm.Proc, hops int) bool {
 		wp.Return(st)
 		return true
 	}
-	p.requestTo = ProcessID(to)
 	switch taken, outOfMemory := wp.TakeAhead(wp.HostArg(1), wp.HostArg(2)); {
 	case outOfMemory:
-		p.endRequest(Message{})
 		wp.Trap("ward_message.send_receive: out of memory for the message")
 		return true
 	case taken:
-		p.endRequest(Message{})
 		wp.Return(abi.OK)
 		return true
 	}
+	p.requestTo = ProcessID(to) // its receive is still to come
 	return false
 }
 
@@ -168,7 +166,6 @@ func (p *Process) receiveFor(wp *wasm.Proc, tagsPtr, tagsCount, timeoutMs int64)
 		wp.Trap("ward_message.receive: tags outside the caller's memory")
 		return true
 	}
-	p.waitTags = tags
 	if p.receiveNow(wp, tags) {
 		return true
 	}
