@@ -78,38 +78,58 @@ func (e *Environment) NewChild(c environment.Config) (*Environment, error) {
 	return newEnvironment(e.rt, e, eff), nil
 }
 
-// reserve takes a process slot here and in every ancestor, or none. Each
-// count only moves from below its limit, so NumProcesses never reads more
-// than the limit, even while a spawn is being refused.
+// reserve takes a process slot here and in every ancestor, or none.
 func (e *Environment) reserve() error {
-	for env := e; env != nil; env = env.parent {
-		if n, ok := env.takeSlot(); !ok {
-			for undo := e; undo != env; undo = undo.parent {
-				undo.live.Add(-1)
-			}
-			return fmt.Errorf("%w (%d alive, limit %d)", ErrProcessLimit, n, env.cfg.MaxProcesses)
-		}
+	if env, n := e.takeUp(liveCount, maxProcesses); env != nil {
+		return fmt.Errorf("%w (%d alive, limit %d)", ErrProcessLimit, n, env.cfg.MaxProcesses)
 	}
 	return nil
 }
 
-// takeSlot adds one to live unless it is at the limit; it returns the count
-// it saw.
-func (e *Environment) takeSlot() (int64, bool) {
-	for {
-		n := e.live.Load()
-		if n >= int64(e.cfg.MaxProcesses) {
-			return n, false
+func (e *Environment) release() { e.giveUp(liveCount) }
+
+// Counters an environment keeps for itself and its descendants, and their
+// limits, for takeUp and giveUp.
+func liveCount(e *Environment) *atomic.Int64  { return &e.live }
+func timerCount(e *Environment) *atomic.Int64 { return &e.timers }
+func maxProcesses(e *Environment) int64       { return int64(e.cfg.MaxProcesses) }
+func maxTimers(e *Environment) int64          { return MaxTimersPerProcess * int64(e.cfg.MaxProcesses) }
+
+// takeUp adds one to the counter here and in every ancestor, or to none:
+// it returns the environment whose limit stopped it, with the count it
+// saw there, or nil. Each count only moves from below its limit, so
+// NumProcesses never reads more than the limit, even while a spawn is
+// being refused.
+func (e *Environment) takeUp(count func(*Environment) *atomic.Int64, limit func(*Environment) int64) (*Environment, int64) {
+	for env := e; env != nil; env = env.parent {
+		if n, ok := takeBelow(count(env), limit(env)); !ok {
+			for undo := e; undo != env; undo = undo.parent {
+				count(undo).Add(-1)
+			}
+			return env, n
 		}
-		if e.live.CompareAndSwap(n, n+1) {
-			return n, true
-		}
+	}
+	return nil, 0
+}
+
+// giveUp undoes a successful takeUp.
+func (e *Environment) giveUp(count func(*Environment) *atomic.Int64) {
+	for env := e; env != nil; env = env.parent {
+		count(env).Add(-1)
 	}
 }
 
-func (e *Environment) release() {
-	for env := e; env != nil; env = env.parent {
-		env.live.Add(-1)
+// takeBelow adds one to c unless it is at limit; it returns the count it
+// saw.
+func takeBelow(c *atomic.Int64, limit int64) (int64, bool) {
+	for {
+		n := c.Load()
+		if n >= limit {
+			return n, false
+		}
+		if c.CompareAndSwap(n, n+1) {
+			return n, true
+		}
 	}
 }
 

@@ -105,16 +105,10 @@ func chargeTimer(from *Process) error {
 		from.timers.Add(-1)
 		return fmt.Errorf("%w: %d for one process", ErrTooManyTimers, MaxTimersPerProcess)
 	}
-	for env := from.env; env != nil; env = env.parent {
-		limit := MaxTimersPerProcess * int64(env.cfg.MaxProcesses)
-		if env.timers.Add(1) > limit {
-			for undo := from.env; undo != env.parent; undo = undo.parent {
-				undo.timers.Add(-1)
-			}
-			from.timers.Add(-1)
-			return fmt.Errorf("%w: %d in the environment (%d for each of its %d processes)",
-				ErrTooManyTimers, limit, MaxTimersPerProcess, env.cfg.MaxProcesses)
-		}
+	if env, _ := from.env.takeUp(timerCount, maxTimers); env != nil {
+		from.timers.Add(-1)
+		return fmt.Errorf("%w: %d in the environment (%d for each of its %d processes)",
+			ErrTooManyTimers, maxTimers(env), MaxTimersPerProcess, env.cfg.MaxProcesses)
 	}
 	return nil
 }
@@ -123,9 +117,7 @@ func chargeTimer(from *Process) error {
 // cancelled.
 func unchargeTimer(from *Process) {
 	from.timers.Add(-1)
-	for env := from.env; env != nil; env = env.parent {
-		env.timers.Add(-1)
-	}
+	from.env.giveUp(timerCount)
 }
 
 func (r *Runtime) stopTimers() {
