@@ -124,8 +124,9 @@ func (r *Runtime) Send(ctx context.Context, to ProcessID, m Message) error {
 // Request sends m to the process with that id under a fresh tag and waits
 // for the reply: the first message back with that tag. The reply goes to a
 // short-lived Go process in the root environment, which runs on the
-// caller's goroutine. It fails as Self.Request does, and with ctx's error
-// when ctx ends first.
+// caller's goroutine. It fails as Self.Request does, with ctx's error when
+// ctx ends first, and with an error matching ErrClosed when Close cuts it
+// short.
 func (r *Runtime) Request(ctx context.Context, to ProcessID, m Message) (Message, error) {
 	if err := ctx.Err(); err != nil {
 		return Message{}, err
@@ -148,14 +149,21 @@ func (r *Runtime) Request(ctx context.Context, to ProcessID, m Message) (Message
 		if ctx.Err() != nil {
 			return Message{}, ctx.Err()
 		}
-		if reason == Killed && r.isClosing() {
-			return Message{}, fmt.Errorf("ward: request to %d: %w", to, ErrClosed)
-		}
+		err := error(reason)
 		var ge *GoError
 		if errors.As(reason, &ge) && ge.Err != nil {
-			return Message{}, ge.Err
+			err = ge.Err
 		}
-		return Message{}, reason
+		if r.isClosing() {
+			// Close kills the target and the requester in no set order:
+			// the requester may be killed, or may first see its target
+			// end. Either way the cause is Close.
+			if reason == Killed {
+				return Message{}, fmt.Errorf("ward: request to %d: %w", to, ErrClosed)
+			}
+			return Message{}, fmt.Errorf("ward: request to %d: %w: %w", to, ErrClosed, err)
+		}
+		return Message{}, err
 	}
 	return reply, nil
 }
