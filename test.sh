@@ -4,6 +4,9 @@
 # then the concurrency packages again under the race detector.
 set -euo pipefail
 cd "$(dirname "$0")"
+# The C guest tests need clang, lld and wasi-libc: install them from Debian's
+# archive if missing (a no-op otherwise), or say in one line that they skip.
+sh guest/c/install-toolchain.sh
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 if [ -n "$unformatted" ]; then
 	echo "gofmt would change:"; echo "$unformatted"; exit 1

@@ -3,6 +3,7 @@
 # reactors: ward's examples (guest/c/examples/*.c) or your own files.
 #
 #   guest/c/build.sh [-if-available] [OUTDIR [FILE.c ...]]
+#   guest/c/build.sh -check
 #
 # Writes OUTDIR/NAME.wasm for each NAME.c; OUTDIR defaults to
 # guest/c/examples and the files to guest/c/examples/*.c. Sources include
@@ -12,20 +13,24 @@
 # toolchain gets a warning and exit status 0 instead of a failure, so
 # `go generate ./...` works everywhere; the committed .wasm files stay as
 # they are. Without it, a missing toolchain is exit status 3 (a failed build
-# is 1), which the Go tests that build C guests turn into a skip.
+# is 1), which the Go tests that build C guests turn into a skip. -check
+# builds nothing: exit status 0 if the toolchain works, else 3 and why.
 #
 # Toolchain, Debian 12 (what this was written and tested with):
 #   apt-get install clang lld wasi-libc libclang-rt-dev-wasm32
+# ./test.sh installs it (guest/c/install-toolchain.sh) where it is missing
+# and it can: as root, or with sudo, and apt-get.
 # Elsewhere, set CC to a clang that targets wasm32-wasi and WASI_SYSROOT to
 # a wasi-libc sysroot (wasi-sdk: CC=$WASI_SDK/bin/clang
 # WASI_SYSROOT=$WASI_SDK/share/wasi-sysroot).
 set -eu
 
 if_available=
-if [ "${1:-}" = "-if-available" ]; then
-  if_available=1
-  shift
-fi
+check=
+case "${1:-}" in
+-if-available) if_available=1; shift ;;
+-check) check=1; shift ;;
+esac
 here=$(cd "$(dirname "$0")" && pwd)
 out=${1:-$here/examples}
 if [ $# -gt 0 ]; then shift; fi
@@ -57,6 +62,7 @@ trap 'rm -f "$probe"' EXIT
 printf '#include <stdlib.h>\nvoid *f(void) { return malloc(1); }\n' |
   "$CC" $CFLAGS -x c -o "$probe" - 2>/dev/null ||
   missing "$CC cannot build a wasm32-wasi reactor with sysroot $WASI_SYSROOT (lld, wasi-libc or libclang-rt-dev-wasm32 missing?)"
+[ -z "$check" ] || exit 0
 
 [ $# -gt 0 ] || set -- "$here"/examples/*.c
 for src in "$@"; do
