@@ -3,6 +3,8 @@ package runtime
 import (
 	"context"
 	"encoding/binary"
+	"errors"
+	"strings"
 	"testing"
 
 	"github.com/wardrt/ward/internal/wasm"
@@ -61,6 +63,12 @@ const inboxWAT = `(module $inbox
     (if (call $send_receive (local.get $peer) (i32.const 0) (i32.const 1) (i64.const -1))
       (then (call $exit (i32.const 61))))
     (call $check (i64.const 100)))
+
+  ;; bad_empty_filter: after tag 99, a receive of any tag whose filter
+  ;; pointer lies outside memory
+  (func (export "bad_empty_filter")
+    (call $expect (i64.const 99) (i64.const -99))
+    (drop (call $receive (i32.const -16) (i32.const 0) (i64.const -1))))
 )`
 
 func seqMessage(tag int64, seq int64, size int) Message {
@@ -148,6 +156,34 @@ func TestInboxTakesAnEmptyMessageWhenFull(t *testing.T) {
 	}
 	if p.aheads != 2 {
 		t.Errorf("%d messages went ahead, want 2", p.aheads)
+	}
+}
+
+// A filter of no tags whose pointer lies outside memory traps the guest
+// whether the receive would be answered from the inbox or from the
+// mailbox: the inbox once answered it, so the outcome depended on timing.
+func TestInboxRefusesABadEmptyFilterAsGoDoes(t *testing.T) {
+	for _, backlog := range []bool{false, true} {
+		r := newRuntime(t)
+		m := load(t, r, "inbox", []byte(inboxWAT))
+		p := spawn(t, r.Environment(), m, "bad_empty_filter")
+		parked(t, p)
+		ctx := testCtx(t)
+		if backlog { // queued ahead of tag 99, so it goes into the inbox
+			if err := p.Send(ctx, seqMessage(1, 1, 8)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := p.Send(ctx, seqMessage(99, -99, 8)); err != nil {
+			t.Fatal(err)
+		}
+		var te *TrapError
+		if reason := wait(t, p); !errors.As(reason, &te) || !strings.Contains(te.Message, "tags outside") {
+			t.Errorf("backlog %v: %v, want a trap for tags outside memory", backlog, reason)
+		}
+		if backlog && p.aheads != 1 {
+			t.Errorf("backlog: %d messages went ahead, want 1", p.aheads)
+		}
 	}
 }
 

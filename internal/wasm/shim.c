@@ -383,13 +383,14 @@ static int inbox_take(ward_proc_t *p, const uint8_t *tags, size_t ntags) {
 // take_ahead serves the pending host call's receive, its filter
 // of n tags at ptr in the caller's memory, from the inbox when a message
 // there matches (inbox_take's results). Anything else, bad arguments
-// included, is left to Go. A filter of no tags needs no memory: a guest
-// without one can still receive.
+// included, is left to Go, whose checks these are (readTags), so that no
+// answer depends on whether a message went ahead. A filter of no tags reads
+// no memory, but its pointer must still lie within it (mem_len is 0 for a
+// guest without one, where only 0 does).
 static int take_ahead(ward_proc_t *p, uint32_t ptr, uint32_t n) {
   if (!p->inbox || !p->inbox->n) return 0;
-  if (n == 0) return inbox_take(p, NULL, 0);
-  if (!p->mem || n > WARD_MAX_RECEIVE_TAGS || (uint64_t)ptr + (uint64_t)n * 8 > p->mem_len) return 0;
-  return inbox_take(p, p->mem + ptr, n);
+  if (n > WARD_MAX_RECEIVE_TAGS || (uint64_t)ptr + (uint64_t)n * 8 > p->mem_len) return 0;
+  return inbox_take(p, n ? p->mem + ptr : NULL, n);
 }
 
 int ward_proc_take_ahead(ward_proc_t *p, uint32_t ptr, uint32_t n) { return take_ahead(p, ptr, n); }
