@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	goruntime "runtime"
 	"testing"
 	"time"
@@ -690,5 +691,12 @@ func TestTimerLimits(t *testing.T) {
 	}
 	if _, err := setTimers(1); err != nil {
 		t.Errorf("a timer once one was cancelled: %v", err)
+	}
+
+	// An environment with no practical process limit has no practical
+	// timer limit either: its share once overflowed to a negative one.
+	env = newRuntime(t, WithRootEnvironment(environment.Config{MaxProcesses: math.MaxInt})).Environment()
+	if _, err := setTimers(1); err != nil {
+		t.Errorf("a timer in an environment of MaxProcesses math.MaxInt: %v", err)
 	}
 }
