@@ -167,8 +167,9 @@ func SendAfter(to ProcessID, tag int64, data []byte, delay time.Duration) (Timer
 	return TimerID(id), nil
 }
 
-// CancelTimer cancels a SendAfter. ErrNotFound when the timer has already
-// fired (its message may be in the mailbox) or does not exist.
+// CancelTimer cancels a SendAfter set by a process of this environment or
+// of one below it. ErrNotFound when the timer has already fired (its
+// message may be in the mailbox), does not exist, or was set elsewhere.
 func CancelTimer(t TimerID) error {
 	if st := wardCancelTimer(int64(t)); st != abi.OK {
 		return fail("cancel_timer", st)

@@ -287,8 +287,10 @@ func hostSendAfter(p *Process, wp *wasm.Proc) bool {
 	return true
 }
 
+// hostCancelTimer cancels timers set in the caller's environment or below,
+// as hostKill kills; any other id is ErrNotFound, as if it had fired.
 func hostCancelTimer(p *Process, wp *wasm.Proc) bool {
-	if p.env.rt.CancelTimer(TimerID(wp.HostArg(0))) {
+	if p.env.rt.cancelTimer(TimerID(wp.HostArg(0)), p.env) {
 		wp.Return(abi.OK)
 	} else {
 		wp.Return(abi.ErrNotFound)

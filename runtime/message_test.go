@@ -534,6 +534,68 @@ func TestKillAndExistsFromGuests(t *testing.T) {
 	outsider.Kill()
 }
 
+// A guest cancels the timers of its own environment and of those below
+// it, never those of an environment beside or above it, nor the host's:
+// timer ids are sequential, so they are easy to guess.
+func TestCancelTimerFromGuestsStaysInItsEnvironment(t *testing.T) {
+	r := newRuntime(t)
+	m := loadMessages(t, r)
+	parent, err := r.NewEnvironment(environment.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	child, err := parent.NewChild(environment.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sibling, err := r.NewEnvironment(environment.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	timerIn := func(env *Environment) TimerID {
+		var id TimerID
+		p := goProc(t, env, "setter", func(ctx context.Context, self *Self) error {
+			var err error
+			id, err = self.SendAfter(time.Hour, self.ID(), Message{})
+			return err
+		})
+		if reason := wait(t, p); reason != Normal {
+			t.Fatal(reason)
+		}
+		return id
+	}
+	cancelFrom := func(env *Environment, id TimerID) Reason {
+		return wait(t, spawn(t, env, m, "cancel_id", I64(int64(id))))
+	}
+	var ee *ExitError
+	notFound := func(reason Reason) bool { return errors.As(reason, &ee) && ee.Code == abi.ErrNotFound }
+
+	id := timerIn(child)
+	if reason := cancelFrom(sibling, id); !notFound(reason) {
+		t.Errorf("cancel from a sibling environment: %v, want exit %d (ErrNotFound)", reason, abi.ErrNotFound)
+	}
+	if reason := cancelFrom(parent, id); reason != Normal {
+		t.Errorf("cancel from the parent environment: %v, want normal", reason)
+	}
+	id = timerIn(parent)
+	if reason := cancelFrom(child, id); !notFound(reason) {
+		t.Errorf("cancel from a child environment: %v, want ErrNotFound", reason)
+	}
+	if !r.CancelTimer(id) {
+		t.Error("the timer a child failed to cancel is gone")
+	}
+	hostTimer, err := r.SendAfter(time.Hour, 1, Message{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reason := cancelFrom(r.Environment(), hostTimer); !notFound(reason) {
+		t.Errorf("cancel of the host's timer from the root environment: %v, want ErrNotFound", reason)
+	}
+	if !r.CancelTimer(hostTimer) {
+		t.Error("the host's timer is gone")
+	}
+}
+
 func TestGoProcessReasons(t *testing.T) {
 	r := newRuntime(t)
 	env := r.Environment()

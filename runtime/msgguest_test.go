@@ -169,6 +169,7 @@ const messagesWAT = `(module $messages
     (call $create (i64.const -5))
     (call $exit (call $send (local.get $pid))))
 
+  (func $cancel_id (export "cancel_id") (param $t i64) (call $exit (call $cancel_timer (local.get $t))))
   (func $kill_pid (export "kill_pid") (param $pid i64) (call $exit (call $kill (local.get $pid))))
   (func $exists_pid (export "exists_pid") (param $pid i64) (call $exit (call $exists (local.get $pid))))
 )`

@@ -71,31 +71,42 @@ func (r *Runtime) sendAfter(from *Process, d time.Duration, to ProcessID, m Mess
 
 // takeTimer removes a timer that fired; false if it was cancelled first.
 func (r *Runtime) takeTimer(id TimerID) bool {
-	r.timerMu.Lock()
-	e, ok := r.timers[id]
-	delete(r.timers, id)
-	r.timerMu.Unlock()
-	if ok && e.from != nil {
-		unchargeTimer(e.from)
-	}
+	_, ok := r.removeTimer(id, nil)
 	return ok
 }
 
 // CancelTimer cancels a pending SendAfter. It reports false when the timer
 // has already fired or does not exist.
-func (r *Runtime) CancelTimer(id TimerID) bool {
+func (r *Runtime) CancelTimer(id TimerID) bool { return r.cancelTimer(id, nil) }
+
+// cancelTimer is CancelTimer for a timer set by a process of env or of an
+// environment below it, or for any timer when env is nil. Timer ids are
+// sequential, so a guest could otherwise cancel the timers of environments
+// it has no business with; guests cancel under the rule kill follows.
+func (r *Runtime) cancelTimer(id TimerID, env *Environment) bool {
+	t, ok := r.removeTimer(id, env)
+	if ok {
+		t.Stop()
+	}
+	return ok
+}
+
+// removeTimer takes a pending timer out of the table, with the rule of
+// cancelTimer, and gives its setter's charge back.
+func (r *Runtime) removeTimer(id TimerID, env *Environment) (*time.Timer, bool) {
 	r.timerMu.Lock()
 	e, ok := r.timers[id]
-	delete(r.timers, id)
-	r.timerMu.Unlock()
-	if !ok {
-		return false
+	if ok && env != nil && (e.from == nil || !e.from.env.within(env)) {
+		ok = false
 	}
-	e.t.Stop()
-	if e.from != nil {
+	if ok {
+		delete(r.timers, id)
+	}
+	r.timerMu.Unlock()
+	if ok && e.from != nil {
 		unchargeTimer(e.from)
 	}
-	return true
+	return e.t, ok
 }
 
 // chargeTimer counts a pending timer set by from against its own limit and

@@ -352,8 +352,9 @@ __attribute__((import_module("ward_message"), import_name("send_after")))
 int64_t ward_message_send_after(int64_t pid, int64_t delay_ms);
 
 /*
- * Cancels a timer of send_after. Returns WARD_ERR_NOT_FOUND when it has
- * already fired or does not exist.
+ * Cancels a timer of send_after set by a process of the caller's environment
+ * or of one below it, as kill is limited. Returns WARD_ERR_NOT_FOUND when it
+ * has already fired, does not exist, or was set elsewhere.
  *
  * Runs in Go (async).
  */

@@ -313,7 +313,8 @@ var Funcs = []Func{
 		Params:  []Param{p("timer", I64)},
 		Results: []Param{p("status", I32)},
 		Impl:    Go,
-		Doc:     "Cancels a timer of send_after. Returns ErrNotFound when it has already fired or does not exist.",
+		Doc: "Cancels a timer of send_after set by a process of the caller's environment or of one below it, as kill is limited. " +
+			"Returns ErrNotFound when it has already fired, does not exist, or was set elsewhere.",
 	},
 	{
 		Namespace: NamespaceRegistry, Name: "register",
