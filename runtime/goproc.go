@@ -123,7 +123,7 @@ func (s *Self) send(to ProcessID, m Message, hops int) error {
 		return q.deliver(m)
 	}
 	defer rt.releaseRun()
-	return handOff(q, m, hops)
+	return handOff(s.p, q, m, hops)
 }
 
 // Reply answers req: it sends m under req's tag to req's sender.

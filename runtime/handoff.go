@@ -36,10 +36,12 @@ const (
 	parkHanded
 )
 
-// maxBorrowedReceives bounds the messages a borrower serves the receiver
-// before giving it back: a stream from other senders must not keep the
-// requester running someone else's process.
-const maxBorrowedReceives = 16
+// maxBorrowedMessages bounds the messages a borrower serves the receiver
+// before giving it back, counting those it moves into the receiver's
+// inbox, which the guest then takes in C: a stream from other senders must
+// not keep the requester running someone else's process. The last receive
+// may move in up to one inbox's worth more.
+const maxBorrowedMessages = 16
 
 // maxHandOffHops bounds a chain of requests run on one goroutine: a
 // borrowed receiver that itself sends a request (send_receive) may borrow
@@ -58,30 +60,33 @@ var (
 // is a Wasm process waiting in a receive without a timeout, and hops > 0,
 // the caller's goroutine runs q until it waits again, so the reply is
 // often queued for the sender on return.
-func handOff(q *Process, m Message, hops int) error {
+func handOff(by, q *Process, m Message, hops int) error {
 	if hops <= 0 || !q.park.CompareAndSwap(parkWaiting, parkBorrowed) {
 		return q.deliver(m)
 	}
 	// Queued first, then received with q's own filter: q sees its mailbox
 	// in the same order as if it had woken up itself.
 	err := q.enqueue(m, false)
-	q.runBorrowed(hops - 1)
+	q.runBorrowed(by, hops-1)
 	return err
 }
 
-// runBorrowed runs q, held as parkBorrowed, until it waits again or stops
-// at something its own goroutine must serve.
-func (q *Process) runBorrowed(hops int) {
+// runBorrowed runs q, held as parkBorrowed by the process by, until q
+// waits again or stops at something its own goroutine must serve, or
+// either is killed: by is in a host call, where a kill takes effect at
+// once, so it lets go after q's current run.
+func (q *Process) runBorrowed(by *Process, hops int) {
 	wp := q.wp
 	q.borrows++
-	for range maxBorrowedReceives {
-		if q.killed.Load() {
-			break
-		}
+	wp.FreshSlice() // q waited until now; a preemption at once would hand it back
+	// Served so far: the receives here, and the messages they moved ahead.
+	receives, aheads := int32(0), q.aheads
+	for receives+q.aheads-aheads < maxBorrowedMessages && !q.killed.Load() && !by.killed.Load() {
 		if !q.receiveNow(wp, q.waitTags) {
 			break
 		}
-		wp.FreshSlice() // q waited; a preemption now would hand it back
+		receives++
+		q.borrowedMost = max(q.borrowedMost, receives+q.aheads-aheads)
 		if st, waits := q.pollBorrowed(wp, hops); !waits {
 			q.handBack(st)
 			return
@@ -108,7 +113,11 @@ func (q *Process) pollBorrowed(wp *wasm.Proc, hops int) (st wasm.Status, waits b
 		if st != wasm.Host || q.killed.Load() {
 			return st, false
 		}
-		switch wp.HostID() {
+		id := wp.HostID()
+		if id != idSend && id != idReceive && id != idSendReceive || !q.env.permits(abi.Funcs[id].Permission) {
+			return st, false // serve's to serve, with its checks
+		}
+		switch id {
 		case idSend:
 			wp.Return(q.sendOutgoing(wp, wp.HostArg(0), 0))
 		case idReceive:
@@ -120,8 +129,6 @@ func (q *Process) pollBorrowed(wp *wasm.Proc, hops int) (st wasm.Status, waits b
 			if !q.sendThenLookAhead(wp, hops) {
 				return st, true
 			}
-		default:
-			return st, false
 		}
 	}
 }

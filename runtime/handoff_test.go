@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wardrt/ward/internal/abi"
+	"github.com/wardrt/ward/internal/wasm"
 )
 
 // handoffWAT: servers that take one request and then do something a
@@ -264,6 +265,41 @@ func TestHandOffGivesBackWhatItDoesNotServe(t *testing.T) {
 				wantBorrowed(t, echo, 1, 0)
 			}
 		})
+	}
+}
+
+// A borrower serves a receiver with a backlog a bounded number of
+// messages, counting those it moved into the receiver's inbox, which the
+// guest takes in C without returning to Go: it used to count only the
+// receives Go served, and ran a flood of 300 in one borrow.
+func TestHandOffBoundsTheMessagesABorrowServes(t *testing.T) {
+	r := newRuntimeLongTicks(t)
+	m := load(t, r, "handoff", []byte(handoffWAT))
+	env := r.Environment()
+	server := spawn(t, env, m, "picky") // answers tag 5 first, then all
+	parked(t, server)
+	ctx := testCtx(t)
+	const backlog = 300
+	for i := range backlog {
+		if err := server.Send(ctx, seqMessage(1, int64(i), 8)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	parked(t, server) // woken by each message, none of them tag 5
+	asker := spawn(t, env, m, "ask", I64(int64(server.ID())), I64(5), I64(-1))
+	if reason := wait(t, asker); reason != Normal {
+		t.Fatalf("asker: %v", reason)
+	}
+	waitFor(t, testTimeout, "the server to take its backlog", func() bool {
+		return server.park.Load() == parkWaiting && server.mb.Len() == 0
+	})
+	server.Kill()
+	wait(t, server)
+	if server.borrows != 1 {
+		t.Fatalf("borrowed %d times, want 1", server.borrows)
+	}
+	if most, bound := int(server.borrowedMost), maxBorrowedMessages+wasm.InboxMessages; most > bound {
+		t.Errorf("one borrow served %d messages of the backlog of %d, want at most %d", most, backlog, bound)
 	}
 }
 

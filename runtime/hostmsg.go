@@ -22,7 +22,7 @@ func (p *Process) sendOutgoing(wp *wasm.Proc, pid int64, hops int) int64 {
 	if q == nil {
 		return abi.ErrNotFound
 	}
-	if err := handOff(q, Message{Sender: uint64(p.id), Tag: tag, Data: data}, hops); err != nil {
+	if err := handOff(p, q, Message{Sender: uint64(p.id), Tag: tag, Data: data}, hops); err != nil {
 		return statusOf(err)
 	}
 	return abi.OK

@@ -54,8 +54,9 @@ type Process struct {
 	requestTo  ProcessID    // its target until it is watched; held with park
 
 	// For tests, held with park: times a borrower ran it, and gave it back
-	// unfinished; messages moved into its inbox (hostmsg.go).
-	borrows, handBacks, aheads int32
+	// unfinished; messages moved into its inbox (hostmsg.go); the most
+	// messages one borrow served it.
+	borrows, handBacks, aheads, borrowedMost int32
 
 	quiet  bool // set before it runs: its failures are reported elsewhere, not logged
 	done   chan struct{}
