@@ -185,14 +185,15 @@ func (s *Self) Request(ctx context.Context, to ProcessID, m Message) (Message, e
 	return reply, nil
 }
 
-// flushDown takes the DOWN of a request's monitor that fired: propagateExit
-// queued it before demonitor could see the monitor gone, and it must not
-// be left in the mailbox.
+// flushDown takes the DOWN of a request's monitor that fired, and any late
+// reply queued before it: propagateExit queued the DOWN, holding sigMu,
+// before demonitor could see the monitor gone, so it is there now, and it
+// must not be left in the mailbox. Nothing here waits, as in endRequest.
 func (s *Self) flushDown(tag int64) {
 	for {
-		m, err := s.Receive(context.Background(), tag)
-		if _, ended := endedBeforeReply(m); ended || err != nil {
-			return // err: this process is ending, and its mailbox with it
+		m, ok := s.p.mb.TryReceive(tag)
+		if _, ended := endedBeforeReply(m); ended || !ok {
+			return // !ok: only when the mailbox is closed, as the process ends
 		}
 	}
 }
