@@ -174,8 +174,8 @@ func (p *Process) receiveFor(wp *wasm.Proc, tagsPtr, tagsCount, timeoutMs int64)
 		return true
 	}
 	tags = p.watchPending(tags)
-	p.waitTags = tags
 	if timeoutMs < 0 {
+		p.waitTags = tags // where a borrower reads it (handoff.go)
 		return p.waitMessage(wp)
 	}
 	wp.ReleaseInbox()

@@ -380,20 +380,18 @@ static int inbox_take(ward_proc_t *p, const uint8_t *tags, size_t ntags) {
   return 0;
 }
 
-// take_ahead serves the pending host call's receive, its filter
+// ward_proc_take_ahead serves the pending host call's receive, its filter
 // of n tags at ptr in the caller's memory, from the inbox when a message
 // there matches (inbox_take's results). Anything else, bad arguments
 // included, is left to Go, whose checks these are (readTags), so that no
 // answer depends on whether a message went ahead. A filter of no tags reads
 // no memory, but its pointer must still lie within it (mem_len is 0 for a
 // guest without one, where only 0 does).
-static int take_ahead(ward_proc_t *p, uint32_t ptr, uint32_t n) {
+int ward_proc_take_ahead(ward_proc_t *p, uint32_t ptr, uint32_t n) {
   if (!p->inbox || !p->inbox->n) return 0;
   if (n > WARD_MAX_RECEIVE_TAGS || (uint64_t)ptr + (uint64_t)n * 8 > p->mem_len) return 0;
   return inbox_take(p, n ? p->mem + ptr : NULL, n);
 }
-
-int ward_proc_take_ahead(ward_proc_t *p, uint32_t ptr, uint32_t n) { return take_ahead(p, ptr, n); }
 
 static void async_cb(void *env, wasmtime_caller_t *caller, const wt_val_t *args, size_t nargs,
                      wt_val_t *results, size_t nresults, wasm_trap_t **trap_ret,
@@ -408,7 +406,7 @@ static void async_cb(void *env, wasmtime_caller_t *caller, const wt_val_t *args,
   p->hresults = results;
   p->htrap = trap_ret;
   p->ready = 0;
-  int ahead = h->receive ? take_ahead(p, (uint32_t)p->hargs[0], (uint32_t)p->hargs[1]) : 0;
+  int ahead = h->receive ? ward_proc_take_ahead(p, (uint32_t)p->hargs[0], (uint32_t)p->hargs[1]) : 0;
   if (ahead > 0) {
     // Complete before the first poll: wasmtime then never suspends.
     p->hret[0] = WARD_STATUS_OK;
@@ -586,7 +584,6 @@ int ward_proc_set_in(ward_proc_t *p, const uint8_t *data, size_t len, int64_t ta
   p->in_sender = sender;
   return 1;
 }
-
 
 static const struct {
   const char *name;
