@@ -136,7 +136,9 @@ func (p *Proc) SetWASI(w WASI) error {
 func (p *Proc) Start() Status { return Status(C.ward_proc_start(p.c)) }
 
 // Poll resumes the process.
-func (p *Proc) Poll() Status { return Status(C.ward_proc_poll(p.c)) }
+func (p *Proc) Poll() Status {
+	return Status(C.ward_proc_poll_handle(C.uintptr_t(uintptr(unsafe.Pointer(p.c)))))
+}
 
 // FreshSlice gives the process a whole time slice from its next poll. Call
 // it when the process resumes after waiting: its epoch deadline, set when it
