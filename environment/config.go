@@ -9,15 +9,33 @@ import (
 // only in whole pages, which is why MaxMemory must be a multiple of it.
 const PageSize = 64 << 10
 
-// DefaultMaxMemory is a root environment's MaxMemory when none is given: the
-// most a wasm32 memory can address, so by default memory is bounded only by
-// the Wasm format itself.
-const DefaultMaxMemory = 4 << 30
+// MaxWasm32Memory is the most a wasm32 linear memory can address, and so
+// the largest MaxMemory there is.
+const MaxWasm32Memory = 4 << 30
+
+// DefaultMaxMemory is a root environment's MaxMemory when none is given.
+// It is ample for Go and C guests (a Go hello world uses about 2 MiB) and
+// keeps one runaway process from taking a small machine's memory.
+const DefaultMaxMemory = 256 << 20
 
 // DefaultMaxProcesses is a root environment's MaxProcesses when none is
-// given. It is large enough not to get in the way of real programs and small
-// enough that a runaway spawn loop fails instead of exhausting the host.
-const DefaultMaxProcesses = 1 << 20
+// given. A parked process holds about 16-24 KiB of host memory, so this
+// many hold well under 1 GiB: a runaway spawn loop fails instead of
+// exhausting the host. Raise it for programs that park more.
+const DefaultMaxProcesses = 32 << 10
+
+// Defaults of the per-process bounds on what a process can make the host
+// hold besides its memory. See Config for what each bounds.
+const (
+	DefaultMaxMailboxMessages  = 100_000
+	DefaultMaxMailboxBytes     = 16 << 20
+	DefaultMaxTimers           = 10_000
+	DefaultMaxTimerBytes       = 16 << 20
+	DefaultMaxLinks            = 10_000
+	DefaultMaxMonitors         = 10_000
+	DefaultMaxNames            = 64
+	DefaultMaxEnvironmentNames = 10_000
+)
 
 // UnlimitedFuel is the MaxFuel of an environment without a fuel limit. It is
 // a number rather than 0 so that the runtime can hand MaxFuel to the engine
@@ -33,11 +51,12 @@ var DefaultNamespaces = []string{"ward_*", "wasi_snapshot_preview1"}
 // Config is the set of limits and permissions that every process spawned in
 // an environment gets. Zero fields inherit; see the package documentation.
 type Config struct {
-	// MaxMemory is the most linear memory, in bytes, one process may have.
-	// It must be a whole number of pages (PageSize) and at most
-	// DefaultMaxMemory; a limit between pages would not be the limit
-	// enforced, so it is refused rather than silently rounded. 0 means
-	// inherit (for a root: DefaultMaxMemory).
+	// MaxMemory is the most memory, in bytes, one process's instance may
+	// have: its linear memories and tables together. It must be a whole
+	// number of pages (PageSize) and at most MaxWasm32Memory; a limit
+	// between pages would not be the limit enforced, so it is refused
+	// rather than silently rounded. 0 means inherit (for a root:
+	// DefaultMaxMemory).
 	MaxMemory uint64
 
 	// MaxFuel is the fuel (roughly: Wasm instructions) one process may burn
@@ -54,6 +73,35 @@ type Config struct {
 	// counting those of its child environments. 0 means inherit (for a
 	// root: DefaultMaxProcesses); negative values are refused.
 	MaxProcesses int
+
+	// The bounds below are on what one process can make the host hold
+	// besides its memory; with MaxMemory and MaxProcesses they bound all
+	// an environment's processes can make the host hold (docs/limits.md
+	// has the sum). Each is a count or a number of bytes; 0 means inherit
+	// (for a root: its Default), negative values are refused, and a child
+	// may only lower them.
+
+	// MaxMailboxMessages bounds the messages queued for one process.
+	MaxMailboxMessages int
+	// MaxMailboxBytes bounds the message bytes queued for one process.
+	MaxMailboxBytes int
+	// MaxTimers bounds the pending timers (send_after) one process has
+	// set; an environment holds at most this many per process it may run
+	// (MaxProcesses), counting its child environments'.
+	MaxTimers int
+	// MaxTimerBytes bounds the message bytes of the pending timers one
+	// process has set.
+	MaxTimerBytes int
+	// MaxLinks bounds the links one process has.
+	MaxLinks int
+	// MaxMonitors bounds the monitors one process holds on others.
+	MaxMonitors int
+	// MaxNames bounds the registry entries (name and version) one process
+	// holds.
+	MaxNames int
+	// MaxEnvironmentNames bounds the registry entries of the environment,
+	// counting those of its child environments.
+	MaxEnvironmentNames int
 
 	// Permissions are the things a process may do beyond calling allowed
 	// host functions.

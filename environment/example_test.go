@@ -21,7 +21,7 @@ func Example() {
 	fmt.Println("root may spawn:", root.Permissions.Spawn.Allowed())
 
 	plugin, err := root.Narrow(environment.Config{
-		MaxMemory:   256 << 20,
+		MaxMemory:   64 << 20,
 		MaxFuel:     10_000_000,
 		Namespaces:  []string{"ward_message", "wasi_snapshot_preview1"},
 		Permissions: environment.Permissions{Spawn: environment.Deny},
@@ -36,9 +36,9 @@ func Example() {
 	fmt.Println("plugin may import ward_process:", plugin.Allows("ward_process"))
 	fmt.Println("plugin writes to the host's stdout:", plugin.WASI.Stdout == os.Stdout)
 	// Output:
-	// root memory: 4096 MiB
+	// root memory: 256 MiB
 	// root may spawn: true
-	// plugin memory: 256 MiB
+	// plugin memory: 64 MiB
 	// plugin may spawn: false
 	// plugin may compile: true
 	// plugin may import ward_process: false

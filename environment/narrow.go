@@ -13,7 +13,7 @@ import (
 // the parent's value rather than the default.
 //
 // Every field the child sets must be at most the parent's: MaxMemory,
-// MaxFuel and MaxProcesses no larger; Namespaces each covered by the
+// MaxFuel, MaxProcesses and the other bounds no larger; Namespaces each covered by the
 // parent's (a pattern only by a parent pattern with a shorter or equal
 // prefix); a Permission may be Deny, or Allow only where the parent
 // allows; each of WASI.Dirs the same directory as one of the parent's or
@@ -36,10 +36,9 @@ func (parent Config) Narrow(child Config) (Config, error) {
 	}
 	child = child.clone()
 	out := Config{
-		MaxMemory:    cmp.Or(child.MaxMemory, parent.MaxMemory),
-		MaxFuel:      cmp.Or(child.MaxFuel, parent.MaxFuel),
-		Namespaces:   child.Namespaces,
-		MaxProcesses: cmp.Or(child.MaxProcesses, parent.MaxProcesses),
+		MaxMemory:  cmp.Or(child.MaxMemory, parent.MaxMemory),
+		MaxFuel:    cmp.Or(child.MaxFuel, parent.MaxFuel),
+		Namespaces: child.Namespaces,
 		Permissions: Permissions{
 			Spawn:              cmp.Or(child.Permissions.Spawn, parent.Permissions.Spawn),
 			CreateEnvironments: cmp.Or(child.Permissions.CreateEnvironments, parent.Permissions.CreateEnvironments),
@@ -51,6 +50,9 @@ func (parent Config) Narrow(child Config) (Config, error) {
 			Stdout: writerOr(child.WASI.Stdout, parent.WASI.Stdout),
 			Stderr: writerOr(child.WASI.Stderr, parent.WASI.Stderr),
 		},
+	}
+	for _, b := range bounds {
+		*b.of(&out) = cmp.Or(*b.of(&child), *b.of(&parent))
 	}
 	if out.Namespaces == nil {
 		out.Namespaces = slices.Clone(parent.Namespaces)
@@ -92,8 +94,10 @@ func (parent Config) widenings(out Config) error {
 	if out.MaxFuel > parent.MaxFuel {
 		p.add(ErrWiden, "MaxFuel %s is more than the parent's %s", fuel(out.MaxFuel), fuel(parent.MaxFuel))
 	}
-	if out.MaxProcesses > parent.MaxProcesses {
-		p.add(ErrWiden, "MaxProcesses %d is more than the parent's %d", out.MaxProcesses, parent.MaxProcesses)
+	for _, b := range bounds {
+		if o, par := *b.of(&out), *b.of(&parent); o > par {
+			p.add(ErrWiden, "%s %d is more than the parent's %d", b.name, o, par)
+		}
 	}
 
 	var extra []string

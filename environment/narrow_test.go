@@ -293,3 +293,39 @@ func TestNarrowWASIWriters(t *testing.T) {
 		t.Errorf("child of a quiet root: writers = %v, %v, want io.Discard", quietChild.WASI.Stdout, quietChild.WASI.Stderr)
 	}
 }
+
+// Every per-process bound inherits at 0, is refused when negative, and may
+// only be lowered by a child: one rule, checked for each of them.
+func TestBoundsInheritValidateAndNarrow(t *testing.T) {
+	root, err := Root(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range bounds {
+		t.Run(b.name, func(t *testing.T) {
+			if got := *b.of(&root); got != b.def {
+				t.Fatalf("root %s = %d, want the default %d", b.name, got, b.def)
+			}
+			var lower Config
+			*b.of(&lower) = b.def - 1
+			child, err := root.Narrow(lower)
+			if err != nil || *b.of(&child) != b.def-1 {
+				t.Fatalf("lowering %s: %v, %d", b.name, err, *b.of(&child))
+			}
+			grand, err := child.Narrow(Config{})
+			if err != nil || *b.of(&grand) != b.def-1 {
+				t.Fatalf("inheriting %s: %v, %d", b.name, err, *b.of(&grand))
+			}
+			var wider Config
+			*b.of(&wider) = b.def
+			if _, err := child.Narrow(wider); !errors.Is(err, ErrWiden) || !strings.Contains(err.Error(), b.name) {
+				t.Fatalf("raising %s: %v, want ErrWiden naming it", b.name, err)
+			}
+			var neg Config
+			*b.of(&neg) = -1
+			if _, err := Root(neg); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), b.name) {
+				t.Fatalf("negative %s: %v, want ErrInvalid naming it", b.name, err)
+			}
+		})
+	}
+}

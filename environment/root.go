@@ -9,12 +9,13 @@ import (
 
 // Root returns the effective configuration of a root environment: c with
 // every zero field replaced by its default (DefaultMaxMemory, UnlimitedFuel,
-// DefaultNamespaces, DefaultMaxProcesses, Allow for every permission,
+// DefaultNamespaces, DefaultMaxProcesses and the other Default bounds,
+// Allow for every permission,
 // io.Discard for the WASI writers) and its directories made absolute.
 //
 // The error, if any, wraps ErrInvalid and lists everything wrong with c:
 // a MaxMemory that is not a whole number of pages or is above
-// DefaultMaxMemory, a negative MaxProcesses, an empty or malformed
+// MaxWasm32Memory, a negative MaxProcesses or other bound, an empty or malformed
 // namespace, a Permission value other than the three constants, WASI
 // strings holding NUL, an Env key that is empty or holds "=", and Dirs
 // with an empty HostPath or a GuestPath used twice. Directories need not
@@ -31,8 +32,10 @@ func Root(c Config) (Config, error) {
 	if out.Namespaces == nil {
 		out.Namespaces = slices.Clone(DefaultNamespaces)
 	}
-	if out.MaxProcesses == 0 {
-		out.MaxProcesses = DefaultMaxProcesses
+	for _, b := range bounds {
+		if v := b.of(&out); *v == 0 {
+			*v = b.def
+		}
 	}
 	out.Permissions = out.Permissions.rootDefaults()
 	out.WASI.Stdout = writerOr(out.WASI.Stdout, io.Discard)
@@ -60,19 +63,21 @@ func (c Config) validate(who string) error {
 	switch {
 	case c.MaxMemory == 0:
 		p.add(ErrInvalid, "%sMaxMemory is 0%s", who, notEffective)
-	case c.MaxMemory > DefaultMaxMemory:
-		p.add(ErrInvalid, "%sMaxMemory %d is more than a wasm32 memory can address (%d)", who, c.MaxMemory, uint64(DefaultMaxMemory))
+	case c.MaxMemory > MaxWasm32Memory:
+		p.add(ErrInvalid, "%sMaxMemory %d is more than a wasm32 memory can address (%d)", who, c.MaxMemory, uint64(MaxWasm32Memory))
 	case c.MaxMemory%PageSize != 0:
 		p.add(ErrInvalid, "%sMaxMemory %d is not a whole number of %d-byte Wasm pages (%d is)", who, c.MaxMemory, PageSize, max(c.MaxMemory/PageSize*PageSize, PageSize))
 	}
 	if c.MaxFuel == 0 {
 		p.add(ErrInvalid, "%sMaxFuel is 0%s", who, notEffective)
 	}
-	switch {
-	case c.MaxProcesses < 0:
-		p.add(ErrInvalid, "%sMaxProcesses %d is negative", who, c.MaxProcesses)
-	case c.MaxProcesses == 0:
-		p.add(ErrInvalid, "%sMaxProcesses is 0%s", who, notEffective)
+	for _, b := range bounds {
+		switch v := *b.of(&c); {
+		case v < 0:
+			p.add(ErrInvalid, "%s%s %d is negative", who, b.name, v)
+		case v == 0:
+			p.add(ErrInvalid, "%s%s is 0%s", who, b.name, notEffective)
+		}
 	}
 	if c.Namespaces == nil {
 		p.add(ErrInvalid, "%sNamespaces is nil%s", who, notEffective)

@@ -140,7 +140,7 @@ func TestRootInvalid(t *testing.T) {
 	}{
 		{"memory not whole pages", Config{MaxMemory: PageSize + 1}, "MaxMemory 65537 is not a whole number of 65536-byte Wasm pages (65536 is)"},
 		{"memory below a page", Config{MaxMemory: 1000}, "MaxMemory 1000 is not a whole number of 65536-byte Wasm pages (65536 is)"},
-		{"memory above wasm32", Config{MaxMemory: DefaultMaxMemory + PageSize}, "MaxMemory 4295032832 is more than a wasm32 memory can address (4294967296)"},
+		{"memory above wasm32", Config{MaxMemory: MaxWasm32Memory + PageSize}, "MaxMemory 4295032832 is more than a wasm32 memory can address (4294967296)"},
 		{"negative processes", Config{MaxProcesses: -1}, "MaxProcesses -1 is negative"},
 		{"empty namespace", Config{Namespaces: []string{"ward_process", ""}}, `Namespaces[1] "" is empty`},
 		{"star inside namespace", Config{Namespaces: []string{"ward_*_x"}}, `Namespaces[0] "ward_*_x" has a "*" before its end`},
