@@ -230,7 +230,8 @@ func (r *Runtime) Stats() Stats {
 }
 
 // Close kills every process, waits until each has ended and its store is
-// freed, then frees the modules and the engine. New spawns fail with
+// freed, then frees the modules, what the environments still hold (see
+// Environment) and the engine. New spawns fail with
 // ErrClosed from the moment Close is called. If ctx ends first, Close
 // returns its error and leaves the engine alive for the stragglers; calling
 // Close again waits for them. Once Close has returned nil, calling it again
