@@ -104,6 +104,60 @@ func TestDroppedEnvironmentsAreReleased(t *testing.T) {
 		n, fds, peakFDs, openFDs(t), gs, goruntime.NumGoroutine(), base.RSSKiB, now.RSSKiB)
 }
 
+// TestUsedEnvironmentsAreCollected: what a process does in its life
+// (register a name, link, monitor, set a timer that fires, spawn a Wasm
+// module) leaves nothing in the runtime that keeps its environment
+// reachable once it has ended.
+func TestUsedEnvironmentsAreCollected(t *testing.T) {
+	const n = 200
+	r := newRuntime(t)
+	ctx := testCtx(t)
+	m := load(t, r, "procs", testdata.Procs)
+	peer, err := r.Environment().SpawnGo(ctx, "peer", func(ctx context.Context, self *Self) error {
+		self.TrapExit(true) // outlives the links of the processes below
+		<-ctx.Done()
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var collected atomic.Int64
+	for i := range n {
+		env, err := r.NewEnvironment(environment.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		goruntime.AddCleanup(env, func(*atomic.Int64) { collected.Add(1) }, &collected)
+		if reason, err := env.Run(ctx, m, "self_id"); err != nil || reason != Normal {
+			t.Fatalf("Run %d: %v, %v", i, reason, err)
+		}
+		p, err := env.SpawnGo(ctx, "user", func(ctx context.Context, self *Self) error {
+			if err := self.Link(peer.ID()); err != nil {
+				return err
+			}
+			self.Monitor(peer.ID())
+			if _, err := self.SendAfter(time.Millisecond, self.ID(), Message{Tag: 7}); err != nil {
+				return err
+			}
+			_, err := self.Receive(ctx, 7)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := env.Register("user", "1.0.0", p); err != nil {
+			t.Fatal(err)
+		}
+		if reason := wait(t, p); reason != Normal {
+			t.Fatalf("process %d: %v", i, reason)
+		}
+	}
+	settle(t, "the environments to be collected", func() bool {
+		return collected.Load() == n && kidsOf(r.Environment()) == 0
+	})
+	peer.Kill()
+}
+
 // TestCloseEnvironmentReleasesAtOnce: Close gives the resources back
 // without waiting for the GC, so environments closed in a loop hold flat.
 func TestCloseEnvironmentReleasesAtOnce(t *testing.T) {
