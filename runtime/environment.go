@@ -44,12 +44,14 @@ var ErrRootEnvironment = errors.New("ward: the root environment cannot be closed
 // narrow its parent.
 //
 // An environment lives until it is closed (Close) or nothing refers to it
-// any more: no live process runs in it and the program holds no pointer to
-// it. Either way it then releases what it holds (the WASI output
-// resources, its names, its slot in its parent), so a program may make one
-// per request or per plugin and simply drop it. The Runtime itself keeps
-// no reference to an environment other than through its live processes,
-// and Runtime.Close releases the environments still held.
+// any more: no live process runs in it, no pending timer was set by one of
+// its processes, and the program holds no pointer to it. Either way it
+// then releases what it holds (the WASI output resources, its names, its
+// place among its parent's children), so a program may make one per
+// request or per plugin and simply drop it; a dropped one is released
+// after the garbage collector finds it unreachable, Close releases at
+// once. The Runtime keeps no other reference to an environment, and
+// Runtime.Close releases the environments still held.
 type Environment struct {
 	rt     *Runtime
 	parent *Environment
@@ -148,6 +150,10 @@ func (e *Environment) closedError(op string) error {
 // them and finishes the job. Close on the root environment fails with
 // ErrRootEnvironment (close the Runtime instead), and on a closed runtime
 // with ErrClosed.
+//
+// Close waits for every process of the environment, so a Go-native process
+// (or a host function) running in it that calls Close waits for itself
+// until ctx ends: close an environment from outside it.
 //
 // Closing is optional: an environment that nothing refers to any more
 // releases the same resources on its own (see Environment).
