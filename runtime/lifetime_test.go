@@ -158,24 +158,30 @@ func TestUsedEnvironmentsAreCollected(t *testing.T) {
 	peer.Kill()
 }
 
-// TestCloseEnvironmentReleasesAtOnce: Close gives the resources back
-// without waiting for the GC, so environments closed in a loop hold flat.
+// TestCloseEnvironmentReleasesAtOnce: Close gives the resources back, its
+// children's too, without waiting for the GC, so environments closed in a
+// loop hold flat.
 func TestCloseEnvironmentReleasesAtOnce(t *testing.T) {
-	const n = 2_000
+	const n = 1_000
 	r := newRuntime(t)
 	m := load(t, r, "wasi_hello", testdata.WASIHello)
 	ctx := testCtx(t)
 	var keep []*Environment // held: only Close can release them
 	fds := openFDs(t)
 	for i := range n {
-		out := &syncBuffer{}
-		env, err := r.NewEnvironment(environment.Config{WASI: environment.WASI{Stdout: out}})
+		env, err := r.NewEnvironment(environment.Config{WASI: environment.WASI{Stdout: &syncBuffer{}}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		keep = append(keep, env)
-		if reason, err := env.Run(ctx, m, "_start"); err != nil || reason != Normal {
-			t.Fatalf("environment %d: %v, %v", i, reason, err)
+		child, err := env.NewChild(environment.Config{WASI: environment.WASI{Stdout: &syncBuffer{}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		keep = append(keep, env, child)
+		for _, e := range []*Environment{env, child} {
+			if reason, err := e.Run(ctx, m, "_start"); err != nil || reason != Normal {
+				t.Fatalf("environment %d: %v, %v", i, reason, err)
+			}
 		}
 		if err := env.Close(ctx); err != nil {
 			t.Fatalf("Close %d: %v", i, err)
@@ -184,8 +190,10 @@ func TestCloseEnvironmentReleasesAtOnce(t *testing.T) {
 	if got := openFDs(t); got > fds+8 {
 		t.Errorf("after %d environments closed: %d fds open, %d before", n, got, fds)
 	}
-	if _, err := keep[0].Run(ctx, m, "_start"); !errors.Is(err, ErrEnvironmentClosed) {
-		t.Errorf("Run on a closed environment: %v, want ErrEnvironmentClosed", err)
+	for _, e := range keep[:2] {
+		if _, err := e.Run(ctx, m, "_start"); !errors.Is(err, ErrEnvironmentClosed) {
+			t.Errorf("Run on a closed environment: %v, want ErrEnvironmentClosed", err)
+		}
 	}
 }
 
