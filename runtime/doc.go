@@ -18,6 +18,19 @@
 // see package environment). Environments nest, and a child can only narrow
 // its parent.
 //
+// An environment ends when Environment.Close is called (its processes and
+// its children's are killed, and later spawns fail with
+// ErrEnvironmentClosed) or when nothing refers to it any more: no process
+// runs in it and the program holds no pointer to it. Either way it then
+// gives back what it holds, such as the resources behind its WASI output
+// Writers, so a program may make an environment per request or per plugin.
+// Dropped environments are released after a garbage collection; Close
+// releases at once. The root environment ends with its Runtime.
+//
+// Once Runtime.Close has been called, every call that would act (spawn,
+// send, request, register, look up, load a module, make an environment)
+// fails with an error matching ErrClosed.
+//
 // # Execution model
 //
 // Every process is a goroutine driving a wasmtime call on a fiber (a

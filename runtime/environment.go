@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	goruntime "runtime"
 	"sync"
 	"sync/atomic"
 
@@ -27,10 +28,30 @@ var (
 	ErrForeignModule = errors.New("ward: module belongs to another runtime")
 )
 
+// ErrEnvironmentClosed is returned by calls on an environment that
+// Environment.Close closed, or one below it: spawning, creating a child,
+// registering and looking up names. On a Runtime that is closed, the same
+// calls return ErrClosed instead.
+var ErrEnvironmentClosed = errors.New("ward: environment closed")
+
+// ErrRootEnvironment is returned by Close on a runtime's root environment:
+// the root lives as long as its runtime, and Runtime.Close ends both.
+var ErrRootEnvironment = errors.New("ward: the root environment cannot be closed on its own; close the Runtime")
+
 // Environment is where processes run: every process spawned in it gets its
 // limits (memory, fuel, host namespaces, WASI setup) and counts against its
 // process limit and its ancestors'. Environments nest; a child can only
 // narrow its parent.
+//
+// An environment lives until it is closed (Close) or nothing refers to it
+// any more: no live process runs in it, no pending timer was set by one of
+// its processes, and the program holds no pointer to it. Either way it
+// then releases what it holds (the WASI output resources, its names, its
+// place among its parent's children), so a program may make one per
+// request or per plugin and simply drop it; a dropped one is released
+// after the garbage collector finds it unreachable, Close releases at
+// once. The Runtime keeps no other reference to an environment, and
+// Runtime.Close releases the environments still held.
 type Environment struct {
 	rt     *Runtime
 	parent *Environment
@@ -39,6 +60,16 @@ type Environment struct {
 	timers atomic.Int64 // pending timers their processes set (timers.go)
 
 	reg *registry.Registry // names registered here
+
+	// life is what must be given back when the environment ends; it does
+	// not point back here, so it can outlive the environment (see envLife).
+	life *envLife
+	// importOK caches, per module, whether the module's imports are
+	// allowed here (nil stored as errOK): environments are immutable, and
+	// a spawn should not walk the import list every time. It is kept on
+	// the environment, not the module, because modules live as long as
+	// the runtime and would keep every environment reachable.
+	importOK sync.Map // *Module -> error
 
 	outMu   sync.Mutex
 	outputs map[outKey]*outPipe // WASI stdout and stderr, made on first use
@@ -52,7 +83,11 @@ const (
 )
 
 func newEnvironment(rt *Runtime, parent *Environment, cfg environment.Config) *Environment {
-	return &Environment{rt: rt, parent: parent, cfg: cfg, reg: registry.New()}
+	e := &Environment{rt: rt, parent: parent, cfg: cfg, reg: registry.New(), life: &envLife{}}
+	if parent != nil {
+		e.life.parent = parent.life
+	}
+	return e
 }
 
 // Config returns the environment's effective configuration.
@@ -71,12 +106,205 @@ func (e *Environment) NumProcesses() int { return int(e.live.Load()) }
 // NewChild creates an environment that narrows this one: zero fields of c
 // inherit, and asking for more than the parent has is an error matching
 // environment.ErrWiden.
+//
+// On a closed runtime it fails with ErrClosed, and on a closed environment
+// with ErrEnvironmentClosed.
 func (e *Environment) NewChild(c environment.Config) (*Environment, error) {
+	if e.rt.isClosing() {
+		return nil, fmt.Errorf("ward: new environment: %w", ErrClosed)
+	}
 	eff, err := e.cfg.Narrow(c)
 	if err != nil {
 		return nil, fmt.Errorf("ward: new environment: %w", err)
 	}
-	return newEnvironment(e.rt, e, eff), nil
+	child := newEnvironment(e.rt, e, eff)
+	if !e.life.adopt(child.life) {
+		return nil, e.closedError("new environment")
+	}
+	// The child's resources go when it becomes unreachable: a process
+	// keeps it reachable (p.env) while it runs, so this cannot fire under
+	// a live process. release may block on an embedder's Writer, so it
+	// runs on its own goroutine rather than the runtime's cleanup one.
+	goruntime.AddCleanup(child, func(l *envLife) { go l.end() }, child.life)
+	return child, nil
+}
+
+// closedError is the error of a call on a closed environment: ErrClosed
+// when the whole runtime is closing, ErrEnvironmentClosed otherwise.
+func (e *Environment) closedError(op string) error {
+	if e.rt.isClosing() {
+		return fmt.Errorf("ward: %s: %w", op, ErrClosed)
+	}
+	return fmt.Errorf("ward: %s: %w", op, ErrEnvironmentClosed)
+}
+
+// Close ends the environment: it kills every process of it and of its
+// child environments, waits until they have ended, cancels the timers
+// they set, drops the names registered in it and releases what it holds
+// (the WASI output resources). From the moment Close is called, spawning,
+// creating a child, registering and looking up in this environment or any
+// below it fail with an error matching ErrEnvironmentClosed.
+//
+// If ctx ends first, Close returns an error wrapping ctx's and the
+// processes still end in the background; calling Close again waits for
+// them and finishes the job. Close on the root environment fails with
+// ErrRootEnvironment (close the Runtime instead), and on a closed runtime
+// with ErrClosed.
+//
+// Close waits for every process of the environment, so a Go-native process
+// (or a host function) running in it that calls Close waits for itself
+// until ctx ends: close an environment from outside it.
+//
+// Closing is optional: an environment that nothing refers to any more
+// releases the same resources on its own (see Environment).
+func (e *Environment) Close(ctx context.Context) error {
+	r := e.rt
+	if e.parent == nil {
+		return ErrRootEnvironment
+	}
+	if r.isClosing() {
+		return fmt.Errorf("ward: closing environment: %w", ErrClosed)
+	}
+	e.life.close()
+	// admit enters a process in the table holding r.mu and refuses one in
+	// a closed environment, so after this scan no process of e can start.
+	r.mu.RLock()
+	var procs []*Process
+	for _, p := range r.procs {
+		if p.env.within(e) {
+			procs = append(procs, p)
+		}
+	}
+	r.mu.RUnlock()
+	for _, p := range procs {
+		p.Kill()
+	}
+	for i, p := range procs {
+		select {
+		case <-p.done:
+		case <-ctx.Done():
+			return fmt.Errorf("ward: closing environment: %d processes still ending: %w", len(procs)-i, ctx.Err())
+		}
+	}
+	// The processes have ended, so they set no more timers; the pending
+	// ones would keep the environment reachable until they fire.
+	r.cancelTimersWithin(e)
+	for _, ent := range e.reg.List() {
+		e.reg.RemoveProcess(ent.ID)
+	}
+	e.life.release()
+	return nil
+}
+
+// cancelTimersWithin cancels the pending timers set by processes of env or
+// of an environment below it.
+func (r *Runtime) cancelTimersWithin(env *Environment) {
+	var ids []TimerID
+	r.timerMu.Lock()
+	for id, t := range r.timers {
+		if t.from != nil && t.from.env.within(env) {
+			ids = append(ids, id)
+		}
+	}
+	r.timerMu.Unlock()
+	for _, id := range ids {
+		r.cancelTimer(id, env)
+	}
+}
+
+// envLife is an environment's lifetime: whether it is closed, and what it
+// holds that must be given back when it ends (closers: the WASI output
+// resources today). It is kept apart from the Environment and never
+// points back to it, so that the parent, the runtime (through the root's
+// children) and the GC cleanup of the environment can all reach it
+// without keeping the environment itself reachable.
+type envLife struct {
+	parent *envLife
+	closed atomic.Bool // Close was called on it or on an ancestor
+
+	mu       sync.Mutex
+	released bool
+	kids     map[*envLife]struct{} // child environments not yet released
+	closers  []func()
+}
+
+// adopt records kid as a child, so closing or releasing l reaches it; it
+// reports false when l is closed already.
+func (l *envLife) adopt(kid *envLife) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed.Load() || l.released {
+		return false
+	}
+	if l.kids == nil {
+		l.kids = map[*envLife]struct{}{}
+	}
+	l.kids[kid] = struct{}{}
+	return true
+}
+
+// close marks l and everything below it closed. Marking under mu orders
+// it with adopt: a child made concurrently is either marked here or
+// refused there.
+func (l *envLife) close() {
+	l.mu.Lock()
+	l.closed.Store(true)
+	kids := make([]*envLife, 0, len(l.kids))
+	for k := range l.kids {
+		kids = append(kids, k)
+	}
+	l.mu.Unlock()
+	for _, k := range kids {
+		k.close()
+	}
+}
+
+// hold adds what must be closed when the environment ends. It reports
+// false, having held nothing, when the environment has been released
+// already: the caller then closes what it made itself. fn must not refer
+// to the Environment, or the environment could never become unreachable.
+func (l *envLife) hold(fn func()) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.released {
+		return false
+	}
+	l.closers = append(l.closers, fn)
+	return true
+}
+
+// release gives back what l and everything below it hold; only the first
+// call does anything. The closed mark is set too: nothing may use a
+// released environment.
+func (l *envLife) release() {
+	l.mu.Lock()
+	l.closed.Store(true)
+	if l.released {
+		l.mu.Unlock()
+		return
+	}
+	l.released = true
+	closers, kids := l.closers, l.kids
+	l.closers, l.kids = nil, nil
+	l.mu.Unlock()
+	for k := range kids {
+		k.release()
+	}
+	for _, fn := range closers {
+		fn()
+	}
+}
+
+// end is release for an environment that has become unreachable: it also
+// forgets l in its parent, whose kids map is the only thing still
+// pointing to it.
+func (l *envLife) end() {
+	l.release()
+	if p := l.parent; p != nil {
+		p.mu.Lock()
+		delete(p.kids, l)
+		p.mu.Unlock()
+	}
 }
 
 // reserve takes a process slot here and in every ancestor, or none.
@@ -167,15 +395,26 @@ func (e *Environment) Spawn(ctx context.Context, m *Module, entry string, params
 // a trivial process). The process is otherwise like any other: it has an
 // id, it can be killed, and Close waits for it. If ctx ends first, the
 // process is killed and Run returns Killed with ctx's error.
+//
+// A ctx that has already ended is checked before anything else: Run then
+// spawns nothing and returns a nil Reason and an error wrapping ctx's
+// (context.Canceled or context.DeadlineExceeded), every time, whatever the
+// state of the runtime or the environment.
 func (e *Environment) Run(ctx context.Context, m *Module, entry string, params ...Value) (Reason, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("ward: run %s: %w", entry, err)
 	}
 	p, err := e.register(m, entry, params, 0, nil)
 	if err != nil {
 		return nil, err
 	}
 	stop := context.AfterFunc(ctx, p.Kill)
+	if ctx.Err() != nil {
+		// Ended since the check above: AfterFunc kills on a goroutine of
+		// its own, which could lose the race to a short process. Kill
+		// now, so a ctx that ended before the run always reads Killed.
+		p.Kill()
+	}
 	p.run()
 	if !stop() && p.reason == Killed {
 		return p.reason, ctx.Err()
@@ -225,7 +464,15 @@ func (e *Environment) admit(m *Module, entry string, params []Value, parent Proc
 	if r.closing {
 		r.mu.Unlock()
 		e.release()
-		return nil, ErrClosed
+		return nil, fmt.Errorf("ward: spawning %s: %w", entry, ErrClosed)
+	}
+	// Checked holding r.mu: Environment.Close marks the environment
+	// closed before it scans the table under r.mu, so a process is either
+	// refused here or found and killed there.
+	if e.life.closed.Load() {
+		r.mu.Unlock()
+		e.release()
+		return nil, fmt.Errorf("ward: spawning %s: %w", entry, ErrEnvironmentClosed)
 	}
 	r.procs[p.id] = p
 	r.wg.Add(1)

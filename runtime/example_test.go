@@ -112,3 +112,24 @@ func ExampleEnvironment_Run() {
 	fmt.Println(reason, errors.Is(err, context.DeadlineExceeded))
 	// Output: killed true
 }
+
+// An environment per job: Close ends whatever the job left running and
+// frees what the environment holds; later spawns in it are refused.
+func ExampleEnvironment_Close() {
+	ctx := context.Background()
+	rt, _ := runtime.New(runtime.WithLogger(quietLogger()))
+	defer rt.Close(ctx)
+	mod, _ := rt.LoadModule(ctx, "guest", []byte(guest))
+
+	job, _ := rt.NewEnvironment(environment.Config{MaxProcesses: 10})
+	left, _ := job.Spawn(ctx, mod, "nap")
+	if err := job.Close(ctx); err != nil {
+		panic(err)
+	}
+	fmt.Println(left.Reason())
+	_, err := job.Spawn(ctx, mod, "nap")
+	fmt.Println(errors.Is(err, runtime.ErrEnvironmentClosed))
+	// Output:
+	// killed
+	// true
+}

@@ -116,7 +116,7 @@ func (s *Self) send(to ProcessID, m Message, hops int) error {
 	rt := s.p.env.rt
 	q := rt.lookup(to)
 	if q == nil {
-		return fmt.Errorf("%w: %d", ErrNoProcess, to)
+		return rt.noProcess(to)
 	}
 	m.Sender = uint64(s.p.id)
 	if hops == 0 || q.park.Load() != parkWaiting || !rt.runSlots.tryAcquire() {
@@ -180,6 +180,9 @@ func (s *Self) Request(ctx context.Context, to ProcessID, m Message) (Message, e
 		s.flushDown(m.Tag) // the target ended meanwhile
 	}
 	if err != nil {
+		if rt.isClosing() && !errors.Is(err, ErrClosed) {
+			return Message{}, fmt.Errorf("ward: request to %d: %w: %w", to, ErrClosed, err)
+		}
 		return Message{}, err
 	}
 	return reply, nil
@@ -204,7 +207,7 @@ func (s *Self) flushDown(tag int64) {
 func (s *Self) Link(to ProcessID) error {
 	q := s.p.env.rt.lookup(to)
 	if q == nil {
-		return fmt.Errorf("%w: %d", ErrNoProcess, to)
+		return s.p.env.rt.noProcess(to)
 	}
 	return s.p.env.rt.link(s.p, q)
 }

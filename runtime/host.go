@@ -170,7 +170,7 @@ func statusOf(err error) int64 {
 		return abi.ErrNotFound
 	case errors.Is(err, ErrBadParams):
 		return abi.ErrInvalid
-	case errors.Is(err, ErrClosed):
+	case errors.Is(err, ErrClosed), errors.Is(err, ErrEnvironmentClosed):
 		return abi.ErrClosed
 	case errors.Is(err, ErrNoProcess):
 		return abi.ErrNotFound

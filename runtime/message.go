@@ -80,7 +80,7 @@ func (p *Process) enqueue(m Message, wake bool) error {
 		err = p.mb.PushQuiet(m)
 	}
 	if errors.Is(err, mailbox.ErrClosed) {
-		return fmt.Errorf("%w: %d", ErrNoProcess, p.id)
+		return p.env.rt.noProcess(p.id)
 	}
 	if err != nil {
 		return fmt.Errorf("ward: sending to process %d: %w", p.id, err)
@@ -115,10 +115,21 @@ func (r *Runtime) Send(ctx context.Context, to ProcessID, m Message) error {
 	}
 	p := r.lookup(to)
 	if p == nil {
-		return fmt.Errorf("%w: %d", ErrNoProcess, to)
+		return r.noProcess(to)
 	}
 	m.Sender = 0
 	return p.deliver(m)
+}
+
+// noProcess is the error of a message or signal to a process that is not
+// alive: it matches ErrNoProcess, and ErrClosed too once the runtime is
+// closing. Checked only once the process is found missing, so the
+// delivery path pays nothing for it.
+func (r *Runtime) noProcess(id ProcessID) error {
+	if r.isClosing() {
+		return fmt.Errorf("ward: process %d: %w (%w)", id, ErrClosed, ErrNoProcess)
+	}
+	return fmt.Errorf("%w: %d", ErrNoProcess, id)
 }
 
 // Request sends m to the process with that id under a fresh tag and waits

@@ -23,11 +23,6 @@ type Module struct {
 	rt      *Runtime
 	m       *wasm.Module
 	imports []environment.Import
-
-	// importCheck caches, per environment, whether the module's imports are
-	// allowed there: environments are immutable, and a spawn should not
-	// walk the import list every time.
-	importCheck sync.Map // *Environment -> error (nil stored as errOK)
 }
 
 var errOK = errors.New("ok")
@@ -63,7 +58,7 @@ func (r *Runtime) LoadModule(ctx context.Context, name string, wasmBytes []byte)
 		return nil, err
 	}
 	if r.isClosing() {
-		return nil, ErrClosed
+		return nil, fmt.Errorf("ward: loading module %s: %w", name, ErrClosed)
 	}
 	hash := sha256.Sum256(wasmBytes)
 	type result struct {
@@ -89,6 +84,9 @@ func (r *Runtime) LoadModule(ctx context.Context, name string, wasmBytes []byte)
 // LoadModuleFile loads a module from a .wasm (or .wat) file, named after
 // the file.
 func (r *Runtime) LoadModuleFile(ctx context.Context, path string) (*Module, error) {
+	if r.isClosing() {
+		return nil, fmt.Errorf("ward: loading module %s: %w", path, ErrClosed)
+	}
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("ward: loading module: %w", err)
@@ -157,9 +155,11 @@ func writeCache(path string, wm *wasm.Module) error {
 	return os.Rename(tmp.Name(), path)
 }
 
-// checkImports reports whether env allows every import of m.
+// checkImports reports whether env allows every import of m. The answer
+// is cached on env (Environment.importOK), which modules must not point
+// to: they live as long as the runtime.
 func (m *Module) checkImports(env *Environment) error {
-	if v, ok := m.importCheck.Load(env); ok {
+	if v, ok := env.importOK.Load(m); ok {
 		if v.(error) == errOK {
 			return nil
 		}
@@ -167,9 +167,9 @@ func (m *Module) checkImports(env *Environment) error {
 	}
 	err := env.cfg.CheckImports(m.imports)
 	if err == nil {
-		m.importCheck.Store(env, errOK)
+		env.importOK.Store(m, errOK)
 	} else {
-		m.importCheck.Store(env, err)
+		env.importOK.Store(m, err)
 	}
 	return err
 }

@@ -67,17 +67,22 @@ func (p *Process) names() []string {
 // Register gives p the name at an exact version in this environment. The
 // name goes when p exits. It fails with an error matching registry.ErrTaken
 // if another process holds that name and version, registry.ErrBadVersion or
-// registry.ErrBadName for malformed input, ErrNoProcess if p has ended.
+// registry.ErrBadName for malformed input, ErrNoProcess if p has ended,
+// ErrEnvironmentClosed if the environment is closed and ErrClosed if the
+// runtime is.
 func (e *Environment) Register(name, version string, p *Process) error {
 	if p.env.rt != e.rt {
 		return ErrForeignModule
+	}
+	if e.life.closed.Load() {
+		return e.closedError("register " + name)
 	}
 	// Hold regMu across both steps so p cannot end in between and leave the
 	// name behind.
 	p.regMu.Lock()
 	defer p.regMu.Unlock()
 	if p.reg.closed {
-		return fmt.Errorf("%w: %d", ErrNoProcess, p.id)
+		return e.rt.noProcess(p.id)
 	}
 	if err := e.reg.Register(name, version, uint64(p.id)); err != nil {
 		return fmt.Errorf("ward: %w", err)
@@ -94,6 +99,9 @@ func (e *Environment) Register(name, version string, p *Process) error {
 // Unregister removes a name and version from this environment.
 func (e *Environment) Unregister(name, version string) error {
 	if err := e.reg.Unregister(name, version); err != nil {
+		if e.life.closed.Load() {
+			return e.closedError("unregister " + name)
+		}
 		return fmt.Errorf("ward: %w", err)
 	}
 	return nil
@@ -103,11 +111,21 @@ func (e *Environment) Unregister(name, version string) error {
 // highest version matching constraint ("^1.2", "~1.4.0", ">=2, <3", "" for
 // any), and that version. No match is an error matching ErrNotRegistered.
 func (e *Environment) Lookup(name, constraint string) (*Process, *semver.Version, error) {
+	if e.life.closed.Load() {
+		return nil, nil, e.closedError("lookup " + name)
+	}
 	ent, err := e.reg.Lookup(name, constraint)
 	if err != nil {
+		if e.rt.isClosing() {
+			// Names go as Close ends their processes: say why.
+			return nil, nil, fmt.Errorf("ward: lookup %s: %w (%w)", name, ErrClosed, err)
+		}
 		return nil, nil, fmt.Errorf("ward: %w", err)
 	}
 	p := e.rt.lookup(ProcessID(ent.ID))
+	if p == nil && e.rt.isClosing() {
+		return nil, nil, fmt.Errorf("ward: lookup %s: %w (%w)", ent, ErrClosed, ErrNotRegistered)
+	}
 	if p == nil {
 		// Ended a moment ago; its names are on their way out.
 		return nil, nil, fmt.Errorf("ward: %s: %w", ent, ErrNotRegistered)
@@ -124,6 +142,9 @@ func (e *Environment) GetOrSpawn(ctx context.Context, name, version string, m *M
 }
 
 func (e *Environment) getOrSpawn(ctx context.Context, name, version string, m *Module, entry string, params []Value, parent ProcessID) (*Process, bool, error) {
+	if e.life.closed.Load() {
+		return nil, false, e.closedError("get-or-spawn " + name)
+	}
 	var started *Process
 	id, spawned, err := e.reg.GetOrSpawn(ctx, name, version, func(context.Context) (registry.ID, error) {
 		// Admitted but not yet running: it cannot end before the registry

@@ -15,7 +15,11 @@ import (
 	"github.com/wardrt/ward/internal/wasm"
 )
 
-// ErrClosed is returned by calls on a Runtime that is closing or closed.
+// ErrClosed is returned, wrapped, by calls on a Runtime that is closing or
+// closed, and on its environments, processes and modules: spawning,
+// sending, requests, timers, names, loading modules, new environments.
+// Calls that report rather than act (NumProcesses, Stats, Process,
+// Process.Wait) keep answering, and Close itself may be called again.
 var ErrClosed = errors.New("ward: runtime closed")
 
 // Runtime runs Wasm processes. It owns a wasmtime engine, the compiled
@@ -38,9 +42,10 @@ type Runtime struct {
 	teardownSlots chan struct{}
 
 	nextID  atomic.Uint64
-	mu      sync.RWMutex // guards procs, closing, outEnvs
+	mu      sync.RWMutex // guards procs, closing, closed
 	procs   map[ProcessID]*Process
 	closing bool
+	closed  bool           // Close has finished: the engine is gone
 	wg      sync.WaitGroup // one per process goroutine
 
 	sigMu sync.Mutex // guards every process's signalState; see signals.go
@@ -49,8 +54,10 @@ type Runtime struct {
 	timers    map[TimerID]timerEntry // nil once closed
 	nextTimer atomic.Uint64
 
+	// No field refers to an environment other than root: the others are
+	// reachable through their live processes only, so that one nothing
+	// refers to can be collected (Environment, envLife).
 	modules moduleCache
-	outEnvs []*Environment // environments with WASI output pipes to close
 
 	extHandlers []extHandler // host module functions, by id - len(abi.Funcs)
 }
@@ -209,17 +216,26 @@ type Stats struct {
 	StacksAlloc int // fiber stacks mapped (address space)
 }
 
-// Stats returns a snapshot of the runtime's resource use.
+// Stats returns a snapshot of the runtime's resource use; all zero once
+// Close has finished.
 func (r *Runtime) Stats() Stats {
+	r.mu.RLock()
+	closed := r.closed
+	r.mu.RUnlock()
+	if closed {
+		return Stats{} // the stack pool went with the engine
+	}
 	inUse, mapped := r.engine.StacksInUse()
 	return Stats{Processes: r.NumProcesses(), Modules: r.modules.len(), StacksInUse: inUse, StacksAlloc: mapped}
 }
 
 // Close kills every process, waits until each has ended and its store is
-// freed, then frees the modules and the engine. New spawns fail with
+// freed, then frees the modules, what the environments still hold (see
+// Environment) and the engine. New spawns fail with
 // ErrClosed from the moment Close is called. If ctx ends first, Close
 // returns its error and leaves the engine alive for the stragglers; calling
-// Close again waits for them.
+// Close again waits for them. Once Close has returned nil, calling it again
+// does nothing and returns nil.
 func (r *Runtime) Close(ctx context.Context) error {
 	r.mu.Lock()
 	r.closing = true
@@ -243,14 +259,12 @@ func (r *Runtime) Close(ctx context.Context) error {
 		return fmt.Errorf("ward: closing runtime: %d processes still ending: %w", r.NumProcesses(), ctx.Err())
 	}
 	r.modules.closeAll()
-	r.mu.Lock()
-	envs := r.outEnvs
-	r.outEnvs = nil
-	r.mu.Unlock()
-	for _, e := range envs {
-		e.closeOutputs()
-	}
+	// Every environment not yet released is below the root (envLife.kids).
+	r.root.life.release()
 	r.engine.Close()
+	r.mu.Lock()
+	r.closed = true
+	r.mu.Unlock()
 	return nil
 }
 

@@ -275,6 +275,13 @@ func scaleNewRuntime(tb testing.TB, opts ...Option) *Runtime {
 	return r
 }
 
+// scaleRoot sets a root environment that lets n processes live at once:
+// the default process limit (environment.DefaultMaxProcesses) is a safe
+// bound for a small machine, well below what these tests park.
+func scaleRoot(n int) Option {
+	return WithRootEnvironment(environment.Config{MaxProcesses: max(n+1024, environment.DefaultMaxProcesses)})
+}
+
 func scaleLoad(tb testing.TB, r *Runtime) *Module {
 	tb.Helper()
 	code := []byte(scaleWAT)
@@ -412,7 +419,7 @@ func TestScaleParked(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipped under -short")
 	}
-	r := scaleNewRuntime(t, WithMaxStacks(max(n+1024, 1<<20)))
+	r := scaleNewRuntime(t, WithMaxStacks(max(n+1024, 1<<20)), scaleRoot(n))
 	closed := false
 	defer func() {
 		if !closed {
@@ -518,11 +525,14 @@ func TestScaleUntilFailure(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipped under -short")
 	}
-	t.Run("maxstacks", func(t *testing.T) { scaleUntilFailure(t, limit, WithMaxStacks(limit+1024)) })
-	t.Run("default", func(t *testing.T) { scaleUntilFailure(t, limit) })
+	// Every subtest but proclimit lifts the process limit out of the way
+	// (DefaultMaxProcesses is far below what these park), so something
+	// else gives first.
+	t.Run("maxstacks", func(t *testing.T) { scaleUntilFailure(t, limit, WithMaxStacks(limit+1024), scaleRoot(limit)) })
+	t.Run("default", func(t *testing.T) { scaleUntilFailure(t, limit, scaleRoot(limit)) })
 	t.Run("pool", func(t *testing.T) {
 		const stacks = 4096
-		got := scaleUntilFailure(t, min(limit, 2*stacks), WithMaxStacks(stacks))
+		got := scaleUntilFailure(t, min(limit, 2*stacks), WithMaxStacks(stacks), scaleRoot(2*stacks))
 		if got.reason == nil || !strings.Contains(got.reason.Error(), "fiber stack pool exhausted") {
 			t.Errorf("with %d stacks: stopped at %d by %q, want a process ending with the stack pool exhausted", stacks, got.parked, got.why)
 		}
@@ -664,7 +674,7 @@ spawning:
 // them all parked at once: ns/op is spawn-to-parked time, KiB/proc the RSS
 // each adds, threads the OS threads of the process with all of them parked.
 func BenchmarkParkedSpawn(b *testing.B) {
-	r := scaleNewRuntime(b, WithMaxStacks(max(b.N+1024, 1<<20)))
+	r := scaleNewRuntime(b, WithMaxStacks(max(b.N+1024, 1<<20)), scaleRoot(b.N))
 	defer scaleClose(b, r)
 	m := scaleLoad(b, r)
 	env := r.Environment()

@@ -42,13 +42,17 @@ func (e *Environment) outputPath(k outKey) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("ward: WASI output pipe: %w", err)
 	}
+	// The pipe goes when the environment ends (envLife.release), which
+	// may be after the environment itself is gone: o.close must not, and
+	// does not, refer to e.
+	if !e.life.hold(o.close) {
+		o.close()
+		return "", e.closedError("WASI output")
+	}
 	if e.outputs == nil {
 		e.outputs = map[outKey]*outPipe{}
 	}
 	e.outputs[k] = o
-	e.rt.mu.Lock()
-	e.rt.outEnvs = append(e.rt.outEnvs, e)
-	e.rt.mu.Unlock()
 	return o.path, nil
 }
 
@@ -147,13 +151,4 @@ func (e *Environment) flushOutputs() {
 	for _, o := range e.outputs {
 		o.flush()
 	}
-}
-
-func (e *Environment) closeOutputs() {
-	e.outMu.Lock()
-	defer e.outMu.Unlock()
-	for _, o := range e.outputs {
-		o.close()
-	}
-	e.outputs = nil
 }

@@ -7,7 +7,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/wardrt/ward/environment"
 	"github.com/wardrt/ward/runtime"
 	"github.com/wardrt/ward/supervisor"
 )
@@ -213,6 +215,26 @@ func TestRuntimeClosed(t *testing.T) {
 	must(t, f.rt.Close(testCtx(t)))
 	if err := wait(); !errors.Is(err, runtime.ErrClosed) {
 		t.Errorf("Serve: %v, want runtime.ErrClosed", err)
+	}
+}
+
+// Closing the environment a child runs in is the same, for that child:
+// it cannot be restarted there, so the supervisor gives up at once rather
+// than spend its restart intensity on spawns that are bound to fail.
+func TestEnvironmentClosed(t *testing.T) {
+	f := newFixture(t)
+	env, err := f.rt.NewEnvironment(environment.Config{})
+	must(t, err)
+	var rec recorder
+	opts := options(supervisor.OneForOne, &rec)
+	opts.Intensity, opts.Period = 1000, time.Hour // only ErrEnvironmentClosed can end it soon
+	sup := supervisor.New("s", opts)
+	must(t, sup.Add(supervisor.ChildSpec{Name: "a", Wasm: &supervisor.Wasm{Env: env, Module: f.procs, Entry: "sleep_forever"}}))
+	_, wait := serve(t, sup)
+	rec.wait(t, 1, supervisor.EventStarted, "a")
+	must(t, env.Close(testCtx(t)))
+	if err := wait(); !errors.Is(err, runtime.ErrEnvironmentClosed) {
+		t.Errorf("Serve: %v, want runtime.ErrEnvironmentClosed", err)
 	}
 }
 

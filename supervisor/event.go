@@ -32,7 +32,8 @@ const (
 	// *StopError.
 	EventAbandoned
 	// EventGaveUp: the supervisor exceeded its restart intensity (or
-	// could not restart at all: runtime.ErrClosed), stopped its children
+	// could not restart at all: runtime.ErrClosed or
+	// runtime.ErrEnvironmentClosed), stopped its children
 	// and is ending; Err is what Serve returns, an *IntensityError.
 	EventGaveUp
 )

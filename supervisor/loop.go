@@ -229,8 +229,8 @@ func (l *loop) startDue() error {
 		if err == nil {
 			continue
 		}
-		if errors.Is(err, runtime.ErrClosed) {
-			return err // the runtime is gone: no restart can work
+		if errors.Is(err, runtime.ErrClosed) || errors.Is(err, runtime.ErrEnvironmentClosed) {
+			return err // the runtime or the child's environment is gone: no restart can work
 		}
 		var se *StartError
 		errors.As(err, &se)

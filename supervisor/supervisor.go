@@ -92,7 +92,8 @@ func (s *Supervisor) Add(spec ChildSpec) error {
 // child has been stopped (or abandoned, see StopError) by then.
 //
 // When Serve returns because the runtime of a process child was closed
-// (runtime.ErrClosed), the error says so.
+// (runtime.ErrClosed), or the environment it runs in
+// (runtime.ErrEnvironmentClosed), the error says so.
 func (s *Supervisor) Serve(ctx context.Context) error { return s.serve(ctx, nil) }
 
 func (s *Supervisor) serve(ctx context.Context, self *runtime.Self) error {

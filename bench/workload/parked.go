@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wardrt/ward/environment"
 	"github.com/wardrt/ward/runtime"
 )
 
@@ -75,7 +76,11 @@ func parkedChild(impl string, n int) (Parked, error) {
 	var park func(int) error
 	switch impl {
 	case "ward":
-		w, err := NewWard(runtime.WithMaxStacks(max(n+1024, 1<<20)))
+		// Both limits lifted to n: the defaults (a 1<<20 stack pool, and
+		// environment.DefaultMaxProcesses alive at once) are safe bounds
+		// for a small machine, not what this row measures.
+		w, err := NewWard(runtime.WithMaxStacks(max(n+1024, 1<<20)),
+			runtime.WithRootEnvironment(environment.Config{MaxProcesses: max(n+1024, environment.DefaultMaxProcesses)}))
 		if err != nil {
 			return Parked{}, err
 		}
