@@ -37,6 +37,7 @@ type Environment struct {
 	cfg    environment.Config
 	live   atomic.Int64 // processes alive here and in descendants
 	timers atomic.Int64 // pending timers their processes set (timers.go)
+	names  atomic.Int64 // registry entries here and in descendants (names.go)
 
 	reg *registry.Registry // names registered here
 
@@ -52,7 +53,9 @@ const (
 )
 
 func newEnvironment(rt *Runtime, parent *Environment, cfg environment.Config) *Environment {
-	return &Environment{rt: rt, parent: parent, cfg: cfg, reg: registry.New()}
+	e := &Environment{rt: rt, parent: parent, cfg: cfg}
+	e.reg = registry.New(registry.WithBudget(nameBudget{e}))
+	return e
 }
 
 // Config returns the environment's effective configuration.
