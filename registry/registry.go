@@ -184,23 +184,32 @@ func (r *Registry) RemoveProcess(id ID) []Entry {
 	defer r.mu.Unlock()
 	recs := r.byID[id]
 	delete(r.byID, id)
-	out := make([]Entry, 0, len(recs))
+	var names []string
+	seen := make(map[string]bool, 1)
 	for _, rec := range recs {
 		rec.gone = true
-		out = append(out, rec.entry())
+		if !seen[rec.name] {
+			seen[rec.name] = true
+			names = append(names, rec.name)
+		}
 	}
+	slices.Sort(names)
 	// One compaction per name rather than one delete per record: a
 	// process holding k of a name's n versions costs O(n + k), not O(k·n).
-	compacted := make(map[string]bool, 1)
-	for _, rec := range recs {
-		if !compacted[rec.name] {
-			compacted[rec.name] = true
-			r.setByName(rec.name, slices.DeleteFunc(r.byName[rec.name], func(x *record) bool { return x.gone }))
+	// Each list is sorted already, so collecting from its low end gives
+	// the result in order without sorting the k entries.
+	out := make([]Entry, 0, len(recs))
+	for _, name := range names {
+		list := r.byName[name]
+		for i := len(list) - 1; i >= 0; i-- {
+			if list[i].gone {
+				out = append(out, list[i].entry())
+			}
 		}
+		r.setByName(name, slices.DeleteFunc(list, func(x *record) bool { return x.gone }))
 	}
 	r.n -= len(recs)
 	r.give(len(recs))
-	sortEntries(out)
 	return out
 }
 
