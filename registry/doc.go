@@ -19,5 +19,21 @@
 // many callers race for the same name and version, the spawn function runs
 // once and all of them get the same process id.
 //
+// What is bounded: a Registry holds as many entries as its Budget allows
+// (WithBudget); without one, as many as memory allows. The ward runtime
+// gives each environment's Registry a Budget that enforces the
+// environment's MaxEnvironmentNames, counting its child environments'
+// entries, and itself bounds each process's entries by MaxNames (see
+// Count), because both are host memory an untrusted guest makes the host
+// hold.
+//
+// Costs, with n the versions of one name: Register, Unregister and
+// GetOrSpawn cost a binary search and a memmove of that name's n pointers;
+// RemoveProcess one pass over each name the process held a version of,
+// however many versions; Lookup of an exact version a binary search, and
+// of any other constraint one check per version it skips, highest first
+// (a constraint that only the lowest version meets checks all n).
+// BenchmarkVersions measures them.
+//
 // A Registry is safe for concurrent use.
 package registry

@@ -37,6 +37,8 @@ type record struct {
 	name    string
 	version *semver.Version
 	id      ID
+	idPos   int  // index in Registry.byID[id]
+	gone    bool // being removed by RemoveProcess
 }
 
 func (r *record) entry() Entry {

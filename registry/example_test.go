@@ -62,3 +62,39 @@ func ExampleRegistry_GetOrSpawn() {
 	// 42 true <nil>
 	// 42 false <nil>
 }
+
+// limit is a Budget of a fixed number of entries for one Registry; the
+// ward runtime's Budget charges an environment and its ancestors instead.
+type limit struct{ held, max int }
+
+var errTooMany = errors.New("too many names")
+
+func (l *limit) Take() error {
+	if l.held >= l.max {
+		return fmt.Errorf("%w (limit %d)", errTooMany, l.max)
+	}
+	l.held++
+	return nil
+}
+
+func (l *limit) Give(n int) { l.held -= n }
+
+func ExampleWithBudget() {
+	b := &limit{max: 2}
+	r := registry.New(registry.WithBudget(b))
+	fmt.Println(r.Register("db", "1.0.0", 1))
+	fmt.Println(r.Register("db", "1.1.0", 1))
+	err := r.Register("db", "1.2.0", 2)
+	fmt.Println(errors.Is(err, errTooMany), err)
+
+	// Every entry that goes gives its room back.
+	r.RemoveProcess(1)
+	fmt.Println(b.held)
+	fmt.Println(r.Register("db", "1.2.0", 2))
+	// Output:
+	// <nil>
+	// <nil>
+	// true registry: db@1.2.0: too many names (limit 2)
+	// 0
+	// <nil>
+}

@@ -37,6 +37,9 @@ var errSpawnAborted = errors.New("spawn function did not return (panic or Goexit
 // the Registry's lock held, so it may be slow and may use the Registry for
 // other names (using it for the same name and version would wait on itself).
 // While it runs, Register of that name and version fails with ErrTaken.
+// The entry is charged to the Budget (see WithBudget) before spawn runs, so
+// with no room GetOrSpawn fails with the Budget's error and spawns nothing;
+// a spawn that fails gives the charge back.
 //
 // spawn gets the context of the caller that runs it. If spawn fails, that
 // caller and those waiting get its error (wrapped), and nothing is
@@ -94,6 +97,15 @@ func (r *Registry) GetOrSpawn(ctx context.Context, name, version string, spawn f
 			r.mu.Unlock()
 			return 0, false, fmt.Errorf("registry: spawn of %s@%s: %w", name, v, err)
 		}
+		// Charged before spawning, so that a full Budget refuses the spawn
+		// rather than a process being started only to lose its name;
+		// finish turns the charge into the entry's, or gives it back.
+		if r.budget != nil {
+			if err := r.budget.Take(); err != nil {
+				r.mu.Unlock()
+				return 0, false, fmt.Errorf("registry: spawn of %s@%s: %w", name, v, err)
+			}
+		}
 		c := &call{done: make(chan struct{})}
 		r.inflight[key] = c
 		r.mu.Unlock()
@@ -126,16 +138,20 @@ func (r *Registry) runSpawn(ctx context.Context, c *call, key spawnKey, rec *rec
 
 // finish registers rec (when the spawn succeeded), drops the reservation and
 // wakes the waiters, all under one lock so no caller can see the key neither
-// reserved nor registered and spawn a second time.
+// reserved nor registered and spawn a second time. The reservation's
+// Budget charge becomes the entry's, or is given back.
 func (r *Registry) finish(c *call, key spawnKey, rec *record, err error, retry bool) error {
 	r.mu.Lock()
 	delete(r.inflight, key)
 	if rec != nil {
 		// Cannot collide while the reservation holds off Register; checked
 		// anyway so a future change fails loudly rather than double-books.
-		if err = r.insertLocked(rec); err == nil {
+		if err = r.insertLocked(rec, true); err == nil {
 			c.id = rec.id
 		}
+	}
+	if err != nil {
+		r.give(1)
 	}
 	c.err, c.retry = err, retry
 	r.mu.Unlock()

@@ -31,6 +31,14 @@
 // send, request, register, look up, load a module, make an environment)
 // fails with an error matching ErrClosed.
 //
+// Each environment has its own registry of names with semver versions
+// (Environment.Register, Lookup, GetOrSpawn, and ward_registry for guests).
+// Its entries are host memory a guest can make the host hold, so they are
+// bounded per process by MaxNames and per environment, counting its child
+// environments', by MaxEnvironmentNames; past either, registering fails
+// with ErrTooManyNames (ErrLimit for guests), and an entry's charge goes
+// with it: unregistered, its process ended, or its get-or-spawn failed.
+//
 // # Execution model
 //
 // Every process is a goroutine driving a wasmtime call on a fiber (a

@@ -58,6 +58,7 @@ type Environment struct {
 	cfg    environment.Config
 	live   atomic.Int64 // processes alive here and in descendants
 	timers atomic.Int64 // pending timers their processes set (timers.go)
+	names  atomic.Int64 // registry entries here and in descendants (names.go)
 
 	reg *registry.Registry // names registered here
 
@@ -83,7 +84,8 @@ const (
 )
 
 func newEnvironment(rt *Runtime, parent *Environment, cfg environment.Config) *Environment {
-	e := &Environment{rt: rt, parent: parent, cfg: cfg, reg: registry.New(), life: &envLife{}}
+	e := &Environment{rt: rt, parent: parent, cfg: cfg, life: &envLife{}}
+	e.reg = registry.New(registry.WithBudget(nameBudget{e}))
 	if parent != nil {
 		e.life.parent = parent.life
 	}

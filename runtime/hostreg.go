@@ -43,6 +43,8 @@ func registryStatus(err error) int64 {
 		return abi.ErrNotFound
 	case errors.Is(err, registry.ErrBadName), errors.Is(err, registry.ErrBadVersion):
 		return abi.ErrInvalid
+	case errors.Is(err, ErrTooManyNames):
+		return abi.ErrLimit
 	}
 	return statusOf(err)
 }

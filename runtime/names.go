@@ -2,7 +2,9 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/Masterminds/semver/v3"
 
@@ -13,22 +15,43 @@ import (
 // versions (package registry). A process's names go when it exits; the
 // process and its registrations are tied by regMu so a name can never
 // outlive its process, however the two race.
+//
+// Entries are bounded twice, because each one is host memory a guest
+// makes the host hold: per process by its environment's MaxNames, counted
+// across every environment it holds names in, and per environment by
+// MaxEnvironmentNames, counting its descendants' entries. The environment
+// count is the registry's Budget (nameBudget), so the registry itself
+// charges and releases it on every path an entry comes and goes by; the
+// process count is derived from the registries, so it cannot drift.
 
 // ErrNotRegistered is returned by Lookup when no live process matches.
 var ErrNotRegistered = registry.ErrNotFound
+
+// ErrTooManyNames is returned by Register and GetOrSpawn when the process
+// already holds its environment's MaxNames entries, or the environment or
+// one of its ancestors its MaxEnvironmentNames. Guests get the ErrLimit
+// status.
+var ErrTooManyNames = errors.New("ward: too many registered names")
 
 // regState is the environments a process holds names in.
 type regState struct {
 	envs   []*Environment
 	closed bool // the process has ended: no new names
+	// pending counts the entry a get-or-spawn is registering for the
+	// process, between its spawn and its return, so a Register racing it
+	// cannot take the process past MaxNames.
+	pending int
 }
 
+// addRegistration notes that a process spawned by get-or-spawn is about
+// to hold a name in e.
 func (p *Process) addRegistration(e *Environment) error {
 	p.regMu.Lock()
 	defer p.regMu.Unlock()
 	if p.reg.closed {
 		return fmt.Errorf("%w: %d", ErrNoProcess, p.id)
 	}
+	p.reg.pending++
 	for _, have := range p.reg.envs {
 		if have == e {
 			return nil
@@ -37,6 +60,44 @@ func (p *Process) addRegistration(e *Environment) error {
 	p.reg.envs = append(p.reg.envs, e)
 	return nil
 }
+
+// namesHeldLocked counts the entries p holds in every environment,
+// including one a get-or-spawn is registering; regMu must be held, which
+// keeps the count from growing meanwhile.
+func (p *Process) namesHeldLocked() int {
+	n := p.reg.pending
+	for _, e := range p.reg.envs {
+		n += e.reg.Count(uint64(p.id))
+	}
+	return n
+}
+
+// nameBudget charges an environment's registry entries to it and to each
+// of its ancestors, as process slots are (see takeUp). The registry calls
+// it under its own lock, so it only touches atomic counters.
+type nameBudget struct{ e *Environment }
+
+func nameCount(e *Environment) *atomic.Int64 { return &e.names }
+func maxEnvNames(e *Environment) int64       { return int64(e.cfg.MaxEnvironmentNames) }
+
+func (b nameBudget) Take() error {
+	if env, n := b.e.takeUp(nameCount, maxEnvNames); env != nil {
+		return fmt.Errorf("%w: the environment holds %d, counting its child environments', "+
+			"and its MaxEnvironmentNames is %d; unregister names or raise the limit",
+			ErrTooManyNames, n, env.cfg.MaxEnvironmentNames)
+	}
+	return nil
+}
+
+func (b nameBudget) Give(n int) {
+	for env := b.e; env != nil; env = env.parent {
+		env.names.Add(-int64(n))
+	}
+}
+
+// NumNames reports the registry entries of this environment and its
+// descendants, the count MaxEnvironmentNames bounds.
+func (e *Environment) NumNames() int { return int(e.names.Load()) }
 
 // unregisterAll removes every name of an ended process.
 func (p *Process) unregisterAll() {
@@ -68,6 +129,9 @@ func (p *Process) names() []string {
 // name goes when p exits. It fails with an error matching registry.ErrTaken
 // if another process holds that name and version, registry.ErrBadVersion or
 // registry.ErrBadName for malformed input, ErrNoProcess if p has ended,
+// ErrTooManyNames if p already holds MaxNames entries (its own
+// environment's limit, counted over every environment it holds names in)
+// or this environment or an ancestor MaxEnvironmentNames,
 // ErrEnvironmentClosed if the environment is closed and ErrClosed if the
 // runtime is.
 func (e *Environment) Register(name, version string, p *Process) error {
@@ -78,11 +142,15 @@ func (e *Environment) Register(name, version string, p *Process) error {
 		return e.closedError("register " + name)
 	}
 	// Hold regMu across both steps so p cannot end in between and leave the
-	// name behind.
+	// name behind, nor a concurrent Register take it past MaxNames.
 	p.regMu.Lock()
 	defer p.regMu.Unlock()
 	if p.reg.closed {
 		return e.rt.noProcess(p.id)
+	}
+	if n, limit := p.namesHeldLocked(), p.env.cfg.MaxNames; n >= limit {
+		return fmt.Errorf("%w: process %d holds %d and its MaxNames is %d; unregister one first or raise the limit",
+			ErrTooManyNames, p.id, n, limit)
 	}
 	if err := e.reg.Register(name, version, uint64(p.id)); err != nil {
 		return fmt.Errorf("ward: %w", err)
@@ -136,7 +204,9 @@ func (e *Environment) Lookup(name, constraint string) (*Process, *semver.Version
 // GetOrSpawn returns the process registered here as name at exactly
 // version, spawning and registering it (entry of m with params) if there is
 // none. Concurrent callers for the same name and version get the same
-// process, and only one spawns; spawned reports whether this call did.
+// process, and only one spawns; spawned reports whether this call did. With
+// MaxEnvironmentNames reached here or in an ancestor it spawns nothing and
+// fails with an error matching ErrTooManyNames.
 func (e *Environment) GetOrSpawn(ctx context.Context, name, version string, m *Module, entry string, params ...Value) (p *Process, spawned bool, err error) {
 	return e.getOrSpawn(ctx, name, version, m, entry, params, 0)
 }
@@ -146,6 +216,7 @@ func (e *Environment) getOrSpawn(ctx context.Context, name, version string, m *M
 		return nil, false, e.closedError("get-or-spawn " + name)
 	}
 	var started *Process
+	pending := false
 	id, spawned, err := e.reg.GetOrSpawn(ctx, name, version, func(context.Context) (registry.ID, error) {
 		// Admitted but not yet running: it cannot end before the registry
 		// records its name.
@@ -153,13 +224,19 @@ func (e *Environment) getOrSpawn(ctx context.Context, name, version string, m *M
 		if err != nil {
 			return 0, err
 		}
+		started = p // run (or killed) below whatever happens next
 		if err := p.addRegistration(e); err != nil {
 			return 0, err
 		}
-		started = p
+		pending = true
 		return uint64(p.id), nil
 	})
 	if started != nil {
+		if pending {
+			started.regMu.Lock()
+			started.reg.pending-- // registered by now, or never will be
+			started.regMu.Unlock()
+		}
 		if err != nil || !spawned {
 			started.Kill() // never reached the registry: do not leave it running
 		}
