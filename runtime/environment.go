@@ -41,7 +41,7 @@ type Environment struct {
 	reg *registry.Registry // names registered here
 
 	outMu   sync.Mutex
-	outputs map[outKey]*outPipe // WASI stdout and stderr, made on first use
+	outputs map[outKey]*outStream // WASI stdout and stderr, made on first use
 }
 
 type outKey int
@@ -276,6 +276,9 @@ func (e *Environment) wasi() (wasm.WASI, error) {
 		return w, err
 	}
 	if w.Stderr, err = e.outputPath(outStderr); err != nil {
+		if s := e.stream(outStdout); s != nil {
+			s.release()
+		}
 		return w, err
 	}
 	return w, nil
