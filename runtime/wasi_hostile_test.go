@@ -151,9 +151,11 @@ func TestWASIPollOneoffSleepIsKillable(t *testing.T) {
 	}
 }
 
-// Well-behaved clock polls get what wasmtime's poll_oneoff gives: one
-// clock event with the subscription's userdata, errno and nbytes 0, and
-// the count; EINVAL for no subscriptions and clocks it does not support.
+// Well-behaved polls get what wasmtime's poll_oneoff gives: one clock
+// event with the subscription's userdata, errno and nbytes 0, and the
+// count; stdio ready at once for what it supports, EBADF otherwise; EINVAL
+// for no subscriptions and clocks it does not support. (They pass on
+// wasmtime's own poll_oneoff too.)
 func TestWASIPollOneoffClockConformance(t *testing.T) {
 	r := newRuntime(t)
 	m := load(t, r, "hostile_wasi", testdata.HostileWASI)
@@ -172,6 +174,12 @@ func TestWASIPollOneoffClockConformance(t *testing.T) {
 		{"absolute monotonic ahead", "poll_abs_mono", []Value{I64(2 * ms)}, 0},
 		{"absolute monotonic now", "poll_abs_mono", []Value{I64(0)}, 0},
 		{"the due one of two", "poll_two", nil, 0},
+		{"stdin readable", "poll_fd", []Value{I32(1), I32(0)}, 0},
+		{"stdout writable", "poll_fd", []Value{I32(2), I32(1)}, 0},
+		{"stderr writable", "poll_fd", []Value{I32(2), I32(2)}, 0},
+		{"stdout read", "poll_fd", []Value{I32(1), I32(1)}, wasiBadf},
+		{"stdin write", "poll_fd", []Value{I32(2), I32(0)}, wasiBadf},
+		{"no such fd", "poll_fd", []Value{I32(1), I32(7)}, wasiBadf},
 		{"no subscriptions", "poll", []Value{I32(1024), I32(2048), I32(0), I32(4000)}, wasiInval},
 		{"process CPU clock", "poll_clock", []Value{I32(2), I64(ms), I32(0), I64(1)}, wasiInval},
 		{"unknown clock", "poll_clock", []Value{I32(9), I64(ms), I32(0), I64(1)}, wasiInval},
@@ -329,5 +337,17 @@ func TestWASIOutputEnvironmentsDoNotLeak(t *testing.T) {
 	waitFor(t, 10*time.Second, "copiers to end", func() bool { return goruntime.NumGoroutine() <= gs+4 })
 	if n := countFDs(t); n > fds+8 {
 		t.Fatalf("after 10,000 environments with their own writers: %d fds, was %d", n, fds)
+	}
+}
+
+// fd_renumber could make wasmtime v25 panic the host at the next path_open
+// (CVE-2025-53901); ward refuses it.
+func TestWASIFdRenumberRefused(t *testing.T) {
+	r := newRuntime(t)
+	m := load(t, r, "hostile_wasi", testdata.HostileWASI)
+	for _, args := range [][2]int32{{1, 1}, {2, 1}, {3, 1}, {0, 5}} {
+		if code := exitCode(t, wait(t, spawn(t, r.Environment(), m, "renumber", I32(args[0]), I32(args[1])))); code != wasiNotsup {
+			t.Fatalf("fd_renumber(%d, %d) = %d, want ENOTSUP (%d)", args[0], args[1], code, wasiNotsup)
+		}
 	}
 }

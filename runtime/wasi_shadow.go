@@ -20,6 +20,7 @@ import (
 // WASI errno values (wasi_snapshot_preview1.witx).
 const (
 	wasiSuccess = 0
+	wasiBadf    = 8
 	wasiInval   = 28
 	wasiNotsup  = 58
 )
@@ -29,6 +30,7 @@ const (
 var wasiByID = map[string]hostFunc{
 	"poll_oneoff": wasiPollOneoff,
 	"random_get":  wasiRandomGet,
+	"fd_renumber": wasiFdRenumber,
 }
 
 var wasiHandlers = func() []hostFunc {
@@ -76,6 +78,8 @@ func wasiElem(mem []byte, base, i, size, align uint64) ([]byte, bool) {
 const (
 	subSize, eventSize = 48, 32
 	subClock           = 0
+	subFdRead          = 1
+	subFdWrite         = 2
 	clockRealtime      = 0
 	clockMonotonic     = 1
 	clockThreadCPU     = 3
@@ -86,7 +90,7 @@ const (
 // timeout past what its clock can add.
 const never = time.Duration(math.MaxInt64)
 
-// pollClock is one pass over the subscriptions: each is checked as
+// pollSubs is one pass over the subscriptions: each is checked as
 // wasmtime reads it, in order, and the wait until it is due is handed to
 // each. It stops at the first
 // subscription wasmtime would refuse: trap is set for a bad pointer, errno
@@ -94,22 +98,32 @@ const never = time.Duration(math.MaxInt64)
 // guest memory, which bounds the work.
 //
 // now is the time of the call; epoch, when the process's WASI context was
-// made.
-func pollClock(mem []byte, in uint64, n uint32, epoch, now time.Time, each func(i uint32, userdata uint64, wait time.Duration)) (errno int64, trap bool) {
+// made; preopens, whether the environment has any.
+func pollSubs(mem []byte, in uint64, n uint32, preopens bool, epoch, now time.Time, each func(i uint32, userdata uint64, wait time.Duration, evtype byte)) (errno int64, trap bool) {
 	for i := range uint64(n) {
 		sub, ok := wasiElem(mem, in, i, subSize, 8)
 		if !ok {
 			return 0, true
 		}
 		userdata := binary.LittleEndian.Uint64(sub[0:])
-		switch sub[8] {
+		switch tag := sub[8]; tag {
 		case subClock:
-		case 1, 2:
-			// fd_read and fd_write: see docs/why.md. Every fd a ward
-			// guest can poll is ready at once, but which kind it is
-			// (and so the event wasmtime would write) is wasmtime's to
-			// know, and its implementation cannot be called from here.
-			return wasiNotsup, false
+		case subFdRead, subFdWrite:
+			// ward cannot see wasmtime's descriptor table, nor call
+			// its poll_oneoff (docs/why.md), so it answers for what
+			// it knows: stdin is closed and stdout and stderr accept
+			// every write, so each is ready at once for what it
+			// supports; without preopens no other descriptor exists.
+			// With preopens, fds from 3 on may be files: ENOTSUP.
+			fd := binary.LittleEndian.Uint32(sub[16:])
+			switch {
+			case fd == 0 && tag == subFdRead, (fd == 1 || fd == 2) && tag == subFdWrite:
+				each(uint32(i), userdata, 0, tag)
+				continue
+			case fd > 2 && preopens:
+				return wasiNotsup, false
+			}
+			return wasiBadf, false
 		default:
 			return wasiInval, false // wiggle's InvalidEnumValue
 		}
@@ -148,14 +162,14 @@ func pollClock(mem []byte, in uint64, n uint32, epoch, now time.Time, each func(
 		if timeout < uint64(never) {
 			wait = time.Duration(timeout)
 		}
-		each(uint32(i), userdata, wait)
+		each(uint32(i), userdata, wait, subClock)
 	}
 	return wasiSuccess, false
 }
 
-// wasiPollOneoff is poll_oneoff(in, out, nsubscriptions, nevents_out) for
-// clock subscriptions: it waits, parked without a run slot, until the
-// earliest is due, then writes an event for every one due, in order.
+// wasiPollOneoff is poll_oneoff(in, out, nsubscriptions, nevents_out): it
+// waits, parked without a run slot, until the earliest subscription is
+// due, then writes an event for every one due, in order.
 func wasiPollOneoff(p *Process, wp *wasm.Proc) bool {
 	const fn = "poll_oneoff"
 	mem := wp.Memory()
@@ -171,7 +185,8 @@ func wasiPollOneoff(p *Process, wp *wasm.Proc) bool {
 	}
 	now := time.Now()
 	first := never
-	errno, trap := pollClock(mem, in, n, p.wasiEpoch, now, func(_ uint32, _ uint64, wait time.Duration) {
+	preopens := len(p.env.cfg.WASI.Dirs) > 0
+	errno, trap := pollSubs(mem, in, n, preopens, p.wasiEpoch, now, func(_ uint32, _ uint64, wait time.Duration, _ byte) {
 		first = min(first, wait)
 	})
 	if trap {
@@ -189,7 +204,7 @@ func wasiPollOneoff(p *Process, wp *wasm.Proc) bool {
 	elapsed := time.Since(now)
 	var count uint64
 	bad := false
-	pollClock(mem, in, n, p.wasiEpoch, now, func(_ uint32, userdata uint64, wait time.Duration) {
+	pollSubs(mem, in, n, preopens, p.wasiEpoch, now, func(_ uint32, userdata uint64, wait time.Duration, evtype byte) {
 		if bad || wait > elapsed {
 			return
 		}
@@ -200,8 +215,12 @@ func wasiPollOneoff(p *Process, wp *wasm.Proc) bool {
 		}
 		binary.LittleEndian.PutUint64(ev[0:], userdata)
 		binary.LittleEndian.PutUint16(ev[8:], wasiSuccess)
-		ev[10] = subClock // eventtype clock
-		binary.LittleEndian.PutUint64(ev[16:], 0)
+		ev[10] = evtype // eventtype: the subscription's tag
+		nbytes := uint64(0)
+		if evtype != subClock {
+			nbytes = 1 // what wasmtime reports for stdio
+		}
+		binary.LittleEndian.PutUint64(ev[16:], nbytes)
 		binary.LittleEndian.PutUint16(ev[24:], 0)
 		count++
 	})
@@ -260,6 +279,10 @@ func wasiRandomGet(p *Process, wp *wasm.Proc) bool {
 		wp.Trap("missing required memory export")
 		return true
 	}
+	if uint32(wp.HostArg(1)) == 0 {
+		wp.Return(wasiSuccess) // as wiggle: an empty copy checks no pointer
+		return true
+	}
 	buf, ok := guestBytes(mem, wp.HostArg(0), wp.HostArg(1))
 	if !ok {
 		return wasiTrap(wp, "random_get", "buffer")
@@ -279,5 +302,15 @@ func wasiRandomGet(p *Process, wp *wasm.Proc) bool {
 		}
 	}
 	wp.Return(wasiSuccess)
+	return true
+}
+
+// wasiFdRenumber refuses fd_renumber(from, to) with ENOTSUP. wasmtime
+// v25's can leave a descriptor number both in use and free, and the next
+// path_open then panics the host (CVE-2025-53901, fixed upstream after
+// v25), and ward cannot renumber wasmtime's descriptors itself. Nor could
+// it keep stdout apart from a file renumbered onto fd 1.
+func wasiFdRenumber(p *Process, wp *wasm.Proc) bool {
+	wp.Return(wasiNotsup)
 	return true
 }

@@ -15,6 +15,11 @@
 ;;                            delta ns after clock_time_get's now; as poll_clock
 ;;   poll_two ()      a 1 h and a 1 ms clock subscription: exactly one
 ;;                            event, the 1 ms one's; as poll_clock
+;;   poll_fd (tag, fd i32)    one fd_read (tag 1) or fd_write (tag 2)
+;;                            subscription, userdata 42; exits with its
+;;                            errno, or 100 + a code when the event is not
+;;                            of type tag with nbytes 1 and flags 0
+;;   renumber (from, to i32)  fd_renumber as given; exits with its errno
 ;;   random_fill (len i32)    random_get(0, len), then exits 1 if any byte
 ;;                            of it is nonzero, 0 if all are, or errno + 2
 ;;   random_loop (len i32) -> ()    grows memory to hold len bytes, then
@@ -35,6 +40,7 @@
   (import "wasi_snapshot_preview1" "fd_write"
     (func $fd_write (param i32 i32 i32 i32) (result i32)))
   (import "wasi_snapshot_preview1" "proc_exit" (func $proc_exit (param i32)))
+  (import "wasi_snapshot_preview1" "fd_renumber" (func $fd_renumber (param i32 i32) (result i32)))
 
   (memory (export "memory") 1 65536)
   (data (i32.const 4032) "hello\n")
@@ -97,6 +103,21 @@
     (call $clock_sub (i32.const 1) (i64.const 2) (i32.const 1) (i64.const 1000000) (i32.const 0))
     (call $check_event (call $poll (i32.const 2)) (i64.const 2)))
 
+  (func $poll_fd (param $tag i32) (param $fd i32) (result i32)
+    (local $e i32)
+    (i64.store (i32.const 1024) (i64.const 42))
+    (i32.store8 (i32.const 1032) (local.get $tag))
+    (i32.store (i32.const 1040) (local.get $fd))
+    (local.set $e (call $poll (i32.const 1)))
+    (if (local.get $e) (then (return (local.get $e))))
+    (if (i32.ne (i32.load (i32.const 4000)) (i32.const 1)) (then (return (i32.const 101))))
+    (if (i64.ne (i64.load (i32.const 2048)) (i64.const 42)) (then (return (i32.const 102))))
+    (if (i32.load16_u (i32.const 2056)) (then (return (i32.const 103))))
+    (if (i32.ne (i32.load8_u (i32.const 2058)) (local.get $tag)) (then (return (i32.const 104))))
+    (if (i64.ne (i64.load (i32.const 2064)) (i64.const 1)) (then (return (i32.const 105))))
+    (if (i32.load16_u (i32.const 2072)) (then (return (i32.const 106))))
+    (i32.const 0))
+
   (func $random_fill (param $len i32) (result i32)
     (local $e i32) (local $i i32)
     (local.set $e (call $random_get (i32.const 0) (local.get $len)))
@@ -122,6 +143,10 @@
     (call $proc_exit (call $poll_abs_mono (local.get 0))))
   (func (export "poll_two")
     (call $proc_exit (call $poll_two)))
+  (func (export "poll_fd") (param i32 i32)
+    (call $proc_exit (call $poll_fd (local.get 0) (local.get 1))))
+  (func (export "renumber") (param i32 i32)
+    (call $proc_exit (call $fd_renumber (local.get 0) (local.get 1))))
   (func (export "random_fill") (param i32)
     (call $proc_exit (call $random_fill (local.get 0))))
 

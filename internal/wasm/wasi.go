@@ -35,6 +35,9 @@ var WASIShadows = []WASIShadow{
 	// random_get(buf, len) -> errno: fills a host buffer of len bytes
 	// before checking buf, in one call Kill cannot cut short.
 	{Name: "random_get", Params: []abi.ValType{abi.I32, abi.I32}, Results: []abi.ValType{abi.I32}},
+	// fd_renumber(from, to) -> errno: can leave wasmtime's descriptor
+	// table inconsistent, and the next path_open panics the host.
+	{Name: "fd_renumber", Params: []abi.ValType{abi.I32, abi.I32}, Results: []abi.ValType{abi.I32}},
 }
 
 // Table bounds per process, the same as shim.h's (checked in NewEngine).
