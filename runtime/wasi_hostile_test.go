@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/wardrt/ward/environment"
+	"github.com/wardrt/ward/internal/wasm"
 	"github.com/wardrt/ward/testdata"
 )
 
@@ -349,5 +350,16 @@ func TestWASIFdRenumberRefused(t *testing.T) {
 		if code := exitCode(t, wait(t, spawn(t, r.Environment(), m, "renumber", I32(args[0]), I32(args[1])))); code != wasiNotsup {
 			t.Fatalf("fd_renumber(%d, %d) = %d, want ENOTSUP (%d)", args[0], args[1], code, wasiNotsup)
 		}
+	}
+}
+
+func TestWASIShadowsServed(t *testing.T) {
+	for i, s := range wasm.WASIShadows {
+		if wasiHandlers[i] == nil {
+			t.Errorf("WASI shadow %s has no handler in wasiByID", s.Name)
+		}
+	}
+	if len(wasiByID) != len(wasm.WASIShadows) {
+		t.Errorf("wasiByID has %d handlers for %d shadows", len(wasiByID), len(wasm.WASIShadows))
 	}
 }
