@@ -118,10 +118,6 @@ func (e *Engine) link(extra []HostFunc) error {
 	if err := cerr(C.wasmtime_linker_define_wasi(e.linker)); err != nil {
 		return fmt.Errorf("ward: defining WASI: %w", err)
 	}
-	// The shadows replace wasmtime's definitions of the same names (see
-	// wasi.go); nothing else may be defined twice.
-	C.wasmtime_linker_allow_shadowing(e.linker, true)
-	defer C.wasmtime_linker_allow_shadowing(e.linker, false)
 	funcs := append([]abi.Func(nil), abi.Funcs...)
 	for _, h := range extra {
 		f := abi.Func{Namespace: h.Namespace, Name: h.Name, Impl: abi.Go}
@@ -175,7 +171,12 @@ func (e *Engine) link(extra []HostFunc) error {
 			err = cerr(C.ward_define_c(e.linker, ns, name, impl, d))
 			C.free(unsafe.Pointer(impl))
 		} else {
+			// A WASI shadow replaces wasmtime's definition of the same
+			// name (see wasi.go); nothing else may be defined twice.
+			shadow := f.Namespace == WASIModule
+			C.wasmtime_linker_allow_shadowing(e.linker, C.bool(shadow))
 			err = cerr(C.ward_define_async(e.linker, ns, name, d))
+			C.wasmtime_linker_allow_shadowing(e.linker, false)
 		}
 		C.free(unsafe.Pointer(ns))
 		C.free(unsafe.Pointer(name))
