@@ -367,3 +367,31 @@ func TestWASIShadowsServed(t *testing.T) {
 		t.Errorf("wasiByID has %d handlers for %d shadows", len(wasiByID), len(wasm.WASIShadows))
 	}
 }
+
+// Processes of one environment start and end while others write: the
+// stream's pipe is made and closed as its users come and go, and no line
+// is lost.
+func TestWASIOutputPipeComesAndGoes(t *testing.T) {
+	r := newRuntime(t)
+	m := load(t, r, "hostile_wasi", testdata.HostileWASI)
+	var out syncBuffer
+	env, err := r.NewEnvironment(environment.Config{WASI: environment.WASI{Stdout: &out}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const rounds, width = 50, 8
+	for range rounds {
+		var ps []*Process
+		for range width {
+			ps = append(ps, spawn(t, env, m, "hello"))
+		}
+		for _, p := range ps {
+			if reason := wait(t, p); reason != Normal {
+				t.Fatalf("hello: %v", reason)
+			}
+		}
+	}
+	if got, want := out.String(), strings.Repeat("hello\n", rounds*width); got != want {
+		t.Fatalf("stdout has %d lines, want %d", strings.Count(got, "\n"), rounds*width)
+	}
+}
