@@ -98,12 +98,16 @@ const never = time.Duration(math.MaxInt64)
 // guest memory, which bounds the work.
 //
 // now is the time of the call; epoch, when the process's WASI context was
-// made; preopens, whether the environment has any.
-func pollSubs(mem []byte, in uint64, n uint32, preopens bool, epoch, now time.Time, each func(i uint32, userdata uint64, wait time.Duration, evtype byte)) (errno int64, trap bool) {
+// made; preopens, whether the environment has any. pause is called every
+// pollPause subscriptions; when it reports a kill, so does pollSubs.
+func pollSubs(mem []byte, in uint64, n uint32, preopens bool, epoch, now time.Time, pause func() bool, each func(i uint32, userdata uint64, wait time.Duration, evtype byte)) (errno int64, trap, killed bool) {
 	for i := range uint64(n) {
+		if i%pollPause == pollPause-1 && !pause() {
+			return 0, false, true
+		}
 		sub, ok := wasiElem(mem, in, i, subSize, 8)
 		if !ok {
-			return 0, true
+			return 0, true, false
 		}
 		userdata := binary.LittleEndian.Uint64(sub[0:])
 		switch tag := sub[8]; tag {
@@ -121,17 +125,17 @@ func pollSubs(mem []byte, in uint64, n uint32, preopens bool, epoch, now time.Ti
 				each(uint32(i), userdata, 0, tag)
 				continue
 			case fd > 2 && preopens:
-				return wasiNotsup, false
+				return wasiNotsup, false, false
 			}
-			return wasiBadf, false
+			return wasiBadf, false, false
 		default:
-			return wasiInval, false // wiggle's InvalidEnumValue
+			return wasiInval, false, false // wiggle's InvalidEnumValue
 		}
 		id := binary.LittleEndian.Uint32(sub[16:])
 		timeout := binary.LittleEndian.Uint64(sub[24:])
 		flags := binary.LittleEndian.Uint16(sub[40:])
 		if id > clockThreadCPU || flags&^subAbstime != 0 {
-			return wasiInval, false // InvalidEnumValue, InvalidFlagValue
+			return wasiInval, false, false // InvalidEnumValue, InvalidFlagValue
 		}
 		abs := flags&subAbstime != 0
 		switch {
@@ -156,7 +160,7 @@ func pollSubs(mem []byte, in uint64, n uint32, preopens bool, epoch, now time.Ti
 				timeout = 0
 			}
 		default:
-			return wasiInval, false // the CPU-time clocks
+			return wasiInval, false, false // the CPU-time clocks
 		}
 		wait := never
 		if timeout < uint64(never) {
@@ -164,8 +168,13 @@ func pollSubs(mem []byte, in uint64, n uint32, preopens bool, epoch, now time.Ti
 		}
 		each(uint32(i), userdata, wait, subClock)
 	}
-	return wasiSuccess, false
+	return wasiSuccess, false, false
 }
+
+// pollPause is how many subscriptions a pass reads between checks for a
+// kill and turns given to other processes waiting for a run slot: a 4 GiB
+// memory holds 89 million.
+const pollPause = 1 << 16
 
 // wasiPollOneoff is poll_oneoff(in, out, nsubscriptions, nevents_out): it
 // waits, parked without a run slot, until the earliest subscription is
@@ -186,9 +195,18 @@ func wasiPollOneoff(p *Process, wp *wasm.Proc) bool {
 	now := time.Now()
 	first := never
 	preopens := len(p.env.cfg.WASI.Dirs) > 0
-	errno, trap := pollSubs(mem, in, n, preopens, p.wasiEpoch, now, func(_ uint32, _ uint64, wait time.Duration, _ byte) {
+	r := p.env.rt
+	pause := func() bool {
+		r.releaseRun()
+		r.acquireRun()
+		return !p.killed.Load()
+	}
+	errno, trap, killed := pollSubs(mem, in, n, preopens, p.wasiEpoch, now, pause, func(_ uint32, _ uint64, wait time.Duration, _ byte) {
 		first = min(first, wait)
 	})
+	if killed {
+		return false
+	}
 	if trap {
 		return wasiTrap(wp, fn, "subscriptions")
 	}
@@ -204,7 +222,7 @@ func wasiPollOneoff(p *Process, wp *wasm.Proc) bool {
 	elapsed := time.Since(now)
 	var count uint64
 	bad := false
-	pollSubs(mem, in, n, preopens, p.wasiEpoch, now, func(_ uint32, userdata uint64, wait time.Duration, evtype byte) {
+	_, _, killed = pollSubs(mem, in, n, preopens, p.wasiEpoch, now, pause, func(_ uint32, userdata uint64, wait time.Duration, evtype byte) {
 		if bad || wait > elapsed {
 			return
 		}
@@ -224,6 +242,9 @@ func wasiPollOneoff(p *Process, wp *wasm.Proc) bool {
 		binary.LittleEndian.PutUint16(ev[24:], 0)
 		count++
 	})
+	if killed {
+		return false
+	}
 	if bad {
 		return wasiTrap(wp, fn, "events")
 	}
