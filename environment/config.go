@@ -57,6 +57,14 @@ type Config struct {
 	// between pages would not be the limit enforced, so it is refused
 	// rather than silently rounded. 0 means inherit (for a root:
 	// DefaultMaxMemory).
+	//
+	// The rule that makes it count the whole instance: a process has at
+	// most one linear memory, which may grow to MaxMemory, and at most two
+	// tables of at most 65,536 elements each, which hold at most 1 MiB
+	// more (8 bytes an element). A module declaring more memories or
+	// tables, or a larger table, is refused at spawn with an error
+	// matching runtime.ErrMemoryLimit. (Go guests have one table of a few
+	// thousand entries.)
 	MaxMemory uint64
 
 	// MaxFuel is the fuel (roughly: Wasm instructions) one process may burn
@@ -148,7 +156,12 @@ type WASI struct {
 	// Stdout receives what processes write to standard output. nil means
 	// inherit (for a root: discarded, so an effective Config holds
 	// io.Discard). Every process that inherits it writes to the same
-	// Writer, so it should be safe for concurrent use.
+	// Writer, so it should be safe for concurrent use. A process's output
+	// has reached it when the process's Wait returns. A Writer may be
+	// slow or block: ward buffers up to 1 MiB of output per environment
+	// and stream for it and drops what comes beyond
+	// (runtime.Environment.WASIOutputDropped counts it), so that a
+	// guest's write never waits for the Writer.
 	Stdout io.Writer
 
 	// Stderr is Stdout's counterpart for standard error.

@@ -73,7 +73,7 @@ type Environment struct {
 	importOK sync.Map // *Module -> error
 
 	outMu   sync.Mutex
-	outputs map[outKey]*outPipe // WASI stdout and stderr, made on first use
+	outputs map[outKey]*outStream // WASI stdout and stderr, made on first use
 }
 
 type outKey int
@@ -125,9 +125,8 @@ func (e *Environment) NewChild(c environment.Config) (*Environment, error) {
 	}
 	// The child's resources go when it becomes unreachable: a process
 	// keeps it reachable (p.env) while it runs, so this cannot fire under
-	// a live process. release may block on an embedder's Writer, so it
-	// runs on its own goroutine rather than the runtime's cleanup one.
-	goruntime.AddCleanup(child, func(l *envLife) { go l.end() }, child.life)
+	// a live process.
+	goruntime.AddCleanup(child, (*envLife).end, child.life)
 	return child, nil
 }
 
@@ -214,9 +213,9 @@ func (r *Runtime) cancelTimersWithin(env *Environment) {
 	}
 }
 
-// envLife is an environment's lifetime: whether it is closed, and what it
-// holds that must be given back when it ends (closers: the WASI output
-// resources today). It is kept apart from the Environment and never
+// envLife is an environment's lifetime: whether it is closed, and which
+// child environments closing it must reach. (Its WASI output pipes need
+// no hook here: they live only while a process uses them.) It is kept apart from the Environment and never
 // points back to it, so that the parent, the runtime (through the root's
 // children) and the GC cleanup of the environment can all reach it
 // without keeping the environment itself reachable.
@@ -227,7 +226,6 @@ type envLife struct {
 	mu       sync.Mutex
 	released bool
 	kids     map[*envLife]struct{} // child environments not yet released
-	closers  []func()
 }
 
 // adopt records kid as a child, so closing or releasing l reaches it; it
@@ -261,23 +259,9 @@ func (l *envLife) close() {
 	}
 }
 
-// hold adds what must be closed when the environment ends. It reports
-// false, having held nothing, when the environment has been released
-// already: the caller then closes what it made itself. fn must not refer
-// to the Environment, or the environment could never become unreachable.
-func (l *envLife) hold(fn func()) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.released {
-		return false
-	}
-	l.closers = append(l.closers, fn)
-	return true
-}
-
-// release gives back what l and everything below it hold; only the first
-// call does anything. The closed mark is set too: nothing may use a
-// released environment.
+// release ends l and everything below it; only the first call does
+// anything. The closed mark is set too: nothing may use a released
+// environment.
 func (l *envLife) release() {
 	l.mu.Lock()
 	l.closed.Store(true)
@@ -286,14 +270,11 @@ func (l *envLife) release() {
 		return
 	}
 	l.released = true
-	closers, kids := l.closers, l.kids
-	l.closers, l.kids = nil, nil
+	kids := l.kids
+	l.kids = nil
 	l.mu.Unlock()
 	for k := range kids {
 		k.release()
-	}
-	for _, fn := range closers {
-		fn()
 	}
 }
 
@@ -525,6 +506,9 @@ func (e *Environment) wasi() (wasm.WASI, error) {
 		return w, err
 	}
 	if w.Stderr, err = e.outputPath(outStderr); err != nil {
+		if s := e.stream(outStdout); s != nil {
+			s.release()
+		}
 		return w, err
 	}
 	return w, nil

@@ -3,6 +3,7 @@ package runtime
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	goruntime "runtime"
@@ -116,3 +117,18 @@ func (s *syncBuffer) String() string {
 }
 
 func newSlog(h slog.Handler) *slog.Logger { return slog.New(h) }
+
+// exitCode is the code a guest passed to exit, or -1 if it ended
+// otherwise (0 when it returned normally).
+func exitCode(t *testing.T, reason Reason) int {
+	t.Helper()
+	var ee *ExitError
+	switch {
+	case reason == Normal:
+		return 0
+	case errors.As(reason, &ee):
+		return int(ee.Code)
+	}
+	t.Fatalf("guest ended with %v, not an exit", reason)
+	return -1
+}

@@ -55,6 +55,9 @@ func init() {
 
 func (p *Process) serve(wp *wasm.Proc) bool {
 	id := wp.HostID()
+	if id >= wasm.WASIBase {
+		return p.serveWASI(wp, id-wasm.WASIBase)
+	}
 	if ext := id - len(hostByID); ext >= 0 && ext < len(p.env.rt.extHandlers) {
 		return p.serveExternal(wp, p.env.rt.extHandlers[ext])
 	}

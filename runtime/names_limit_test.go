@@ -74,21 +74,6 @@ const namesWAT = `(module
     (call $exit (call $gos (i32.const 0) (i32.const 3) (i32.const 32) (i32.const 5) (i32.const 64) (i32.const 4) (i32.const 128))))
 )`
 
-// exitCode is the code a guest passed to exit, or -1 if it ended
-// otherwise (0 when it returned normally).
-func exitCode(t *testing.T, reason Reason) int {
-	t.Helper()
-	var ee *ExitError
-	switch {
-	case reason == Normal:
-		return 0
-	case errors.As(reason, &ee):
-		return int(ee.Code)
-	}
-	t.Fatalf("guest ended with %v, not an exit", reason)
-	return -1
-}
-
 // waitNames waits for env's entry count to settle at want: entries go on
 // the ending process's goroutine, after the kill returns.
 func waitNames(t *testing.T, env *Environment, want int, what string) {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/wardrt/ward/internal/wasm"
 	"github.com/wardrt/ward/mailbox"
@@ -57,6 +58,9 @@ type Process struct {
 	// unfinished; messages moved into its inbox (hostmsg.go); the most
 	// messages one borrow served it.
 	borrows, handBacks, aheads, borrowedMost int32
+
+	wasiEpoch time.Time // when its WASI context was made: its monotonic clock's zero
+	outHeld   bool      // it holds its environment's WASI output pipes (wasi.go)
 
 	quiet  bool // set before it runs: its failures are reported elsewhere, not logged
 	done   chan struct{}
@@ -213,14 +217,16 @@ func (p *Process) execute() Reason {
 		return Killed
 	}
 	r := p.env.rt
+	// After the store is freed: it holds the WASI output files.
+	defer p.releaseOutputs()
 	wp, st, reason := p.start()
 	if reason != nil {
 		return reason
 	}
 	defer p.teardown(wp)
 	p.wp = wp
-	if p.mod.m.UsesWASI {
-		defer p.env.flushOutputs()
+	if p.outHeld {
+		defer p.env.flushOutputs(p)
 	}
 	for {
 		switch st {
@@ -275,6 +281,8 @@ func (p *Process) start() (*wasm.Proc, wasm.Status, Reason) {
 	if p.mod.m.UsesWASI {
 		w, err := p.env.wasi()
 		if err == nil {
+			p.outHeld = true
+			p.wasiEpoch = time.Now()
 			err = wp.SetWASI(w)
 		}
 		if err != nil {
@@ -290,6 +298,12 @@ func (p *Process) start() (*wasm.Proc, wasm.Status, Reason) {
 		return fail(err)
 	}
 	return wp, wp.Start(), nil
+}
+
+func (p *Process) releaseOutputs() {
+	if p.outHeld {
+		p.env.releaseOutputs()
+	}
 }
 
 // unslotted runs wait, a host call's blocking part, without holding a run
@@ -335,6 +349,10 @@ func (p *Process) classify(wp *wasm.Proc) Reason {
 			err = errors.New(o.Message)
 			if strings.Contains(o.Message, "exceeds memory limits") {
 				err = fmt.Errorf("%w: %s", ErrMemoryLimit, o.Message)
+			} else if strings.Contains(o.Message, "count too high") {
+				// wasmtime's store limiter: see wasm.MaxTables.
+				err = fmt.Errorf("%w: %s (a process may have one linear memory and at most %d tables of %d elements, so that MaxMemory bounds them all)",
+					ErrMemoryLimit, o.Message, wasm.MaxTables, wasm.MaxTableElements)
 			}
 		}
 		return &InstantiateError{Process: p.id, Module: p.mod.name, Err: err}

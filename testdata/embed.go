@@ -53,3 +53,23 @@ var TableGrow []byte
 //
 //go:embed wasi_hello.wasm
 var WASIHello []byte
+
+// HostileWASI is hostile_wasi.wasm: poll_oneoff and random_get with any arguments, clock waits, and stdout writers.
+//
+//go:embed hostile_wasi.wasm
+var HostileWASI []byte
+
+// MultiMem is multimem.wasm: four 1 MiB linear memories in one module.
+//
+//go:embed multimem.wasm
+var MultiMem []byte
+
+// ManyTables is manytables.wasm: sixteen tables that grow to 2^20 entries each.
+//
+//go:embed manytables.wasm
+var ManyTables []byte
+
+// TwoTables is twotables.wasm: two tables grown to ward's per-table bound.
+//
+//go:embed twotables.wasm
+var TwoTables []byte

@@ -83,6 +83,9 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	if unsafe.Sizeof(C.wt_val_t{}) != 24 || unsafe.Sizeof(C.wt_extern_t{}) != 24 {
 		return nil, errors.New("ward: internal/wasm/wt_types.h layouts are not those of wasmtime v25")
 	}
+	if C.WARD_MAX_TABLES != MaxTables || C.WARD_MAX_TABLE_ELEMENTS != MaxTableElements {
+		return nil, errors.New("ward: internal/wasm: shim.h's table bounds differ from wasi.go's")
+	}
 	wcfg := wasmtime.NewConfig()
 	cp, err := rawPtr(wcfg)
 	if err != nil {
@@ -126,6 +129,21 @@ func (e *Engine) link(extra []HostFunc) error {
 		}
 		funcs = append(funcs, f)
 	}
+	ids := make([]int, len(funcs))
+	for i := range funcs {
+		ids[i] = i
+	}
+	for i, w := range WASIShadows {
+		f := abi.Func{Namespace: WASIModule, Name: w.Name, Impl: abi.Go}
+		for _, t := range w.Params {
+			f.Params = append(f.Params, abi.Param{Type: t})
+		}
+		for _, t := range w.Results {
+			f.Results = append(f.Results, abi.Param{Type: t})
+		}
+		funcs = append(funcs, f)
+		ids = append(ids, WASIBase+i)
+	}
 	n := len(funcs)
 	e.descs = (*C.ward_hostfn_t)(C.calloc(C.size_t(n), C.size_t(unsafe.Sizeof(C.ward_hostfn_t{}))))
 	descs := unsafe.Slice(e.descs, n)
@@ -134,7 +152,7 @@ func (e *Engine) link(extra []HostFunc) error {
 		if len(f.Params) > C.WARD_MAX_HOST_ARGS || len(f.Results) > 4 {
 			return fmt.Errorf("ward: host function %s.%s has too many params or results", f.Namespace, f.Name)
 		}
-		d.id = C.int32_t(i)
+		d.id = C.int32_t(ids[i])
 		if f.Namespace == abi.NamespaceMessage && f.Name == "receive" {
 			d.receive = 1 // see inbox.go
 		}
@@ -153,7 +171,12 @@ func (e *Engine) link(extra []HostFunc) error {
 			err = cerr(C.ward_define_c(e.linker, ns, name, impl, d))
 			C.free(unsafe.Pointer(impl))
 		} else {
+			// A WASI shadow replaces wasmtime's definition of the same
+			// name (see wasi.go); nothing else may be defined twice.
+			shadow := f.Namespace == WASIModule
+			C.wasmtime_linker_allow_shadowing(e.linker, C.bool(shadow))
 			err = cerr(C.ward_define_async(e.linker, ns, name, d))
+			C.wasmtime_linker_allow_shadowing(e.linker, false)
 		}
 		C.free(unsafe.Pointer(ns))
 		C.free(unsafe.Pointer(name))

@@ -642,8 +642,13 @@ ward_proc_t *ward_proc_new(wasm_engine_t *e, uint64_t id, int64_t max_memory, ui
   // teardown never leaves C.
   p->store = wasmtime_store_new(e, p, NULL);
   p->ctx = wasmtime_store_context(p->store);
-  // Tables bounded too: a table.grow bomb would otherwise allocate freely.
-  wasmtime_store_limiter(p->store, max_memory, 1 << 20, 4, 16, 4);
+  // MaxMemory counts the whole instance, but wasmtime's limiter only
+  // bounds each memory and table on its own. So: one linear memory, which
+  // gets all of max_memory, and at most WARD_MAX_TABLES tables of
+  // WARD_MAX_TABLE_ELEMENTS, which together hold at most
+  // WARD_TABLE_BYTES (8 bytes an element in wasmtime v25) on top of it.
+  // Go guests have one funcref table of a few thousand entries.
+  wasmtime_store_limiter(p->store, max_memory, WARD_MAX_TABLE_ELEMENTS, 4, WARD_MAX_TABLES, 1);
   *err = wasmtime_context_set_fuel(p->ctx, fuel);
   wasmtime_context_set_epoch_deadline(p->ctx, 1);
   wasmtime_store_epoch_deadline_callback(p->store, epoch_cb, p, NULL);

@@ -11,6 +11,11 @@ enum { WARD_MAX_PARAMS = 16, WARD_MAX_RESULTS = 8, WARD_MAX_HOST_ARGS = 8 };
 #define WARD_MAX_MESSAGE (16u << 20) // abi.MaxMessageSize
 #define WARD_MAX_RECEIVE_TAGS 64     // abi.MaxReceiveTags
 #define WARD_STATUS_OK 0             // abi.OK
+// Per-process table bounds (see ward_proc_new): tables cost at most
+// WARD_TABLE_BYTES beyond MaxMemory.
+#define WARD_MAX_TABLES 2
+#define WARD_MAX_TABLE_ELEMENTS (1 << 16)
+#define WARD_TABLE_BYTES ((int64_t)WARD_MAX_TABLES * WARD_MAX_TABLE_ELEMENTS * 8)
 enum { PHASE_NEW, PHASE_INSTANTIATE, PHASE_INIT, PHASE_CALL, PHASE_DONE };
 enum { FAIL_NONE, FAIL_NO_EXPORT, FAIL_NOT_FUNC };
 

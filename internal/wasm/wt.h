@@ -66,6 +66,7 @@ void wasm_functype_delete(wasm_functype_t *);
 wasmtime_linker_t *wasmtime_linker_new(wasm_engine_t *);
 void wasmtime_linker_delete(wasmtime_linker_t *);
 wasmtime_error_t *wasmtime_linker_define_wasi(wasmtime_linker_t *);
+void wasmtime_linker_allow_shadowing(wasmtime_linker_t *, bool);
 typedef wasm_trap_t *(*wt_unchecked_cb_t)(void *env, wasmtime_caller_t *caller,
                                           wt_val_raw_t *args_and_results, size_t n);
 wasmtime_error_t *wasmtime_linker_define_func_unchecked(wasmtime_linker_t *, const char *module,
