@@ -150,12 +150,11 @@ func pollSubs(mem []byte, in uint64, n uint32, preopens bool, epoch, now time.Ti
 			}
 		case id == clockMonotonic, id == clockRealtime && !abs:
 		case id == clockRealtime:
-			// As wasmtime v25 computes it, wrapping included: a deadline
-			// in the past is due at once, one in the future wraps to a
-			// wait of centuries.
-			w := uint64(now.UnixNano())
-			if w < timeout {
-				timeout = w - timeout
+			// The deadline less now, as preview1 means it. wasmtime v25
+			// computes now less the deadline, which wraps a future
+			// deadline to a wait of centuries (fixed upstream in 47.0.0).
+			if w := uint64(now.UnixNano()); timeout > w {
+				timeout -= w
 			} else {
 				timeout = 0
 			}

@@ -11,8 +11,8 @@
 ;;                            one clock subscription; exits with its errno, or
 ;;                            100 + a code when the event is not the one
 ;;                            WASI specifies (see $check_event)
-;;   poll_abs_mono (delta i64)   an absolute monotonic deadline
-;;                            delta ns after clock_time_get's now; as poll_clock
+;;   poll_abs (id i32, delta i64)   an absolute deadline on clock id,
+;;                            delta ns after its clock_time_get; as poll_clock
 ;;   poll_two ()      a 1 h and a 1 ms clock subscription: exactly one
 ;;                            event, the 1 ms one's; as poll_clock
 ;;   poll_fd (tag, fd i32)    one fd_read (tag 1) or fd_write (tag 2)
@@ -90,11 +90,11 @@
     (call $clock_sub (i32.const 0) (local.get $userdata) (local.get $id) (local.get $timeout) (local.get $flags))
     (call $check_event (call $poll (i32.const 1)) (local.get $userdata)))
 
-  (func $poll_abs_mono (param $delta i64) (result i32)
+  (func $poll_abs (param $id i32) (param $delta i64) (result i32)
     (local $e i32)
-    (local.set $e (call $clock_time_get (i32.const 1) (i64.const 1) (i32.const 4008)))
+    (local.set $e (call $clock_time_get (local.get $id) (i64.const 1) (i32.const 4008)))
     (if (local.get $e) (then (return (i32.add (i32.const 200) (local.get $e)))))
-    (call $clock_sub (i32.const 0) (i64.const 77) (i32.const 1)
+    (call $clock_sub (i32.const 0) (i64.const 77) (local.get $id)
       (i64.add (i64.load (i32.const 4008)) (local.get $delta)) (i32.const 1))
     (call $check_event (call $poll (i32.const 1)) (i64.const 77)))
 
@@ -139,8 +139,8 @@
   ;; The exported forms of the checked calls: their result is the exit code.
   (func (export "poll_clock") (param i32 i64 i32 i64)
     (call $proc_exit (call $poll_clock (local.get 0) (local.get 1) (local.get 2) (local.get 3))))
-  (func (export "poll_abs_mono") (param i64)
-    (call $proc_exit (call $poll_abs_mono (local.get 0))))
+  (func (export "poll_abs") (param i32 i64)
+    (call $proc_exit (call $poll_abs (local.get 0) (local.get 1))))
   (func (export "poll_two")
     (call $proc_exit (call $poll_two)))
   (func (export "poll_fd") (param i32 i32)
