@@ -66,7 +66,10 @@ type Process struct {
 func newProcess(id ProcessID, env *Environment, m *Module, entry string, params []Value, parent ProcessID) *Process {
 	p := &Process{
 		id: id, env: env, mod: m, entry: entry, params: params, parent: parent,
-		mb:   mailbox.New(mailbox.Limits{}),
+		mb: mailbox.New(mailbox.Limits{
+			MaxMessages: env.cfg.MaxMailboxMessages,
+			MaxBytes:    env.cfg.MaxMailboxBytes,
+		}),
 		done: make(chan struct{}),
 	}
 	if m == nil {
