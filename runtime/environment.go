@@ -221,24 +221,34 @@ func (e *Environment) admit(m *Module, entry string, params []Value, parent Proc
 	}
 	r := e.rt
 	p := newProcess(ProcessID(r.nextID.Add(1)), e, m, entry, params, parent)
+	if linkTo != nil {
+		// Before the child is in the table, so before it runs or anyone
+		// can reach it: spawn-with-link is atomic, and a link refused
+		// (linkTo at MaxLinks, or its mailbox full) refuses the spawn. A
+		// parent that ended meanwhile takes the child with it.
+		if err := r.link(p, linkTo); errors.Is(err, ErrNoProcess) {
+			if !linkTo.reason.Normal() {
+				// link took linkTo's signal lock after its end was
+				// recorded, so its reason is visible here.
+				p.terminate(linkTo.reason, true)
+			}
+		} else if err != nil {
+			e.release()
+			return nil, fmt.Errorf("ward: spawning %s linked to %d: %w", entry, linkTo.id, err)
+		}
+	}
 	r.mu.Lock()
 	if r.closing {
 		r.mu.Unlock()
+		if linkTo != nil {
+			r.unlink(p, linkTo.id)
+		}
 		e.release()
 		return nil, ErrClosed
 	}
 	r.procs[p.id] = p
 	r.wg.Add(1)
 	r.mu.Unlock()
-	if linkTo != nil {
-		// Before the child runs: spawn-with-link is atomic. A parent that
-		// ended meanwhile takes the child with it.
-		if err := r.link(p, linkTo); err != nil && !linkTo.reason.Normal() {
-			// link took sigMu after linkTo's end was recorded, so its
-			// reason is visible here.
-			p.terminate(linkTo.reason, true)
-		}
-	}
 	return p, nil
 }
 

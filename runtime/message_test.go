@@ -201,14 +201,12 @@ func TestLinkChainDiesTogether(t *testing.T) {
 	// A bystander linked to nobody survives.
 	bystander := spawn(t, env, m, "idle")
 	waitFor(t, 5*time.Second, "every link of the chain", func() bool {
-		r.sigMu.Lock()
-		defer r.sigMu.Unlock()
 		for i, p := range chain {
 			want := 2
 			if i == 0 || i == len(chain)-1 {
 				want = 1
 			}
-			if len(p.sig.links) != want {
+			if numLinks(p) != want {
 				return false
 			}
 		}
@@ -246,9 +244,7 @@ func TestNormalExitDoesNotKillLinks(t *testing.T) {
 	})
 	linked := spawn(t, env, m, "linked", I64(int64(root.ID())))
 	waitFor(t, 5*time.Second, "the link", func() bool {
-		r.sigMu.Lock()
-		defer r.sigMu.Unlock()
-		return len(root.sig.links) == 1
+		return numLinks(root) == 1
 	})
 	root.Send(testCtx(t), Message{Tag: 1})
 	if reason := wait(t, root); reason != Normal {
@@ -296,9 +292,7 @@ func TestTrapExit(t *testing.T) {
 	obs, got := observe(t, env, 1)
 	trapper := spawn(t, env, m, "trapper", I64(int64(peer.ID())), I64(int64(obs.ID())))
 	waitFor(t, 5*time.Second, "the link", func() bool {
-		r.sigMu.Lock()
-		defer r.sigMu.Unlock()
-		return len(peer.sig.links) == 1
+		return numLinks(peer) == 1
 	})
 	peer.Send(testCtx(t), Message{Tag: 1})
 	msgs := <-got
@@ -336,9 +330,7 @@ func TestMonitorsStack(t *testing.T) {
 	obs, got := observe(t, env, 2)
 	mon := spawn(t, env, m, "monitorer", I64(int64(target.ID())), I64(int64(obs.ID())))
 	waitFor(t, 5*time.Second, "the monitors", func() bool {
-		r.sigMu.Lock()
-		defer r.sigMu.Unlock()
-		return len(target.sig.watchers) == 2
+		return numWatchers(target) == 2
 	})
 	target.Kill()
 	msgs := <-got
@@ -370,8 +362,14 @@ func TestMonitorsStack(t *testing.T) {
 	t.Run("Go monitor and demonitor", func(t *testing.T) {
 		target := spawn(t, env, m, "idle")
 		reason := wait(t, goProc(t, env, "watcher", func(ctx context.Context, self *Self) error {
-			ref1 := self.Monitor(target.ID())
-			ref2 := self.Monitor(target.ID())
+			ref1, err := self.Monitor(target.ID())
+			if err != nil {
+				return err
+			}
+			ref2, err := self.Monitor(target.ID())
+			if err != nil {
+				return err
+			}
 			self.Demonitor(ref1)
 			target.Kill()
 			msg, err := self.Receive(ctx, TagDown)
@@ -626,7 +624,9 @@ func TestGoProcessReasons(t *testing.T) {
 		goruntime.Goexit()
 		return nil
 	})
-	r.monitor(watcher, exits.ID())
+	if _, err := r.monitor(watcher, exits.ID()); err != nil {
+		t.Fatal(err)
+	}
 	if err := exits.Send(testCtx(t), Message{}); err != nil {
 		t.Fatal(err)
 	}

@@ -38,7 +38,7 @@ type Process struct {
 	trapExit atomic.Bool
 	timers   atomic.Int32  // pending SendAfter timers it set
 	yields   atomic.Uint64 // epoch yields so far: how often it was preempted
-	sig      signalState   // guarded by Runtime.sigMu
+	sig      signalState   // guarded by sig.mu
 	regMu    sync.Mutex
 	reg      regState // guarded by regMu
 

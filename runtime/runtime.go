@@ -43,8 +43,6 @@ type Runtime struct {
 	closing bool
 	wg      sync.WaitGroup // one per process goroutine
 
-	sigMu sync.Mutex // guards every process's signalState; see signals.go
-
 	timerMu   sync.Mutex
 	timers    map[TimerID]timerEntry // nil once closed
 	nextTimer atomic.Uint64

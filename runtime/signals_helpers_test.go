@@ -17,3 +17,23 @@ func childEnv(t *testing.T, parent *Environment, c environment.Config) *Environm
 	}
 	return env
 }
+
+// The counts of a process's signal state, read under its lock.
+
+func numLinks(p *Process) int {
+	p.sig.mu.Lock()
+	defer p.sig.mu.Unlock()
+	return len(p.sig.links)
+}
+
+func numWatchers(p *Process) int {
+	p.sig.mu.Lock()
+	defer p.sig.mu.Unlock()
+	return len(p.sig.watchers)
+}
+
+func numWatching(p *Process) int {
+	p.sig.mu.Lock()
+	defer p.sig.mu.Unlock()
+	return len(p.sig.watching)
+}
