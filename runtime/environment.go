@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"sync"
 	"sync/atomic"
 
@@ -37,6 +36,8 @@ type Environment struct {
 	cfg    environment.Config
 	live   atomic.Int64 // processes alive here and in descendants
 	timers atomic.Int64 // pending timers their processes set (timers.go)
+	// timerBytes is the message bytes of those timers (timers.go).
+	timerBytes atomic.Int64
 
 	reg *registry.Registry // names registered here
 
@@ -94,11 +95,6 @@ func (e *Environment) release() { e.giveUp(liveCount) }
 func liveCount(e *Environment) *atomic.Int64  { return &e.live }
 func timerCount(e *Environment) *atomic.Int64 { return &e.timers }
 func maxProcesses(e *Environment) int64       { return int64(e.cfg.MaxProcesses) }
-func maxTimers(e *Environment) int64 {
-	// Saturated: a MaxProcesses of math.MaxInt, meaning no limit, must
-	// not wrap to a negative limit that refuses every timer.
-	return int64(min(e.cfg.MaxProcesses, math.MaxInt64/MaxTimersPerProcess)) * MaxTimersPerProcess
-}
 
 // takeUp adds one to the counter here and in every ancestor, or to none:
 // it returns the environment whose limit stopped it, with the count it

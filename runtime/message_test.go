@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math"
 	goruntime "runtime"
 	"testing"
 	"time"
@@ -550,11 +549,14 @@ func TestCancelTimerFromGuestsStaysInItsEnvironment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The timers' target outlives their setters: its end would cancel
+	// them.
+	target := goProc(t, r.Environment(), "target", blockGo)
 	timerIn := func(env *Environment) TimerID {
 		var id TimerID
 		p := goProc(t, env, "setter", func(ctx context.Context, self *Self) error {
 			var err error
-			id, err = self.SendAfter(time.Hour, self.ID(), Message{})
+			id, err = self.SendAfter(time.Hour, target.ID(), Message{})
 			return err
 		})
 		if reason := wait(t, p); reason != Normal {
@@ -582,7 +584,7 @@ func TestCancelTimerFromGuestsStaysInItsEnvironment(t *testing.T) {
 	if !r.CancelTimer(id) {
 		t.Error("the timer a child failed to cancel is gone")
 	}
-	hostTimer, err := r.SendAfter(time.Hour, 1, Message{})
+	hostTimer, err := r.SendAfter(time.Hour, target.ID(), Message{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -709,56 +711,5 @@ func TestHandlesGoToGoNativeProcessesOnly(t *testing.T) {
 	}
 	if err := r.Send(ctx, wasm.ID(), Message{Tag: 1, Data: []byte("x")}); err != nil {
 		t.Errorf("the same message without its handle: %v", err)
-	}
-}
-
-// A process holds at most MaxTimersPerProcess pending timers, and since
-// timers outlive their setters, an environment at most that many per
-// process it may run: short-lived processes cannot pile up more.
-func TestTimerLimits(t *testing.T) {
-	r := newRuntime(t)
-	env, err := r.Environment().NewChild(environment.Config{MaxProcesses: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	setTimers := func(n int) (ids []TimerID, err error) {
-		p := goProc(t, env, "timers", func(ctx context.Context, self *Self) error {
-			for range n {
-				id, err := self.SendAfter(time.Hour, self.ID(), Message{})
-				if err != nil {
-					return err
-				}
-				ids = append(ids, id)
-			}
-			return nil
-		})
-		if reason := wait(t, p); reason != Normal {
-			return ids, reason
-		}
-		return ids, nil
-	}
-	if _, err := setTimers(MaxTimersPerProcess + 1); !errors.Is(err, ErrTooManyTimers) {
-		t.Fatalf("one timer past the process's limit: %v, want ErrTooManyTimers", err)
-	}
-	// That process ended with its 10,000 timers pending; so does this one.
-	ids, err := setTimers(MaxTimersPerProcess)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := setTimers(1); !errors.Is(err, ErrTooManyTimers) {
-		t.Fatalf("a timer past the environment's 2 x %d: %v, want ErrTooManyTimers", MaxTimersPerProcess, err)
-	}
-	if !r.CancelTimer(ids[0]) {
-		t.Fatal("CancelTimer of a pending timer")
-	}
-	if _, err := setTimers(1); err != nil {
-		t.Errorf("a timer once one was cancelled: %v", err)
-	}
-
-	// An environment with no practical process limit has no practical
-	// timer limit either: its share once overflowed to a negative one.
-	env = newRuntime(t, WithRootEnvironment(environment.Config{MaxProcesses: math.MaxInt})).Environment()
-	if _, err := setTimers(1); err != nil {
-		t.Errorf("a timer in an environment of MaxProcesses math.MaxInt: %v", err)
 	}
 }

@@ -45,7 +45,8 @@ var (
 	ErrTooManyMonitors = errors.New("ward: too many monitors")
 )
 
-// signalState is a process's links and monitors, guarded by its own mu: one environment's signals never wait on
+// signalState is a process's links, monitors and the timers aimed at it,
+// guarded by its own mu: one environment's signals never wait on
 // another's. An operation on two processes (link, unlink, monitor,
 // demonitor) takes both locks in id order (lockPair); nothing holds two
 // processes' locks otherwise, and nothing takes one while holding a
@@ -69,6 +70,7 @@ type signalState struct {
 	links    map[ProcessID]*Process
 	watchers map[MonitorRef]watcher  // monitors on this process
 	watching map[MonitorRef]*Process // monitors this process holds, by target
+	timersTo map[TimerID]struct{}    // pending timers aimed at this process (timers.go)
 }
 
 // watcher is a monitor seen from its target: who to tell, and under which
@@ -245,7 +247,7 @@ func (r *Runtime) demonitor(w *Process, ref MonitorRef) bool {
 }
 
 // propagateExit runs once, when p has ended with reason: it tells linked
-// processes and watchers.
+// processes and watchers, and cancels the timers aimed at p.
 //
 // It holds p's lock only to mark p dead and take its maps, then tells each
 // peer under that peer's lock alone: a process ending with a million
@@ -256,8 +258,8 @@ func (r *Runtime) demonitor(w *Process, ref MonitorRef) bool {
 func (p *Process) propagateExit(reason Reason) {
 	p.sig.mu.Lock()
 	p.sig.dead = true
-	links, watchers, watching := p.sig.links, p.sig.watchers, p.sig.watching
-	p.sig.links, p.sig.watchers, p.sig.watching = nil, nil, nil
+	links, watchers, watching, timers := p.sig.links, p.sig.watchers, p.sig.watching, p.sig.timersTo
+	p.sig.links, p.sig.watchers, p.sig.watching, p.sig.timersTo = nil, nil, nil, nil
 	p.sig.mu.Unlock()
 
 	for _, q := range links {
@@ -283,6 +285,10 @@ func (p *Process) propagateExit(reason Reason) {
 		t.sig.mu.Lock()
 		delete(t.sig.watchers, ref)
 		t.sig.mu.Unlock()
+	}
+	r := p.env.rt
+	for id := range timers {
+		r.cancelTimer(id, nil) // Erlang cancels a timer whose target ends
 	}
 }
 
