@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -314,8 +315,19 @@ func (p *Process) signal(m Message) {
 	_ = p.mb.PushSignal(m) // a closed mailbox means p has ended: nothing to tell
 }
 
-func exitMessage(from ProcessID, reason Reason) Message {
+// reasonText is the text of reason a signal message carries, at most
+// abi.MaxReasonText bytes of it.
+func reasonText(reason Reason) string {
 	text := reason.Error()
+	if len(text) <= abi.MaxReasonText {
+		return text
+	}
+	// Dropping what is not UTF-8 drops a character the cut split.
+	return strings.ToValidUTF8(text[:abi.MaxReasonText], "")
+}
+
+func exitMessage(from ProcessID, reason Reason) Message {
+	text := reasonText(reason)
 	b := make([]byte, 12+len(text))
 	binary.LittleEndian.PutUint64(b, uint64(from))
 	binary.LittleEndian.PutUint32(b[8:], reasonKind(reason))
@@ -324,7 +336,7 @@ func exitMessage(from ProcessID, reason Reason) Message {
 }
 
 func downMessage(ref MonitorRef, tag int64, from ProcessID, reason Reason) Message {
-	text := reason.Error()
+	text := reasonText(reason)
 	b := make([]byte, 20+len(text))
 	binary.LittleEndian.PutUint64(b, uint64(ref))
 	binary.LittleEndian.PutUint64(b[8:], uint64(from))

@@ -345,3 +345,22 @@ func TestFanOutEndDoesNotStallOthers(t *testing.T) {
 		t.Errorf("%d DOWNs for the held-up watcher's monitor", n)
 	}
 }
+
+// The text a DOWN or EXIT carries is cut at abi.MaxReasonText bytes, so
+// each signal that may take a mailbox past its limits stays small; Go
+// receivers still get the whole reason.
+func TestSignalReasonTextIsBounded(t *testing.T) {
+	long := errors.New(string(make([]byte, 10_000)) + "é")
+	var ge *GoError
+	for _, msg := range []Message{
+		downMessage(1, abi.TagDown, 2, &GoError{Process: 2, Name: "long", Err: long}),
+		exitMessage(2, &GoError{Process: 2, Name: "long", Err: long}),
+	} {
+		if len(msg.Data) > 20+abi.MaxReasonText {
+			t.Errorf("tag %d: %d bytes of data, want at most %d", msg.Tag, len(msg.Data), 20+abi.MaxReasonText)
+		}
+		if reason, _ := firstReason(msg); !errors.As(reason, &ge) || ge.Err != long {
+			t.Errorf("tag %d: reason %v, want the whole GoError", msg.Tag, reason)
+		}
+	}
+}
