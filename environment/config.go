@@ -95,14 +95,17 @@ type Config struct {
 	MaxMailboxBytes int
 	// MaxTimers bounds the pending timers (send_after) one process has
 	// set; an environment holds at most this many per process it may run
-	// (MaxProcesses), counting its child environments'.
+	// (MaxProcesses), counting its child environments', since a timer
+	// outlives its setter.
 	MaxTimers int
 	// MaxTimerBytes bounds the message bytes of the pending timers one
-	// process has set.
+	// process has set; an environment holds at most this many per process
+	// it may run, as for MaxTimers.
 	MaxTimerBytes int
 	// MaxLinks bounds the links one process has.
 	MaxLinks int
-	// MaxMonitors bounds the monitors one process holds on others.
+	// MaxMonitors bounds the monitors one process holds on others (a
+	// request's watch of its target aside: there is one at most).
 	MaxMonitors int
 	// MaxNames bounds the registry entries (name and version) one process
 	// holds.

@@ -153,7 +153,10 @@ func TrapExit(on bool) {
 
 // Monitor watches pid: when it ends, one TagDown message (see ParseDown)
 // with the returned reference arrives; at once, with ReasonNoProc, if pid is
-// not alive. Monitors stack: two calls give two messages.
+// not alive. Monitors stack: two calls give two messages. A monitor the
+// runtime refuses (this process holds its environment's MaxMonitors, or
+// its mailbox is full) watches nothing, and its reference is the negated
+// status: int64(ref) < 0.
 func Monitor(pid ProcessID) MonitorRef { return MonitorRef(wardMonitor(uint64(pid))) }
 
 // Demonitor stops a monitor; its TagDown message will not arrive if it has

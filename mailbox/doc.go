@@ -59,10 +59,15 @@
 // process or the DOWN message of a monitor, are pushed with
 // [Mailbox.PushSignal], which ignores the limits. Losing one would break
 // supervision, the mechanism that makes failures visible, and their number
-// is bounded anyway: at most one per link and one per monitor, and the
-// runtime bounds how many links and monitors a process may hold. Signals
-// still count towards [Mailbox.Len] and [Mailbox.Bytes], so while they fill
-// the mailbox beyond its limits ordinary pushes keep failing.
+// is bounded anyway: at most one per link and one per monitor, the runtime
+// bounds how many links and monitors a process may hold at a time, and it
+// makes no new ones while the process's mailbox is full
+// ([Mailbox.CheckFull]), so signals take a mailbox at most that many
+// messages past its limits. A signal with no link or monitor behind it,
+// such as the DOWN of a monitor of a process that is already gone, is an
+// ordinary push. Signals still count towards [Mailbox.Len] and
+// [Mailbox.Bytes], so while they fill the mailbox beyond its limits
+// ordinary pushes keep failing.
 //
 // # Ownership
 //

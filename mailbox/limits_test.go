@@ -180,3 +180,36 @@ func TestPushQuietKeepsLimitsAndLeavesNotify(t *testing.T) {
 		t.Fatalf("PushQuiet after Close = %v, want ErrClosed", err)
 	}
 }
+
+// CheckFull reports a mailbox at either limit, signals included, and
+// nothing below them or once closed.
+func TestCheckFull(t *testing.T) {
+	mb := mailbox.New(mailbox.Limits{MaxMessages: 2, MaxBytes: 10})
+	if err := mb.CheckFull(); err != nil {
+		t.Fatalf("empty: %v", err)
+	}
+	if err := mb.Push(mailbox.Message{Data: make([]byte, 4)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := mb.CheckFull(); err != nil {
+		t.Fatalf("one message of two: %v", err)
+	}
+	if err := mb.PushSignal(mailbox.Message{}); err != nil {
+		t.Fatal(err)
+	}
+	if fe := fullError(t, mb.CheckFull()); fe.Limit != mailbox.LimitMessages || fe.Used != 2 {
+		t.Errorf("at MaxMessages: %+v", fe)
+	}
+	mb.TryReceive()
+	mb.TryReceive()
+	if err := mb.PushSignal(mailbox.Message{Data: make([]byte, 12)}); err != nil {
+		t.Fatal(err)
+	}
+	if fe := fullError(t, mb.CheckFull()); fe.Limit != mailbox.LimitBytes || fe.Used != 12 {
+		t.Errorf("past MaxBytes: %+v", fe)
+	}
+	mb.Close()
+	if err := mb.CheckFull(); err != nil {
+		t.Errorf("closed: %v", err)
+	}
+}

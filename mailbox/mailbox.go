@@ -66,9 +66,10 @@ func (m *Mailbox) push(msg Message, wake bool) error {
 // PushSignal appends msg like Push but ignores the limits. It is for the
 // messages the runtime generates itself, such as link exits and monitor DOWN
 // messages, which must never be lost. It is not a way around the limits for
-// ordinary messages: the runtime bounds the number of signals a mailbox can
-// receive by bounding the links and monitors a process may hold, at most
-// one signal each. PushSignal fails only with ErrClosed.
+// ordinary messages: the runtime bounds the signals a mailbox can hold past
+// its limits by bounding the links and monitors a process may hold (at
+// most one signal each) and by making none while the mailbox is full (see
+// CheckFull). PushSignal fails only with ErrClosed.
 //
 // A signal queues behind the messages already there, so the receiver still
 // sees a process's last messages before the signal announcing its exit.
@@ -79,6 +80,27 @@ func (m *Mailbox) PushSignal(msg Message) error {
 		return ErrClosed
 	}
 	m.pushLocked(msg)
+	return nil
+}
+
+// CheckFull returns an error matching ErrFull, a *FullError, when the
+// mailbox is at one of its limits: it holds MaxMessages messages, or
+// MaxBytes bytes (signals can take it past either), so that not even an
+// empty message would be accepted. It returns nil otherwise, and for a
+// closed mailbox. The runtime uses it to refuse new links and monitors
+// while a mailbox is full, which is what bounds the signals PushSignal can
+// add past the limits.
+func (m *Mailbox) CheckFull() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	switch {
+	case m.closed:
+		return nil
+	case m.q.count >= m.limits.MaxMessages:
+		return &FullError{Limit: LimitMessages, Max: m.limits.MaxMessages, Used: m.q.count, Size: 1}
+	case m.q.bytes >= m.limits.MaxBytes:
+		return &FullError{Limit: LimitBytes, Max: m.limits.MaxBytes, Used: m.q.bytes, Size: 0}
+	}
 	return nil
 }
 

@@ -58,6 +58,29 @@
 // (up to 16), so its next receives complete without suspending. Neither
 // changes what a receive returns. docs/why.md has the details.
 //
+// # Links, monitors and timers
+//
+// Links, monitors and timers behave as in Erlang, within bounds the
+// environment sets (environment.Config): a process has at most MaxLinks
+// links and holds at most MaxMonitors monitors, and link and monitor are
+// refused (ErrTooManyLinks, ErrTooManyMonitors, or an error matching
+// mailbox.ErrFull) past them or while the mailbox the EXIT or DOWN would
+// go to is full. EXIT and DOWN messages are never dropped, so they may
+// take a mailbox past its limits, by at most one per link and monitor
+// held; the DOWN of a monitor of a process that is already gone is an
+// ordinary message. A guest may link only to processes of its own
+// environment and of those below it, the rule kill follows, since a link
+// is a way to kill; Go code may link to any process.
+//
+// A process has at most MaxTimers timers and MaxTimerBytes bytes of their
+// messages pending. A timer outlives the process that set it, and stays
+// charged to its environment, which holds at most MaxProcesses times each;
+// it is cancelled when its target ends.
+//
+// Each process's links and monitors have their own lock, so one
+// environment's signals never wait on another's, even while a process
+// with a million monitors on it ends.
+//
 // # Exit reasons
 //
 // Wait returns why a process ended, as a Reason: Normal, Killed, or one of

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	goruntime "runtime"
 	"sync"
 	"sync/atomic"
@@ -59,6 +58,8 @@ type Environment struct {
 	live   atomic.Int64 // processes alive here and in descendants
 	timers atomic.Int64 // pending timers their processes set (timers.go)
 	names  atomic.Int64 // registry entries here and in descendants (names.go)
+	// timerBytes is the message bytes of those timers (timers.go).
+	timerBytes atomic.Int64
 
 	reg *registry.Registry // names registered here
 
@@ -305,11 +306,6 @@ func (e *Environment) release() { e.giveUp(liveCount) }
 func liveCount(e *Environment) *atomic.Int64  { return &e.live }
 func timerCount(e *Environment) *atomic.Int64 { return &e.timers }
 func maxProcesses(e *Environment) int64       { return int64(e.cfg.MaxProcesses) }
-func maxTimers(e *Environment) int64 {
-	// Saturated: a MaxProcesses of math.MaxInt, meaning no limit, must
-	// not wrap to a negative limit that refuses every timer.
-	return int64(min(e.cfg.MaxProcesses, math.MaxInt64/MaxTimersPerProcess)) * MaxTimersPerProcess
-}
 
 // takeUp adds one to the counter here and in every ancestor, or to none:
 // it returns the environment whose limit stopped it, with the count it
@@ -443,9 +439,28 @@ func (e *Environment) admit(m *Module, entry string, params []Value, parent Proc
 	}
 	r := e.rt
 	p := newProcess(ProcessID(r.nextID.Add(1)), e, m, entry, params, parent)
+	if linkTo != nil {
+		// Before the child is in the table, so before it runs or anyone
+		// can reach it: spawn-with-link is atomic, and a link refused
+		// (linkTo at MaxLinks, or its mailbox full) refuses the spawn. A
+		// parent that ended meanwhile takes the child with it.
+		if err := r.link(p, linkTo); errors.Is(err, ErrNoProcess) {
+			if !linkTo.reason.Normal() {
+				// link took linkTo's signal lock after its end was
+				// recorded, so its reason is visible here.
+				p.terminate(linkTo.reason, true)
+			}
+		} else if err != nil {
+			e.release()
+			return nil, fmt.Errorf("ward: spawning %s linked to %d: %w", entry, linkTo.id, err)
+		}
+	}
 	r.mu.Lock()
 	if r.closing {
 		r.mu.Unlock()
+		if linkTo != nil {
+			r.unlink(p, linkTo.id)
+		}
 		e.release()
 		return nil, fmt.Errorf("ward: spawning %s: %w", entry, ErrClosed)
 	}
@@ -454,21 +469,15 @@ func (e *Environment) admit(m *Module, entry string, params []Value, parent Proc
 	// refused here or found and killed there.
 	if e.life.closed.Load() {
 		r.mu.Unlock()
+		if linkTo != nil {
+			r.unlink(p, linkTo.id)
+		}
 		e.release()
 		return nil, fmt.Errorf("ward: spawning %s: %w", entry, ErrEnvironmentClosed)
 	}
 	r.procs[p.id] = p
 	r.wg.Add(1)
 	r.mu.Unlock()
-	if linkTo != nil {
-		// Before the child runs: spawn-with-link is atomic. A parent that
-		// ended meanwhile takes the child with it.
-		if err := r.link(p, linkTo); err != nil && !linkTo.reason.Normal() {
-			// link took sigMu after linkTo's end was recorded, so its
-			// reason is visible here.
-			p.terminate(linkTo.reason, true)
-		}
-	}
 	return p, nil
 }
 

@@ -99,7 +99,9 @@ func ExampleSelf_Monitor() {
 		if err != nil {
 			return err
 		}
-		self.Monitor(crasher.ID())
+		if _, err := self.Monitor(crasher.ID()); err != nil {
+			return err
+		}
 		if err := self.Send(crasher.ID(), runtime.Message{}); err != nil {
 			return err
 		}

@@ -165,7 +165,7 @@ func (s *Self) Receive(ctx context.Context, tags ...int64) (Message, error) {
 func (s *Self) Request(ctx context.Context, to ProcessID, m Message) (Message, error) {
 	rt := s.p.env.rt
 	m.Tag = UniqueTag()
-	ref := rt.monitorWith(s.p, to, m.Tag) // its DOWN comes under the reply's tag
+	ref := rt.watchRequest(s.p, to, m.Tag) // its DOWN comes under the reply's tag
 	var reply Message
 	err := s.send(to, m, maxHandOffHops)
 	if err == nil || errors.Is(err, ErrNoProcess) {
@@ -189,8 +189,9 @@ func (s *Self) Request(ctx context.Context, to ProcessID, m Message) (Message, e
 }
 
 // flushDown takes the DOWN of a request's monitor that fired, and any late
-// reply queued before it: propagateExit queued the DOWN, holding sigMu,
-// before demonitor could see the monitor gone, so it is there now, and it
+// reply queued before it: propagateExit queued the DOWN, holding the
+// requester's signal lock, before demonitor could see the monitor gone, so
+// it is there now, and it
 // must not be left in the mailbox. Nothing here waits, as in endRequest.
 func (s *Self) flushDown(tag int64) {
 	for {
@@ -202,8 +203,12 @@ func (s *Self) flushDown(tag int64) {
 }
 
 // Link links this process and the process with that id; see the
-// ward_process.link guest function for the semantics. ErrNoProcess if it is
-// not alive.
+// ward_process.link guest function for the semantics. It fails with
+// ErrNoProcess if that process is not alive, ErrTooManyLinks if either
+// process has its environment's MaxLinks, and an error matching
+// mailbox.ErrFull if either mailbox is full. Unlike a guest, a Go-native
+// process may link to a process in any environment: Go code may kill any
+// process anyway.
 func (s *Self) Link(to ProcessID) error {
 	q := s.p.env.rt.lookup(to)
 	if q == nil {
@@ -221,7 +226,11 @@ func (s *Self) TrapExit(on bool) { s.p.trapExit.Store(on) }
 
 // Monitor watches the process with that id: one TagDown message (see
 // ParseDown) arrives when it ends, at once with NoProc if it is not alive.
-func (s *Self) Monitor(to ProcessID) MonitorRef { return s.p.env.rt.monitor(s.p, to) }
+// It fails with ErrTooManyMonitors when this process already holds its
+// environment's MaxMonitors, and with an error matching mailbox.ErrFull
+// when its mailbox is full (the NoProc DOWN counts against the mailbox's
+// limits like any message).
+func (s *Self) Monitor(to ProcessID) (MonitorRef, error) { return s.p.env.rt.monitor(s.p, to) }
 
 // Demonitor stops a monitor.
 func (s *Self) Demonitor(ref MonitorRef) { s.p.env.rt.demonitor(s.p, ref) }

@@ -177,7 +177,8 @@ func statusOf(err error) int64 {
 		return abi.ErrClosed
 	case errors.Is(err, ErrNoProcess):
 		return abi.ErrNotFound
-	case errors.Is(err, mailbox.ErrFull), errors.Is(err, ErrTooManyTimers):
+	case errors.Is(err, mailbox.ErrFull), errors.Is(err, ErrTooManyTimers),
+		errors.Is(err, ErrTooManyLinks), errors.Is(err, ErrTooManyMonitors):
 		return abi.ErrLimit
 	case errors.Is(err, ErrReservedTag):
 		return abi.ErrInvalid

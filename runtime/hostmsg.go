@@ -95,7 +95,7 @@ func (p *Process) watchPending(tags []int64) []int64 {
 	}
 	r := p.env.rt
 	ref := MonitorRef(nextMonitorRef.Add(1))
-	r.watch(p, r.lookup(p.requestTo), p.requestTo, ref, requestTag(ref))
+	_ = r.watch(p, r.lookup(p.requestTo), p.requestTo, ref, requestTag(ref)) // a request's watch is never refused
 	p.request, p.requestTo = ref, 0
 	if len(tags) == 0 {
 		return tags
@@ -298,13 +298,23 @@ func hostCancelTimer(p *Process, wp *wasm.Proc) bool {
 	return true
 }
 
+// hostLink links under the rule hostKill follows: a linked peer's
+// abnormal end ends the other, so a link is a way to kill, and a guest may
+// link only to processes of its own environment and of those below it.
 func hostLink(p *Process, wp *wasm.Proc) bool {
 	q := p.env.rt.lookup(ProcessID(wp.HostArg(0)))
-	if q == nil || p.env.rt.link(p, q) != nil {
+	switch {
+	case q == nil:
 		wp.Return(abi.ErrNotFound)
-		return true
+	case !q.env.within(p.env):
+		wp.Return(abi.ErrPermission)
+	default:
+		if err := p.env.rt.link(p, q); err != nil {
+			wp.Return(statusOf(err))
+		} else {
+			wp.Return(abi.OK)
+		}
 	}
-	wp.Return(abi.OK)
 	return true
 }
 
@@ -320,8 +330,15 @@ func hostTrapExit(p *Process, wp *wasm.Proc) bool {
 	return true
 }
 
+// hostMonitor returns the reference, or a negated status when the monitor
+// is refused, as send_after does: references are positive.
 func hostMonitor(p *Process, wp *wasm.Proc) bool {
-	wp.Return(int64(p.env.rt.monitor(p, ProcessID(wp.HostArg(0)))))
+	ref, err := p.env.rt.monitor(p, ProcessID(wp.HostArg(0)))
+	if err != nil {
+		wp.Return(-statusOf(err))
+		return true
+	}
+	wp.Return(int64(ref))
 	return true
 }
 

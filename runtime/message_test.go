@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math"
 	goruntime "runtime"
 	"testing"
 	"time"
@@ -201,14 +200,12 @@ func TestLinkChainDiesTogether(t *testing.T) {
 	// A bystander linked to nobody survives.
 	bystander := spawn(t, env, m, "idle")
 	waitFor(t, 5*time.Second, "every link of the chain", func() bool {
-		r.sigMu.Lock()
-		defer r.sigMu.Unlock()
 		for i, p := range chain {
 			want := 2
 			if i == 0 || i == len(chain)-1 {
 				want = 1
 			}
-			if len(p.sig.links) != want {
+			if numLinks(p) != want {
 				return false
 			}
 		}
@@ -246,9 +243,7 @@ func TestNormalExitDoesNotKillLinks(t *testing.T) {
 	})
 	linked := spawn(t, env, m, "linked", I64(int64(root.ID())))
 	waitFor(t, 5*time.Second, "the link", func() bool {
-		r.sigMu.Lock()
-		defer r.sigMu.Unlock()
-		return len(root.sig.links) == 1
+		return numLinks(root) == 1
 	})
 	root.Send(testCtx(t), Message{Tag: 1})
 	if reason := wait(t, root); reason != Normal {
@@ -296,9 +291,7 @@ func TestTrapExit(t *testing.T) {
 	obs, got := observe(t, env, 1)
 	trapper := spawn(t, env, m, "trapper", I64(int64(peer.ID())), I64(int64(obs.ID())))
 	waitFor(t, 5*time.Second, "the link", func() bool {
-		r.sigMu.Lock()
-		defer r.sigMu.Unlock()
-		return len(peer.sig.links) == 1
+		return numLinks(peer) == 1
 	})
 	peer.Send(testCtx(t), Message{Tag: 1})
 	msgs := <-got
@@ -336,9 +329,7 @@ func TestMonitorsStack(t *testing.T) {
 	obs, got := observe(t, env, 2)
 	mon := spawn(t, env, m, "monitorer", I64(int64(target.ID())), I64(int64(obs.ID())))
 	waitFor(t, 5*time.Second, "the monitors", func() bool {
-		r.sigMu.Lock()
-		defer r.sigMu.Unlock()
-		return len(target.sig.watchers) == 2
+		return numWatchers(target) == 2
 	})
 	target.Kill()
 	msgs := <-got
@@ -370,8 +361,14 @@ func TestMonitorsStack(t *testing.T) {
 	t.Run("Go monitor and demonitor", func(t *testing.T) {
 		target := spawn(t, env, m, "idle")
 		reason := wait(t, goProc(t, env, "watcher", func(ctx context.Context, self *Self) error {
-			ref1 := self.Monitor(target.ID())
-			ref2 := self.Monitor(target.ID())
+			ref1, err := self.Monitor(target.ID())
+			if err != nil {
+				return err
+			}
+			ref2, err := self.Monitor(target.ID())
+			if err != nil {
+				return err
+			}
 			self.Demonitor(ref1)
 			target.Kill()
 			msg, err := self.Receive(ctx, TagDown)
@@ -552,11 +549,14 @@ func TestCancelTimerFromGuestsStaysInItsEnvironment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The timers' target outlives their setters: its end would cancel
+	// them.
+	target := goProc(t, r.Environment(), "target", blockGo)
 	timerIn := func(env *Environment) TimerID {
 		var id TimerID
 		p := goProc(t, env, "setter", func(ctx context.Context, self *Self) error {
 			var err error
-			id, err = self.SendAfter(time.Hour, self.ID(), Message{})
+			id, err = self.SendAfter(time.Hour, target.ID(), Message{})
 			return err
 		})
 		if reason := wait(t, p); reason != Normal {
@@ -584,7 +584,7 @@ func TestCancelTimerFromGuestsStaysInItsEnvironment(t *testing.T) {
 	if !r.CancelTimer(id) {
 		t.Error("the timer a child failed to cancel is gone")
 	}
-	hostTimer, err := r.SendAfter(time.Hour, 1, Message{})
+	hostTimer, err := r.SendAfter(time.Hour, target.ID(), Message{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -626,7 +626,9 @@ func TestGoProcessReasons(t *testing.T) {
 		goruntime.Goexit()
 		return nil
 	})
-	r.monitor(watcher, exits.ID())
+	if _, err := r.monitor(watcher, exits.ID()); err != nil {
+		t.Fatal(err)
+	}
 	if err := exits.Send(testCtx(t), Message{}); err != nil {
 		t.Fatal(err)
 	}
@@ -709,56 +711,5 @@ func TestHandlesGoToGoNativeProcessesOnly(t *testing.T) {
 	}
 	if err := r.Send(ctx, wasm.ID(), Message{Tag: 1, Data: []byte("x")}); err != nil {
 		t.Errorf("the same message without its handle: %v", err)
-	}
-}
-
-// A process holds at most MaxTimersPerProcess pending timers, and since
-// timers outlive their setters, an environment at most that many per
-// process it may run: short-lived processes cannot pile up more.
-func TestTimerLimits(t *testing.T) {
-	r := newRuntime(t)
-	env, err := r.Environment().NewChild(environment.Config{MaxProcesses: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	setTimers := func(n int) (ids []TimerID, err error) {
-		p := goProc(t, env, "timers", func(ctx context.Context, self *Self) error {
-			for range n {
-				id, err := self.SendAfter(time.Hour, self.ID(), Message{})
-				if err != nil {
-					return err
-				}
-				ids = append(ids, id)
-			}
-			return nil
-		})
-		if reason := wait(t, p); reason != Normal {
-			return ids, reason
-		}
-		return ids, nil
-	}
-	if _, err := setTimers(MaxTimersPerProcess + 1); !errors.Is(err, ErrTooManyTimers) {
-		t.Fatalf("one timer past the process's limit: %v, want ErrTooManyTimers", err)
-	}
-	// That process ended with its 10,000 timers pending; so does this one.
-	ids, err := setTimers(MaxTimersPerProcess)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := setTimers(1); !errors.Is(err, ErrTooManyTimers) {
-		t.Fatalf("a timer past the environment's 2 x %d: %v, want ErrTooManyTimers", MaxTimersPerProcess, err)
-	}
-	if !r.CancelTimer(ids[0]) {
-		t.Fatal("CancelTimer of a pending timer")
-	}
-	if _, err := setTimers(1); err != nil {
-		t.Errorf("a timer once one was cancelled: %v", err)
-	}
-
-	// An environment with no practical process limit has no practical
-	// timer limit either: its share once overflowed to a negative one.
-	env = newRuntime(t, WithRootEnvironment(environment.Config{MaxProcesses: math.MaxInt})).Environment()
-	if _, err := setTimers(1); err != nil {
-		t.Errorf("a timer in an environment of MaxProcesses math.MaxInt: %v", err)
 	}
 }

@@ -18,14 +18,14 @@ func TestFiredMonitorsAreForgotten(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			self.Monitor(child.ID())
+			if _, err := self.Monitor(child.ID()); err != nil {
+				return err
+			}
 			if _, err := self.Receive(ctx, TagDown); err != nil {
 				return err
 			}
 		}
-		r.sigMu.Lock()
-		defer r.sigMu.Unlock()
-		if n := len(self.p.sig.watching); n != 0 {
+		if n := numWatching(self.p); n != 0 {
 			return fmt.Errorf("%d fired monitors still held", n)
 		}
 		return nil
@@ -45,8 +45,8 @@ func TestNoDownAfterDemonitor(t *testing.T) {
 	block := func(ctx context.Context, _ *Self) error { <-ctx.Done(); return nil }
 	watcher := goProc(t, env, "watcher", block)
 	dead := func(p *Process) bool {
-		r.sigMu.Lock()
-		defer r.sigMu.Unlock()
+		p.sig.mu.Lock()
+		defer p.sig.mu.Unlock()
 		return p.sig.dead
 	}
 	for round := range 5 {
@@ -63,7 +63,10 @@ func TestNoDownAfterDemonitor(t *testing.T) {
 			}
 			peers = append(peers, peer)
 		}
-		ref := r.monitor(watcher, target.ID())
+		ref, err := r.monitor(watcher, target.ID())
+		if err != nil {
+			t.Fatal(err)
+		}
 		target.Kill()
 		for !dead(target) {
 		}

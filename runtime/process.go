@@ -34,14 +34,15 @@ type Process struct {
 	ctx    context.Context    // ends when the process ends; made lazily for Wasm processes
 	cancel context.CancelFunc // guarded by ctxMu
 
-	killed   atomic.Bool
-	term     atomic.Pointer[termination] // why it is being ended from outside
-	trapExit atomic.Bool
-	timers   atomic.Int32  // pending SendAfter timers it set
-	yields   atomic.Uint64 // epoch yields so far: how often it was preempted
-	sig      signalState   // guarded by Runtime.sigMu
-	regMu    sync.Mutex
-	reg      regState // guarded by regMu
+	killed     atomic.Bool
+	term       atomic.Pointer[termination] // why it is being ended from outside
+	trapExit   atomic.Bool
+	timers     atomic.Int32  // pending SendAfter timers it set; an Int32 beside trapExit keeps Process in the 384-byte size class
+	timerBytes atomic.Int64  // their message bytes
+	yields     atomic.Uint64 // epoch yields so far: how often it was preempted
+	sig        signalState   // guarded by sig.mu
+	regMu      sync.Mutex
+	reg        regState // guarded by regMu
 
 	// The hand-off (handoff.go): who may run the process's instance while
 	// its goroutine waits in a receive.
@@ -70,7 +71,10 @@ type Process struct {
 func newProcess(id ProcessID, env *Environment, m *Module, entry string, params []Value, parent ProcessID) *Process {
 	p := &Process{
 		id: id, env: env, mod: m, entry: entry, params: params, parent: parent,
-		mb:   mailbox.New(mailbox.Limits{}),
+		mb: mailbox.New(mailbox.Limits{
+			MaxMessages: env.cfg.MaxMailboxMessages,
+			MaxBytes:    env.cfg.MaxMailboxBytes,
+		}),
 		done: make(chan struct{}),
 	}
 	if m == nil {

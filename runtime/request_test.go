@@ -81,9 +81,7 @@ func TestRequestLeavesNothingBehind(t *testing.T) {
 				return fmt.Errorf("after request %d: %d messages left in the mailbox", i, n)
 			}
 		}
-		r.sigMu.Lock()
-		defer r.sigMu.Unlock()
-		if n := len(self.p.sig.watching); n != 0 {
+		if n := numWatching(self.p); n != 0 {
 			return fmt.Errorf("%d monitors left after the requests", n)
 		}
 		return nil

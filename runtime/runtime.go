@@ -48,8 +48,6 @@ type Runtime struct {
 	closed  bool           // Close has finished: the engine is gone
 	wg      sync.WaitGroup // one per process goroutine
 
-	sigMu sync.Mutex // guards every process's signalState; see signals.go
-
 	timerMu   sync.Mutex
 	timers    map[TimerID]timerEntry // nil once closed
 	nextTimer atomic.Uint64

@@ -4,9 +4,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/wardrt/ward/internal/abi"
+	"github.com/wardrt/ward/mailbox"
 )
 
 // MonitorRef identifies one monitor.
@@ -33,15 +36,42 @@ type termination struct {
 	viaLink bool // the reason is a peer's: do not log it as this process's failure
 }
 
-// signalState is a process's links and monitors, guarded by Runtime.sigMu.
-// One lock for the whole runtime keeps link, spawn-link and death atomic
-// with respect to each other, which is what makes "at most one link per
-// pair" and "no end is missed" easy to see.
+// Errors of link and monitor past their bounds (environment.Config's
+// MaxLinks and MaxMonitors), for errors.Is. A guest sees them as ErrLimit.
+var (
+	// ErrTooManyLinks: one of the two processes already has MaxLinks
+	// links.
+	ErrTooManyLinks = errors.New("ward: too many links")
+	// ErrTooManyMonitors: the watcher already holds MaxMonitors monitors.
+	ErrTooManyMonitors = errors.New("ward: too many monitors")
+)
+
+// signalState is a process's links, monitors and the timers aimed at it,
+// guarded by its own mu: one environment's signals never wait on
+// another's. An operation on two processes (link, unlink, monitor,
+// demonitor) takes both locks in id order (lockPair); nothing holds two
+// processes' locks otherwise, and nothing takes one while holding a
+// mailbox's.
+//
+// The guarantees Erlang gives, and how they hold without a global lock:
+//   - At most one link per pair, and no end missed: link checks that
+//     neither process is dead and enters the link on both sides under
+//     both locks, and a process ending sets dead under its own lock, so a
+//     link is either refused or in the maps the end takes.
+//   - Once unlink or demonitor has returned, no EXIT or DOWN from that
+//     link or monitor can arrive: the end delivers each one under the
+//     receiver's lock, and only while the receiver's side of it (its
+//     links entry, its watching entry) is still there; unlink and
+//     demonitor remove that side under the same lock. So demonitor
+//     reporting false means the DOWN is already queued (endRequest,
+//     flushDown rely on it).
 type signalState struct {
+	mu       sync.Mutex
 	dead     bool
 	links    map[ProcessID]*Process
 	watchers map[MonitorRef]watcher  // monitors on this process
 	watching map[MonitorRef]*Process // monitors this process holds, by target
+	timersTo map[TimerID]struct{}    // pending timers aimed at this process (timers.go)
 }
 
 // watcher is a monitor seen from its target: who to tell, and under which
@@ -51,15 +81,52 @@ type watcher struct {
 	tag int64
 }
 
-// link links a and b. It fails with ErrNoProcess if b (or a) has ended.
+// lockPair locks a's and b's signal state, in id order so that two pair
+// operations cannot deadlock; a may be b.
+func lockPair(a, b *Process) {
+	switch {
+	case a == b:
+		a.sig.mu.Lock()
+	case a.id < b.id:
+		a.sig.mu.Lock()
+		b.sig.mu.Lock()
+	default:
+		b.sig.mu.Lock()
+		a.sig.mu.Lock()
+	}
+}
+
+func unlockPair(a, b *Process) {
+	a.sig.mu.Unlock()
+	if a != b {
+		b.sig.mu.Unlock()
+	}
+}
+
+// link links a and b. It fails with ErrNoProcess if b (or a) has ended,
+// with ErrTooManyLinks if either has MaxLinks links, and with an error
+// matching mailbox.ErrFull if either mailbox is full: a link can bring an
+// EXIT message, and refusing new ones while the mailbox is full is what
+// bounds the EXITs a mailbox can hold past its limits (see signal).
 func (r *Runtime) link(a, b *Process) error {
 	if a == b {
 		return nil // Erlang: linking to self does nothing
 	}
-	r.sigMu.Lock()
-	defer r.sigMu.Unlock()
+	lockPair(a, b)
+	defer unlockPair(a, b)
 	if a.sig.dead || b.sig.dead {
 		return fmt.Errorf("%w: %d", ErrNoProcess, b.id)
+	}
+	if _, ok := a.sig.links[b.id]; ok {
+		return nil // at most one link per pair
+	}
+	for _, p := range [2]*Process{a, b} {
+		if n := len(p.sig.links); n >= p.env.cfg.MaxLinks {
+			return fmt.Errorf("%w: process %d has %d, its environment's MaxLinks", ErrTooManyLinks, p.id, n)
+		}
+		if err := p.mb.CheckFull(); err != nil {
+			return fmt.Errorf("ward: link of %d and %d refused while process %d's mailbox is full: %w", a.id, b.id, p.id, err)
+		}
 	}
 	if a.sig.links == nil {
 		a.sig.links = map[ProcessID]*Process{}
@@ -73,35 +140,64 @@ func (r *Runtime) link(a, b *Process) error {
 }
 
 func (r *Runtime) unlink(a *Process, b ProcessID) {
-	r.sigMu.Lock()
-	defer r.sigMu.Unlock()
-	if q, ok := a.sig.links[b]; ok {
-		delete(a.sig.links, b)
-		delete(q.sig.links, a.id)
+	a.sig.mu.Lock()
+	q := a.sig.links[b]
+	a.sig.mu.Unlock()
+	if q == nil {
+		return
 	}
+	lockPair(a, q)
+	if a.sig.links[b] == q {
+		delete(a.sig.links, b)
+		delete(q.sig.links, a.id) // a no-op once q has ended
+	}
+	unlockPair(a, q)
 }
 
 // monitor makes w watch target. A target that has ended gets a DOWN with
-// NoProc at once.
-func (r *Runtime) monitor(w *Process, target ProcessID) MonitorRef {
-	return r.monitorWith(w, target, abi.TagDown)
+// NoProc at once, counted against w's mailbox limits like any message. It
+// fails with ErrTooManyMonitors when w holds MaxMonitors monitors, and
+// with an error matching mailbox.ErrFull when w's mailbox is full.
+func (r *Runtime) monitor(w *Process, target ProcessID) (MonitorRef, error) {
+	ref := MonitorRef(nextMonitorRef.Add(1))
+	if err := r.watch(w, r.lookup(target), target, ref, abi.TagDown); err != nil {
+		return 0, err
+	}
+	return ref, nil
 }
 
-// monitorWith is monitor with the DOWN message sent under tag.
-func (r *Runtime) monitorWith(w *Process, target ProcessID, tag int64) MonitorRef {
+// watchRequest is monitor for a request (send_receive, Self.Request), its
+// DOWN sent under tag. It is never refused: a process has one request
+// pending at a time, so these need no bound of their own, and a requester
+// must hear of its target's end.
+func (r *Runtime) watchRequest(w *Process, target ProcessID, tag int64) MonitorRef {
 	ref := MonitorRef(nextMonitorRef.Add(1))
-	r.watch(w, r.lookup(target), target, ref, tag)
+	_ = r.watch(w, r.lookup(target), target, ref, tag) // a request tag is never refused
 	return ref
 }
 
 // watch makes w watch t (nil when target is not alive) under ref, with
-// the DOWN sent under tag.
-func (r *Runtime) watch(w, t *Process, target ProcessID, ref MonitorRef, tag int64) {
-	r.sigMu.Lock()
-	if t == nil || t.sig.dead || w.sig.dead {
-		r.sigMu.Unlock()
-		w.signal(downMessage(ref, tag, target, NoProc)) // dropped if w has ended
-		return
+// the DOWN sent under tag. Only a plain monitor (tag TagDown) is bounded.
+func (r *Runtime) watch(w, t *Process, target ProcessID, ref MonitorRef, tag int64) error {
+	bounded := tag == abi.TagDown
+	if t == nil {
+		return w.noProc(ref, tag, target, bounded)
+	}
+	lockPair(w, t)
+	defer unlockPair(w, t)
+	if w.sig.dead {
+		return nil // its mailbox is closed: there is no one to tell
+	}
+	if t.sig.dead {
+		return w.noProc(ref, tag, target, bounded)
+	}
+	if bounded {
+		if n := len(w.sig.watching); n >= w.env.cfg.MaxMonitors {
+			return fmt.Errorf("%w: process %d holds %d, its environment's MaxMonitors", ErrTooManyMonitors, w.id, n)
+		}
+		if err := w.mb.CheckFull(); err != nil {
+			return fmt.Errorf("ward: monitor of %d refused while process %d's mailbox is full: %w", target, w.id, err)
+		}
 	}
 	if t.sig.watchers == nil {
 		t.sig.watchers = map[MonitorRef]watcher{}
@@ -111,54 +207,90 @@ func (r *Runtime) watch(w, t *Process, target ProcessID, ref MonitorRef, tag int
 	}
 	t.sig.watchers[ref] = watcher{w, tag}
 	w.sig.watching[ref] = t
-	r.sigMu.Unlock()
+	return nil
+}
+
+// noProc queues the DOWN of a monitor of a process that is not alive. A
+// plain monitor's is an ordinary message as far as the limits go: no link
+// or monitor stands behind it to bound how many a loop could queue.
+func (w *Process) noProc(ref MonitorRef, tag int64, target ProcessID, bounded bool) error {
+	m := downMessage(ref, tag, target, NoProc)
+	if !bounded {
+		w.signal(m)
+		return nil
+	}
+	err := w.mb.Push(m)
+	switch {
+	case errors.Is(err, mailbox.ErrClosed):
+		return nil // w has ended: nothing to tell
+	case err != nil:
+		return fmt.Errorf("ward: monitor of %d refused: no room for its DOWN in process %d's mailbox: %w", target, w.id, err)
+	}
+	return nil
 }
 
 // demonitor ends a monitor. It reports false when there was none to end:
-// the monitor fired (its DOWN is queued or on its way) or never existed.
+// the monitor fired (its DOWN is queued) or never existed.
 func (r *Runtime) demonitor(w *Process, ref MonitorRef) bool {
-	r.sigMu.Lock()
-	defer r.sigMu.Unlock()
+	w.sig.mu.Lock()
 	t, ok := w.sig.watching[ref]
-	if ok {
+	w.sig.mu.Unlock()
+	if !ok {
+		return false
+	}
+	lockPair(w, t)
+	defer unlockPair(w, t)
+	if _, ok = w.sig.watching[ref]; ok {
 		delete(w.sig.watching, ref)
-		delete(t.sig.watchers, ref)
+		delete(t.sig.watchers, ref) // a no-op once t has ended
 	}
 	return ok
 }
 
 // propagateExit runs once, when p has ended with reason: it tells linked
-// processes and watchers.
+// processes and watchers, and cancels the timers aimed at p.
+//
+// It holds p's lock only to mark p dead and take its maps, then tells each
+// peer under that peer's lock alone: a process ending with a million
+// monitors on it holds no lock anyone else waits on for longer than one
+// message takes. Under the peer's lock it delivers only if the peer's
+// side of the link or monitor is still there, which is what keeps a
+// returned unlink or demonitor final (see signalState).
 func (p *Process) propagateExit(reason Reason) {
-	r := p.env.rt
-	r.sigMu.Lock()
+	p.sig.mu.Lock()
 	p.sig.dead = true
-	links, watchers := p.sig.links, p.sig.watchers
-	p.sig.links, p.sig.watchers = nil, nil
+	links, watchers, watching, timers := p.sig.links, p.sig.watchers, p.sig.watching, p.sig.timersTo
+	p.sig.links, p.sig.watchers, p.sig.watching, p.sig.timersTo = nil, nil, nil, nil
+	p.sig.mu.Unlock()
+
 	for _, q := range links {
-		delete(q.sig.links, p.id)
-	}
-	for ref, t := range p.sig.watching {
-		delete(t.sig.watchers, ref)
-	}
-	p.sig.watching = nil
-	// Signals go out before the lock does, as Erlang guarantees: once
-	// demonitor or unlink has returned, that monitor's DOWN or that link's
-	// exit signal can no longer arrive, and a requester whose demonitor
-	// finds its watch fired finds the DOWN already queued (endRequest,
-	// flushDown). Nothing below takes sigMu: a mailbox push, a wake-up, a
-	// context cancel.
-	for _, q := range links {
-		q.exitSignal(p.id, reason)
+		q.sig.mu.Lock()
+		if q.sig.links[p.id] == p {
+			delete(q.sig.links, p.id)
+			q.exitSignal(p.id, reason)
+		}
+		q.sig.mu.Unlock()
 	}
 	for ref, w := range watchers {
-		// A watcher forgets a monitor once it has fired, or a long-lived
-		// one (a supervisor) would hold an entry for every process it
-		// outlived.
-		delete(w.p.sig.watching, ref)
-		w.p.signal(downMessage(ref, w.tag, p.id, reason))
+		w.p.sig.mu.Lock()
+		if _, ok := w.p.sig.watching[ref]; ok {
+			// A watcher forgets a monitor once it has fired, or a
+			// long-lived one (a supervisor) would hold an entry for
+			// every process it outlived.
+			delete(w.p.sig.watching, ref)
+			w.p.signal(downMessage(ref, w.tag, p.id, reason))
+		}
+		w.p.sig.mu.Unlock()
 	}
-	r.sigMu.Unlock()
+	for ref, t := range watching {
+		t.sig.mu.Lock()
+		delete(t.sig.watchers, ref)
+		t.sig.mu.Unlock()
+	}
+	r := p.env.rt
+	for id := range timers {
+		r.cancelTimer(id, nil) // Erlang cancels a timer whose target ends
+	}
 }
 
 // exitSignal delivers a linked peer's end: a message if p traps exits, its
@@ -173,14 +305,29 @@ func (p *Process) exitSignal(from ProcessID, reason Reason) {
 	}
 }
 
-// signal puts a runtime message in p's mailbox; signals ignore the
-// mailbox's limits (their number is bounded by links and monitors).
+// signal puts a runtime message in p's mailbox past its limits: losing an
+// EXIT or DOWN would break supervision. Their number is bounded all the
+// same: each comes from a link or monitor, at most MaxLinks and
+// MaxMonitors of them are held at a time, and none is made while the
+// mailbox is full, so signals take a mailbox at most MaxLinks +
+// MaxMonitors messages (and one pending request's DOWN) past its limits.
 func (p *Process) signal(m Message) {
 	_ = p.mb.PushSignal(m) // a closed mailbox means p has ended: nothing to tell
 }
 
-func exitMessage(from ProcessID, reason Reason) Message {
+// reasonText is the text of reason a signal message carries, at most
+// abi.MaxReasonText bytes of it.
+func reasonText(reason Reason) string {
 	text := reason.Error()
+	if len(text) <= abi.MaxReasonText {
+		return text
+	}
+	// Dropping what is not UTF-8 drops a character the cut split.
+	return strings.ToValidUTF8(text[:abi.MaxReasonText], "")
+}
+
+func exitMessage(from ProcessID, reason Reason) Message {
+	text := reasonText(reason)
 	b := make([]byte, 12+len(text))
 	binary.LittleEndian.PutUint64(b, uint64(from))
 	binary.LittleEndian.PutUint32(b[8:], reasonKind(reason))
@@ -189,7 +336,7 @@ func exitMessage(from ProcessID, reason Reason) Message {
 }
 
 func downMessage(ref MonitorRef, tag int64, from ProcessID, reason Reason) Message {
-	text := reason.Error()
+	text := reasonText(reason)
 	b := make([]byte, 20+len(text))
 	binary.LittleEndian.PutUint64(b, uint64(ref))
 	binary.LittleEndian.PutUint64(b[8:], uint64(from))

@@ -3,32 +3,40 @@ package runtime
 import (
 	"errors"
 	"fmt"
+	"math"
+	"sync/atomic"
 	"time"
 )
 
 // TimerID identifies a pending SendAfter.
 type TimerID uint64
 
-// MaxTimersPerProcess bounds the pending timers one process may hold, so a
-// guest cannot exhaust the host's memory with timers. A timer outlives the
-// process that set it (as in Erlang), so an environment also holds at
-// most this many per process it may run at once (its MaxProcesses),
-// counting its child environments': processes that set timers and end
-// cannot pile up more than live ones could.
-const MaxTimersPerProcess = 10_000
-
-// ErrTooManyTimers is returned when a process already has
-// MaxTimersPerProcess timers pending, or its environment its share.
+// ErrTooManyTimers is returned when a process already has its
+// environment's MaxTimers timers pending, or MaxTimerBytes bytes of
+// message in them, or its environment its share of either (see
+// environment.Config.MaxTimers).
 var ErrTooManyTimers = errors.New("ward: too many pending timers")
 
+// A pending timer holds its message, so what a process can make the host
+// hold through timers is bounded twice. A process has at most MaxTimers
+// timers and MaxTimerBytes bytes of their messages pending. A timer
+// outlives the process that set it (as in Erlang), so its environment
+// also holds at most MaxProcesses times each, counting its child
+// environments': processes that set timers and end cannot pile up more
+// than live ones could. A timer whose target ends is cancelled, as Erlang
+// cancels a timer to a pid, and a timer to a process that is not alive is
+// never set: neither holds its bytes until it would have fired.
 type timerEntry struct {
-	t    *time.Timer
-	from *Process // nil when set from outside any process
+	t     *time.Timer
+	from  *Process // the setter, charged for it; nil when set from outside any process
+	to    *Process
+	bytes int64 // len(Data) of its message
 }
 
 // SendAfter sends m to the process with that id after d, as from outside
 // any process. Like Erlang's send_after, the message is dropped if the
-// process has ended by then. Cancel with CancelTimer.
+// process has ended by then, and the timer is cancelled when the process
+// ends (at once if it is not alive). Cancel it with CancelTimer.
 func (r *Runtime) SendAfter(d time.Duration, to ProcessID, m Message) (TimerID, error) {
 	if m.Tag < 0 {
 		return 0, ErrReservedTag
@@ -38,22 +46,40 @@ func (r *Runtime) SendAfter(d time.Duration, to ProcessID, m Message) (TimerID, 
 }
 
 func (r *Runtime) sendAfter(from *Process, d time.Duration, to ProcessID, m Message) (TimerID, error) {
-	if q := r.lookup(to); q != nil {
+	q := r.lookup(to)
+	if q != nil {
 		if err := q.acceptsHandles(m); err != nil {
 			return 0, err // refused now: a timer drops what fails when it fires
 		}
 	}
+	if r.isClosing() {
+		return 0, ErrClosed
+	}
+	id := TimerID(r.nextTimer.Add(1))
+	if q == nil {
+		return id, nil // cancelled at once, as its target has ended
+	}
+	size := int64(len(m.Data))
 	if from != nil {
-		if err := chargeTimer(from); err != nil {
+		if err := chargeTimer(from, size); err != nil {
 			return 0, err
 		}
 	}
-	id := TimerID(r.nextTimer.Add(1))
+	// The target's lock, then the table's: a target ending either sees
+	// the timer in its timersTo, or the timer sees it dead.
+	q.sig.mu.Lock()
+	defer q.sig.mu.Unlock()
+	if q.sig.dead {
+		if from != nil {
+			unchargeTimer(from, size)
+		}
+		return id, nil
+	}
 	r.timerMu.Lock()
 	defer r.timerMu.Unlock()
 	if r.timers == nil { // closed
 		if from != nil {
-			unchargeTimer(from)
+			unchargeTimer(from, size)
 		}
 		return 0, ErrClosed
 	}
@@ -61,11 +87,13 @@ func (r *Runtime) sendAfter(from *Process, d time.Duration, to ProcessID, m Mess
 		if !r.takeTimer(id) {
 			return // cancelled meanwhile
 		}
-		if q := r.lookup(to); q != nil {
-			_ = q.deliver(m) // dropped when full or ended, as Erlang drops it
-		}
+		_ = q.deliver(m) // dropped when full or ended, as Erlang drops it
 	})
-	r.timers[id] = timerEntry{t: t, from: from}
+	r.timers[id] = timerEntry{t: t, from: from, to: q, bytes: size}
+	if q.sig.timersTo == nil {
+		q.sig.timersTo = map[TimerID]struct{}{}
+	}
+	q.sig.timersTo[id] = struct{}{}
 	return id, nil
 }
 
@@ -76,7 +104,8 @@ func (r *Runtime) takeTimer(id TimerID) bool {
 }
 
 // CancelTimer cancels a pending SendAfter. It reports false when the timer
-// has already fired or does not exist.
+// has already fired, been cancelled (its target's end cancels it too) or
+// does not exist.
 func (r *Runtime) CancelTimer(id TimerID) bool { return r.cancelTimer(id, nil) }
 
 // cancelTimer is CancelTimer for a timer set by a process of env or of an
@@ -91,8 +120,8 @@ func (r *Runtime) cancelTimer(id TimerID, env *Environment) bool {
 	return ok
 }
 
-// removeTimer takes a pending timer out of the table, with the rule of
-// cancelTimer, and gives its setter's charge back.
+// removeTimer takes a pending timer out of the table and its target's
+// index, with the rule of cancelTimer, and gives its setter's charge back.
 func (r *Runtime) removeTimer(id TimerID, env *Environment) (*time.Timer, bool) {
 	r.timerMu.Lock()
 	e, ok := r.timers[id]
@@ -103,32 +132,107 @@ func (r *Runtime) removeTimer(id TimerID, env *Environment) (*time.Timer, bool) 
 		delete(r.timers, id)
 	}
 	r.timerMu.Unlock()
-	if ok && e.from != nil {
-		unchargeTimer(e.from)
+	if !ok {
+		return nil, false
 	}
-	return e.t, ok
+	e.to.sig.mu.Lock()
+	delete(e.to.sig.timersTo, id) // a no-op once the target has ended
+	e.to.sig.mu.Unlock()
+	if e.from != nil {
+		unchargeTimer(e.from, e.bytes)
+	}
+	return e.t, true
 }
 
-// chargeTimer counts a pending timer set by from against its own limit and
-// its environments' (see MaxTimersPerProcess).
-func chargeTimer(from *Process) error {
-	if from.timers.Add(1) > MaxTimersPerProcess {
+// chargeTimer counts a pending timer of size bytes set by from against its
+// own limits and its environments' shares.
+func chargeTimer(from *Process, size int64) error {
+	cfg := &from.env.cfg
+	if n := from.timers.Add(1); int(n) > cfg.MaxTimers || n < 0 { // n < 0: past math.MaxInt32
 		from.timers.Add(-1)
-		return fmt.Errorf("%w: %d for one process", ErrTooManyTimers, MaxTimersPerProcess)
+		return fmt.Errorf("%w: process %d has %d pending, its environment's MaxTimers", ErrTooManyTimers, from.id, n-1)
 	}
-	if env, _ := from.env.takeUp(timerCount, maxTimers); env != nil {
+	if n, ok := addBelow(&from.timerBytes, int64(cfg.MaxTimerBytes), size); !ok {
 		from.timers.Add(-1)
-		return fmt.Errorf("%w: %d in the environment (%d for each of its %d processes)",
-			ErrTooManyTimers, maxTimers(env), MaxTimersPerProcess, env.cfg.MaxProcesses)
+		return fmt.Errorf("%w: process %d has %d bytes of messages pending, and %d more would pass its environment's MaxTimerBytes %d",
+			ErrTooManyTimers, from.id, n, size, cfg.MaxTimerBytes)
+	}
+	if env, n := from.env.takeUpBy(timerCount, maxTimers, 1); env != nil {
+		from.timers.Add(-1)
+		from.timerBytes.Add(-size)
+		return fmt.Errorf("%w: %d pending in the environment, its limit (MaxTimers %d for each of its MaxProcesses %d)",
+			ErrTooManyTimers, n, env.cfg.MaxTimers, env.cfg.MaxProcesses)
+	}
+	if env, n := from.env.takeUpBy(timerByteCount, maxTimerBytes, size); env != nil {
+		from.timers.Add(-1)
+		from.timerBytes.Add(-size)
+		from.env.giveUpBy(timerCount, 1)
+		return fmt.Errorf("%w: %d bytes of messages pending in the environment, and %d more would pass its limit (MaxTimerBytes %d for each of its MaxProcesses %d)",
+			ErrTooManyTimers, n, size, env.cfg.MaxTimerBytes, env.cfg.MaxProcesses)
 	}
 	return nil
 }
 
 // unchargeTimer undoes chargeTimer once the timer has fired or been
 // cancelled.
-func unchargeTimer(from *Process) {
+func unchargeTimer(from *Process, size int64) {
 	from.timers.Add(-1)
-	from.env.giveUp(timerCount)
+	from.timerBytes.Add(-size)
+	from.env.giveUpBy(timerCount, 1)
+	from.env.giveUpBy(timerByteCount, size)
+}
+
+func timerByteCount(e *Environment) *atomic.Int64 { return &e.timerBytes }
+
+// maxTimers and maxTimerBytes are an environment's shares: its per-process
+// bound for each process it may run. Saturated: a MaxProcesses of
+// math.MaxInt, meaning no limit, must not wrap to a negative limit that
+// refuses every timer.
+func maxTimers(e *Environment) int64 { return perProcesses(e, e.cfg.MaxTimers) }
+func maxTimerBytes(e *Environment) int64 {
+	return perProcesses(e, e.cfg.MaxTimerBytes)
+}
+
+func perProcesses(e *Environment, each int) int64 {
+	if each <= 0 {
+		return 0
+	}
+	return int64(min(e.cfg.MaxProcesses, math.MaxInt64/each)) * int64(each)
+}
+
+// takeUpBy is takeUp for n at a time: it adds n to the counter here and in
+// every ancestor, or to none.
+func (e *Environment) takeUpBy(count func(*Environment) *atomic.Int64, limit func(*Environment) int64, n int64) (*Environment, int64) {
+	for env := e; env != nil; env = env.parent {
+		if seen, ok := addBelow(count(env), limit(env), n); !ok {
+			for undo := e; undo != env; undo = undo.parent {
+				count(undo).Add(-n)
+			}
+			return env, seen
+		}
+	}
+	return nil, 0
+}
+
+// giveUpBy undoes a successful takeUpBy.
+func (e *Environment) giveUpBy(count func(*Environment) *atomic.Int64, n int64) {
+	for env := e; env != nil; env = env.parent {
+		count(env).Add(-n)
+	}
+}
+
+// addBelow adds n to c unless that would take it past limit; it returns
+// the count it saw.
+func addBelow(c *atomic.Int64, limit, n int64) (int64, bool) {
+	for {
+		v := c.Load()
+		if n > limit-v {
+			return v, false
+		}
+		if c.CompareAndSwap(v, v+n) {
+			return v, true
+		}
+	}
 }
 
 func (r *Runtime) stopTimers() {

@@ -28,9 +28,7 @@ func TestSendReceiveFailsWhenTheTargetEnds(t *testing.T) {
 				// The sink took the request and waits again; the asker
 				// watches it, and waits or is about to.
 				waitFor(t, testTimeout, "the asker to watch the sink", func() bool {
-					r.sigMu.Lock()
-					defer r.sigMu.Unlock()
-					return len(server.sig.watchers) == 1
+					return numWatchers(server) == 1
 				})
 				server.Kill()
 			}
@@ -48,11 +46,7 @@ func TestSendReceiveLeavesNoWatch(t *testing.T) {
 	m := load(t, r, "handoff", []byte(handoffWAT))
 	msgs := load(t, r, "messages", []byte(messagesWAT))
 	env := r.Environment()
-	watchers := func(p *Process) int {
-		r.sigMu.Lock()
-		defer r.sigMu.Unlock()
-		return len(p.sig.watchers)
-	}
+	watchers := numWatchers
 	echo := spawn(t, env, msgs, "echo")
 	sink := spawn(t, env, m, "sink")
 	for i := range 50 {

@@ -146,7 +146,10 @@ func TestSupervisorProcessMonitorAndLink(t *testing.T) {
 	must(t, err)
 
 	spawnClient(t, f, func(ctx context.Context, self *runtime.Self) error {
-		ref := self.Monitor(sp.ID())
+		ref, err := self.Monitor(sp.ID())
+		if err != nil {
+			return err
+		}
 		if _, err := supervisor.Call(ctx, self, sp.ID(), supervisor.Request{Op: "start_child"}); err != nil {
 			t.Errorf("start_child: %v", err) // it starts, then traps, and the supervisor gives up
 		}

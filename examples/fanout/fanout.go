@@ -197,9 +197,14 @@ func (c *collector) fill(ctx context.Context, self *runtime.Self, timeoutTag int
 			r.Err = err
 			continue
 		}
+		if _, err := self.Monitor(p.ID()); err != nil {
+			// Unwatched, its end would never be collected.
+			r.Err = err
+			p.Kill()
+			continue
+		}
 		j := &job{index: i, p: p}
 		c.running[p.ID()] = j
-		self.Monitor(p.ID())
 		if c.opts.Timeout > 0 {
 			pid := binary.LittleEndian.AppendUint64(nil, uint64(p.ID()))
 			if j.timer, err = self.SendAfter(c.opts.Timeout, self.ID(), runtime.Message{Tag: timeoutTag, Data: pid}); err != nil {

@@ -117,7 +117,10 @@ func (h *Host) Call(ctx context.Context, plugin *runtime.Module, input []byte) (
 	caller, err := h.rt.Environment().SpawnGo(ctx, "plugin-call", func(ctx context.Context, self *runtime.Self) error {
 		ctx, cancel := context.WithTimeout(ctx, h.timeout)
 		defer cancel()
-		self.Monitor(p.ID())
+		if _, err := self.Monitor(p.ID()); err != nil {
+			callErr, settled = err, true
+			return nil
+		}
 		tag := runtime.UniqueTag()
 		// A plugin that has already ended is reported by its DOWN message.
 		_ = self.Send(p.ID(), runtime.Message{Tag: tag, Data: input})

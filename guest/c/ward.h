@@ -47,13 +47,15 @@ extern "C" {
 
 /*
  * A linked process ended and the receiver traps exits. Data: the peer's id
- * (u64 LE), its reason kind (u32 LE), the reason's text.
+ * (u64 LE), its reason kind (u32 LE), the reason's text (at most
+ * WARD_MAX_REASON_TEXT bytes of it).
  */
 #define WARD_TAG_EXIT INT64_C(-1)
 
 /*
  * A monitored process ended. Data: the monitor reference (u64 LE), the
- * process's id (u64 LE), its reason kind (u32 LE), the text.
+ * process's id (u64 LE), its reason kind (u32 LE), the text (at most
+ * WARD_MAX_REASON_TEXT bytes).
  */
 #define WARD_TAG_DOWN INT64_C(-2)
 
@@ -79,6 +81,14 @@ extern "C" {
  * returns WARD_ERR_LIMIT.
  */
 #define WARD_MAX_MESSAGE_SIZE 16777216
+
+/*
+ * WARD_MAX_REASON_TEXT bounds the reason's text a WARD_TAG_EXIT or
+ * WARD_TAG_DOWN message carries; a longer one is cut short. Signals may take
+ * a mailbox past its limits, one per link and monitor held, and this keeps
+ * each one small whatever its reason says.
+ */
+#define WARD_MAX_REASON_TEXT 1024
 
 /*
  * WARD_MAX_RECEIVE_TAGS bounds the tags one receive may filter on.
@@ -169,7 +179,8 @@ void ward_process_sleep_ms(int64_t ms);
 
 /*
  * Like spawn, and links the new process to the caller before it runs, so
- * neither can miss the other's end.
+ * neither can miss the other's end. Also returns WARD_ERR_LIMIT when the
+ * caller cannot take another link (see link).
  *
  * Runs in Go (async). Needs the "spawn" permission.
  */
@@ -180,7 +191,13 @@ int32_t ward_process_spawn_link(int32_t entry_ptr, int32_t entry_len, int32_t pa
  * Links the caller and pid, both ways; a second link to the same process
  * does nothing. When either ends abnormally, the other ends with the same
  * reason, unless it traps exits, in which case it receives a WARD_TAG_EXIT
- * message. Returns WARD_ERR_NOT_FOUND when pid is not alive.
+ * message. A link is a way to kill, so it follows kill's rule:
+ * WARD_ERR_PERMISSION when pid runs outside the caller's environment and the
+ * environments below it. Returns WARD_ERR_NOT_FOUND when pid is not alive,
+ * WARD_ERR_LIMIT when either process already has as many links as its
+ * environment allows or either mailbox is full (no link is made while it is,
+ * which bounds the WARD_TAG_EXIT messages a mailbox can hold past its
+ * limits).
  *
  * Runs in Go (async).
  */
@@ -205,10 +222,14 @@ __attribute__((import_module("ward_process"), import_name("trap_exit")))
 void ward_process_trap_exit(int32_t on);
 
 /*
- * Starts watching pid and returns a reference. When pid ends, the caller
- * receives one WARD_TAG_DOWN message carrying the reference; if pid is not
- * alive, that message arrives at once with reason kind WARD_REASON_NO_PROC.
- * Monitors stack: two calls give two messages.
+ * Starts watching pid and returns a reference (> 0). When pid ends, the
+ * caller receives one WARD_TAG_DOWN message carrying the reference; if pid
+ * is not alive, that message arrives at once with reason kind
+ * WARD_REASON_NO_PROC, counted against the caller's mailbox limits like any
+ * message. Monitors stack: two calls give two messages. Returns a negated
+ * status instead, and watches nothing, when refused: -WARD_ERR_LIMIT when
+ * the caller already holds as many monitors as its environment allows or its
+ * mailbox is full (no monitor is made while it is).
  *
  * Runs in Go (async).
  */
@@ -341,10 +362,14 @@ int32_t ward_message_send_receive(int64_t pid, int32_t tags_ptr, int32_t tags_co
 
 /*
  * Sends the outgoing message to pid after delay_ms and returns a timer id (>
- * 0), or a negated status: -WARD_ERR_LIMIT when the caller or its
- * environment has too many pending timers (timers outlive the process that
- * set them), -WARD_ERR_INVALID for a negative tag, -WARD_ERR_CLOSED when the
- * runtime is closing.
+ * 0), or a negated status: -WARD_ERR_LIMIT when the caller would pass the
+ * pending timers, or bytes of their messages, its environment allows a
+ * process, or its environment its share of either (timers outlive the
+ * process that set them, and stay charged to its environment until they fire
+ * or are cancelled), -WARD_ERR_INVALID for a negative tag, -WARD_ERR_CLOSED
+ * when the runtime is closing. As in Erlang, a timer is cancelled when pid
+ * ends, and one to a process that is not alive is never set (its id is
+ * valid, and cancel_timer finds it gone).
  *
  * Runs in Go (async).
  */

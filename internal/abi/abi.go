@@ -89,10 +89,12 @@ const (
 // not send negative tags; the runtime refuses them.
 const (
 	// TagExit: a linked process ended and the receiver traps exits. Data:
-	// the peer's id (u64 LE), its reason kind (u32 LE), the reason's text.
+	// the peer's id (u64 LE), its reason kind (u32 LE), the reason's text
+	// (at most MaxReasonText bytes of it).
 	TagExit = -1
 	// TagDown: a monitored process ended. Data: the monitor reference (u64
-	// LE), the process's id (u64 LE), its reason kind (u32 LE), the text.
+	// LE), the process's id (u64 LE), its reason kind (u32 LE), the text
+	// (at most MaxReasonText bytes).
 	TagDown = -2
 )
 
@@ -112,6 +114,12 @@ const (
 // MaxMessageSize bounds one message's data. A write_data past it returns
 // ErrLimit.
 const MaxMessageSize = 16 << 20
+
+// MaxReasonText bounds the reason's text a TagExit or TagDown message
+// carries; a longer one is cut short. Signals may take a mailbox past its
+// limits, one per link and monitor held, and this keeps each one small
+// whatever its reason says.
+const MaxReasonText = 1024
 
 // MaxReceiveTags bounds the tags one receive may filter on.
 const MaxReceiveTags = 64
@@ -178,7 +186,8 @@ var Funcs = []Func{
 		Results:    []Param{p("status", I32)},
 		Impl:       Go,
 		Permission: PermSpawn,
-		Doc:        "Like spawn, and links the new process to the caller before it runs, so neither can miss the other's end.",
+		Doc: "Like spawn, and links the new process to the caller before it runs, so neither can miss the other's end. " +
+			"Also returns ErrLimit when the caller cannot take another link (see link).",
 	},
 	{
 		Namespace: NamespaceProcess, Name: "link",
@@ -187,7 +196,9 @@ var Funcs = []Func{
 		Impl:    Go,
 		Doc: "Links the caller and pid, both ways; a second link to the same process does nothing. When either ends abnormally, " +
 			"the other ends with the same reason, unless it traps exits, in which case it receives a TagExit message. " +
-			"Returns ErrNotFound when pid is not alive.",
+			"A link is a way to kill, so it follows kill's rule: ErrPermission when pid runs outside the caller's environment and the environments below it. " +
+			"Returns ErrNotFound when pid is not alive, ErrLimit when either process already has as many links as its environment allows " +
+			"or either mailbox is full (no link is made while it is, which bounds the TagExit messages a mailbox can hold past its limits).",
 	},
 	{
 		Namespace: NamespaceProcess, Name: "unlink",
@@ -206,8 +217,10 @@ var Funcs = []Func{
 		Params:  []Param{p("pid", I64)},
 		Results: []Param{p("ref", I64)},
 		Impl:    Go,
-		Doc: "Starts watching pid and returns a reference. When pid ends, the caller receives one TagDown message carrying the reference; " +
-			"if pid is not alive, that message arrives at once with reason kind ReasonNoProc. Monitors stack: two calls give two messages.",
+		Doc: "Starts watching pid and returns a reference (> 0). When pid ends, the caller receives one TagDown message carrying the reference; " +
+			"if pid is not alive, that message arrives at once with reason kind ReasonNoProc, counted against the caller's mailbox limits like any message. " +
+			"Monitors stack: two calls give two messages. Returns a negated status instead, and watches nothing, when refused: -ErrLimit when the caller " +
+			"already holds as many monitors as its environment allows or its mailbox is full (no monitor is made while it is).",
 	},
 	{
 		Namespace: NamespaceProcess, Name: "demonitor",
@@ -306,7 +319,10 @@ var Funcs = []Func{
 		Results: []Param{p("timer", I64)},
 		Impl:    Go,
 		Doc: "Sends the outgoing message to pid after delay_ms and returns a timer id (> 0), or a negated status: -ErrLimit when the caller " +
-			"or its environment has too many pending timers (timers outlive the process that set them), -ErrInvalid for a negative tag, -ErrClosed when the runtime is closing.",
+			"would pass the pending timers, or bytes of their messages, its environment allows a process, or its environment its share of either " +
+			"(timers outlive the process that set them, and stay charged to its environment until they fire or are cancelled), " +
+			"-ErrInvalid for a negative tag, -ErrClosed when the runtime is closing. As in Erlang, a timer is cancelled when pid ends, " +
+			"and one to a process that is not alive is never set (its id is valid, and cancel_timer finds it gone).",
 	},
 	{
 		Namespace: NamespaceMessage, Name: "cancel_timer",
