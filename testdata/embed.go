@@ -73,3 +73,10 @@ var ManyTables []byte
 //
 //go:embed twotables.wasm
 var TwoTables []byte
+
+// HostileAccounting is hostile_accounting.wasm: leader tries every route by
+// which a process can make the host hold memory, in all the processes its
+// environment allows, until each is refused, and reports what was refused.
+//
+//go:embed hostile_accounting.wasm
+var HostileAccounting []byte
