@@ -36,5 +36,17 @@
 // namespace the environment does not allow is refused before it runs, with
 // an error naming the import.
 //
+// # Memory
+//
+// Every byte a guest can make the host hold is charged to a limit of its
+// environment: MaxMemory for its instance, the mailbox, timer, link,
+// monitor and name bounds for the rest, and MaxProcesses for how many
+// processes hold all that at once. There is no budget for the total of an
+// environment's processes, so the most they can hold is MaxProcesses times
+// the per-process sum; docs/limits.md in the repository gives the formula
+// and the per-entry costs. The defaults stop a runaway guest, not a hostile
+// one: for untrusted guests, choose MaxProcesses and MaxMemory (and the
+// smaller bounds) so that the sum fits the machine.
+//
 // This package only describes environments; the runtime enforces them.
 package environment

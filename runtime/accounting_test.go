@@ -49,7 +49,10 @@ func heldBound(c environment.Config, maxWasmStack int) uint64 {
 	current := uint64(min(c.MaxMailboxBytes, abi.MaxMessageSize)) // the message a process is reading
 	perProcess := c.MaxMemory + costTables + uint64(maxWasmStack) + costProcess +
 		abi.MaxMessageSize + current + goHeapFactor*goHeld
-	return uint64(c.MaxProcesses) * perProcess
+	// The environment's own: the WASI output waiting for slow Writers, 1
+	// MiB a stream. Its names are counted per process above, and
+	// MaxEnvironmentNames can only make them fewer.
+	return uint64(c.MaxProcesses)*perProcess + 2*outBacklog
 }
 
 // accountingReport is what one hog of hostile_accounting reports.
