@@ -18,6 +18,11 @@ const MaxWasm32Memory = 4 << 30
 // keeps one runaway process from taking a small machine's memory.
 const DefaultMaxMemory = 256 << 20
 
+// DefaultMaxTotalMemory is a root environment's MaxTotalMemory when none
+// is given: what all its processes' memories may hold together, so that a
+// spawn loop of memory bombs stops there instead of at the machine's end.
+const DefaultMaxTotalMemory = 2 << 30
+
 // DefaultMaxProcesses is a root environment's MaxProcesses when none is
 // given. A parked process holds about 16-24 KiB of host memory, so this
 // many hold well under 1 GiB: a runaway spawn loop fails instead of
@@ -66,6 +71,15 @@ type Config struct {
 	// matching runtime.ErrMemoryLimit. (Go guests have one table of a few
 	// thousand entries.)
 	MaxMemory uint64
+
+	// MaxTotalMemory is the most memory, in bytes, that the processes of
+	// the environment and of its child environments hold together: their
+	// linear memories as they grow, and their tables' limits. A
+	// memory.grow past it fails (the guest sees -1, as at MaxMemory), and
+	// a spawn whose initial memory does not fit fails with a
+	// memory-limit error. 0 means inherit (for a root:
+	// DefaultMaxTotalMemory).
+	MaxTotalMemory uint64
 
 	// MaxFuel is the fuel (roughly: Wasm instructions) one process may burn
 	// in its whole life. 0 means inherit (for a root: UnlimitedFuel).

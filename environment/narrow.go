@@ -13,7 +13,7 @@ import (
 // the parent's value rather than the default.
 //
 // Every field the child sets must be at most the parent's: MaxMemory,
-// MaxFuel, MaxProcesses and the other bounds no larger; Namespaces each covered by the
+// MaxTotalMemory, MaxFuel, MaxProcesses and the other bounds no larger; Namespaces each covered by the
 // parent's (a pattern only by a parent pattern with a shorter or equal
 // prefix); a Permission may be Deny, or Allow only where the parent
 // allows; each of WASI.Dirs the same directory as one of the parent's or
@@ -36,9 +36,10 @@ func (parent Config) Narrow(child Config) (Config, error) {
 	}
 	child = child.clone()
 	out := Config{
-		MaxMemory:  cmp.Or(child.MaxMemory, parent.MaxMemory),
-		MaxFuel:    cmp.Or(child.MaxFuel, parent.MaxFuel),
-		Namespaces: child.Namespaces,
+		MaxMemory:      cmp.Or(child.MaxMemory, parent.MaxMemory),
+		MaxFuel:        cmp.Or(child.MaxFuel, parent.MaxFuel),
+		MaxTotalMemory: cmp.Or(child.MaxTotalMemory, parent.MaxTotalMemory),
+		Namespaces:     child.Namespaces,
 		Permissions: Permissions{
 			Spawn:              cmp.Or(child.Permissions.Spawn, parent.Permissions.Spawn),
 			CreateEnvironments: cmp.Or(child.Permissions.CreateEnvironments, parent.Permissions.CreateEnvironments),
@@ -90,6 +91,9 @@ func (parent Config) widenings(out Config) error {
 	var p problems
 	if out.MaxMemory > parent.MaxMemory {
 		p.add(ErrWiden, "MaxMemory %d is more than the parent's %d", out.MaxMemory, parent.MaxMemory)
+	}
+	if out.MaxTotalMemory > parent.MaxTotalMemory {
+		p.add(ErrWiden, "MaxTotalMemory %d is more than the parent's %d", out.MaxTotalMemory, parent.MaxTotalMemory)
 	}
 	if out.MaxFuel > parent.MaxFuel {
 		p.add(ErrWiden, "MaxFuel %s is more than the parent's %s", fuel(out.MaxFuel), fuel(parent.MaxFuel))

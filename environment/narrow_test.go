@@ -329,3 +329,24 @@ func TestBoundsInheritValidateAndNarrow(t *testing.T) {
 		})
 	}
 }
+
+// MaxTotalMemory inherits, narrows and is refused wider like MaxMemory.
+func TestNarrowMaxTotalMemory(t *testing.T) {
+	root, err := Root(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if root.MaxTotalMemory != DefaultMaxTotalMemory {
+		t.Fatalf("root MaxTotalMemory = %d, want %d", root.MaxTotalMemory, uint64(DefaultMaxTotalMemory))
+	}
+	child, err := root.Narrow(Config{MaxTotalMemory: 1 << 20})
+	if err != nil || child.MaxTotalMemory != 1<<20 {
+		t.Fatalf("narrowing: %v, %d", err, child.MaxTotalMemory)
+	}
+	if grand, err := child.Narrow(Config{}); err != nil || grand.MaxTotalMemory != 1<<20 {
+		t.Fatalf("inheriting: %v, %d", err, grand.MaxTotalMemory)
+	}
+	if _, err := child.Narrow(Config{MaxTotalMemory: 2 << 20}); !errors.Is(err, ErrWiden) || !strings.Contains(err.Error(), "MaxTotalMemory") {
+		t.Fatalf("widening: %v, want ErrWiden naming MaxTotalMemory", err)
+	}
+}

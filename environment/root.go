@@ -8,7 +8,8 @@ import (
 )
 
 // Root returns the effective configuration of a root environment: c with
-// every zero field replaced by its default (DefaultMaxMemory, UnlimitedFuel,
+// every zero field replaced by its default (DefaultMaxMemory,
+// DefaultMaxTotalMemory, UnlimitedFuel,
 // DefaultNamespaces, DefaultMaxProcesses and the other Default bounds,
 // Allow for every permission,
 // io.Discard for the WASI writers) and its directories made absolute.
@@ -28,6 +29,9 @@ func Root(c Config) (Config, error) {
 	}
 	if out.MaxFuel == 0 {
 		out.MaxFuel = UnlimitedFuel
+	}
+	if out.MaxTotalMemory == 0 {
+		out.MaxTotalMemory = DefaultMaxTotalMemory
 	}
 	if out.Namespaces == nil {
 		out.Namespaces = slices.Clone(DefaultNamespaces)
@@ -70,6 +74,9 @@ func (c Config) validate(who string) error {
 	}
 	if c.MaxFuel == 0 {
 		p.add(ErrInvalid, "%sMaxFuel is 0%s", who, notEffective)
+	}
+	if c.MaxTotalMemory == 0 {
+		p.add(ErrInvalid, "%sMaxTotalMemory is 0%s", who, notEffective)
 	}
 	for _, b := range bounds {
 		switch v := *b.of(&c); {

@@ -62,6 +62,10 @@ type Environment struct {
 	timerBytes atomic.Int64
 
 	reg *registry.Registry // names registered here
+	// mem counts the linear memory and tables of the processes here and
+	// in descendants against MaxTotalMemory; the C memory creator charges
+	// it as memories grow.
+	mem *wasm.Budget
 
 	// life is what must be given back when the environment ends; it does
 	// not point back here, so it can outlive the environment (see envLife).
@@ -87,9 +91,13 @@ const (
 func newEnvironment(rt *Runtime, parent *Environment, cfg environment.Config) *Environment {
 	e := &Environment{rt: rt, parent: parent, cfg: cfg, life: &envLife{}}
 	e.reg = registry.New(registry.WithBudget(nameBudget{e}))
+	var parentMem *wasm.Budget
 	if parent != nil {
 		e.life.parent = parent.life
+		parentMem = parent.mem
 	}
+	e.mem = wasm.NewBudget(parentMem, cfg.MaxTotalMemory)
+	e.life.mem = e.mem
 	return e
 }
 
@@ -105,6 +113,12 @@ func (e *Environment) Parent() *Environment { return e.parent }
 // NumProcesses reports the processes alive in this environment and its
 // descendants.
 func (e *Environment) NumProcesses() int { return int(e.live.Load()) }
+
+// MemoryInUse reports the bytes of linear memory and table limits that the
+// processes of the environment and of its child environments hold, which
+// MaxTotalMemory bounds. A process's memory goes when its store is freed,
+// just after it ends.
+func (e *Environment) MemoryInUse() uint64 { return e.mem.Used() }
 
 // NewChild creates an environment that narrows this one: zero fields of c
 // inherit, and asking for more than the parent has is an error matching
@@ -227,6 +241,7 @@ type envLife struct {
 	mu       sync.Mutex
 	released bool
 	kids     map[*envLife]struct{} // child environments not yet released
+	mem      *wasm.Budget          // the environment's, released when it ends
 }
 
 // adopt records kid as a child, so closing or releasing l reaches it; it
@@ -284,6 +299,7 @@ func (l *envLife) release() {
 // pointing to it.
 func (l *envLife) end() {
 	l.release()
+	l.mem.Release() // memories still charged to it keep it until they go
 	if p := l.parent; p != nil {
 		p.mu.Lock()
 		delete(p.kids, l)

@@ -122,6 +122,7 @@ func (r *Runtime) compile(name string, hash [32]byte, b []byte) (*Module, error)
 			}
 		}
 	}
+	wm.ReadTables(b)
 	m := &Module{name: name, hash: hash, rt: r, m: wm}
 	for _, im := range wm.Imports {
 		m.imports = append(m.imports, environment.Import{Module: im.Module, Name: im.Name})

@@ -272,9 +272,12 @@ func (p *Process) start() (*wasm.Proc, wasm.Status, Reason) {
 	// teardown slot: a spawn or kill storm then holds at most 2*GOMAXPROCS
 	// OS threads in C instead of one per process.
 	r.acquireRun()
-	wp, err := p.mod.m.NewProc(uint64(p.id), int64(cfg.MaxMemory), cfg.MaxFuel)
+	wp, err := p.mod.m.NewProc(uint64(p.id), int64(cfg.MaxMemory), cfg.MaxFuel, p.env.mem)
 	if err != nil {
 		r.releaseRun()
+		if errors.Is(err, wasm.ErrBudget) {
+			err = fmt.Errorf("%w: %w", ErrMemoryLimit, err)
+		}
 		return nil, 0, &InstantiateError{Process: p.id, Module: p.mod.name, Err: err}
 	}
 	fail := func(err error) (*wasm.Proc, wasm.Status, Reason) {
@@ -351,7 +354,7 @@ func (p *Process) classify(wp *wasm.Proc) Reason {
 		var err error = t
 		if o.Kind == wasm.Failed {
 			err = errors.New(o.Message)
-			if strings.Contains(o.Message, "exceeds memory limits") {
+			if wp.BudgetRefused() || strings.Contains(o.Message, "exceeds memory limits") {
 				err = fmt.Errorf("%w: %s", ErrMemoryLimit, o.Message)
 			} else if strings.Contains(o.Message, "count too high") {
 				// wasmtime's store limiter: see wasm.MaxTables.
@@ -373,6 +376,12 @@ func (p *Process) classify(wp *wasm.Proc) Reason {
 // allocators ask for at a time, at most 4 MiB (a Go heap arena) and at
 // least one page.
 func (p *Process) memoryLimited(wp *wasm.Proc, cause Reason) Reason {
+	if wp.BudgetRefused() {
+		// A memory.grow was refused because the environment's processes
+		// hold its MaxTotalMemory between them: that, not this process's
+		// own limit, is what it met.
+		return &MemoryLimitError{Limit: p.env.cfg.MaxTotalMemory, Used: p.env.mem.Used(), Cause: cause, Total: true}
+	}
 	limit := p.env.cfg.MaxMemory
 	used := uint64(wp.MemorySize())
 	step := min(uint64(4<<20), limit/4)

@@ -156,7 +156,9 @@ func (e *FuelError) Is(target error) bool { return target == ErrOutOfFuel }
 func (e *FuelError) Unwrap() error { return e.Trap }
 
 // MemoryLimitError is the reason of a process that ended abnormally with
-// its linear memory at its environment's MaxMemory.
+// its linear memory at its environment's MaxMemory, or after a memory.grow
+// was refused because the processes of its environment hold the
+// environment's MaxTotalMemory between them (Total).
 //
 // Wasm gives a refused memory.grow back to the guest as -1 rather than
 // trapping, so what ends the process is how the guest handles that: a trap
@@ -164,12 +166,18 @@ func (e *FuelError) Unwrap() error { return e.Trap }
 // when such an end comes with the memory within one growth step of the
 // limit (see memoryNearLimit); Cause says what the guest did.
 type MemoryLimitError struct {
-	Limit uint64
-	Used  uint64
+	Limit uint64 // MaxMemory, or MaxTotalMemory when Total
+	Used  uint64 // the process's memory, or the environment's when Total
 	Cause Reason
+	// Total is set when the limit met was the environment's
+	// MaxTotalMemory, shared by its processes, not the process's own.
+	Total bool
 }
 
 func (e *MemoryLimitError) Error() string {
+	if e.Total {
+		return fmt.Sprintf("environment memory limit reached (%d of %d bytes held by its processes): %v", e.Used, e.Limit, e.Cause)
+	}
 	return fmt.Sprintf("memory limit reached (%d of %d bytes): %v", e.Used, e.Limit, e.Cause)
 }
 

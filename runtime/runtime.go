@@ -259,6 +259,7 @@ func (r *Runtime) Close(ctx context.Context) error {
 	r.modules.closeAll()
 	// Every environment not yet released is below the root (envLife.kids).
 	r.root.life.release()
+	r.root.mem.Release() // every store is freed: nothing is charged to it any more
 	r.engine.Close()
 	r.mu.Lock()
 	r.closed = true

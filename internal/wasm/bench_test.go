@@ -12,7 +12,7 @@ func BenchmarkProcLifecycle(b *testing.B) {
 	}
 	defer m.Close()
 	for b.Loop() {
-		p, err := m.NewProc(1, 1<<20, 1<<40)
+		p, err := m.NewProc(1, 1<<20, 1<<40, nil)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -58,8 +58,12 @@ type Module struct {
 	// HasInit is true for reactors (an _initialize export, run before entry).
 	HasInit bool
 	// UsesWASI is true when the module imports wasi_snapshot_preview1.
-	UsesWASI  bool
-	closeOnce sync.Once
+	UsesWASI bool
+	// Tables and TableElements are the tables a process of the module may
+	// have and the elements each may hold (see ReadTables): the limit
+	// NewProc sets and charges to the budget.
+	Tables, TableElements uint32
+	closeOnce             sync.Once
 }
 
 // Compile compiles Wasm bytes (or WAT text) for this engine.
@@ -90,7 +94,7 @@ func (e *Engine) Deserialize(b []byte) (*Module, error) {
 }
 
 func (e *Engine) prepare(gm *wasmtime.Module) (*Module, error) {
-	m := &Module{engine: e, gw: gm, Exports: map[string]FuncType{}}
+	m := &Module{engine: e, gw: gm, Exports: map[string]FuncType{}, Tables: MaxTables, TableElements: MaxTableElements}
 	for _, it := range gm.Imports() {
 		name := ""
 		if it.Name() != nil {

@@ -44,11 +44,25 @@ type Proc struct {
 
 // NewProc creates the process's store with its limits. It does not
 // instantiate: Start does, on the process goroutine.
-func (m *Module) NewProc(id uint64, maxMemory int64, fuel uint64) (*Proc, error) {
+//
+// budget, if not nil, is charged the process's linear memory as it grows
+// and its tables' limit at once; NewProc fails with an error wrapping
+// ErrBudget when the tables do not fit.
+func (m *Module) NewProc(id uint64, maxMemory int64, fuel uint64, budget *Budget) (*Proc, error) {
 	var cerrp *C.wasmtime_error_t
-	c := C.ward_proc_new(m.engine.ptr, C.uint64_t(id), C.int64_t(maxMemory), C.uint64_t(fuel), &cerrp)
+	var cb *C.ward_budget_t
+	if budget != nil {
+		cb = budget.c
+	}
+	var refused C.int32_t
+	c := C.ward_proc_new(m.engine.ptr, C.uint64_t(id), C.int64_t(maxMemory), C.uint64_t(fuel),
+		cb, C.uint32_t(m.Tables), C.uint32_t(m.TableElements), &refused, &cerrp)
 	if c == nil {
-		return nil, cerr(cerrp)
+		err := cerr(cerrp)
+		if refused != 0 {
+			err = fmt.Errorf("%w: %d tables of %d elements", ErrBudget, m.Tables, m.TableElements)
+		}
+		return nil, err
 	}
 	live.Add(1)
 	c.pre = m.pre
@@ -232,6 +246,10 @@ func UniqueTag() int64 { return int64(C.ward_unique_tag()) }
 
 // Cancel drops the process's future wherever it is, unwinding the guest.
 func (p *Proc) Cancel() { C.ward_proc_cancel(p.c) }
+
+// BudgetRefused reports whether a memory the process made or grew did not
+// fit its budget: its failure is then the environment's MaxTotalMemory.
+func (p *Proc) BudgetRefused() bool { return p.c.budget_refused != 0 }
 
 // MemorySize reports the size of the exported memory, 0 if none.
 func (p *Proc) MemorySize() int { return int(C.ward_proc_memory_size(p.c)) }

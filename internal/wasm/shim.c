@@ -133,12 +133,68 @@ size_t ward_stacks_mapped(ward_stacks_t *s) {
 // Accesses past the Wasm size are caught by wasmtime's explicit bounds
 // checks (no guard regions are configured), not by the mapping.
 
+struct ward_budget {
+  _Atomic int64_t used;
+  int64_t max;
+  struct ward_budget *parent;
+  _Atomic int64_t refs;
+};
+
+ward_budget_t *ward_budget_new(ward_budget_t *parent, int64_t max) {
+  ward_budget_t *b = calloc(1, sizeof *b);
+  if (!b) return NULL;
+  b->max = max;
+  b->parent = parent;
+  atomic_init(&b->refs, 1);
+  if (parent) atomic_fetch_add(&parent->refs, 1);
+  return b;
+}
+
+void ward_budget_unref(ward_budget_t *b) {
+  while (b && atomic_fetch_sub(&b->refs, 1) == 1) {
+    ward_budget_t *parent = b->parent;
+    free(b);
+    b = parent;
+  }
+}
+
+int64_t ward_budget_used(ward_budget_t *b) { return atomic_load(&b->used); }
+
+static void budget_give(ward_budget_t *b, int64_t n) {
+  if (n <= 0) return;
+  for (; b; b = b->parent) atomic_fetch_sub(&b->used, n);
+}
+
+// budget_take charges n to b and every budget above it, or to none. A
+// compare-and-swap, not an add undone on failure, so that a charge that
+// does not fit never makes a concurrent one that would fail too.
+static int budget_take(ward_budget_t *b, int64_t n) {
+  if (n <= 0) return 1;
+  for (ward_budget_t *x = b; x; x = x->parent) {
+    int64_t cur = atomic_load(&x->used);
+    do {
+      if (cur > x->max - n) {
+        for (ward_budget_t *y = b; y != x; y = y->parent) atomic_fetch_sub(&y->used, n);
+        return 0;
+      }
+    } while (!atomic_compare_exchange_weak(&x->used, &cur, cur + n));
+  }
+  return 1;
+}
+
+// The process whose call this thread is polling. Linear memories are made
+// and grown only inside a poll, on the polling thread (fibers switch
+// stacks, not threads), so the memory creator below finds the budget to
+// charge here.
+static _Thread_local ward_proc_t *ward_tls_proc;
+
 typedef struct ward_mem {
   uint8_t *base;
   size_t size;  // bytes the guest may access
   size_t cap;   // bytes mapped
   size_t dirty; // bytes that may hold data: zero these before reuse
   size_t max;   // the memory type's maximum
+  ward_budget_t *budget; // charged size bytes, or NULL
   struct ward_mempool *pool;
   struct ward_mem *next;
 } ward_mem_t;
@@ -160,15 +216,25 @@ static uint8_t *mem_get(void *env, size_t *byte_size, size_t *maximum) {
   return m->base;
 }
 
+static void *budget_refused(void) {
+  if (ward_tls_proc) ward_tls_proc->budget_refused = 1;
+  return wasmtime_error_new("ward: the environment's MaxTotalMemory is used up");
+}
+
 static void *mem_grow(void *env, size_t new_size) {
   ward_mem_t *m = env;
   if (new_size > m->max) return wasmtime_error_new("ward: memory grown past its maximum");
+  int64_t more = new_size > m->size ? (int64_t)(new_size - m->size) : 0;
+  if (m->budget && !budget_take(m->budget, more)) return budget_refused();
   if (new_size > m->cap) {
     size_t cap = m->cap * 2;
     if (cap < new_size) cap = round_pages(new_size);
     if (cap > m->max && m->max >= new_size) cap = round_pages(m->max);
     void *b = mremap(m->base, m->cap, cap, MREMAP_MAYMOVE);
-    if (b == MAP_FAILED) return wasmtime_error_new("ward: cannot grow linear memory (mremap failed)");
+    if (b == MAP_FAILED) {
+      if (m->budget) budget_give(m->budget, more);
+      return wasmtime_error_new("ward: cannot grow linear memory (mremap failed)");
+    }
     m->base = b;
     m->cap = cap;
   }
@@ -179,6 +245,11 @@ static void *mem_grow(void *env, size_t new_size) {
 
 static void mem_free(void *env) {
   ward_mem_t *m = env;
+  if (m->budget) {
+    budget_give(m->budget, (int64_t)m->size);
+    ward_budget_unref(m->budget);
+    m->budget = NULL;
+  }
   struct ward_mempool *p = m->pool;
   pthread_mutex_lock(&p->mu);
   if (m->cap <= p->max_pooled_cap && p->pooled_bytes + m->cap <= p->max_pooled_bytes) {
@@ -202,6 +273,8 @@ static void *mem_new(void *env, const void *ty, size_t minimum, size_t maximum, 
     return wasmtime_error_new("ward: memory creator configured for dynamic memories only");
   size_t want = round_pages(minimum + p->reserve);
   if (want == 0) want = WARD_PAGE;
+  ward_budget_t *budget = ward_tls_proc ? ward_tls_proc->budget : NULL;
+  if (budget && !budget_take(budget, (int64_t)minimum)) return budget_refused();
   ward_mem_t *m = NULL;
   pthread_mutex_lock(&p->mu);
   for (ward_mem_t **pp = &p->free; *pp; pp = &(*pp)->next) {
@@ -218,13 +291,17 @@ static void *mem_new(void *env, const void *ty, size_t minimum, size_t maximum, 
     memset(m->base, 0, m->dirty); // what the last process wrote; the rest is still zero
   } else {
     m = calloc(1, sizeof *m);
-    if (!m) return wasmtime_error_new("ward: out of memory for a linear memory");
+    if (!m) {
+      if (budget) budget_give(budget, (int64_t)minimum);
+      return wasmtime_error_new("ward: out of memory for a linear memory");
+    }
     // The same flags as wasmtime's own mappings (no MAP_NORESERVE), so the
     // kernel can merge this one with its neighbours: a VMA per process
     // would run out at about 32k processes (vm.max_map_count 65,530).
     void *b = mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (b == MAP_FAILED) {
       free(m);
+      if (budget) budget_give(budget, (int64_t)minimum);
       return wasmtime_error_new("ward: cannot map a linear memory (mmap failed)");
     }
     m->base = b;
@@ -234,6 +311,8 @@ static void *mem_new(void *env, const void *ty, size_t minimum, size_t maximum, 
   m->size = minimum;
   m->dirty = minimum;
   m->max = maximum;
+  m->budget = budget;
+  if (budget) atomic_fetch_add(&budget->refs, 1);
   ret->env = m;
   ret->get_memory = mem_get;
   ret->grow_memory = mem_grow;
@@ -630,7 +709,8 @@ static wasmtime_error_t *epoch_cb(wasmtime_context_t *ctx, void *data, uint64_t 
 }
 
 ward_proc_t *ward_proc_new(wasm_engine_t *e, uint64_t id, int64_t max_memory, uint64_t fuel,
-                           wasmtime_error_t **err) {
+                           ward_budget_t *budget, uint32_t tables, uint32_t table_elements,
+                           int32_t *refused, wasmtime_error_t **err) {
   ward_proc_t *p = calloc(1, sizeof *p);
   if (!p) {
     *err = wasmtime_error_new("ward: out of memory allocating a process");
@@ -645,10 +725,25 @@ ward_proc_t *ward_proc_new(wasm_engine_t *e, uint64_t id, int64_t max_memory, ui
   // MaxMemory counts the whole instance, but wasmtime's limiter only
   // bounds each memory and table on its own. So: one linear memory, which
   // gets all of max_memory, and at most WARD_MAX_TABLES tables of
-  // WARD_MAX_TABLE_ELEMENTS, which together hold at most
-  // WARD_TABLE_BYTES (8 bytes an element in wasmtime v25) on top of it.
-  // Go guests have one funcref table of a few thousand entries.
-  wasmtime_store_limiter(p->store, max_memory, WARD_MAX_TABLE_ELEMENTS, 4, WARD_MAX_TABLES, 1);
+  // table_elements (the module's largest declared table plus headroom,
+  // at most WARD_MAX_TABLE_ELEMENTS: Module.ReadTables), which together
+  // hold at most WARD_TABLE_BYTES (8 bytes an element in wasmtime v25) on
+  // top of it. Go guests have one funcref table of a few thousand entries.
+  wasmtime_store_limiter(p->store, max_memory, table_elements, 4, WARD_MAX_TABLES, 1);
+  // Tables are wasmtime's own allocations, with no hook like the memory
+  // creator's: their limit is charged to the budget whole, up front.
+  if (budget) {
+    int64_t charge = (int64_t)tables * table_elements * 8;
+    if (!budget_take(budget, charge)) {
+      *refused = 1;
+      *err = wasmtime_error_new("ward: the environment's MaxTotalMemory cannot hold this module's tables");
+      ward_proc_free(p);
+      return NULL;
+    }
+    atomic_fetch_add(&budget->refs, 1);
+    p->budget = budget;
+    p->table_charge = charge;
+  }
   *err = wasmtime_context_set_fuel(p->ctx, fuel);
   wasmtime_context_set_epoch_deadline(p->ctx, 1);
   wasmtime_store_epoch_deadline_callback(p->store, epoch_cb, p, NULL);
@@ -712,7 +807,16 @@ int ward_proc_start(ward_proc_t *p) {
 // a host call that Go must serve. Instantiation, a reactor's _initialize and
 // the entry call are chained here so a short-lived process costs one cgo
 // call for its whole run.
+static int proc_poll(ward_proc_t *p);
+
 int ward_proc_poll(ward_proc_t *p) {
+  ward_tls_proc = p;
+  int s = proc_poll(p);
+  ward_tls_proc = NULL;
+  return s;
+}
+
+static int proc_poll(ward_proc_t *p) {
   if (p->fresh_slice) {
     // The deadline was set when the process last ran; after a wait it has
     // passed, and the guest would yield at its first loop back-edge.
@@ -773,7 +877,11 @@ void ward_proc_free(ward_proc_t *p) {
   free(p->in_data);
   free(p->out_data);
   free(p->inbox);
-  if (p->store) wasmtime_store_delete(p->store);
+  if (p->store) wasmtime_store_delete(p->store); // frees the memories: they give back their charge
+  if (p->budget) {
+    budget_give(p->budget, p->table_charge);
+    ward_budget_unref(p->budget);
+  }
   free(p);
 }
 

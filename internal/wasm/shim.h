@@ -47,6 +47,18 @@ typedef struct ward_inbox {
 
 typedef struct ward_stacks ward_stacks_t;
 
+// A memory budget: the bytes of linear memory and tables that the
+// processes of an environment and of its children hold together
+// (environment.Config.MaxTotalMemory). Each environment has one, chained
+// to its parent's; a charge is taken from every budget up the chain or
+// from none. Reference-counted: the environment, its children's budgets
+// and every memory charged to it hold a reference, so a budget outlives
+// whatever it counts.
+typedef struct ward_budget ward_budget_t;
+ward_budget_t *ward_budget_new(ward_budget_t *parent, int64_t max);
+void ward_budget_unref(ward_budget_t *b);
+int64_t ward_budget_used(ward_budget_t *b);
+
 // One process: its store and the future that drives it. Owned by exactly one
 // goroutine, which is the only code that touches it between polls.
 typedef struct ward_proc {
@@ -100,6 +112,10 @@ typedef struct ward_proc {
   int32_t exited;      // ward_process.exit was called
   int32_t exit_code;
   void *user; // for hot-path C host functions added by later layers
+
+  ward_budget_t *budget;  // its environment's memory budget, or NULL
+  int64_t table_charge;   // what its tables' limit took from the budget
+  int32_t budget_refused; // a memory or table did not fit the budget
 } ward_proc_t;
 
 ward_stacks_t *ward_config(wasm_config_t *c, size_t stack_size, size_t max_wasm_stack,
@@ -113,7 +129,8 @@ wasmtime_error_t *ward_define_c(wasmtime_linker_t *l, const char *ns, const char
                                 const char *impl, const ward_hostfn_t *desc);
 
 ward_proc_t *ward_proc_new(wasm_engine_t *e, uint64_t id, int64_t max_memory, uint64_t fuel,
-                           wasmtime_error_t **err);
+                           ward_budget_t *budget, uint32_t tables, uint32_t table_elements,
+                           int32_t *refused, wasmtime_error_t **err);
 wasmtime_error_t *ward_proc_wasi(ward_proc_t *p, size_t argc, const char **argv, size_t envc,
                                  const char **names, const char **values, const char *out,
                                  const char *errpath, size_t ndirs, const char **hosts,

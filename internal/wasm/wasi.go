@@ -44,7 +44,9 @@ var WASIShadows = []WASIShadow{
 // wasmtime's store limiter bounds each table and memory on its own, so ward
 // allows one linear memory (it gets all of MaxMemory) and at most
 // MaxTables tables of MaxTableElements, which hold at most TableBytes
-// beyond MaxMemory: wasmtime v25 uses 8 bytes a table element.
+// beyond MaxMemory: wasmtime v25 uses 8 bytes a table element. A module's
+// own bound is smaller: its largest declared table plus a little headroom
+// (Module.ReadTables), and that is what the budget is charged.
 const (
 	MaxTables        = 2
 	MaxTableElements = 1 << 16

@@ -63,7 +63,7 @@ func TestWASIShadowsLinked(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, err := m.NewProc(1, 1<<20, 1<<40)
+		p, err := m.NewProc(1, 1<<20, 1<<40, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -65,7 +65,7 @@ func TestShimBasics(t *testing.T) {
 	}
 	defer m.Close()
 	run := func(entry string, args ...Value) (Outcome, *Proc) {
-		p, err := m.NewProc(42, 1<<20, 1<<40)
+		p, err := m.NewProc(42, 1<<20, 1<<40, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,0 +1,148 @@
+package runtime
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/wardrt/ward/environment"
+	"github.com/wardrt/ward/testdata"
+)
+
+// growPark grows its memory and parks, holding it; growForever grows a
+// page at a time until refused, then traps as a failing allocator does.
+const growParkWAT = `(module
+  (import "ward_process" "sleep_ms" (func $sleep (param i64)))
+  (memory (export "memory") 1)
+  (func (export "grow_park") (param $pages i32)
+    (if (i32.eq (memory.grow (local.get $pages)) (i32.const -1)) (then unreachable))
+    (call $sleep (i64.const 3600000)))
+  (func (export "grow_forever")
+    (loop $more (br_if $more (i32.ne (memory.grow (i32.const 1)) (i32.const -1))))
+    unreachable))`
+
+const page = environment.PageSize
+
+// MaxTotalMemory bounds what an environment's processes hold together: a
+// spawn loop of memory bombs, each within its own MaxMemory, stops at the
+// total, the failing process says which limit it met, and what an ended
+// process held comes back.
+func TestMaxTotalMemory(t *testing.T) {
+	r := newRuntime(t)
+	m := load(t, r, "growpark", []byte(growParkWAT))
+	env, err := r.NewEnvironment(environment.Config{MaxMemory: 4 << 20, MaxTotalMemory: 8 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two processes of 3 MiB each: 6 of the 8 MiB.
+	a := spawn(t, env, m, "grow_park", I32(47))
+	b := spawn(t, env, m, "grow_park", I32(47))
+	settle(t, "two processes to hold 6 MiB", func() bool { return env.MemoryInUse() == 6<<20 })
+
+	// A third grows to its share of what is left, 2 MiB, short of its own
+	// 4 MiB MaxMemory, and is told it met the environment's limit.
+	reason := wait(t, spawn(t, env, m, "grow_forever"))
+	var me *MemoryLimitError
+	if !errors.As(reason, &me) || !me.Total || me.Limit != 8<<20 {
+		t.Fatalf("growing past the total: %v (%T), want a MemoryLimitError for MaxTotalMemory", reason, reason)
+	}
+	settle(t, "the ended process's memory to come back", func() bool { return env.MemoryInUse() == 6<<20 })
+
+	// A module whose initial memory does not fit is refused at spawn.
+	big := load(t, r, "bigmem", testdata.BigMem) // 64 MiB initial
+	wide, err := r.NewEnvironment(environment.Config{MaxMemory: 128 << 20, MaxTotalMemory: 8 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ie *InstantiateError
+	if reason := wait(t, spawn(t, wide, big, "run")); !errors.As(reason, &ie) || !errors.Is(reason, ErrMemoryLimit) {
+		t.Fatalf("a 64 MiB module under an 8 MiB total: %v (%T), want an InstantiateError matching ErrMemoryLimit", reason, reason)
+	}
+	if got := wide.MemoryInUse(); got != 0 {
+		t.Fatalf("a refused instance left %d bytes charged", got)
+	}
+
+	// Ending a process gives its memory back to the total.
+	a.Kill()
+	wait(t, a)
+	settle(t, "a killed process's memory to come back", func() bool { return env.MemoryInUse() == 3<<20 })
+	c := spawn(t, env, m, "grow_park", I32(47))
+	settle(t, "a new process to take the freed room", func() bool { return env.MemoryInUse() == 6<<20 })
+	b.Kill()
+	c.Kill()
+	wait(t, b)
+	wait(t, c)
+	settle(t, "every process's memory to come back", func() bool { return env.MemoryInUse() == 0 })
+}
+
+// A child environment's processes count against its ancestors' totals, so
+// a child cannot take more than its parent was given, whatever its own
+// limit says; a grandchild's narrower total binds it alone.
+func TestMaxTotalMemoryCountsChildren(t *testing.T) {
+	r := newRuntime(t)
+	m := load(t, r, "growpark", []byte(growParkWAT))
+	parent, err := r.NewEnvironment(environment.Config{MaxMemory: 4 << 20, MaxTotalMemory: 8 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	child := childEnv(t, parent, environment.Config{})
+	grandchild := childEnv(t, child, environment.Config{MaxTotalMemory: 2 << 20})
+
+	var parked []*Process
+	for range 2 {
+		parked = append(parked, spawn(t, child, m, "grow_park", I32(47)))
+	}
+	settle(t, "the child's processes to hold 6 MiB", func() bool { return parent.MemoryInUse() == 6<<20 })
+	if got := child.MemoryInUse(); got != 6<<20 {
+		t.Fatalf("the child holds %d, want 6 MiB", got)
+	}
+	var me *MemoryLimitError
+	if reason := wait(t, spawn(t, parent, m, "grow_forever")); !errors.As(reason, &me) || !me.Total {
+		t.Fatalf("a parent process past the total its child holds most of: %v", reason)
+	}
+	// The grandchild's own 2 MiB bind before the parent's 2 MiB left do.
+	for _, p := range parked {
+		p.Kill()
+		wait(t, p)
+	}
+	settle(t, "the child's memory to come back", func() bool { return parent.MemoryInUse() == 0 })
+	if reason := wait(t, spawn(t, grandchild, m, "grow_forever")); !errors.As(reason, &me) || !me.Total || me.Limit != 2<<20 {
+		t.Fatalf("a grandchild process past its own total: %v", reason)
+	}
+}
+
+// The default total bounds a spawn loop of memory bombs in a root
+// environment built from defaults, each within its own MaxMemory: of n+1
+// bombs that each fit alone, exactly one is refused.
+func TestMaxTotalMemoryDefault(t *testing.T) {
+	r := newRuntime(t, WithRootEnvironment(environment.Config{MaxMemory: 64 << 20}))
+	if got := r.Environment().Config().MaxTotalMemory; got != environment.DefaultMaxTotalMemory {
+		t.Fatalf("root MaxTotalMemory %d, want the default %d", got, uint64(environment.DefaultMaxTotalMemory))
+	}
+	m := load(t, r, "growpark", []byte(growParkWAT))
+	n := environment.DefaultMaxTotalMemory / (64 << 20)
+	var bombs []*Process
+	for range n + 1 {
+		bombs = append(bombs, spawn(t, r.Environment(), m, "grow_park", I32(64<<20/page-1)))
+	}
+	settle(t, "one bomb to be refused", func() bool {
+		ended := 0
+		for _, p := range bombs {
+			select {
+			case <-p.Done():
+				ended++
+			default:
+			}
+		}
+		return ended == 1 && r.Environment().MemoryInUse() == environment.DefaultMaxTotalMemory
+	})
+	for _, p := range bombs {
+		select {
+		case <-p.Done():
+			if !errors.Is(p.Reason(), ErrMemoryLimit) {
+				t.Fatalf("the refused bomb: %v, want a memory-limit reason", p.Reason())
+			}
+		default:
+			p.Kill()
+		}
+	}
+}
