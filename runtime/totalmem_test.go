@@ -112,7 +112,9 @@ func TestMaxTotalMemoryCountsChildren(t *testing.T) {
 
 // The default total bounds a spawn loop of memory bombs in a root
 // environment built from defaults, each within its own MaxMemory: of n+1
-// bombs that each fit alone, exactly one is refused.
+// bombs that each fit alone, at least one is refused (two, when the last
+// to grow finds the refused one's first page still held), each with a
+// memory-limit reason, and the rest hold their 64 MiB within the total.
 func TestMaxTotalMemoryDefault(t *testing.T) {
 	r := newRuntime(t, WithRootEnvironment(environment.Config{MaxMemory: 64 << 20}))
 	if got := r.Environment().Config().MaxTotalMemory; got != environment.DefaultMaxTotalMemory {
@@ -124,7 +126,7 @@ func TestMaxTotalMemoryDefault(t *testing.T) {
 	for range n + 1 {
 		bombs = append(bombs, spawn(t, r.Environment(), m, "grow_park", I32(64<<20/page-1)))
 	}
-	settle(t, "one bomb to be refused", func() bool {
+	settle(t, "the bombs to be refused or to hold their memory", func() bool {
 		ended := 0
 		for _, p := range bombs {
 			select {
@@ -133,8 +135,11 @@ func TestMaxTotalMemoryDefault(t *testing.T) {
 			default:
 			}
 		}
-		return ended == 1 && r.Environment().MemoryInUse() == environment.DefaultMaxTotalMemory
+		return ended >= 1 && r.Environment().MemoryInUse() == uint64(len(bombs)-ended)*(64<<20)
 	})
+	if got := r.Environment().MemoryInUse(); got > environment.DefaultMaxTotalMemory {
+		t.Fatalf("the bombs hold %d bytes, more than the default total %d", got, uint64(environment.DefaultMaxTotalMemory))
+	}
 	for _, p := range bombs {
 		select {
 		case <-p.Done():
@@ -145,4 +150,35 @@ func TestMaxTotalMemoryDefault(t *testing.T) {
 			p.Kill()
 		}
 	}
+}
+
+// The outgoing message buffer is host memory the guest sizes (up to
+// MaxMessageSize), so it counts against MaxTotalMemory too: writing a
+// message the total cannot hold returns ErrLimit.
+func TestMaxTotalMemoryCountsMessageBuffers(t *testing.T) {
+	const wat = `(module
+  (import "ward_message" "create_data" (func $create (param i64)))
+  (import "ward_message" "write_data" (func $write (param i32 i32) (result i32)))
+  (import "ward_process" "exit" (func $exit (param i32)))
+  (memory (export "memory") 16)
+  (func (export "write") (param $times i32)
+    (call $create (i64.const 1))
+    (loop $more
+      (if (call $write (i32.const 0) (i32.const 1048576)) (then (call $exit (i32.const 7))))
+      (local.set $times (i32.sub (local.get $times) (i32.const 1)))
+      (br_if $more (local.get $times)))))`
+	r := newRuntime(t)
+	m := load(t, r, "writer", []byte(wat))
+	env, err := r.NewEnvironment(environment.Config{MaxMemory: 1 << 20, MaxTotalMemory: 4 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 1 MiB of memory and a 2 MiB buffer fit in 4 MiB; a 4 MiB buffer does not.
+	if reason := wait(t, spawn(t, env, m, "write", I32(2))); reason != Normal {
+		t.Fatalf("a 2 MiB message under a 4 MiB total: %v", reason)
+	}
+	if code := exitCode(t, wait(t, spawn(t, env, m, "write", I32(4)))); code != 7 {
+		t.Fatalf("a 4 MiB message under a 4 MiB total: exit %d, want 7 (write_data returned ErrLimit)", code)
+	}
+	settle(t, "the buffers' charge to come back", func() bool { return env.MemoryInUse() == 0 })
 }

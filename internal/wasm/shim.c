@@ -571,6 +571,16 @@ static wasm_trap_t *bad_range(const char *fn) {
   return wasmtime_trap_new(msg, (size_t)n);
 }
 
+// charge_buffer charges the growth of a message buffer from old to want
+// bytes to the process's budget: the buffers are host memory the guest
+// sizes (up to WARD_MAX_MESSAGE each), so they count with its memory.
+static int charge_buffer(ward_proc_t *p, size_t old, size_t want) {
+  if (!p->budget || want <= old) return 1;
+  if (!budget_take(p->budget, (int64_t)(want - old))) return 0;
+  p->buffer_charge += (int64_t)(want - old);
+  return 1;
+}
+
 C_HOSTFN(c_create_data) {
   (void)env, (void)n;
   ward_proc_t *p = proc_of(caller);
@@ -592,6 +602,10 @@ C_HOSTFN(c_write_data) {
   if (p->out_len + len > p->out_cap) {
     size_t cap = p->out_cap ? p->out_cap : 256;
     while (cap < p->out_len + len) cap *= 2;
+    if (!charge_buffer(p, p->out_cap, cap)) {
+      v[0].i32 = 1; // ErrLimit: the environment's MaxTotalMemory
+      return NULL;
+    }
     uint8_t *b = realloc(p->out_data, cap);
     if (!b) {
       v[0].i32 = 1;
@@ -651,6 +665,10 @@ C_HOSTFN(c_unique_tag) {
 int ward_proc_set_in(ward_proc_t *p, const uint8_t *data, size_t len, int64_t tag,
                      uint64_t sender) {
   if (len > p->in_cap) {
+    if (!charge_buffer(p, p->in_cap, len)) {
+      p->budget_refused = 1; // the receive traps: the environment's memory is full
+      return 0;
+    }
     uint8_t *b = realloc(p->in_data, len);
     if (!b) return 0;
     p->in_data = b;
@@ -879,7 +897,7 @@ void ward_proc_free(ward_proc_t *p) {
   free(p->inbox);
   if (p->store) wasmtime_store_delete(p->store); // frees the memories: they give back their charge
   if (p->budget) {
-    budget_give(p->budget, p->table_charge);
+    budget_give(p->budget, p->table_charge + p->buffer_charge);
     ward_budget_unref(p->budget);
   }
   free(p);

@@ -115,6 +115,7 @@ typedef struct ward_proc {
 
   ward_budget_t *budget;  // its environment's memory budget, or NULL
   int64_t table_charge;   // what its tables' limit took from the budget
+  int64_t buffer_charge;  // what in_data and out_data took from it
   int32_t budget_refused; // a memory or table did not fit the budget
 } ward_proc_t;
 
