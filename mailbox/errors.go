@@ -16,14 +16,16 @@ var ErrClosed = errors.New("mailbox closed")
 const (
 	LimitMessages = "messages" // the limit on the number of messages
 	LimitBytes    = "bytes"    // the limit on the total size of Data
+	LimitBudget   = "budget"   // the Budget shared with other mailboxes
 )
 
 // FullError describes a rejected push: which limit it would have exceeded
 // and by how much. It matches ErrFull.
 type FullError struct {
-	// Limit is LimitMessages or LimitBytes.
+	// Limit is LimitMessages, LimitBytes or LimitBudget.
 	Limit string
-	// Max is the limit, in messages or bytes.
+	// Max is the limit, in messages or bytes (0 for LimitBudget, whose
+	// size the mailbox does not know).
 	Max int
 	// Used is how much of it the queued messages take up. It can exceed Max
 	// when signals were pushed past the limit.

@@ -14,6 +14,9 @@ type Mailbox struct {
 	q      queue
 	closed bool
 	limits Limits
+	// reserved is what the mailbox has taken from limits.Budget: at least
+	// what its queue holds (budget.go).
+	reserved int64
 	// notify holds a token while there may be something new to receive.
 	// It is sent to only with mu held, so that Close, which also holds mu,
 	// can never close it under a sender.
@@ -55,6 +58,9 @@ func (m *Mailbox) push(msg Message, wake bool) error {
 	}
 	if size := len(msg.Data); size > m.limits.MaxBytes-m.q.bytes {
 		return &FullError{Limit: LimitBytes, Max: m.limits.MaxBytes, Used: m.q.bytes, Size: size}
+	}
+	if !m.reserveLocked(len(msg.Data)) {
+		return &FullError{Limit: LimitBudget, Used: m.q.bytes, Size: len(msg.Data)}
 	}
 	m.q.push(msg)
 	if wake {
@@ -117,12 +123,22 @@ func (m *Mailbox) wakeLocked() {
 	}
 }
 
+// takeLocked is queue.take, giving back what the reservation no longer
+// needs.
+func (m *Mailbox) takeLocked(tags []int64) (Message, bool) {
+	msg, ok := m.q.take(tags)
+	if ok && m.reserved > 0 {
+		m.releaseLocked()
+	}
+	return msg, ok
+}
+
 // TryReceive removes and returns the oldest message whose tag is among tags,
 // or the oldest message of all when no tags are given. It never blocks: when
 // there is no such message, or the mailbox is closed, it returns false.
 func (m *Mailbox) TryReceive(tags ...int64) (Message, bool) {
 	m.mu.Lock()
-	msg, ok := m.q.take(tags)
+	msg, ok := m.takeLocked(tags)
 	m.mu.Unlock()
 	return msg, ok
 }
@@ -137,10 +153,10 @@ func (m *Mailbox) TryReceive(tags ...int64) (Message, bool) {
 func (m *Mailbox) TryReceiveThen(tags []int64, more func(Message) bool) (Message, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	msg, ok := m.q.take(tags)
+	msg, ok := m.takeLocked(tags)
 	if ok {
 		for n := m.q.head; n != nil && more(n.msg); n = m.q.head {
-			m.q.take(nil)
+			m.takeLocked(nil)
 		}
 	}
 	return msg, ok
@@ -158,7 +174,7 @@ func (m *Mailbox) Receive(ctx context.Context, tags ...int64) (Message, error) {
 	woken := false
 	for {
 		m.mu.Lock()
-		msg, ok := m.q.take(tags)
+		msg, ok := m.takeLocked(tags)
 		if ok {
 			// The token this receive consumed may have been meant for
 			// another message too. Passing it on costs the single
@@ -271,6 +287,10 @@ func (m *Mailbox) CloseWith(release func(Message)) (dropped int) {
 	}
 	m.closed = true
 	head, dropped := m.q.detach()
+	if m.limits.Budget != nil && m.reserved > 0 {
+		m.limits.Budget.Give(m.reserved)
+		m.reserved = 0
+	}
 	if m.notify != nil { // nil only in a zero Mailbox, which New never returns
 		close(m.notify)
 	}

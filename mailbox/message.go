@@ -23,6 +23,11 @@ type Limits struct {
 	// MaxBytes is the most bytes of Data, summed over the queued messages,
 	// that may be held at once.
 	MaxBytes int
+	// Budget, if not nil, is charged what the queued messages hold (their
+	// Data and MessageOverhead each), in chunks; a push it has no room
+	// for fails with a *FullError of Limit LimitBudget. Signals
+	// (PushSignal) are queued whatever the Budget says.
+	Budget Budget
 }
 
 // DefaultMaxMessages is the message limit used when Limits.MaxMessages is 0.

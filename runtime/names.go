@@ -86,6 +86,10 @@ func (b nameBudget) Take() error {
 			"and its MaxEnvironmentNames is %d; unregister names or raise the limit",
 			ErrTooManyNames, n, env.cfg.MaxEnvironmentNames)
 	}
+	if !b.e.mem.Take(nameEntryCost) {
+		b.e.giveUpBy(nameCount, 1)
+		return fmt.Errorf("%w: the environment's MaxTotalMemory %d is used up", ErrTooManyNames, b.e.cfg.MaxTotalMemory)
+	}
 	return nil
 }
 
@@ -93,7 +97,12 @@ func (b nameBudget) Give(n int) {
 	for env := b.e; env != nil; env = env.parent {
 		env.names.Add(-int64(n))
 	}
+	b.e.mem.Give(int64(n) * nameEntryCost)
 }
+
+// nameEntryCost is what a registry entry costs against MaxTotalMemory
+// (measured at 163-241 bytes; docs/limits.md).
+const nameEntryCost = 512
 
 // NumNames reports the registry entries of this environment and its
 // descendants, the count MaxEnvironmentNames bounds.

@@ -74,6 +74,7 @@ func newProcess(id ProcessID, env *Environment, m *Module, entry string, params 
 		mb: mailbox.New(mailbox.Limits{
 			MaxMessages: env.cfg.MaxMailboxMessages,
 			MaxBytes:    env.cfg.MaxMailboxBytes,
+			Budget:      env.mem, // what it queues counts against MaxTotalMemory
 		}),
 		done: make(chan struct{}),
 	}

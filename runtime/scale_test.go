@@ -279,7 +279,7 @@ func scaleNewRuntime(tb testing.TB, opts ...Option) *Runtime {
 // the default process limit (environment.DefaultMaxProcesses) is a safe
 // bound for a small machine, well below what these tests park.
 func scaleRoot(n int) Option {
-	return WithRootEnvironment(environment.Config{MaxProcesses: max(n+1024, environment.DefaultMaxProcesses)})
+	return WithRootEnvironment(environment.Config{MaxProcesses: max(n+1024, environment.DefaultMaxProcesses), MaxTotalMemory: 1 << 40})
 }
 
 func scaleLoad(tb testing.TB, r *Runtime) *Module {
@@ -543,7 +543,7 @@ func TestScaleUntilFailure(t *testing.T) {
 	})
 	t.Run("proclimit", func(t *testing.T) {
 		const procs = 4096
-		got := scaleUntilFailure(t, min(limit, 2*procs), WithRootEnvironment(environment.Config{MaxProcesses: procs}))
+		got := scaleUntilFailure(t, min(limit, 2*procs), WithRootEnvironment(environment.Config{MaxProcesses: procs, MaxTotalMemory: 1 << 40}))
 		if !errors.Is(got.err, ErrProcessLimit) || got.parked != procs {
 			t.Errorf("with MaxProcesses %d: stopped at %d by %q, want Spawn to fail with ErrProcessLimit at %d", procs, got.parked, got.why, procs)
 		}

@@ -128,6 +128,13 @@ func (r *Runtime) link(a, b *Process) error {
 			return fmt.Errorf("ward: link of %d and %d refused while process %d's mailbox is full: %w", a.id, b.id, p.id, err)
 		}
 	}
+	if !a.env.mem.Take(signalEntryCost) {
+		return fmt.Errorf("%w: process %d's environment has no room left in its MaxTotalMemory", ErrTooManyLinks, a.id)
+	}
+	if !b.env.mem.Take(signalEntryCost) {
+		a.env.mem.Give(signalEntryCost)
+		return fmt.Errorf("%w: process %d's environment has no room left in its MaxTotalMemory", ErrTooManyLinks, b.id)
+	}
 	if a.sig.links == nil {
 		a.sig.links = map[ProcessID]*Process{}
 	}
@@ -139,6 +146,13 @@ func (r *Runtime) link(a, b *Process) error {
 	return nil
 }
 
+// signalEntryCost is what one side of a link, or a monitor, costs its
+// process's environment against MaxTotalMemory while it stands: the map
+// entries (measured at 222 bytes a link, 73 a monitor; docs/limits.md)
+// and the EXIT or DOWN it may queue past the mailbox limits (a message
+// with up to abi.MaxReasonText of reason).
+const signalEntryCost = 2 << 10
+
 func (r *Runtime) unlink(a *Process, b ProcessID) {
 	a.sig.mu.Lock()
 	q := a.sig.links[b]
@@ -149,7 +163,11 @@ func (r *Runtime) unlink(a *Process, b ProcessID) {
 	lockPair(a, q)
 	if a.sig.links[b] == q {
 		delete(a.sig.links, b)
-		delete(q.sig.links, a.id) // a no-op once q has ended
+		a.env.mem.Give(signalEntryCost)
+		if q.sig.links[a.id] == a { // gone already once q has ended
+			delete(q.sig.links, a.id)
+			q.env.mem.Give(signalEntryCost)
+		}
 	}
 	unlockPair(a, q)
 }
@@ -199,6 +217,11 @@ func (r *Runtime) watch(w, t *Process, target ProcessID, ref MonitorRef, tag int
 			return fmt.Errorf("ward: monitor of %d refused while process %d's mailbox is full: %w", target, w.id, err)
 		}
 	}
+	if !bounded {
+		w.env.mem.Force(signalEntryCost) // one request at a time: never refused
+	} else if !w.env.mem.Take(signalEntryCost) {
+		return fmt.Errorf("%w: process %d's environment has no room left in its MaxTotalMemory", ErrTooManyMonitors, w.id)
+	}
 	if t.sig.watchers == nil {
 		t.sig.watchers = map[MonitorRef]watcher{}
 	}
@@ -242,6 +265,7 @@ func (r *Runtime) demonitor(w *Process, ref MonitorRef) bool {
 	defer unlockPair(w, t)
 	if _, ok = w.sig.watching[ref]; ok {
 		delete(w.sig.watching, ref)
+		w.env.mem.Give(signalEntryCost)
 		delete(t.sig.watchers, ref) // a no-op once t has ended
 	}
 	return ok
@@ -262,11 +286,14 @@ func (p *Process) propagateExit(reason Reason) {
 	links, watchers, watching, timers := p.sig.links, p.sig.watchers, p.sig.watching, p.sig.timersTo
 	p.sig.links, p.sig.watchers, p.sig.watching, p.sig.timersTo = nil, nil, nil, nil
 	p.sig.mu.Unlock()
+	// p's sides of its links and the monitors it held go with it.
+	p.env.mem.Give(int64(len(links)+len(watching)) * signalEntryCost)
 
 	for _, q := range links {
 		q.sig.mu.Lock()
 		if q.sig.links[p.id] == p {
 			delete(q.sig.links, p.id)
+			q.env.mem.Give(signalEntryCost)
 			q.exitSignal(p.id, reason)
 		}
 		q.sig.mu.Unlock()
@@ -278,6 +305,7 @@ func (p *Process) propagateExit(reason Reason) {
 			// long-lived one (a supervisor) would hold an entry for
 			// every process it outlived.
 			delete(w.p.sig.watching, ref)
+			w.p.env.mem.Give(signalEntryCost)
 			w.p.signal(downMessage(ref, w.tag, p.id, reason))
 		}
 		w.p.sig.mu.Unlock()

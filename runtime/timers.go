@@ -170,8 +170,20 @@ func chargeTimer(from *Process, size int64) error {
 		return fmt.Errorf("%w: %d bytes of messages pending in the environment, and %d more would pass its limit (MaxTimerBytes %d for each of its MaxProcesses %d)",
 			ErrTooManyTimers, n, size, env.cfg.MaxTimerBytes, env.cfg.MaxProcesses)
 	}
+	if !from.env.mem.Take(size + timerOverhead) {
+		from.timers.Add(-1)
+		from.timerBytes.Add(-size)
+		from.env.giveUpBy(timerCount, 1)
+		from.env.giveUpBy(timerByteCount, size)
+		return fmt.Errorf("%w: the environment's MaxTotalMemory %d is used up", ErrTooManyTimers, from.env.cfg.MaxTotalMemory)
+	}
 	return nil
 }
+
+// timerOverhead is what a pending timer costs beyond its message's bytes,
+// as charged to MaxTotalMemory: the time.Timer, its closure and the table
+// entries (measured at 335 bytes, docs/limits.md).
+const timerOverhead = 512
 
 // unchargeTimer undoes chargeTimer once the timer has fired or been
 // cancelled.
@@ -180,6 +192,7 @@ func unchargeTimer(from *Process, size int64) {
 	from.timerBytes.Add(-size)
 	from.env.giveUpBy(timerCount, 1)
 	from.env.giveUpBy(timerByteCount, size)
+	from.env.mem.Give(size + timerOverhead)
 }
 
 func timerByteCount(e *Environment) *atomic.Int64 { return &e.timerBytes }

@@ -2,9 +2,12 @@ package runtime
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/wardrt/ward/environment"
+	"github.com/wardrt/ward/internal/wasm"
+	"github.com/wardrt/ward/mailbox"
 	"github.com/wardrt/ward/testdata"
 )
 
@@ -22,6 +25,9 @@ const growParkWAT = `(module
 
 const page = environment.PageSize
 
+// held is what n processes of mem bytes of memory each are charged.
+func held(n int, mem uint64) uint64 { return uint64(n) * (mem + wasm.ProcessCost) }
+
 // MaxTotalMemory bounds what an environment's processes hold together: a
 // spawn loop of memory bombs, each within its own MaxMemory, stops at the
 // total, the failing process says which limit it met, and what an ended
@@ -36,7 +42,7 @@ func TestMaxTotalMemory(t *testing.T) {
 	// Two processes of 3 MiB each: 6 of the 8 MiB.
 	a := spawn(t, env, m, "grow_park", I32(47))
 	b := spawn(t, env, m, "grow_park", I32(47))
-	settle(t, "two processes to hold 6 MiB", func() bool { return env.MemoryInUse() == 6<<20 })
+	settle(t, "two processes to hold 6 MiB", func() bool { return env.MemoryInUse() == held(2, 3<<20) })
 
 	// A third grows to its share of what is left, 2 MiB, short of its own
 	// 4 MiB MaxMemory, and is told it met the environment's limit.
@@ -45,7 +51,7 @@ func TestMaxTotalMemory(t *testing.T) {
 	if !errors.As(reason, &me) || !me.Total || me.Limit != 8<<20 {
 		t.Fatalf("growing past the total: %v (%T), want a MemoryLimitError for MaxTotalMemory", reason, reason)
 	}
-	settle(t, "the ended process's memory to come back", func() bool { return env.MemoryInUse() == 6<<20 })
+	settle(t, "the ended process's memory to come back", func() bool { return env.MemoryInUse() == held(2, 3<<20) })
 
 	// A module whose initial memory does not fit is refused at spawn.
 	big := load(t, r, "bigmem", testdata.BigMem) // 64 MiB initial
@@ -64,9 +70,9 @@ func TestMaxTotalMemory(t *testing.T) {
 	// Ending a process gives its memory back to the total.
 	a.Kill()
 	wait(t, a)
-	settle(t, "a killed process's memory to come back", func() bool { return env.MemoryInUse() == 3<<20 })
+	settle(t, "a killed process's memory to come back", func() bool { return env.MemoryInUse() == held(1, 3<<20) })
 	c := spawn(t, env, m, "grow_park", I32(47))
-	settle(t, "a new process to take the freed room", func() bool { return env.MemoryInUse() == 6<<20 })
+	settle(t, "a new process to take the freed room", func() bool { return env.MemoryInUse() == held(2, 3<<20) })
 	b.Kill()
 	c.Kill()
 	wait(t, b)
@@ -91,8 +97,8 @@ func TestMaxTotalMemoryCountsChildren(t *testing.T) {
 	for range 2 {
 		parked = append(parked, spawn(t, child, m, "grow_park", I32(47)))
 	}
-	settle(t, "the child's processes to hold 6 MiB", func() bool { return parent.MemoryInUse() == 6<<20 })
-	if got := child.MemoryInUse(); got != 6<<20 {
+	settle(t, "the child's processes to hold 6 MiB", func() bool { return parent.MemoryInUse() == held(2, 3<<20) })
+	if got := child.MemoryInUse(); got != held(2, 3<<20) {
 		t.Fatalf("the child holds %d, want 6 MiB", got)
 	}
 	var me *MemoryLimitError
@@ -135,7 +141,7 @@ func TestMaxTotalMemoryDefault(t *testing.T) {
 			default:
 			}
 		}
-		return ended >= 1 && r.Environment().MemoryInUse() == uint64(len(bombs)-ended)*(64<<20)
+		return ended >= 1 && r.Environment().MemoryInUse() == held(len(bombs)-ended, 64<<20)
 	})
 	if got := r.Environment().MemoryInUse(); got > environment.DefaultMaxTotalMemory {
 		t.Fatalf("the bombs hold %d bytes, more than the default total %d", got, uint64(environment.DefaultMaxTotalMemory))
@@ -181,4 +187,63 @@ func TestMaxTotalMemoryCountsMessageBuffers(t *testing.T) {
 		t.Fatalf("a 4 MiB message under a 4 MiB total: exit %d, want 7 (write_data returned ErrLimit)", code)
 	}
 	settle(t, "the buffers' charge to come back", func() bool { return env.MemoryInUse() == 0 })
+}
+
+// What the host holds for processes in Go counts against MaxTotalMemory
+// too: messages queued for any of an environment's processes are refused
+// once the environment's total is used, though each mailbox has room of its
+// own, and links and monitors are refused the same way; all of it comes
+// back when the processes end.
+func TestMaxTotalMemoryCountsGoHeld(t *testing.T) {
+	r := newRuntime(t)
+	ctx := testCtx(t)
+	env, err := r.NewEnvironment(environment.Config{MaxTotalMemory: 4 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var procs []*Process
+	for i := range 2 {
+		p, err := env.SpawnGo(ctx, fmt.Sprint("sink", i), blockGo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		procs = append(procs, p)
+	}
+	data := make([]byte, 64<<10)
+	sent := 0
+	for ; ; sent++ {
+		err := procs[sent%2].Send(ctx, Message{Data: data})
+		if err == nil {
+			continue
+		}
+		var fe *mailbox.FullError
+		if !errors.As(err, &fe) || fe.Limit != mailbox.LimitBudget {
+			t.Fatalf("message %d: %v, want a mailbox FullError of LimitBudget", sent, err)
+		}
+		break
+	}
+	if sent*len(data) > 4<<20 || sent*len(data) < 3<<20 {
+		t.Fatalf("%d messages of 64 KiB queued under a 4 MiB total", sent)
+	}
+	// Fill what is left with small messages.
+	for i := 0; procs[i%2].Send(ctx, Message{Data: data[:512]}) == nil; i++ {
+		if i > 1000 {
+			t.Fatal("more than 1000 small messages fit in what 64 KiB ones left")
+		}
+	}
+	if got := env.MemoryInUse(); got > 4<<20 {
+		t.Fatalf("%d bytes charged, past the 4 MiB total", got)
+	}
+	// With the total used, a link and a monitor cannot be made either.
+	if err := r.link(procs[0], procs[1]); !errors.Is(err, ErrTooManyLinks) {
+		t.Fatalf("a link with the total used: %v, want ErrTooManyLinks", err)
+	}
+	if _, err := r.monitor(procs[0], procs[1].ID()); !errors.Is(err, ErrTooManyMonitors) {
+		t.Fatalf("a monitor with the total used: %v, want ErrTooManyMonitors", err)
+	}
+	for _, p := range procs {
+		p.Kill()
+		wait(t, p)
+	}
+	settle(t, "the queued messages' charge to come back", func() bool { return env.MemoryInUse() == 0 })
 }

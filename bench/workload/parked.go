@@ -80,7 +80,7 @@ func parkedChild(impl string, n int) (Parked, error) {
 		// environment.DefaultMaxProcesses alive at once) are safe bounds
 		// for a small machine, not what this row measures.
 		w, err := NewWard(runtime.WithMaxStacks(max(n+1024, 1<<20)),
-			runtime.WithRootEnvironment(environment.Config{MaxProcesses: max(n+1024, environment.DefaultMaxProcesses)}))
+			runtime.WithRootEnvironment(environment.Config{MaxProcesses: max(n+1024, environment.DefaultMaxProcesses), MaxTotalMemory: 1 << 40}))
 		if err != nil {
 			return Parked{}, err
 		}

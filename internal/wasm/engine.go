@@ -86,6 +86,9 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	if C.WARD_MAX_TABLES != MaxTables || C.WARD_MAX_TABLE_ELEMENTS != MaxTableElements {
 		return nil, errors.New("ward: internal/wasm: shim.h's table bounds differ from wasi.go's")
 	}
+	if C.WARD_PROCESS_COST != ProcessCost {
+		return nil, errors.New("ward: internal/wasm: shim.h's WARD_PROCESS_COST differs from budget.go's ProcessCost")
+	}
 	wcfg := wasmtime.NewConfig()
 	cp, err := rawPtr(wcfg)
 	if err != nil {

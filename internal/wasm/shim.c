@@ -133,36 +133,29 @@ size_t ward_stacks_mapped(ward_stacks_t *s) {
 // Accesses past the Wasm size are caught by wasmtime's explicit bounds
 // checks (no guard regions are configured), not by the mapping.
 
-struct ward_budget {
-  _Atomic int64_t used;
-  int64_t max;
-  struct ward_budget *parent;
-  _Atomic int64_t refs;
-};
-
 ward_budget_t *ward_budget_new(ward_budget_t *parent, int64_t max) {
   ward_budget_t *b = calloc(1, sizeof *b);
   if (!b) return NULL;
   b->max = max;
   b->parent = parent;
-  atomic_init(&b->refs, 1);
-  if (parent) atomic_fetch_add(&parent->refs, 1);
+  b->refs = 1;
+  if (parent) __atomic_fetch_add(&parent->refs, 1, __ATOMIC_SEQ_CST);
   return b;
 }
 
 void ward_budget_unref(ward_budget_t *b) {
-  while (b && atomic_fetch_sub(&b->refs, 1) == 1) {
+  while (b && __atomic_fetch_sub(&b->refs, 1, __ATOMIC_SEQ_CST) == 1) {
     ward_budget_t *parent = b->parent;
     free(b);
     b = parent;
   }
 }
 
-int64_t ward_budget_used(ward_budget_t *b) { return atomic_load(&b->used); }
+int64_t ward_budget_used(ward_budget_t *b) { return __atomic_load_n(&b->used, __ATOMIC_SEQ_CST); }
 
 static void budget_give(ward_budget_t *b, int64_t n) {
   if (n <= 0) return;
-  for (; b; b = b->parent) atomic_fetch_sub(&b->used, n);
+  for (; b; b = b->parent) __atomic_fetch_sub(&b->used, n, __ATOMIC_SEQ_CST);
 }
 
 // budget_take charges n to b and every budget above it, or to none. A
@@ -171,13 +164,15 @@ static void budget_give(ward_budget_t *b, int64_t n) {
 static int budget_take(ward_budget_t *b, int64_t n) {
   if (n <= 0) return 1;
   for (ward_budget_t *x = b; x; x = x->parent) {
-    int64_t cur = atomic_load(&x->used);
+    int64_t cur = __atomic_load_n(&x->used, __ATOMIC_SEQ_CST);
     do {
       if (cur > x->max - n) {
-        for (ward_budget_t *y = b; y != x; y = y->parent) atomic_fetch_sub(&y->used, n);
+        for (ward_budget_t *y = b; y != x; y = y->parent)
+          __atomic_fetch_sub(&y->used, n, __ATOMIC_SEQ_CST);
         return 0;
       }
-    } while (!atomic_compare_exchange_weak(&x->used, &cur, cur + n));
+    } while (!__atomic_compare_exchange_n(&x->used, &cur, cur + n, 1, __ATOMIC_SEQ_CST,
+                                          __ATOMIC_SEQ_CST));
   }
   return 1;
 }
@@ -312,7 +307,7 @@ static void *mem_new(void *env, const void *ty, size_t minimum, size_t maximum, 
   m->dirty = minimum;
   m->max = maximum;
   m->budget = budget;
-  if (budget) atomic_fetch_add(&budget->refs, 1);
+  if (budget) __atomic_fetch_add(&budget->refs, 1, __ATOMIC_SEQ_CST);
   ret->env = m;
   ret->get_memory = mem_get;
   ret->grow_memory = mem_grow;
@@ -749,16 +744,18 @@ ward_proc_t *ward_proc_new(wasm_engine_t *e, uint64_t id, int64_t max_memory, ui
   // top of it. Go guests have one funcref table of a few thousand entries.
   wasmtime_store_limiter(p->store, max_memory, table_elements, 4, WARD_MAX_TABLES, 1);
   // Tables are wasmtime's own allocations, with no hook like the memory
-  // creator's: their limit is charged to the budget whole, up front.
+  // creator's: their limit is charged to the budget whole, up front, with
+  // what the process itself holds while it lives (store, instance, fiber
+  // stack pages, its goroutine: WARD_PROCESS_COST).
   if (budget) {
-    int64_t charge = (int64_t)tables * table_elements * 8;
+    int64_t charge = (int64_t)tables * table_elements * 8 + WARD_PROCESS_COST;
     if (!budget_take(budget, charge)) {
       *refused = 1;
       *err = wasmtime_error_new("ward: the environment's MaxTotalMemory cannot hold this module's tables");
       ward_proc_free(p);
       return NULL;
     }
-    atomic_fetch_add(&budget->refs, 1);
+    __atomic_fetch_add(&budget->refs, 1, __ATOMIC_SEQ_CST);
     p->budget = budget;
     p->table_charge = charge;
   }

@@ -15,6 +15,10 @@ enum { WARD_MAX_PARAMS = 16, WARD_MAX_RESULTS = 8, WARD_MAX_HOST_ARGS = 8 };
 // WARD_TABLE_BYTES beyond MaxMemory.
 #define WARD_MAX_TABLES 2
 #define WARD_MAX_TABLE_ELEMENTS (1 << 16)
+// What a live process holds besides its memory, tables and message
+// buffers, as charged to its budget: about 25 KiB parked, measured
+// (docs/limits.md), rounded up.
+#define WARD_PROCESS_COST ((int64_t)32 << 10)
 #define WARD_TABLE_BYTES ((int64_t)WARD_MAX_TABLES * WARD_MAX_TABLE_ELEMENTS * 8)
 enum { PHASE_NEW, PHASE_INSTANTIATE, PHASE_INIT, PHASE_CALL, PHASE_DONE };
 enum { FAIL_NONE, FAIL_NO_EXPORT, FAIL_NOT_FUNC };
@@ -54,7 +58,14 @@ typedef struct ward_stacks ward_stacks_t;
 // from none. Reference-counted: the environment, its children's budgets
 // and every memory charged to it hold a reference, so a budget outlives
 // whatever it counts.
-typedef struct ward_budget ward_budget_t;
+// used and refs are atomics: C uses __atomic builtins on them, Go
+// sync/atomic (budget.go), which is why they are plain int64_t here.
+typedef struct ward_budget {
+  int64_t used;
+  int64_t max;
+  struct ward_budget *parent;
+  int64_t refs;
+} ward_budget_t;
 ward_budget_t *ward_budget_new(ward_budget_t *parent, int64_t max);
 void ward_budget_unref(ward_budget_t *b);
 int64_t ward_budget_used(ward_budget_t *b);
