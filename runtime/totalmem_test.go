@@ -247,3 +247,78 @@ func TestMaxTotalMemoryCountsGoHeld(t *testing.T) {
 	}
 	settle(t, "the queued messages' charge to come back", func() bool { return env.MemoryInUse() == 0 })
 }
+
+// growTouchWAT grows its memory by up to pages (as much as it is given)
+// and writes every page of it, so that it really holds host memory, then
+// parks in a receive of tag 99, which nothing sends.
+const growTouchWAT = `(module
+  (import "ward_message" "receive" (func $receive (param i32 i32 i64) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "\63\00\00\00\00\00\00\00")
+  (func (export "grow_touch_park") (param $pages i32)
+    (local $a i32) (local $end i32)
+    (loop $grow
+      (if (i32.and (i32.gt_s (local.get $pages) (i32.const 0))
+                   (i32.ne (memory.grow (i32.const 1)) (i32.const -1)))
+        (then (local.set $pages (i32.sub (local.get $pages) (i32.const 1))) (br $grow))))
+    (local.set $end (i32.mul (memory.size) (i32.const 65536)))
+    (loop $touch
+      (i32.store8 (local.get $a) (i32.const 1))
+      (local.set $a (i32.add (local.get $a) (i32.const 4096)))
+      (br_if $touch (i32.lt_u (local.get $a) (local.get $end))))
+    (drop (call $receive (i32.const 0) (i32.const 1) (i64.const -1)))))`
+
+// MaxTotalMemory holds host RSS: processes that each fill a large memory
+// and whose mailboxes are flooded from outside grow RSS by at most twice
+// the total (what Go holds may take twice its size before a collection)
+// plus a constant, where the same load under a large total takes several
+// times that.
+func TestMaxTotalMemoryHoldsRSS(t *testing.T) {
+	run := func(t *testing.T, total uint64) int64 {
+		r := newRuntime(t)
+		ctx := testCtx(t)
+		m := loadWAT(t, r, "growtouch", growTouchWAT)
+		env, err := r.NewEnvironment(environment.Config{MaxMemory: 32 << 20, MaxTotalMemory: total})
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := settledRSS(t)
+		var procs []*Process
+		for range 8 {
+			p := spawn(t, env, m, "grow_touch_park", I32(32<<20/page))
+			// Parked holding its memory, or refused for want of room.
+			waitFor(t, testTimeout, "the process to park or be refused", func() bool {
+				select {
+				case <-p.Done():
+					return true
+				default:
+					return p.park.Load() == parkWaiting
+				}
+			})
+			procs = append(procs, p)
+		}
+		data := make([]byte, 1<<20)
+		for _, p := range procs {
+			for p.Send(ctx, Message{Data: data}) == nil {
+			}
+		}
+		growth := rssKiB(t)<<10 - before
+		t.Logf("MaxTotalMemory %d MiB: RSS grew %.1f MiB, %.1f MiB charged", total>>20, mib(growth), mib(int64(env.MemoryInUse())))
+		if err := env.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return growth
+	}
+	const total = 64 << 20
+	if growth := run(t, total); growth > 2*total+accountingConstant {
+		t.Errorf("RSS grew %.1f MiB under a %d MiB total, past twice it + %d MiB", mib(growth), total>>20, accountingConstant>>20)
+	}
+	if testing.Short() {
+		return
+	}
+	if growth := run(t, 1<<30); growth <= 2*total+accountingConstant {
+		t.Errorf("under a 1 GiB total the same load grew RSS only %.1f MiB: the test does not show the total at work", mib(growth))
+	}
+}
+
+func loadWAT(t *testing.T, r *Runtime, name, wat string) *Module { return load(t, r, name, []byte(wat)) }
