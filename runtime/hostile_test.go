@@ -24,10 +24,11 @@ import (
 // hostileTimeout bounds a child running a hostile case: a hang guard only.
 const hostileTimeout = 60 * time.Second
 
-// loadHostile loads testdata/hostile/name.wat, compiled from its text.
+// loadHostile loads testdata/hostile/name.wasm, the committed build of
+// name.wat beside it (go run ./internal/tools/wat2wasm rebuilds it).
 func loadHostile(t *testing.T, r *Runtime, name string) *Module {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "testdata", "hostile", name+".wat"))
+	b, err := os.ReadFile(filepath.Join("..", "testdata", "hostile", name+".wasm"))
 	if err != nil {
 		t.Fatal(err)
 	}
