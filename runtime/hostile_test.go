@@ -7,10 +7,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/wardrt/ward/environment"
+	"github.com/wardrt/ward/hostapi"
 	"github.com/wardrt/ward/internal/abi"
 	"github.com/wardrt/ward/testdata"
 )
@@ -382,6 +384,29 @@ func TestHostileWASIPollOneoffHugeCount(t *testing.T) {
 		var te *TrapError
 		if !errors.As(reason, &ee) && !errors.As(reason, &te) {
 			t.Fatalf("%s: %T %v, want an errno exit or a trap", entry, reason, reason)
+		}
+	}
+}
+
+// Kill ends a process while a host module's handler serves its call: the
+// handler's context is cancelled, and the process ends Killed once the
+// handler returns, whatever it returns.
+func TestHostileKillInAHostModuleCall(t *testing.T) {
+	var entered atomic.Int64
+	mod := hostapi.Module{Namespace: "slow", Funcs: []hostapi.Func{{Name: "wait",
+		Handler: func(ctx context.Context, _ *hostapi.Call) error {
+			entered.Add(1)
+			<-ctx.Done()
+			return ctx.Err()
+		}}}}
+	r := newRuntime(t, WithHostModule(mod))
+	m := load(t, r, "slow", []byte(`(module (import "slow" "wait" (func $w)) (func (export "run") (call $w)))`))
+	for i := range 3 {
+		p := spawn(t, r.Environment(), m, "run")
+		waitFor(t, testTimeout, "the handler to be called", func() bool { return entered.Load() == int64(i+1) })
+		p.Kill()
+		if reason := wait(t, p); reason != Killed {
+			t.Fatalf("reason %T %v, want Killed", reason, reason)
 		}
 	}
 }
