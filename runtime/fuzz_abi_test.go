@@ -123,6 +123,16 @@ func abiGuestWAT() string {
   (func (export "quit"))
   (func (export "spin") (loop $l (br $l)))
   (func (export "sleep") (param $ms i64) (call $ward_process.sleep_ms (local.get $ms)))
+  ;; echo: answer every message to its sender, same tag and data (refused
+  ;; for the runtime's negative tags, which is fine)
+  (func (export "echo") (local $n i32)
+    (loop $l
+      (drop (call $ward_message.receive (i32.const 0) (i32.const 0) (i64.const -1)))
+      (local.set $n (call $ward_message.read_data (i32.const 1024) (i32.const 4096)))
+      (call $ward_message.create_data (call $ward_message.get_tag))
+      (drop (call $ward_message.write_data (i32.const 1024) (local.get $n)))
+      (drop (call $ward_message.send (call $ward_message.sender)))
+      (br $l)))
 
   ;; run: receive the program, then run its calls in order.
   (func (export "run")
@@ -196,8 +206,12 @@ func watBytes(b []byte) string {
 	return s.String()
 }
 
-// abiPids are the processes a program's pid arguments can name.
-type abiPids struct{ self, victim, outsider, dead ProcessID }
+// abiPids are the processes a program's pid arguments can name: itself;
+// an idle process, a Wasm echo server and a Go-native echo server in its
+// environment (the servers answer every message, which brings in the
+// hand-off and the Go paths); an idle process in a sibling environment;
+// and a process that has ended.
+type abiPids struct{ self, victim, echo, goEcho, outsider, dead ProcessID }
 
 // abiCall is one decoded call: an op (an abi.Funcs index, or past them an
 // extra op), argument modes and values.
@@ -266,7 +280,7 @@ func decodeABIProgram(data []byte, ops []int, pids abiPids) (calls []abiCall, bl
 			case 8:
 				mode = modeLast
 			case 9:
-				v = int64([...]ProcessID{pids.self, pids.victim, pids.outsider, pids.dead}[k&3])
+				v = int64([...]ProcessID{pids.self, pids.victim, pids.outsider, pids.dead, pids.echo, pids.goEcho, 0, 1 << 62}[k&7])
 			case 10:
 				v = int64(abiIDSlots + 8*(k&31))
 			case 11:
@@ -311,7 +325,7 @@ func encodeABIProgram(calls []abiCall, blob []byte) []byte {
 var abiFuzzEnv = environment.Config{
 	MaxMemory:           4 * environment.PageSize,
 	MaxFuel:             20_000_000,
-	MaxProcesses:        8,
+	MaxProcesses:        10,
 	MaxMailboxMessages:  32,
 	MaxMailboxBytes:     64 << 10,
 	MaxTimers:           8,
@@ -381,6 +395,24 @@ func runABI(t *testing.T, cacheDir string, build func(abiPids) ([]abiCall, []byt
 	if err != nil {
 		t.Fatal(err)
 	}
+	echo, err := env.Spawn(ctx, m, "echo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	goEcho, err := env.SpawnGo(ctx, "goecho", func(ctx context.Context, self *Self) error {
+		for {
+			msg, err := self.Receive(ctx)
+			if err != nil {
+				return nil // killed, or the runtime closing
+			}
+			if msg.Tag >= 0 {
+				_ = self.Send(ProcessID(msg.Sender), Message{Tag: msg.Tag, Data: msg.Data})
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	dead, err := env.Spawn(ctx, m, "quit")
 	if err != nil {
 		t.Fatal(err)
@@ -392,7 +424,7 @@ func runABI(t *testing.T, cacheDir string, build func(abiPids) ([]abiCall, []byt
 	if err != nil {
 		t.Fatal(err)
 	}
-	calls, blob := build(abiPids{p.ID(), victim.ID(), outsider.ID(), dead.ID()})
+	calls, blob := build(abiPids{p.ID(), victim.ID(), echo.ID(), goEcho.ID(), outsider.ID(), dead.ID()})
 	if err := p.Send(ctx, Message{Tag: 1, Data: encodeABIProgram(calls, blob)}); err != nil {
 		t.Fatalf("sending the program: %v", err)
 	}
@@ -601,6 +633,22 @@ func TestABIInterpreterMakesTheCalls(t *testing.T) {
 				abiCallOf(t, "ward_process.exit", modeLoad, 1024),
 			}
 		}, exitCode(1)},
+		{"the Wasm echo answers a request", func(t *testing.T, pids abiPids) []abiCall {
+			return []abiCall{
+				abiCallOf(t, "ward_message.create_data", 0, 7),
+				abiCallOf(t, "ward_message.write_data", 0, abiScratch, 8),
+				abiCallOf(t, "ward_message.send_receive", 0, int64(pids.echo), 0, 0, 10_000),
+				exitLast(t),
+			}
+		}, isNormal},
+		{"the Go echo answers a request", func(t *testing.T, pids abiPids) []abiCall {
+			return []abiCall{
+				abiCallOf(t, "ward_message.create_data", 0, 7),
+				abiCallOf(t, "ward_message.send_receive", 0, int64(pids.goEcho), 0, 0, 10_000),
+				abiCallOf(t, "ward_message.get_tag", 0),
+				exitLast(t),
+			}
+		}, exitCode(7)},
 		{"kill outside the environment is ErrPermission", func(t *testing.T, pids abiPids) []abiCall {
 			return []abiCall{abiCallOf(t, "ward_process.kill", 0, int64(pids.outsider)), exitLast(t)}
 		}, exitCode(abi.ErrPermission)},
