@@ -180,7 +180,7 @@ func TestHostileBadPointersToEveryCall(t *testing.T) {
 						}
 						calls = []abiCall{call, exitLast}
 						return calls, nil
-					})
+					}).reason
 					var te *TrapError
 					trapped := errors.As(reason, &te) && te.Code == TrapNone && strings.Contains(te.Message, "outside the caller's memory")
 					if trapped != c.wantTrap {
@@ -409,4 +409,28 @@ func TestHostileKillInAHostModuleCall(t *testing.T) {
 			t.Fatalf("reason %T %v, want Killed", reason, reason)
 		}
 	}
+}
+
+// A guest may not kill a process outside its environment (hostKill), so
+// it may not do so by linking to it and exiting abnormally either: links
+// must follow the rule kill follows (issue 13).
+func TestHostileLinkCannotKillAcrossEnvironments(t *testing.T) {
+	if !abiOutsiderMustSurvive {
+		t.Skip("ward bug, signals area (the colleague moving signals off the global lock and bounding links): " +
+			"link crosses environments, so a guest kills a sibling environment's process by linking to it and exiting; " +
+			"set abiOutsiderMustSurvive in fuzz_abi_test.go once links follow kill's rule")
+	}
+	var calls []abiCall
+	out := runABI(t, t.TempDir(), func(pids abiPids) ([]abiCall, []byte) {
+		calls = []abiCall{
+			abiCallOf(t, "ward_process.link", 0, int64(pids.outsider)),
+			abiCallOf(t, "ward_process.exit", 0, 9),
+		}
+		return calls, nil
+	})
+	var ee *ExitError
+	if !errors.As(out.reason, &ee) || ee.Code != 9 {
+		t.Fatalf("the linker: %v", out.reason)
+	}
+	// runABI checks the outsider survived (abiOutsiderMustSurvive).
 }
