@@ -347,7 +347,7 @@ var abiWATOnce = sync.OnceValue(abiGuestWAT)
 // only way to check that Close leaves nothing behind, and that one input's
 // timers and names cannot change the next input's outcome.
 func runABIProgram(t *testing.T, cacheDir string, data []byte, ops []int) {
-	runABI(t, cacheDir, func(pids abiPids) ([]abiCall, []byte) {
+	runABI(t, cacheDir, abiRunBound, func(pids abiPids) ([]abiCall, []byte) {
 		calls, blob, _ := decodeABIProgram(data, ops, pids)
 		return calls, blob
 	})
@@ -369,8 +369,10 @@ const abiOutsiderMustSurvive = false
 // property and returns how the program's processes ended.
 //
 // cacheDir keeps the interpreter's compiled code between runtimes:
-// deserializing it takes a millisecond, compiling it fifty.
-func runABI(t *testing.T, cacheDir string, build func(abiPids) ([]abiCall, []byte)) abiOutcome {
+// deserializing it takes a millisecond, compiling it fifty. The program is
+// killed if it runs longer than bound: abiRunBound when fuzzing, a hang
+// guard for programs that are to finish.
+func runABI(t *testing.T, cacheDir string, bound time.Duration, build func(abiPids) ([]abiCall, []byte)) abiOutcome {
 	goroutines := goruntime.NumGoroutine()
 	stores := wasm.LiveProcs()
 	r, err := New(WithLogger(discardLogger()), WithCacheDir(cacheDir))
@@ -444,7 +446,7 @@ func runABI(t *testing.T, cacheDir string, build func(abiPids) ([]abiCall, []byt
 	killed := false
 	select {
 	case <-p.Done():
-	case <-time.After(abiRunBound):
+	case <-time.After(bound):
 		killed = true
 		p.Kill()
 		select {
@@ -691,7 +693,7 @@ func TestABIInterpreterMakesTheCalls(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			var calls []abiCall
-			reason := runABI(t, dir, func(pids abiPids) ([]abiCall, []byte) {
+			reason := runABI(t, dir, testTimeout, func(pids abiPids) ([]abiCall, []byte) {
 				calls = c.calls(t, pids)
 				return calls, nil
 			}).reason

@@ -165,7 +165,7 @@ func TestHostileBadPointersToEveryCall(t *testing.T) {
 				name := fmt.Sprintf("%s.%s/%s/%s", f.Namespace, f.Name, f.Params[ptr.ptr].Name, c.name)
 				t.Run(name, func(t *testing.T) {
 					var calls []abiCall
-					reason := runABI(t, dir, func(pids abiPids) ([]abiCall, []byte) {
+					reason := runABI(t, dir, testTimeout, func(pids abiPids) ([]abiCall, []byte) {
 						call := abiCall{op: id}
 						copy(call.args[:], abiBaseline(t, f, pids))
 						size := ptr.unit
@@ -421,7 +421,7 @@ func TestHostileLinkCannotKillAcrossEnvironments(t *testing.T) {
 			"set abiOutsiderMustSurvive in fuzz_abi_test.go once links follow kill's rule")
 	}
 	var calls []abiCall
-	out := runABI(t, t.TempDir(), func(pids abiPids) ([]abiCall, []byte) {
+	out := runABI(t, t.TempDir(), testTimeout, func(pids abiPids) ([]abiCall, []byte) {
 		calls = []abiCall{
 			abiCallOf(t, "ward_process.link", 0, int64(pids.outsider)),
 			abiCallOf(t, "ward_process.exit", 0, 9),
