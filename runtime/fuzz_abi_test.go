@@ -21,13 +21,15 @@ import (
 // The fuzz targets below drive ward's guest ABI the way a hostile guest
 // would: a short program of calls to the host functions of abi.Funcs, with
 // arguments a fuzzer chooses (pointers and lengths near 0, past the end of
-// memory, near 2^32; ids of live, dead and foreign processes; the results
-// of earlier calls), run by an interpreter guest inside an environment with
-// small limits. The property is the one docs/security.md promises: the
-// host never crashes or hangs, the interpreter ends with a reason a guest
-// can earn (normal, killed, a trap, out of fuel, memory limit, an exit
-// code) or is killed within a bound, and once the runtime closes no
-// process store and no goroutine is left.
+// memory, near 2^32; ids of live, dead and foreign processes and of echo
+// servers; the results of earlier calls), run by an interpreter guest
+// inside an environment with small limits. The property is the one
+// docs/security.md promises: the host never crashes or hangs, the
+// interpreter ends with a reason a guest can earn (normal, killed, a trap,
+// out of fuel, memory limit, an exit code) or is killed within a bound,
+// Close returns, and once it has no process store and no goroutine is
+// left. (And, once links respect environments, the sibling environment's
+// process survives: abiOutsiderMustSurvive.)
 //
 // The interpreter is generated from abi.Funcs, so a function added to the
 // table is fuzzed without touching this file.
