@@ -232,20 +232,25 @@ func TestHostileKillDuringStartFunction(t *testing.T) {
 	r := newRuntime(t)
 	env := r.Environment()
 	var stuck []*Process
-	for _, name := range []string{"start_spin", "start_wait", "start_receive"} {
+	// Instantiation runs on a fiber: a process holds a stack once it is
+	// in its start function.
+	inStart := func(n int) func() bool {
+		return func() bool { inUse, _ := r.engine.StacksInUse(); return inUse == n }
+	}
+	names := []string{"start_spin", "start_wait", "start_receive"}
+	for _, name := range names {
 		m := loadHostile(t, r, name)
 		p := spawn(t, env, m, "run")
-		// Let it reach its start function; nothing observable says so,
-		// and either way the kill must end it.
-		time.Sleep(20 * time.Millisecond)
+		waitFor(t, testTimeout, name+" to run its start function", inStart(1))
 		p.Kill()
 		if reason := wait(t, p); reason != Killed {
 			t.Fatalf("%s: reason %T %v, want Killed", name, reason, reason)
 		}
-		stuck = append(stuck, spawn(t, env, m, "run"))
 	}
-	// The runtime's Close, in cleanup, must end these three as well.
-	time.Sleep(20 * time.Millisecond)
+	for _, name := range names {
+		stuck = append(stuck, spawn(t, env, loadHostile(t, r, name), "run"))
+	}
+	waitFor(t, testTimeout, "all three to run their start functions", inStart(len(names)))
 	for _, p := range stuck {
 		if p.Reason() != nil {
 			t.Fatalf("%v ended on its own: %v", p, p.Reason())
@@ -308,30 +313,30 @@ func TestHostileKillInEveryWait(t *testing.T) {
 
 // memory.grow by deltas that overflow a naive page count (2^32-1, 2^31,
 // 65536 and 65537 pages) is refused with -1 like any grow past the limit,
-// and the process runs on with its memory unchanged. A host that computed
-// the new size in 32 bits, or tried to map it, could crash: in a child.
+// and the process runs on with its memory intact. A host that computed the
+// new size in 32 bits, or tried to map it, could crash: in a child. Under
+// a one-page limit every grow is refused (exit 0); under the largest limit
+// there is, 4 GiB, only the last one-page grow is granted, and memory is
+// two pages (exit 1 + 100: see grow.wat).
 func TestHostileMemoryGrowExtremes(t *testing.T) {
 	if !inChild(t) {
 		passInChild(t, hostileTimeout)
 		return
 	}
-	r := newRuntime(t)
-	for _, limit := range []uint64{environment.PageSize, environment.MaxWasm32Memory} {
-		env, err := r.NewEnvironment(environment.Config{MaxMemory: limit})
+	r := newRuntime(t, WithRootEnvironment(environment.Config{MaxMemory: environment.MaxWasm32Memory}))
+	m := loadHostile(t, r, "grow")
+	for _, c := range []struct {
+		limit uint64
+		exit  int
+	}{{environment.PageSize, 0}, {environment.MaxWasm32Memory, 101}} {
+		env, err := r.NewEnvironment(environment.Config{MaxMemory: c.limit})
 		if err != nil {
-			if limit == environment.MaxWasm32Memory {
-				continue // the root's default is lower, and children only narrow
-			}
 			t.Fatal(err)
 		}
-		m := loadHostile(t, r, "grow")
 		reason := wait(t, spawn(t, env, m, "run"))
 		var ee *ExitError
-		if reason != Normal && !(errors.As(reason, &ee) && ee.Code < 100) {
-			t.Fatalf("limit %d: %T %v, want the guest running on after refused grows", limit, reason, reason)
-		}
-		if limit == environment.PageSize && reason != Normal {
-			t.Fatalf("limit one page: %d grows were granted", ee.Code)
+		if (c.exit == 0 && reason != Normal) || (c.exit != 0 && (!errors.As(reason, &ee) || ee.Code != c.exit)) {
+			t.Fatalf("limit %d: %T %v, want exit %d", c.limit, reason, reason, c.exit)
 		}
 	}
 }
