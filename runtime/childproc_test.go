@@ -143,9 +143,6 @@ func passInChild(t *testing.T, timeout time.Duration) {
 // The harness itself must tell a crash, a failure, a hang and a pass apart,
 // or every test using it could pass for the wrong reason.
 func TestChildHarnessReportsCrashesAndHangs(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs child processes")
-	}
 	cases := []struct {
 		name  string
 		child func(t *testing.T)
