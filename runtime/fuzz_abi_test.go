@@ -474,6 +474,9 @@ func runABI(t *testing.T, cacheDir string, bound time.Duration, build func(abiPi
 		t.Fatalf("Close: %v; program:\n%s", err, describeABIProgram(calls))
 	}
 	closed = true
+	if n := r.NumProcesses(); n != 0 {
+		t.Fatalf("after Close: %d processes in the table; program:\n%s", n, describeABIProgram(calls))
+	}
 	if n := wasm.LiveProcs(); n != stores {
 		t.Fatalf("after Close: %d process stores alive, want %d; program:\n%s", n, stores, describeABIProgram(calls))
 	}

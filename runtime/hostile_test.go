@@ -439,3 +439,35 @@ func TestHostileLinkCannotKillAcrossEnvironments(t *testing.T) {
 	}
 	// runABI checks the outsider survived (abiOutsiderMustSurvive).
 }
+
+// Runtime.Stats after Close must answer (zero stacks), not read the stack
+// pool Close freed. Found while adding a check to the fuzz harness; in a
+// child, as it hangs today (a lock on freed memory), and a read of freed
+// memory may as well crash.
+func TestStatsAfterClose(t *testing.T) {
+	if !inChild(t) {
+		t.Skip("ward bug, runtime.go (Close and calls on a closed runtime, the environment-lifetime work): " +
+			"Stats after Close calls ward_stacks_in_use on the stack pool engine.Close freed: garbage counts, or a hang on the freed mutex; " +
+			"remove this skip once Stats (or Engine.StacksInUse) checks for a closed engine")
+		passInChild(t, 20*time.Second)
+		return
+	}
+	// The freed pool is read as garbage only once its memory is reused:
+	// make and close runtimes until it has been.
+	var rts []*Runtime
+	for range 200 {
+		r, err := New(WithLogger(discardLogger()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Close(testCtx(t)); err != nil {
+			t.Fatal(err)
+		}
+		rts = append(rts, r)
+	}
+	for _, r := range rts {
+		if s := r.Stats(); s.Processes != 0 || s.StacksInUse != 0 {
+			t.Fatalf("Stats after Close: %+v", s)
+		}
+	}
+}
