@@ -28,8 +28,8 @@ import (
 // interpreter ends with a reason a guest can earn (normal, killed, a trap,
 // out of fuel, memory limit, an exit code) or is killed within a bound,
 // Close returns, and once it has no process store and no goroutine is
-// left. (And, once links respect environments, the sibling environment's
-// process survives: abiOutsiderMustSurvive.)
+// left; and the sibling environment's process survives whatever the
+// program does (links follow kill's environment rule).
 //
 // The interpreter is generated from abi.Funcs, so a function added to the
 // table is fuzzed without touching this file.
@@ -361,12 +361,6 @@ type abiOutcome struct {
 	outsider Reason // the sibling environment's process's, nil if running
 }
 
-// abiOutsiderMustSurvive adds to the property that nothing a program does
-// ends the process of the sibling environment. It is false while links
-// cross environments (issue 13: a guest links to it and exits abnormally);
-// TestHostileLinkCannotKillAcrossEnvironments says when to set it.
-const abiOutsiderMustSurvive = false
-
 // runABI runs the program build makes in a fresh runtime, checks the
 // property and returns how the program's processes ended.
 //
@@ -464,7 +458,7 @@ func runABI(t *testing.T, cacheDir string, bound time.Duration, build func(abiPi
 	// A link passes an exit on by ending its peer from outside, which marks
 	// it killed at once and ends it soon after: look at the mark, or the
 	// check would depend on timing.
-	if abiOutsiderMustSurvive && (out.outsider != nil || outsider.killed.Load()) {
+	if out.outsider != nil || outsider.killed.Load() {
 		t.Fatalf("the process of the sibling environment is ending or ended (reason so far: %v); program:\n%s", out.outsider, describeABIProgram(calls))
 	}
 
@@ -647,10 +641,10 @@ func TestABIInterpreterMakesTheCalls(t *testing.T) {
 		}, isNormal},
 		{"a bad version is ErrInvalid", func(t *testing.T, _ abiPids) []abiCall {
 			return []abiCall{abiCallOf(t, "ward_registry.register", 0, svc, svcN, bad, badN), exitLast(t)}
-		}, exitCode(abi.ErrInvalid)},
+		}, exitsWith(abi.ErrInvalid)},
 		{"spawning a missing export is ErrNotFound", func(t *testing.T, _ abiPids) []abiCall {
 			return []abiCall{abiCallOf(t, "ward_process.spawn", 0, nope, nopeN, 0, 0, 8), exitLast(t)}
-		}, exitCode(abi.ErrNotFound)},
+		}, exitsWith(abi.ErrNotFound)},
 		{"spawn writes the id, and modeLoad reads it back", func(t *testing.T, _ abiPids) []abiCall {
 			return []abiCall{
 				abiCallOf(t, "ward_process.spawn", 0, idle, idleN, 0, 0, 8),
@@ -658,7 +652,7 @@ func TestABIInterpreterMakesTheCalls(t *testing.T) {
 				abiCallOf(t, "store", modeLast<<2, 1024), // the 1 exists returned, at 1024
 				abiCallOf(t, "ward_process.exit", modeLoad, 1024),
 			}
-		}, exitCode(1)},
+		}, exitsWith(1)},
 		{"the Wasm echo answers a request", func(t *testing.T, pids abiPids) []abiCall {
 			return []abiCall{
 				abiCallOf(t, "ward_message.create_data", 0, 7),
@@ -674,10 +668,10 @@ func TestABIInterpreterMakesTheCalls(t *testing.T) {
 				abiCallOf(t, "ward_message.get_tag", 0),
 				exitLast(t),
 			}
-		}, exitCode(7)},
+		}, exitsWith(7)},
 		{"kill outside the environment is ErrPermission", func(t *testing.T, pids abiPids) []abiCall {
 			return []abiCall{abiCallOf(t, "ward_process.kill", 0, int64(pids.outsider)), exitLast(t)}
-		}, exitCode(abi.ErrPermission)},
+		}, exitsWith(abi.ErrPermission)},
 		{"a write past the end of memory traps", func(t *testing.T, _ abiPids) []abiCall {
 			return []abiCall{abiCallOf(t, "ward_message.write_data", modeMemEnd, -4, 8)}
 		}, hostTrap("ward_message.write_data")},
@@ -711,7 +705,7 @@ func TestABIInterpreterMakesTheCalls(t *testing.T) {
 
 func isNormal(r Reason) bool { return r == Normal }
 
-func exitCode(code int) func(Reason) bool {
+func exitsWith(code int) func(Reason) bool {
 	return func(r Reason) bool {
 		var ee *ExitError
 		return errors.As(r, &ee) && ee.Code == code

@@ -367,13 +367,11 @@ func TestHostileSpawnBombLeavesSiblingsRunning(t *testing.T) {
 
 // A guest calling WASI's poll_oneoff with a subscription count no memory
 // can hold must fail that call (EINVAL, or a trap), not take the host
-// down: wasmtime's implementation allocates 48 bytes per subscription on
-// the host before it reads guest memory (issue 13). In a child, since
-// today the host aborts.
+// down: wasmtime's implementation allocated 48 bytes per subscription on
+// the host before it read guest memory (issue 13). In a child, since a
+// regression would abort the host.
 func TestHostileWASIPollOneoffHugeCount(t *testing.T) {
 	if !inChild(t) {
-		t.Skip("ward bug, WASI area (the colleague shadowing WASI functions): poll_oneoff with nsubscriptions 0xFFFFFFFF aborts the host " +
-			"(memory allocation of 68719476720 bytes failed, SIGABRT); remove this skip once poll_oneoff is shadowed")
 		passInChild(t, hostileTimeout)
 		return
 	}
@@ -420,11 +418,6 @@ func TestHostileKillInAHostModuleCall(t *testing.T) {
 // it may not do so by linking to it and exiting abnormally either: links
 // must follow the rule kill follows (issue 13).
 func TestHostileLinkCannotKillAcrossEnvironments(t *testing.T) {
-	if !abiOutsiderMustSurvive {
-		t.Skip("ward bug, signals area (the colleague moving signals off the global lock and bounding links): " +
-			"link crosses environments, so a guest kills a sibling environment's process by linking to it and exiting; " +
-			"set abiOutsiderMustSurvive in fuzz_abi_test.go once links follow kill's rule")
-	}
 	var calls []abiCall
 	out := runABI(t, t.TempDir(), testTimeout, func(pids abiPids) ([]abiCall, []byte) {
 		calls = []abiCall{
@@ -437,18 +430,15 @@ func TestHostileLinkCannotKillAcrossEnvironments(t *testing.T) {
 	if !errors.As(out.reason, &ee) || ee.Code != 9 {
 		t.Fatalf("the linker: %v", out.reason)
 	}
-	// runABI checks the outsider survived (abiOutsiderMustSurvive).
+	// runABI checks the outsider survived.
 }
 
 // Runtime.Stats after Close must answer (zero stacks), not read the stack
 // pool Close freed. Found while adding a check to the fuzz harness; in a
-// child, as it hangs today (a lock on freed memory), and a read of freed
-// memory may as well crash.
+// child, as it hung (a lock on freed memory), and a read of freed memory
+// may as well crash.
 func TestStatsAfterClose(t *testing.T) {
 	if !inChild(t) {
-		t.Skip("ward bug, runtime.go (Close and calls on a closed runtime, the environment-lifetime work): " +
-			"Stats after Close calls ward_stacks_in_use on the stack pool engine.Close freed: garbage counts, or a hang on the freed mutex; " +
-			"remove this skip once Stats (or Engine.StacksInUse) checks for a closed engine")
 		passInChild(t, 20*time.Second)
 		return
 	}
