@@ -365,32 +365,6 @@ func TestHostileSpawnBombLeavesSiblingsRunning(t *testing.T) {
 	}
 }
 
-// A guest calling WASI's poll_oneoff with a subscription count no memory
-// can hold must fail that call (EINVAL, or a trap), not take the host
-// down: wasmtime's implementation allocated 48 bytes per subscription on
-// the host before it read guest memory (issue 13). In a child, since a
-// regression would abort the host.
-func TestHostileWASIPollOneoffHugeCount(t *testing.T) {
-	if !inChild(t) {
-		passInChild(t, hostileTimeout)
-		return
-	}
-	r := newRuntime(t)
-	env, err := r.NewEnvironment(environment.Config{MaxMemory: 16 * environment.PageSize})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := loadHostile(t, r, "wasi_poll")
-	for _, entry := range []string{"huge", "big"} {
-		reason := wait(t, spawn(t, env, m, entry))
-		var ee *ExitError
-		var te *TrapError
-		if !errors.As(reason, &ee) && !errors.As(reason, &te) {
-			t.Fatalf("%s: %T %v, want an errno exit or a trap", entry, reason, reason)
-		}
-	}
-}
-
 // Kill ends a process while a host module's handler serves its call: the
 // handler's context is cancelled, and the process ends Killed once the
 // handler returns, whatever it returns.

@@ -321,4 +321,6 @@ func TestMaxTotalMemoryHoldsRSS(t *testing.T) {
 	}
 }
 
-func loadWAT(t *testing.T, r *Runtime, name, wat string) *Module { return load(t, r, name, []byte(wat)) }
+func loadWAT(t *testing.T, r *Runtime, name, wat string) *Module {
+	return load(t, r, name, []byte(wat))
+}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	goruntime "runtime"
 	"strconv"
 	"strings"
@@ -62,30 +61,12 @@ func wantTrap(t *testing.T, what string, reason Reason) {
 	}
 }
 
-const hostileChildVar = "WARD_TEST_HOSTILE_CHILD"
-
-// runChild re-runs the test binary for test alone with hostileChildVar set to
-// what, so that a host crash fails the test instead of ending the test
-// process, and checks the child passed.
-func runChild(t *testing.T, test, what string) {
-	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^"+test+"$", "-test.v", "-test.count=1")
-	cmd.Env = append(os.Environ(), hostileChildVar+"="+what)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("child test process failed (%v): the host did not survive:\n%s", err, out)
-	}
-	if !strings.Contains(string(out), "--- PASS: "+test) {
-		t.Fatalf("child did not run %s:\n%s", test, out)
-	}
-}
-
 // A subscription count far beyond guest memory made wasmtime allocate
 // 64 GiB and abort the whole host. The guest now gets the trap wasmtime
 // gives for subscriptions outside its memory.
 func TestWASIPollOneoffHugeCount(t *testing.T) {
-	if os.Getenv(hostileChildVar) != "poll_oneoff" {
-		runChild(t, "TestWASIPollOneoffHugeCount", "poll_oneoff")
+	if !inChild(t) {
+		passInChild(t, hostileTimeout)
 		return
 	}
 	r := newRuntime(t)
