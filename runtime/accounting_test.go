@@ -12,6 +12,7 @@ import (
 
 	"github.com/wardrt/ward/environment"
 	"github.com/wardrt/ward/internal/abi"
+	"github.com/wardrt/ward/internal/wasm"
 	"github.com/wardrt/ward/testdata"
 )
 
@@ -141,11 +142,14 @@ func runHostileAccounting(t *testing.T, r *Runtime, m *Module, c environment.Con
 	return env, got
 }
 
-// settledRSS collects the Go heap and returns freed memory to the OS, so
-// that what is measured next is what is held, then reads VmRSS in bytes.
+// settledRSS collects the Go heap and returns freed memory to the OS, the
+// C heap's too (glibc keeps freed chunks of its per-thread arenas until
+// trimmed), so that what is measured next is what is held, then reads
+// VmRSS in bytes.
 func settledRSS(t *testing.T) int64 {
 	goruntime.GC()
 	debug.FreeOSMemory()
+	wasm.TrimHeap()
 	return rssKiB(t) << 10
 }
 

@@ -324,3 +324,54 @@ func TestMaxTotalMemoryHoldsRSS(t *testing.T) {
 func loadWAT(t *testing.T, r *Runtime, name, wat string) *Module {
 	return load(t, r, name, []byte(wat))
 }
+
+// deepWAT recurses depth times through frames with many locals, then
+// waits at the bottom in a receive of tag 99, which nothing sends.
+const deepWAT = `(module
+  (import "ward_message" "receive" (func $receive (param i32 i32 i64) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "\\63\\00\\00\\00\\00\\00\\00\\00")
+  (func $down (export "down") (param $depth i32) (result i64)
+    (local i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64)
+    (if (result i64) (i32.eqz (local.get $depth))
+      (then (i64.extend_i32_s (call $receive (i32.const 0) (i32.const 1) (i64.const -1))))
+      (else (i64.add (local.get 1) (call $down (i32.sub (local.get $depth) (i32.const 1))))))))`
+
+// A process that recurses deep and then waits holds the stack pages it
+// touched: they count against MaxTotalMemory while it waits (a wait that
+// does not fit traps with a memory-limit reason), and the charge goes when
+// it ends.
+func TestMaxTotalMemoryCountsDeepStacks(t *testing.T) {
+	r := newRuntime(t)
+	m := loadWAT(t, r, "deep", deepWAT)
+	env, err := r.NewEnvironment(environment.Config{MaxTotalMemory: 16 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	shallow := spawn(t, env, m, "down", I32(0))
+	parked(t, shallow)
+	base := env.MemoryInUse()
+	deep := spawn(t, env, m, "down", I32(6000))
+	parked(t, deep)
+	deepCost := env.MemoryInUse() - base
+	if deepCost < base+64<<10 {
+		t.Fatalf("a process parked 6000 frames deep is charged %d bytes, one parked at the top %d: its stack is not counted", deepCost, base)
+	}
+	t.Logf("parked at the top: %d bytes charged; 6000 frames deep: %d", base, deepCost)
+
+	// Under a total that holds a shallow process but not a deep one.
+	tight, err := r.NewEnvironment(environment.Config{MaxTotalMemory: base + (deepCost-base)/2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reason := wait(t, spawn(t, tight, m, "down", I32(6000)))
+	if !errors.Is(reason, ErrMemoryLimit) {
+		t.Fatalf("a deep wait past the total: %v (%T), want a memory-limit reason", reason, reason)
+	}
+	settle(t, "the refused process's charge to go", func() bool { return tight.MemoryInUse() == 0 })
+	deep.Kill()
+	shallow.Kill()
+	wait(t, deep)
+	wait(t, shallow)
+	settle(t, "the deep process's charge to go", func() bool { return env.MemoryInUse() == 0 })
+}

@@ -97,3 +97,8 @@ func (b *Budget) Force(n int64) {
 		atomic.AddInt64((*int64)(unsafe.Pointer(&x.used)), n)
 	}
 }
+
+// TrimHeap returns the C heap's free memory to the OS (malloc_trim), as
+// closing an engine does. For measurements: what the allocator keeps for
+// reuse is not memory anything holds.
+func TrimHeap() { C.ward_trim() }

@@ -15,6 +15,12 @@ static ward_proc_t *proc_of(wasmtime_caller_t *caller) {
   return wasmtime_context_get_data(wasmtime_caller_context(caller));
 }
 
+// The process whose call this thread is polling. Linear memories are made
+// and grown only inside a poll, on the polling thread (fibers switch
+// stacks, not threads), so the memory creator and the stack pool below
+// find the process, and the budget to charge, here.
+static _Thread_local ward_proc_t *ward_tls_proc;
+
 // ---------------------------------------------------------------------------
 // Fiber stacks. wasmtime's default creator mmaps and munmaps a stack for
 // every call, and each munmap costs a TLB-shootdown IPI (4-7x slower spawn in
@@ -27,6 +33,7 @@ static ward_proc_t *proc_of(wasmtime_caller_t *caller) {
 typedef struct ward_stack {
   ward_stacks_t *pool;
   uint8_t *base;
+  uintptr_t low; // the lowest stack pointer seen in a host call or yield
 } ward_stack_t;
 
 struct ward_stacks {
@@ -48,6 +55,16 @@ static uint8_t *stack_get(void *env, size_t *len) {
 static void stack_release(void *env) {
   ward_stack_t *st = env;
   ward_stacks_t *s = st->pool;
+  // A call that went deep left its pages resident: give them back, so a
+  // pool of once-deep stacks does not hold memory no process is charged
+  // for. Shallow calls, the usual ones, cost no syscall.
+  uintptr_t top = (uintptr_t)(st->base + s->stack_size);
+  uintptr_t keep = top - WARD_STACK_KEEP;
+  if (st->low && st->low < keep) {
+    uintptr_t from = st->low & ~(uintptr_t)4095;
+    madvise((void *)from, keep - from, MADV_DONTNEED);
+  }
+  st->low = 0;
   pthread_mutex_lock(&s->mu);
   s->free[s->nfree++] = st; // LIFO: the next fiber gets a stack still hot in cache
   s->in_use--;
@@ -87,6 +104,8 @@ static void *stack_new(void *env, size_t size, wt_stack_memory_t *ret) {
   ward_stack_t *st = s->free[--s->nfree];
   s->in_use++;
   pthread_mutex_unlock(&s->mu);
+  // Fibers are made on their first poll, so this is the polled process's.
+  if (ward_tls_proc) ward_tls_proc->stack = st;
   ret->env = st;
   ret->get_stack_memory = stack_get;
   ret->finalizer = stack_release;
@@ -177,11 +196,6 @@ static int budget_take(ward_budget_t *b, int64_t n) {
   return 1;
 }
 
-// The process whose call this thread is polling. Linear memories are made
-// and grown only inside a poll, on the polling thread (fibers switch
-// stacks, not threads), so the memory creator below finds the budget to
-// charge here.
-static _Thread_local ward_proc_t *ward_tls_proc;
 
 typedef struct ward_mem {
   uint8_t *base;
@@ -378,6 +392,8 @@ ward_stacks_t *ward_config(wasm_config_t *c, size_t stack_size, size_t max_wasm_
 // Go, back on the goroutine's own stack, sets ready. No Go code runs here
 // (Go on a fiber stack dies with "morestack on g0").
 
+static int charge_stack(ward_proc_t *p);
+
 static bool cont_cb(void *env) {
   ward_proc_t *p = env;
   if (!p->ready) return false;
@@ -480,8 +496,16 @@ static void async_cb(void *env, wasmtime_caller_t *caller, const wt_val_t *args,
   p->hresults = results;
   p->htrap = trap_ret;
   p->ready = 0;
-  int ahead = h->receive ? ward_proc_take_ahead(p, (uint32_t)p->hargs[0], (uint32_t)p->hargs[1]) : 0;
-  if (ahead > 0) {
+  int charged = charge_stack(p);
+  int ahead = charged && h->receive
+                  ? ward_proc_take_ahead(p, (uint32_t)p->hargs[0], (uint32_t)p->hargs[1])
+                  : 0;
+  if (!charged) {
+    // The call would wait holding a stack its environment has no room
+    // for: it traps instead, before Go sees it.
+    p->htrap_msg = strdup("ward: the environment's MaxTotalMemory cannot hold this process's stack");
+    p->ready = p->htrap_msg != NULL;
+  } else if (ahead > 0) {
     // Complete before the first poll: wasmtime then never suspends.
     p->hret[0] = WARD_STATUS_OK;
     p->ready = 1;
@@ -713,9 +737,33 @@ wasmtime_error_t *ward_define_c(wasmtime_linker_t *l, const char *ns, const char
 // GOMAXPROCS slots). We use the callback form rather than
 // wasmtime_context_epoch_deadline_async_yield_and_update, whose v25 header
 // declares a return value the library never sets.
+// charge_stack charges the process's budget for the fiber stack its call
+// has reached, past what WARD_PROCESS_COST includes: a process that
+// recurses deep and then waits holds those pages while it waits. Called on
+// the fiber at every suspension (host call or yield); 0 when the budget has
+// no room.
+static int charge_stack(ward_proc_t *p) {
+  ward_stack_t *st = p->stack;
+  if (!st) return 1;
+  uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+  uintptr_t top = (uintptr_t)(st->base + st->pool->stack_size);
+  if (sp >= top || sp < (uintptr_t)st->base) return 1; // not on the fiber: nothing to charge
+  if (!st->low || sp < st->low) st->low = sp;
+  int64_t depth = (int64_t)((top - st->low + 4095) & ~(uintptr_t)4095) - WARD_STACK_KEEP;
+  if (!p->budget || depth <= p->stack_charge) return 1;
+  if (!budget_take(p->budget, depth - p->stack_charge)) {
+    p->budget_refused = 1;
+    return 0;
+  }
+  p->stack_charge = depth;
+  return 1;
+}
+
 static wasmtime_error_t *epoch_cb(wasmtime_context_t *ctx, void *data, uint64_t *delta,
                                   uint8_t *kind) {
-  (void)ctx, (void)data;
+  (void)ctx;
+  if (!charge_stack(data))
+    return wasmtime_error_new("ward: the environment's MaxTotalMemory cannot hold this process's stack");
   *delta = 1;
   *kind = WT_UPDATE_DEADLINE_YIELD;
   return NULL;
@@ -894,7 +942,7 @@ void ward_proc_free(ward_proc_t *p) {
   free(p->inbox);
   if (p->store) wasmtime_store_delete(p->store); // frees the memories: they give back their charge
   if (p->budget) {
-    budget_give(p->budget, p->table_charge + p->buffer_charge);
+    budget_give(p->budget, p->table_charge + p->buffer_charge + p->stack_charge);
     ward_budget_unref(p->budget);
   }
   free(p);

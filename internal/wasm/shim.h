@@ -19,6 +19,10 @@ enum { WARD_MAX_PARAMS = 16, WARD_MAX_RESULTS = 8, WARD_MAX_HOST_ARGS = 8 };
 // buffers, as charged to its budget: about 25 KiB parked, measured
 // (docs/limits.md), rounded up.
 #define WARD_PROCESS_COST ((int64_t)32 << 10)
+// The top of a fiber stack that WARD_PROCESS_COST covers; what a call
+// touches below it is charged as it goes (charge_stack), and given back to
+// the OS when the stack returns to the pool.
+#define WARD_STACK_KEEP ((int64_t)16 << 10)
 #define WARD_TABLE_BYTES ((int64_t)WARD_MAX_TABLES * WARD_MAX_TABLE_ELEMENTS * 8)
 enum { PHASE_NEW, PHASE_INSTANTIATE, PHASE_INIT, PHASE_CALL, PHASE_DONE };
 enum { FAIL_NONE, FAIL_NO_EXPORT, FAIL_NOT_FUNC };
@@ -127,6 +131,8 @@ typedef struct ward_proc {
   ward_budget_t *budget;  // its environment's memory budget, or NULL
   int64_t table_charge;   // what its tables' limit took from the budget
   int64_t buffer_charge;  // what in_data and out_data took from it
+  int64_t stack_charge;   // what its deepest fiber stack took from it
+  struct ward_stack *stack; // the fiber stack of its current call
   int32_t budget_refused; // a memory or table did not fit the budget
 } ward_proc_t;
 
