@@ -6,7 +6,10 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"os"
 	goruntime "runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -132,3 +135,30 @@ func exitCode(t *testing.T, reason Reason) int {
 	t.Fatalf("guest ended with %v, not an exit", reason)
 	return -1
 }
+
+// procStatus reads a numeric field of /proc/self/status ("VmRSS",
+// "Threads"), skipping the test where there is none.
+func procStatus(t *testing.T, field string) int64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Skipf("no /proc/self/status: %v", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
+			n, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			if err != nil {
+				t.Fatalf("/proc/self/status %s: %v", field, err)
+			}
+			return n
+		}
+	}
+	t.Skipf("no %s in /proc/self/status", field)
+	return 0
+}
+
+// rssKiB reads this process's resident set size.
+func rssKiB(t *testing.T) int64 { return procStatus(t, "VmRSS") }
+
+// threads reads the OS thread count of this program.
+func threads(t *testing.T) int { return int(procStatus(t, "Threads")) }

@@ -1,12 +1,9 @@
 package runtime
 
 import (
-	"bufio"
 	"context"
 	"errors"
-	"os"
 	goruntime "runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -130,24 +127,6 @@ func TestHostModule(t *testing.T) {
 			t.Fatalf("Spawn = %v", err)
 		}
 	})
-}
-
-// threads reads the OS thread count of this program.
-func threads(t *testing.T) int {
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		t.Skip("no /proc/self/status:", err)
-	}
-	defer f.Close()
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		if v, ok := strings.CutPrefix(s.Text(), "Threads:"); ok {
-			n, _ := strconv.Atoi(strings.TrimSpace(v))
-			return n
-		}
-	}
-	t.Fatal("no Threads line")
-	return 0
 }
 
 func TestBlockingHandlersHoldNoThreads(t *testing.T) {

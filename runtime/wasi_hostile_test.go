@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"os"
@@ -29,28 +28,6 @@ func waitGuard(t *testing.T, p *Process, d time.Duration) Reason {
 		t.Fatalf("%v did not end within %v", p, d)
 	}
 	return reason
-}
-
-// rssKiB reads this process's resident set size.
-func rssKiB(t *testing.T) int64 {
-	t.Helper()
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		t.Skipf("no /proc/self/status: %v", err)
-	}
-	defer f.Close()
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		if rest, ok := strings.CutPrefix(s.Text(), "VmRSS:"); ok {
-			n, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return n
-		}
-	}
-	t.Skip("no VmRSS in /proc/self/status")
-	return 0
 }
 
 func wantTrap(t *testing.T, what string, reason Reason) {
