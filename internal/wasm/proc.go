@@ -54,15 +54,13 @@ func (m *Module) NewProc(id uint64, maxMemory int64, fuel uint64, budget *Budget
 	if budget != nil {
 		cb = budget.c
 	}
-	var refused C.int32_t
 	c := C.ward_proc_new(m.engine.ptr, C.uint64_t(id), C.int64_t(maxMemory), C.uint64_t(fuel),
-		cb, C.uint32_t(m.Tables), C.uint32_t(m.TableElements), &refused, &cerrp)
+		cb, C.uint32_t(m.Tables), C.uint32_t(m.TableElements), &cerrp)
 	if c == nil {
-		err := cerr(cerrp)
-		if refused != 0 {
-			err = fmt.Errorf("%w: %d tables of %d elements", ErrBudget, m.Tables, m.TableElements)
+		if cerrp == nil {
+			return nil, fmt.Errorf("%w: a process and %d tables of %d elements", ErrBudget, m.Tables, m.TableElements)
 		}
-		return nil, err
+		return nil, cerr(cerrp)
 	}
 	live.Add(1)
 	c.pre = m.pre

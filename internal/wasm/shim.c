@@ -771,7 +771,7 @@ static wasmtime_error_t *epoch_cb(wasmtime_context_t *ctx, void *data, uint64_t 
 
 ward_proc_t *ward_proc_new(wasm_engine_t *e, uint64_t id, int64_t max_memory, uint64_t fuel,
                            ward_budget_t *budget, uint32_t tables, uint32_t table_elements,
-                           int32_t *refused, wasmtime_error_t **err) {
+                           wasmtime_error_t **err) {
   ward_proc_t *p = calloc(1, sizeof *p);
   if (!p) {
     *err = wasmtime_error_new("ward: out of memory allocating a process");
@@ -798,8 +798,7 @@ ward_proc_t *ward_proc_new(wasm_engine_t *e, uint64_t id, int64_t max_memory, ui
   if (budget) {
     int64_t charge = (int64_t)tables * table_elements * 8 + WARD_PROCESS_COST;
     if (!budget_take(budget, charge)) {
-      *refused = 1;
-      *err = wasmtime_error_new("ward: the environment's MaxTotalMemory cannot hold this module's tables");
+      *err = NULL; // NULL with no error: the budget refused (NewProc's ErrBudget)
       ward_proc_free(p);
       return NULL;
     }

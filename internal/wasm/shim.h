@@ -148,7 +148,7 @@ wasmtime_error_t *ward_define_c(wasmtime_linker_t *l, const char *ns, const char
 
 ward_proc_t *ward_proc_new(wasm_engine_t *e, uint64_t id, int64_t max_memory, uint64_t fuel,
                            ward_budget_t *budget, uint32_t tables, uint32_t table_elements,
-                           int32_t *refused, wasmtime_error_t **err);
+                           wasmtime_error_t **err);
 wasmtime_error_t *ward_proc_wasi(ward_proc_t *p, size_t argc, const char **argv, size_t envc,
                                  const char **names, const char **values, const char *out,
                                  const char *errpath, size_t ndirs, const char **hosts,
