@@ -49,18 +49,18 @@ type Proc struct {
 // and its tables' limit at once; NewProc fails with an error wrapping
 // ErrBudget when the tables do not fit.
 func (m *Module) NewProc(id uint64, maxMemory int64, fuel uint64, budget *Budget) (*Proc, error) {
-	var cerrp *C.wasmtime_error_t
 	var cb *C.ward_budget_t
 	if budget != nil {
 		cb = budget.c
 	}
-	c := C.ward_proc_new(m.engine.ptr, C.uint64_t(id), C.int64_t(maxMemory), C.uint64_t(fuel),
-		cb, C.uint32_t(m.Tables), C.uint32_t(m.TableElements), &cerrp)
+	res := C.ward_proc_new(m.engine.ptr, C.uint64_t(id), C.int64_t(maxMemory), C.uint64_t(fuel),
+		cb, C.uint32_t(m.Tables), C.uint32_t(m.TableElements))
+	c := res.proc
 	if c == nil {
-		if cerrp == nil {
+		if res.err == nil {
 			return nil, fmt.Errorf("%w: a process and %d tables of %d elements", ErrBudget, m.Tables, m.TableElements)
 		}
-		return nil, cerr(cerrp)
+		return nil, cerr(res.err)
 	}
 	live.Add(1)
 	c.pre = m.pre

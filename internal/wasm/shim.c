@@ -769,13 +769,13 @@ static wasmtime_error_t *epoch_cb(wasmtime_context_t *ctx, void *data, uint64_t 
   return NULL;
 }
 
-ward_proc_t *ward_proc_new(wasm_engine_t *e, uint64_t id, int64_t max_memory, uint64_t fuel,
-                           ward_budget_t *budget, uint32_t tables, uint32_t table_elements,
-                           wasmtime_error_t **err) {
+ward_new_proc_t ward_proc_new(wasm_engine_t *e, uint64_t id, int64_t max_memory, uint64_t fuel,
+                              ward_budget_t *budget, uint32_t tables, uint32_t table_elements) {
+  ward_new_proc_t r = {NULL, NULL};
   ward_proc_t *p = calloc(1, sizeof *p);
   if (!p) {
-    *err = wasmtime_error_new("ward: out of memory allocating a process");
-    return NULL;
+    r.err = wasmtime_error_new("ward: out of memory allocating a process");
+    return r;
   }
   p->id = id;
   // Our own store, not wasmtime-go's: its finalizer calls back into Go and
@@ -798,22 +798,22 @@ ward_proc_t *ward_proc_new(wasm_engine_t *e, uint64_t id, int64_t max_memory, ui
   if (budget) {
     int64_t charge = (int64_t)tables * table_elements * 8 + WARD_PROCESS_COST;
     if (!budget_take(budget, charge)) {
-      *err = NULL; // NULL with no error: the budget refused (NewProc's ErrBudget)
       ward_proc_free(p);
-      return NULL;
+      return r; // no process and no error: the budget refused
     }
     __atomic_fetch_add(&budget->refs, 1, __ATOMIC_SEQ_CST);
     p->budget = budget;
     p->table_charge = charge;
   }
-  *err = wasmtime_context_set_fuel(p->ctx, fuel);
+  r.err = wasmtime_context_set_fuel(p->ctx, fuel);
   wasmtime_context_set_epoch_deadline(p->ctx, 1);
   wasmtime_store_epoch_deadline_callback(p->store, epoch_cb, p, NULL);
-  if (*err) {
+  if (r.err) {
     ward_proc_free(p);
-    return NULL;
+    return r;
   }
-  return p;
+  r.proc = p;
+  return r;
 }
 
 wasmtime_error_t *ward_proc_wasi(ward_proc_t *p, size_t argc, const char **argv, size_t envc,

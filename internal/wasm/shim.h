@@ -146,9 +146,15 @@ wasmtime_error_t *ward_define_async(wasmtime_linker_t *l, const char *ns, const 
 wasmtime_error_t *ward_define_c(wasmtime_linker_t *l, const char *ns, const char *name,
                                 const char *impl, const ward_hostfn_t *desc);
 
-ward_proc_t *ward_proc_new(wasm_engine_t *e, uint64_t id, int64_t max_memory, uint64_t fuel,
-                           ward_budget_t *budget, uint32_t tables, uint32_t table_elements,
-                           wasmtime_error_t **err);
+// ward_proc_new's result, returned by value so that cgo passes no Go
+// pointer in (one heap allocation a spawn less). proc NULL with err NULL:
+// the budget refused.
+typedef struct ward_new_proc {
+  ward_proc_t *proc;
+  wasmtime_error_t *err;
+} ward_new_proc_t;
+ward_new_proc_t ward_proc_new(wasm_engine_t *e, uint64_t id, int64_t max_memory, uint64_t fuel,
+                              ward_budget_t *budget, uint32_t tables, uint32_t table_elements);
 wasmtime_error_t *ward_proc_wasi(ward_proc_t *p, size_t argc, const char **argv, size_t envc,
                                  const char **names, const char **values, const char *out,
                                  const char *errpath, size_t ndirs, const char **hosts,
