@@ -136,6 +136,11 @@ func TestUsedEnvironmentsAreCollected(t *testing.T) {
 				return err
 			}
 			self.Monitor(peer.ID())
+			// Registered by the test before this goes on: it would race
+			// the process's end otherwise.
+			if _, err := self.Receive(ctx, 8); err != nil {
+				return err
+			}
 			if _, err := self.SendAfter(time.Millisecond, self.ID(), Message{Tag: 7}); err != nil {
 				return err
 			}
@@ -146,6 +151,9 @@ func TestUsedEnvironmentsAreCollected(t *testing.T) {
 			t.Fatal(err)
 		}
 		if err := env.Register("user", "1.0.0", p); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Send(ctx, Message{Tag: 8}); err != nil {
 			t.Fatal(err)
 		}
 		if reason := wait(t, p); reason != Normal {
