@@ -20,5 +20,5 @@
 // namespace (self, exit, spawn, sleep_ms) and WASI preview 1.
 //
 // ward is built on wasmtime's asynchronous C API through a small cgo shim;
-// see shared/design/ARCHITECTURE.md in the repository for why.
+// docs/why.md says why.
 package ward

@@ -33,8 +33,7 @@ type Runtime struct {
 
 	// runSlots bounds the process goroutines inside a poll (running guest
 	// code) to GOMAXPROCS. Without it every running guest would take an OS
-	// thread, and a spinning guest would starve everyone (see
-	// shared/reference/asyncprobe, preemption).
+	// thread, and a spinning guest would starve everyone (docs/why.md).
 	runSlots *runSlots
 	// teardownSlots bounds concurrent store deletions: each is a long cgo
 	// call that holds an OS thread, and 100k of them at once would exhaust

@@ -4,7 +4,7 @@
 // host function pins an OS thread (about 10k parked processes exhaust Go's
 // thread limit) and a message round trip costs 41-90 µs. wasmtime's async C
 // API, present in the libwasmtime.a wasmtime-go links, runs each call on a
-// fiber instead; shared/reference/asyncprobe measured 200k parked processes on
+// fiber instead; a probe measured 200k parked processes on
 // 11 OS threads and about 2 µs a round trip.
 //
 // The rules this package keeps:

@@ -23,8 +23,8 @@ static _Thread_local ward_proc_t *ward_tls_proc;
 
 // ---------------------------------------------------------------------------
 // Fiber stacks. wasmtime's default creator mmaps and munmaps a stack for
-// every call, and each munmap costs a TLB-shootdown IPI (4-7x slower spawn in
-// shared/reference/asyncprobe). We carve stacks out of large MAP_NORESERVE
+// every call, and each munmap costs a TLB-shootdown IPI (4-7x slower spawn,
+// measured). We carve stacks out of large MAP_NORESERVE
 // chunks instead: one mapping per chunk, so a parked process costs no VMA
 // (vm.max_map_count is 65,530 here). Stacks have no guard pages, which would
 // cost a VMA each; Wasm recursion is bounded by max_wasm_stack's explicit
