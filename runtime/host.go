@@ -72,6 +72,16 @@ func (p *Process) serve(wp *wasm.Proc) bool {
 	return hostByID[id](p, wp)
 }
 
+// calledName is the namespace and name of the ward host function wp is
+// calling, for trap messages: one handler may serve several (spawn and
+// spawn_link; receive and send_receive).
+func calledName(wp *wasm.Proc) string {
+	if id := wp.HostID(); id >= 0 && id < len(abi.Funcs) {
+		return abi.Funcs[id].Namespace + "." + abi.Funcs[id].Name
+	}
+	return "ward"
+}
+
 // guestBytes returns mem[ptr:ptr+n] or false when any of it is outside
 // memory. ptr and n arrive as sign-extended i32s; they are unsigned.
 func guestBytes(mem []byte, ptr, n int64) ([]byte, bool) {
@@ -128,7 +138,7 @@ func spawnFromGuest(p *Process, wp *wasm.Proc, link bool) bool {
 	count := uint32(wp.HostArg(3))
 	idOut, ok3 := guestBytes(mem, wp.HostArg(4), 8)
 	if !ok1 || !ok3 {
-		wp.Trap("ward_process.spawn: entry name or id pointer outside the caller's memory")
+		wp.Trap(calledName(wp) + ": entry name or id pointer outside the caller's memory")
 		return true
 	}
 	if len(name) > abi.MaxNameLen || count > abi.MaxSpawnParams {
@@ -137,7 +147,7 @@ func spawnFromGuest(p *Process, wp *wasm.Proc, link bool) bool {
 	}
 	recs, ok2 := guestBytes(mem, wp.HostArg(2), int64(count)*abi.SpawnParamSize)
 	if !ok2 {
-		wp.Trap("ward_process.spawn: params outside the caller's memory")
+		wp.Trap(calledName(wp) + ": params outside the caller's memory")
 		return true
 	}
 	params := make([]Value, count)

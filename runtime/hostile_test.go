@@ -183,6 +183,9 @@ func TestHostileBadPointersToEveryCall(t *testing.T) {
 					}).reason
 					var te *TrapError
 					trapped := errors.As(reason, &te) && te.Code == TrapNone && strings.Contains(te.Message, "outside the caller's memory")
+					if trapped && !strings.Contains(te.Message, f.Namespace+"."+f.Name+": ") {
+						t.Fatalf("the trap %q does not name the function called, %s.%s", te.Message, f.Namespace, f.Name)
+					}
 					if trapped != c.wantTrap {
 						t.Fatalf("reason %T %v, want a host trap: %v; program:\n%s", reason, reason, c.wantTrap, describeABIProgram(calls))
 					}

@@ -163,7 +163,7 @@ func (p *Process) receiveFor(wp *wasm.Proc, tagsPtr, tagsCount, timeoutMs int64)
 		wp.Return(abi.ErrInvalid)
 		return true
 	case tagsOutside:
-		wp.Trap("ward_message.receive: tags outside the caller's memory")
+		wp.Trap(calledName(wp) + ": tags outside the caller's memory")
 		return true
 	}
 	if p.receiveNow(wp, tags) {
@@ -264,7 +264,7 @@ func (p *Process) receiveNow(wp *wasm.Proc, tags []int64) bool {
 		return true
 	}
 	if !wp.SetMessage(m.Data, m.Tag, m.Sender) {
-		wp.Trap("ward_message.receive: out of memory for the message")
+		wp.Trap(calledName(wp) + ": out of memory for the message")
 	} else {
 		wp.Return(abi.OK)
 	}
