@@ -57,10 +57,7 @@ func (m *Module) NewProc(id uint64, maxMemory int64, fuel uint64, budget *Budget
 		cb, C.uint32_t(m.Tables), C.uint32_t(m.TableElements))
 	c := res.proc
 	if c == nil {
-		if res.err == nil {
-			return nil, fmt.Errorf("%w: a process and %d tables of %d elements", ErrBudget, m.Tables, m.TableElements)
-		}
-		return nil, cerr(res.err)
+		return nil, m.newProcError(res.err)
 	}
 	live.Add(1)
 	c.pre = m.pre
@@ -68,6 +65,18 @@ func (m *Module) NewProc(id uint64, maxMemory int64, fuel uint64, budget *Budget
 		c.init_name = cInitName
 	}
 	return &Proc{c: c}, nil
+}
+
+// newProcError is NewProc's error: off its path, so that its formatting
+// does not enlarge NewProc's frame, which every spawn's fresh goroutine
+// stack must hold.
+//
+//go:noinline
+func (m *Module) newProcError(err *C.wasmtime_error_t) error {
+	if err == nil {
+		return fmt.Errorf("%w: a process and %d tables of %d elements", ErrBudget, m.Tables, m.TableElements)
+	}
+	return cerr(err)
 }
 
 // SetEntry names the export to call and its arguments.
