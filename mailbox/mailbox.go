@@ -59,7 +59,9 @@ func (m *Mailbox) push(msg Message, wake bool) error {
 	if size := len(msg.Data); size > m.limits.MaxBytes-m.q.bytes {
 		return &FullError{Limit: LimitBytes, Max: m.limits.MaxBytes, Used: m.q.bytes, Size: size}
 	}
-	if !m.reserveLocked(len(msg.Data)) {
+	// Inline the common case, a push the reservation already covers.
+	if m.limits.Budget != nil && m.q.held()+int64(len(msg.Data))+MessageOverhead > m.reserved &&
+		!m.reserveLocked(len(msg.Data)) {
 		return &FullError{Limit: LimitBudget, Used: m.q.bytes, Size: len(msg.Data)}
 	}
 	m.q.push(msg)
@@ -127,7 +129,7 @@ func (m *Mailbox) wakeLocked() {
 // needs.
 func (m *Mailbox) takeLocked(tags []int64) (Message, bool) {
 	msg, ok := m.q.take(tags)
-	if ok && m.reserved > 0 {
+	if ok && m.reserved > 2*budgetChunk { // below that, releaseLocked gives nothing back
 		m.releaseLocked()
 	}
 	return msg, ok

@@ -19,7 +19,9 @@ static ward_proc_t *proc_of(wasmtime_caller_t *caller) {
 // and grown only inside a poll, on the polling thread (fibers switch
 // stacks, not threads), so the memory creator and the stack pool below
 // find the process, and the budget to charge, here.
-static _Thread_local ward_proc_t *ward_tls_proc;
+// initial-exec: a plain %fs-relative access, not a __tls_get_addr call on
+// every poll (the shim is linked into the executable, never dlopened).
+static _Thread_local ward_proc_t *ward_tls_proc __attribute__((tls_model("initial-exec")));
 
 // ---------------------------------------------------------------------------
 // Fiber stacks. wasmtime's default creator mmaps and munmaps a stack for
