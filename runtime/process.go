@@ -48,22 +48,22 @@ type Process struct {
 	// its goroutine waits in a receive.
 	park       atomic.Int32 // parkOwned, parkWaiting, parkBorrowed or parkHanded
 	handedBack bool         // the goroutine's own note that resume is set
-	wp         *wasm.Proc   // the instance, set before the first park
-	waitTags   []int64      // the waiting receive's filter; held with park
-	waitBuf    [3]int64     // waitTags' storage: the usual one or two tags, and a request's
-	resume     wasm.Status  // with parkHanded: what the goroutine serves next
-	request    MonitorRef   // the watch of a pending send_receive (hostmsg.go); held with park
-	requestTo  ProcessID    // its target until it is watched; held with park
+	// Set before it runs; beside handedBack to fill the padding there, so
+	// that Process stays in the 384-byte size class.
+	quiet     bool        // its failures are reported elsewhere, not logged
+	outHeld   bool        // it holds its environment's WASI output pipes (wasi.go)
+	wp        *wasm.Proc  // the instance, set before the first park
+	waitTags  []int64     // the waiting receive's filter; held with park
+	waitBuf   [3]int64    // waitTags' storage: the usual one or two tags, and a request's
+	resume    wasm.Status // with parkHanded: what the goroutine serves next
+	request   MonitorRef  // the watch of a pending send_receive (hostmsg.go); held with park
+	requestTo ProcessID   // its target until it is watched; held with park
 
 	// For tests, held with park: times a borrower ran it, and gave it back
 	// unfinished; messages moved into its inbox (hostmsg.go); the most
 	// messages one borrow served it.
 	borrows, handBacks, aheads, borrowedMost int32
 
-	wasiEpoch time.Time // when its WASI context was made: its monotonic clock's zero
-	outHeld   bool      // it holds its environment's WASI output pipes (wasi.go)
-
-	quiet  bool // set before it runs: its failures are reported elsewhere, not logged
 	done   chan struct{}
 	reason Reason // written once, before done is closed
 }
@@ -290,7 +290,7 @@ func (p *Process) start() (*wasm.Proc, wasm.Status, Reason) {
 		w, err := p.env.wasi()
 		if err == nil {
 			p.outHeld = true
-			p.wasiEpoch = time.Now()
+			wp.SetClockEpoch(time.Now())
 			err = wp.SetWASI(w)
 		}
 		if err != nil {

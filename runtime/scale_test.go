@@ -35,6 +35,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/wardrt/ward/environment"
 )
@@ -696,4 +697,13 @@ func BenchmarkParkedSpawn(b *testing.B) {
 	b.ReportMetric(float64(now.PTEKiB-base.PTEKiB)/float64(b.N), "PTE-KiB/proc")
 	b.ReportMetric(float64(now.Threads), "threads")
 	scaleKillAll(b, procs, 10*time.Minute)
+}
+
+// Every process, parked or not, pays for Process's size class: fields
+// added to it should fill padding or move where only some processes pay
+// (the C proc, a side struct). 384 bytes is a Go size class.
+func TestProcessFitsItsSizeClass(t *testing.T) {
+	if n := unsafe.Sizeof(Process{}); n > 384 {
+		t.Fatalf("Process is %d bytes, past the 384-byte size class", n)
+	}
 }

@@ -200,7 +200,7 @@ func wasiPollOneoff(p *Process, wp *wasm.Proc) bool {
 		r.acquireRun()
 		return !p.killed.Load()
 	}
-	errno, trap, killed := pollSubs(mem, in, n, preopens, p.wasiEpoch, now, pause, func(_ uint32, _ uint64, wait time.Duration, _ byte) {
+	errno, trap, killed := pollSubs(mem, in, n, preopens, wp.ClockEpoch(), now, pause, func(_ uint32, _ uint64, wait time.Duration, _ byte) {
 		first = min(first, wait)
 	})
 	if killed {
@@ -221,7 +221,7 @@ func wasiPollOneoff(p *Process, wp *wasm.Proc) bool {
 	elapsed := time.Since(now)
 	var count uint64
 	bad := false
-	_, _, killed = pollSubs(mem, in, n, preopens, p.wasiEpoch, now, pause, func(_ uint32, userdata uint64, wait time.Duration, evtype byte) {
+	_, _, killed = pollSubs(mem, in, n, preopens, wp.ClockEpoch(), now, pause, func(_ uint32, userdata uint64, wait time.Duration, evtype byte) {
 		if bad || wait > elapsed {
 			return
 		}

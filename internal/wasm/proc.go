@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 	"unsafe"
 )
 
@@ -253,6 +254,19 @@ func UniqueTag() int64 { return int64(C.ward_unique_tag()) }
 
 // Cancel drops the process's future wherever it is, unwinding the guest.
 func (p *Proc) Cancel() { C.ward_proc_cancel(p.c) }
+
+// clockBase is what SetClockEpoch measures from: a monotonic reading, so
+// that an epoch fits in the C proc as an integer.
+var clockBase = time.Now()
+
+// SetClockEpoch records t as the zero of the process's WASI monotonic
+// clock (wasmtime counts it from the WASI context's creation). It is kept
+// in the C proc rather than in runtime.Process, whose size class every
+// process pays for.
+func (p *Proc) SetClockEpoch(t time.Time) { p.c.clock_epoch = C.int64_t(t.Sub(clockBase)) }
+
+// ClockEpoch returns what SetClockEpoch recorded.
+func (p *Proc) ClockEpoch() time.Time { return clockBase.Add(time.Duration(p.c.clock_epoch)) }
 
 // BudgetRefused reports whether a memory the process made or grew did not
 // fit its budget: its failure is then the environment's MaxTotalMemory.

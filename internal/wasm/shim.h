@@ -132,6 +132,7 @@ typedef struct ward_proc {
   int64_t table_charge;   // what its tables' limit took from the budget
   int64_t buffer_charge;  // what in_data and out_data took from it
   int64_t stack_charge;   // what its deepest fiber stack took from it
+  int64_t clock_epoch;    // Go's: when its WASI context was made (Proc.SetClockEpoch)
   struct ward_stack *stack; // the fiber stack of its current call
   int32_t budget_refused; // a memory or table did not fit the budget
 } ward_proc_t;
