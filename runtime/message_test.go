@@ -29,6 +29,19 @@ func goProc(t *testing.T, env *Environment, name string, fn GoFunc) *Process {
 	return p
 }
 
+// goEcho is a Go-native process that answers every request with its data.
+func goEcho(ctx context.Context, self *Self) error {
+	for {
+		m, err := self.Receive(ctx)
+		if err != nil {
+			return nil
+		}
+		if err := self.Reply(m, Message{Data: m.Data}); err != nil {
+			return err
+		}
+	}
+}
+
 func u64(v uint64) []byte { return binary.LittleEndian.AppendUint64(nil, v) }
 
 func TestGoAndWasmProcessesTalkBothWays(t *testing.T) {
@@ -44,22 +57,12 @@ func TestGoAndWasmProcessesTalkBothWays(t *testing.T) {
 		}
 	})
 	t.Run("Wasm pings a Go echo", func(t *testing.T) {
-		goEcho := goProc(t, env, "echo", func(ctx context.Context, self *Self) error {
-			for {
-				m, err := self.Receive(ctx)
-				if err != nil {
-					return nil
-				}
-				if err := self.Reply(m, Message{Data: m.Data}); err != nil {
-					return err
-				}
-			}
-		})
-		if reason := wait(t, spawn(t, env, m, "ping", I64(int64(goEcho.ID())), I64(200))); reason != Normal {
+		goSide := goProc(t, env, "goSide", goEcho)
+		if reason := wait(t, spawn(t, env, m, "ping", I64(int64(goSide.ID())), I64(200))); reason != Normal {
 			t.Fatalf("ping: %v", reason)
 		}
-		goEcho.Kill()
-		if reason := wait(t, goEcho); reason != Killed {
+		goSide.Kill()
+		if reason := wait(t, goSide); reason != Killed {
 			t.Fatalf("go echo: %v", reason)
 		}
 	})

@@ -283,17 +283,7 @@ func TestFanOutEndDoesNotStallOthers(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	echo := goProc(t, other, "echo", func(ctx context.Context, self *Self) error {
-		for {
-			m, err := self.Receive(ctx)
-			if err != nil {
-				return nil
-			}
-			if err := self.Reply(m, Message{Data: m.Data}); err != nil {
-				return err
-			}
-		}
-	})
+	echo := goProc(t, other, "echo", goEcho)
 
 	slow.sig.mu.Lock()
 	locked := true
