@@ -57,7 +57,7 @@ func TestGoAndWasmProcessesTalkBothWays(t *testing.T) {
 		}
 	})
 	t.Run("Wasm pings a Go echo", func(t *testing.T) {
-		goSide := goProc(t, env, "goSide", goEcho)
+		goSide := goProc(t, env, "echo", goEcho)
 		if reason := wait(t, spawn(t, env, m, "ping", I64(int64(goSide.ID())), I64(200))); reason != Normal {
 			t.Fatalf("ping: %v", reason)
 		}
