@@ -309,13 +309,13 @@ func (l *envLife) end() {
 
 // reserve takes a process slot here and in every ancestor, or none.
 func (e *Environment) reserve() error {
-	if env, n := e.takeUp(liveCount, maxProcesses); env != nil {
+	if env, n := e.takeUp(liveCount, maxProcesses, 1); env != nil {
 		return fmt.Errorf("%w (%d alive, limit %d)", ErrProcessLimit, n, env.cfg.MaxProcesses)
 	}
 	return nil
 }
 
-func (e *Environment) release() { e.giveUp(liveCount) }
+func (e *Environment) release() { e.giveUp(liveCount, 1) }
 
 // Counters an environment keeps for itself and its descendants, and their
 // limits, for takeUp and giveUp.
@@ -323,40 +323,40 @@ func liveCount(e *Environment) *atomic.Int64  { return &e.live }
 func timerCount(e *Environment) *atomic.Int64 { return &e.timers }
 func maxProcesses(e *Environment) int64       { return int64(e.cfg.MaxProcesses) }
 
-// takeUp adds one to the counter here and in every ancestor, or to none:
+// takeUp adds n to the counter here and in every ancestor, or to none:
 // it returns the environment whose limit stopped it, with the count it
-// saw there, or nil. Each count only moves from below its limit, so
+// saw there, or nil. Each count only moves from within its limit, so
 // NumProcesses never reads more than the limit, even while a spawn is
 // being refused.
-func (e *Environment) takeUp(count func(*Environment) *atomic.Int64, limit func(*Environment) int64) (*Environment, int64) {
+func (e *Environment) takeUp(count func(*Environment) *atomic.Int64, limit func(*Environment) int64, n int64) (*Environment, int64) {
 	for env := e; env != nil; env = env.parent {
-		if n, ok := takeBelow(count(env), limit(env)); !ok {
+		if seen, ok := addBelow(count(env), limit(env), n); !ok {
 			for undo := e; undo != env; undo = undo.parent {
-				count(undo).Add(-1)
+				count(undo).Add(-n)
 			}
-			return env, n
+			return env, seen
 		}
 	}
 	return nil, 0
 }
 
 // giveUp undoes a successful takeUp.
-func (e *Environment) giveUp(count func(*Environment) *atomic.Int64) {
+func (e *Environment) giveUp(count func(*Environment) *atomic.Int64, n int64) {
 	for env := e; env != nil; env = env.parent {
-		count(env).Add(-1)
+		count(env).Add(-n)
 	}
 }
 
-// takeBelow adds one to c unless it is at limit; it returns the count it
-// saw.
-func takeBelow(c *atomic.Int64, limit int64) (int64, bool) {
+// addBelow adds n to c unless that would take it past limit; it returns
+// the count it saw.
+func addBelow(c *atomic.Int64, limit, n int64) (int64, bool) {
 	for {
-		n := c.Load()
-		if n >= limit {
-			return n, false
+		v := c.Load()
+		if n > limit-v {
+			return v, false
 		}
-		if c.CompareAndSwap(n, n+1) {
-			return n, true
+		if c.CompareAndSwap(v, v+n) {
+			return v, true
 		}
 	}
 }

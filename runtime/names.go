@@ -81,22 +81,20 @@ func nameCount(e *Environment) *atomic.Int64 { return &e.names }
 func maxEnvNames(e *Environment) int64       { return int64(e.cfg.MaxEnvironmentNames) }
 
 func (b nameBudget) Take() error {
-	if env, n := b.e.takeUp(nameCount, maxEnvNames); env != nil {
+	if env, n := b.e.takeUp(nameCount, maxEnvNames, 1); env != nil {
 		return fmt.Errorf("%w: the environment holds %d, counting its child environments', "+
 			"and its MaxEnvironmentNames is %d; unregister names or raise the limit",
 			ErrTooManyNames, n, env.cfg.MaxEnvironmentNames)
 	}
 	if !b.e.mem.Take(nameEntryCost) {
-		b.e.giveUpBy(nameCount, 1)
+		b.e.giveUp(nameCount, 1)
 		return fmt.Errorf("%w: the environment's MaxTotalMemory %d is used up", ErrTooManyNames, b.e.cfg.MaxTotalMemory)
 	}
 	return nil
 }
 
 func (b nameBudget) Give(n int) {
-	for env := b.e; env != nil; env = env.parent {
-		env.names.Add(-int64(n))
-	}
+	b.e.giveUp(nameCount, int64(n))
 	b.e.mem.Give(int64(n) * nameEntryCost)
 }
 

@@ -157,24 +157,24 @@ func chargeTimer(from *Process, size int64) error {
 		return fmt.Errorf("%w: process %d has %d bytes of messages pending, and %d more would pass its environment's MaxTimerBytes %d",
 			ErrTooManyTimers, from.id, n, size, cfg.MaxTimerBytes)
 	}
-	if env, n := from.env.takeUpBy(timerCount, maxTimers, 1); env != nil {
+	if env, n := from.env.takeUp(timerCount, maxTimers, 1); env != nil {
 		from.timers.Add(-1)
 		from.timerBytes.Add(-size)
 		return fmt.Errorf("%w: %d pending in the environment, its limit (MaxTimers %d for each of its MaxProcesses %d)",
 			ErrTooManyTimers, n, env.cfg.MaxTimers, env.cfg.MaxProcesses)
 	}
-	if env, n := from.env.takeUpBy(timerByteCount, maxTimerBytes, size); env != nil {
+	if env, n := from.env.takeUp(timerByteCount, maxTimerBytes, size); env != nil {
 		from.timers.Add(-1)
 		from.timerBytes.Add(-size)
-		from.env.giveUpBy(timerCount, 1)
+		from.env.giveUp(timerCount, 1)
 		return fmt.Errorf("%w: %d bytes of messages pending in the environment, and %d more would pass its limit (MaxTimerBytes %d for each of its MaxProcesses %d)",
 			ErrTooManyTimers, n, size, env.cfg.MaxTimerBytes, env.cfg.MaxProcesses)
 	}
 	if !from.env.mem.Take(size + timerOverhead) {
 		from.timers.Add(-1)
 		from.timerBytes.Add(-size)
-		from.env.giveUpBy(timerCount, 1)
-		from.env.giveUpBy(timerByteCount, size)
+		from.env.giveUp(timerCount, 1)
+		from.env.giveUp(timerByteCount, size)
 		return fmt.Errorf("%w: the environment's MaxTotalMemory %d is used up", ErrTooManyTimers, from.env.cfg.MaxTotalMemory)
 	}
 	return nil
@@ -190,8 +190,8 @@ const timerOverhead = 512
 func unchargeTimer(from *Process, size int64) {
 	from.timers.Add(-1)
 	from.timerBytes.Add(-size)
-	from.env.giveUpBy(timerCount, 1)
-	from.env.giveUpBy(timerByteCount, size)
+	from.env.giveUp(timerCount, 1)
+	from.env.giveUp(timerByteCount, size)
 	from.env.mem.Give(size + timerOverhead)
 }
 
@@ -211,41 +211,6 @@ func perProcesses(e *Environment, each int) int64 {
 		return 0
 	}
 	return int64(min(e.cfg.MaxProcesses, math.MaxInt64/each)) * int64(each)
-}
-
-// takeUpBy is takeUp for n at a time: it adds n to the counter here and in
-// every ancestor, or to none.
-func (e *Environment) takeUpBy(count func(*Environment) *atomic.Int64, limit func(*Environment) int64, n int64) (*Environment, int64) {
-	for env := e; env != nil; env = env.parent {
-		if seen, ok := addBelow(count(env), limit(env), n); !ok {
-			for undo := e; undo != env; undo = undo.parent {
-				count(undo).Add(-n)
-			}
-			return env, seen
-		}
-	}
-	return nil, 0
-}
-
-// giveUpBy undoes a successful takeUpBy.
-func (e *Environment) giveUpBy(count func(*Environment) *atomic.Int64, n int64) {
-	for env := e; env != nil; env = env.parent {
-		count(env).Add(-n)
-	}
-}
-
-// addBelow adds n to c unless that would take it past limit; it returns
-// the count it saw.
-func addBelow(c *atomic.Int64, limit, n int64) (int64, bool) {
-	for {
-		v := c.Load()
-		if n > limit-v {
-			return v, false
-		}
-		if c.CompareAndSwap(v, v+n) {
-			return v, true
-		}
-	}
 }
 
 func (r *Runtime) stopTimers() {

@@ -172,8 +172,6 @@ void ward_budget_unref(ward_budget_t *b) {
   }
 }
 
-int64_t ward_budget_used(ward_budget_t *b) { return __atomic_load_n(&b->used, __ATOMIC_SEQ_CST); }
-
 static void budget_give(ward_budget_t *b, int64_t n) {
   if (n <= 0) return;
   for (; b; b = b->parent) __atomic_fetch_sub(&b->used, n, __ATOMIC_SEQ_CST);

@@ -72,7 +72,6 @@ typedef struct ward_budget {
 } ward_budget_t;
 ward_budget_t *ward_budget_new(ward_budget_t *parent, int64_t max);
 void ward_budget_unref(ward_budget_t *b);
-int64_t ward_budget_used(ward_budget_t *b);
 
 // One process: its store and the future that drives it. Owned by exactly one
 // goroutine, which is the only code that touches it between polls.
