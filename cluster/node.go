@@ -340,14 +340,16 @@ func (n *Node) start(ctx context.Context) error {
 // ID returns the node's number in the cluster.
 func (n *Node) ID() uint16 { return n.id }
 
-// Nodes lists the nodes this node knows, itself included.
+// Nodes lists the nodes registered in the cluster as this node knows
+// them, itself included; a node that crashed stays listed, not up, until
+// its registration is removed.
 func (n *Node) Nodes() []NodeInfo {
 	out := []NodeInfo{{ID: n.id, Key: n.pub, Epoch: n.epoch, Up: !n.left.Load(), Self: true}}
 	n.peersMu.RLock()
 	defer n.peersMu.RUnlock()
 	for _, p := range n.peers {
 		p.rmu.Lock()
-		if p.key != nil {
+		if p.key != nil && !p.gone {
 			out = append(out, NodeInfo{ID: p.id, Key: p.pubText, Epoch: p.epoch, Up: p.up.Load()})
 		}
 		p.rmu.Unlock()
