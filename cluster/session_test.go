@@ -196,6 +196,14 @@ func TestNodeLostNoConnection(t *testing.T) {
 			t.Fatalf("node %d: downs %+v, want one by heartbeats", n.ID(), d)
 		}
 	}
+	// The cut-off node ends its sessions too, on its own disconnect.
+	deadline := time.Now().Add(testTimeout)
+	for c.Stats().Downs.Disconnect != 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the cut-off node's downs: %+v", c.Stats().Downs)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	// The lost node's processes are unreachable now.
 	ctx := testCtx(t)
 	if err := a.rt.Send(ctx, runtime.ProcessID(route.Qualify(1, c.ID())), runtime.Message{Tag: 1}); !errors.Is(err, route.ErrNoNode) {
