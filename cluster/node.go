@@ -42,8 +42,11 @@ type Node struct {
 	kv     jetstream.KeyValue
 	regMu  sync.Mutex
 	regRev uint64
-	local  route.Local
-	maxPay int64
+
+	refreshMu   sync.Mutex
+	lastRefresh time.Time
+	local       route.Local
+	maxPay      int64
 
 	// handlers is written by initHandlers before the receive loop starts
 	// and only read after.
@@ -315,6 +318,9 @@ func (n *Node) applyEntry(e jetstream.KeyValueEntry) {
 	n.setPeer(node, key, dh, r, e.Revision())
 }
 
+// refreshGap spaces the registration reads of refreshPeer.
+const refreshGap = 10 * time.Millisecond
+
 // refreshPeer reads node's registration now, for a frame that arrived
 // before the watch told of its sender; at most once per heartbeat
 // interval per node, so forged frames cannot make a node hammer the
@@ -338,8 +344,18 @@ func (n *Node) refreshPeer(node uint16) *peer {
 		p.refreshed = now
 	}
 	p.rmu.Unlock()
+	// And at most one read per refreshGap for all numbers together: frames
+	// naming made-up nodes must not keep the receive loop on the bucket.
 	if !stale {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		n.refreshMu.Lock()
+		stale = now.Sub(n.lastRefresh) < refreshGap
+		if !stale {
+			n.lastRefresh = now
+		}
+		n.refreshMu.Unlock()
+	}
+	if !stale {
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 		e, err := n.kv.Get(ctx, strconv.Itoa(int(node)))
 		cancel()
 		if err == nil {
