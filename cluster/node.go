@@ -132,11 +132,11 @@ func Join(ctx context.Context, rt *runtime.Runtime, cfg Config) (*Node, error) {
 	if n.js, err = jetstream.New(n.nc); err != nil {
 		return nil, fmt.Errorf("ward: cluster: JetStream: %w", err)
 	}
-	if n.kv, err = n.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	if n.kv, err = openBucket(ctx, n.js, jetstream.KeyValueConfig{
 		Bucket: cfg.nodesBucket(), Storage: cfg.Storage, History: 1,
-		Description: "ward nodes: number -> signing key and epoch",
+		Description: "ward nodes: number -> keys and epoch",
 	}); err != nil {
-		return nil, fmt.Errorf("ward: cluster: the nodes bucket %s: %w", cfg.nodesBucket(), err)
+		return nil, err
 	}
 	initial, err := n.watchNodes(ctx)
 	if err != nil {
@@ -161,6 +161,22 @@ func Join(ctx context.Context, rt *runtime.Runtime, cfg Config) (*Node, error) {
 	n.awaitPeers(ctx)
 	n.log.Info("ward: joined cluster", "cluster", cfg.Cluster, "node", n.id)
 	return n, nil
+}
+
+// openBucket opens the bucket cfg names, creating it if it is not there;
+// an existing bucket keeps its settings (nodes may differ in Storage).
+func openBucket(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	kv, err := js.KeyValue(ctx, cfg.Bucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		kv, err = js.CreateKeyValue(ctx, cfg)
+		if errors.Is(err, jetstream.ErrBucketExists) {
+			kv, err = js.KeyValue(ctx, cfg.Bucket)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ward: cluster: the bucket %s: %w", cfg.Bucket, err)
+	}
+	return kv, nil
 }
 
 // register takes the lowest free node number with an atomic Create,
