@@ -450,6 +450,8 @@ func (n *Node) Leave(ctx context.Context) error {
 }
 
 func (n *Node) leave(ctx context.Context) error {
+	// The bye goes in each peer's session, not on a subject of its own,
+	// so it arrives after everything this node sent before it.
 	for _, p := range n.peerList() {
 		n.sendTo(p, &frame{Kind: kindBye})
 	}
