@@ -4,6 +4,8 @@ import (
 	"encoding/base64"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/Masterminds/semver/v3"
 	"github.com/fxamacker/cbor/v2"
@@ -97,15 +99,34 @@ func parseGlobalVersion(version string) (*semver.Version, error) {
 // parseGlobalConstraint reads a constraint as package registry does: ""
 // means "*", any version that is not a pre-release.
 func parseGlobalConstraint(constraint string) (*semver.Constraints, error) {
-	if strings.TrimSpace(constraint) == "" {
-		constraint = "*"
+	if c, ok := constraints.Load(constraint); ok {
+		return c.(*semver.Constraints), nil
 	}
-	c, err := semver.NewConstraint(constraint)
+	s := constraint
+	if strings.TrimSpace(s) == "" {
+		s = "*"
+	}
+	c, err := semver.NewConstraint(s)
 	if err != nil {
 		return nil, fmt.Errorf("%w: constraint %q: %w", ErrBadVersion, constraint, err)
 	}
+	if constraintsHeld.Add(1) <= maxConstraints {
+		constraints.Store(constraint, c)
+	}
 	return c, nil
 }
+
+// Parsing a constraint (regular expressions) costs more than the cached
+// lookup it serves, and programs ask with a few constraints over and
+// over: parsed ones are kept, up to maxConstraints so that callers who
+// make up constraints cannot grow the map without bound. A Constraints
+// is only read after parsing, so sharing one is safe.
+const maxConstraints = 1024
+
+var (
+	constraints     sync.Map // string -> *semver.Constraints
+	constraintsHeld atomic.Int32
+)
 
 // exactGlobalVersion returns the version a constraint names exactly
 // ("1.2.3", "=v1.2.3"), or nil for a range: only an exact version has one
