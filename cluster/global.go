@@ -106,7 +106,7 @@ func newGlobal(ctx context.Context, js jetstream.JetStream, rt *runtime.Runtime,
 		g.cancel()
 		return nil, err
 	}
-	w, err := kv.WatchAll(g.ctx)
+	w, err := watchBucket(ctx, g.ctx, kv)
 	if err != nil {
 		g.janitor.Kill()
 		g.cancel()
@@ -137,6 +137,25 @@ func bindBucket(ctx context.Context, js jetstream.JetStream, bucket string) (jet
 		return nil, fmt.Errorf("ward: global registry: bucket %q: %w", bucket, err)
 	}
 	return kv, nil
+}
+
+// watchBucket starts the bucket's watch for the registry's lifetime,
+// trying again until setup ends: a bucket that was just created, or whose
+// cluster is electing, can refuse consumers for a while.
+func watchBucket(setup, life context.Context, kv jetstream.KeyValue) (jetstream.KeyWatcher, error) {
+	backoff := 20 * time.Millisecond
+	for {
+		w, err := kv.WatchAll(life)
+		if err == nil {
+			return w, nil
+		}
+		select {
+		case <-setup.Done():
+			return nil, err
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, time.Second)
+	}
 }
 
 // watch feeds the cache from the bucket until close.
