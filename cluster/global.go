@@ -207,6 +207,9 @@ func (g *Global) close() {
 }
 
 func (g *Global) closedErr() error {
+	if g == nil {
+		return errors.New("ward: the global registry did not start on this node; its log says why")
+	}
 	if g.ctx.Err() != nil {
 		return fmt.Errorf("ward: global registry is closed: %w", runtime.ErrClosed)
 	}
@@ -377,6 +380,9 @@ func (g *Global) Lookup(ctx context.Context, name, constraint string) (runtime.P
 // List returns the names registered, as this node knows them, sorted by
 // name and then highest version first.
 func (g *Global) List() []GlobalEntry {
+	if g == nil {
+		return nil
+	}
 	all := g.cache.all()
 	out := make([]GlobalEntry, len(all))
 	for i, n := range all {
