@@ -68,14 +68,15 @@ type Global struct {
 	log    *slog.Logger
 	cache  *globalCache
 
-	ctx       context.Context // ends at close
-	cancel    context.CancelFunc
-	watcher   jetstream.KeyWatcher
-	watchDone chan struct{}
-	janitor   *runtime.Process
-	watchTag  int64      // the tag of the janitor's "watch this process" messages
-	bgMu      sync.Mutex // orders background's Add before close's Wait
-	wg        sync.WaitGroup
+	ctx      context.Context // ends at close
+	cancel   context.CancelFunc
+	watchMu  sync.Mutex
+	watcher  jetstream.KeyWatcher // the current one; see global_watch.go
+	watchers sync.WaitGroup       // their loops
+	janitor  *runtime.Process
+	watchTag int64      // the tag of the janitor's "watch this process" messages
+	bgMu     sync.Mutex // orders background's Add before close's Wait
+	wg       sync.WaitGroup
 }
 
 // newGlobal starts the global registry of node on bucket, creating the
@@ -96,24 +97,20 @@ func newGlobal(ctx context.Context, js jetstream.JetStream, rt *runtime.Runtime,
 	}
 	g := &Global{
 		kv: kv, js: js, bucket: bucket, rt: rt, node: node,
-		log:       log.With("component", "global", "node", node),
-		cache:     newGlobalCache(),
-		watchDone: make(chan struct{}),
-		watchTag:  runtime.UniqueTag(),
+		log:      log.With("component", "global", "node", node),
+		cache:    newGlobalCache(),
+		watchTag: runtime.UniqueTag(),
 	}
 	g.ctx, g.cancel = context.WithCancel(context.Background())
 	if err := g.startJanitor(ctx); err != nil {
 		g.cancel()
 		return nil, err
 	}
-	w, err := watchBucket(ctx, g.ctx, kv)
-	if err != nil {
+	if err := g.startWatch(ctx); err != nil {
 		g.janitor.Kill()
 		g.cancel()
 		return nil, fmt.Errorf("ward: global registry: watching bucket %q: %w", bucket, err)
 	}
-	g.watcher = w
-	go g.watch()
 	if err := g.cache.wait(ctx, func() bool { return g.cache.ready }); err != nil {
 		g.close()
 		return nil, fmt.Errorf("ward: global registry: reading bucket %q: %w", bucket, err)
@@ -139,67 +136,13 @@ func bindBucket(ctx context.Context, js jetstream.JetStream, bucket string) (jet
 	return kv, nil
 }
 
-// watchBucket starts the bucket's watch for the registry's lifetime,
-// trying again until setup ends: a bucket that was just created, or whose
-// cluster is electing, can refuse consumers for a while.
-func watchBucket(setup, life context.Context, kv jetstream.KeyValue) (jetstream.KeyWatcher, error) {
-	backoff := 20 * time.Millisecond
-	for {
-		w, err := kv.WatchAll(life)
-		if err == nil {
-			return w, nil
-		}
-		select {
-		case <-setup.Done():
-			return nil, err
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, time.Second)
-	}
-}
-
-// watch feeds the cache from the bucket until close.
-func (g *Global) watch() {
-	defer close(g.watchDone)
-	for e := range g.watcher.Updates() {
-		if e == nil {
-			g.cache.markReady()
-			continue
-		}
-		del := e.Operation() != jetstream.KeyValuePut
-		var rec *globalRecord
-		var v *semver.Version
-		if !del {
-			var ok bool
-			if rec, v, ok = decodeRecord(e.Key(), e.Value()); !ok {
-				g.log.Warn("ward: global registry: ignoring a value that is not a registry record", "key", e.Key())
-				del = true // whatever the key held before is gone
-			}
-		}
-		g.cache.watched(e.Key(), e.Revision(), del, rec, v)
-		if rec != nil && !rec.placeholder() && rec.Node == g.node {
-			g.watchProcess(rec.PID)
-		}
-	}
-	if g.ctx.Err() == nil {
-		g.log.Error("ward: global registry: the bucket's watch ended; lookups on this node no longer see other nodes' changes")
-	}
-}
-
 // close stops the watch and the janitor. Names stay: they go when their
 // processes end or when the other nodes see this node leave.
 func (g *Global) close() {
 	g.bgMu.Lock()
 	g.cancel()
 	g.bgMu.Unlock()
-	if g.watcher != nil {
-		_ = g.watcher.Stop()
-		select {
-		case <-g.watchDone:
-		case <-time.After(5 * time.Second):
-			g.log.Warn("ward: global registry: the watch did not stop within 5s")
-		}
-	}
+	g.stopWatch()
 	if g.janitor != nil {
 		g.janitor.Kill()
 	}

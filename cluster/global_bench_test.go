@@ -12,7 +12,7 @@ import (
 func BenchmarkGlobalRegister(b *testing.B) {
 	nodes := startGlobals(b, startGlobalServer(b), 1)
 	n := nodes[0]
-	ctx := testCtx(b)
+	ctx := globalTestCtx(b)
 	p := n.holder(b)
 	lat := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
@@ -36,7 +36,7 @@ func BenchmarkGlobalRegister(b *testing.B) {
 func BenchmarkGlobalLookup(b *testing.B) {
 	nodes := startGlobals(b, startGlobalServer(b), 1)
 	n := nodes[0]
-	ctx := testCtx(b)
+	ctx := globalTestCtx(b)
 	p := n.holder(b)
 	for _, v := range []string{"1.0.0", "1.1.0", "1.2.0", "2.0.0"} {
 		if err := n.g.Register(ctx, "bench", v, p.ID()); err != nil {

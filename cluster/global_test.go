@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -50,7 +51,7 @@ func startGlobalServer(tb testing.TB) *server.Server {
 		tb.Fatal("embedded nats-server not ready in 10s")
 	}
 	tb.Cleanup(s.Shutdown)
-	js := connectJS(tb, nats.InProcessServer(s))
+	js := globalConnectJS(tb, nats.InProcessServer(s))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if _, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: globalTestBucket, History: 1, Storage: jetstream.MemoryStorage}); err != nil {
@@ -59,7 +60,7 @@ func startGlobalServer(tb testing.TB) *server.Server {
 	return s
 }
 
-func connectJS(tb testing.TB, opts ...nats.Option) jetstream.JetStream {
+func globalConnectJS(tb testing.TB, opts ...nats.Option) jetstream.JetStream {
 	tb.Helper()
 	nc, err := nats.Connect("", opts...)
 	if err != nil {
@@ -94,10 +95,10 @@ func startGlobalNode(tb testing.TB, id uint16, opts ...nats.Option) *globalNode 
 		defer cancel()
 		_ = rt.Close(ctx)
 	})
-	js := connectJS(tb, opts...)
+	js := globalConnectJS(tb, opts...)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	g, err := newGlobal(ctx, js, rt, id, globalTestBucket, nil)
+	g, err := newGlobal(ctx, js, rt, id, globalTestBucket, slog.New(slog.DiscardHandler))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -105,7 +106,7 @@ func startGlobalNode(tb testing.TB, id uint16, opts ...nats.Option) *globalNode 
 	return &globalNode{id: id, rt: rt, js: js, g: g}
 }
 
-func testCtx(tb testing.TB) context.Context {
+func globalTestCtx(tb testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	tb.Cleanup(cancel)
 	return ctx
@@ -130,7 +131,7 @@ func (n *globalNode) qid(p *runtime.Process) runtime.ProcessID {
 }
 
 // eventually waits, within a hang guard, until cond holds.
-func eventually(tb testing.TB, what string, cond func() bool) {
+func globalEventually(tb testing.TB, what string, cond func() bool) {
 	tb.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for !cond() {
@@ -156,7 +157,7 @@ func (n *globalNode) cachedPID(name, constraint string) runtime.ProcessID {
 
 func TestGlobalRegisterLookupConstraints(t *testing.T) {
 	nodes := startGlobals(t, startGlobalServer(t), 3)
-	ctx := testCtx(t)
+	ctx := globalTestCtx(t)
 	n1 := nodes[0]
 	p100, p120, p200, pre := n1.holder(t), n1.holder(t), n1.holder(t), n1.holder(t)
 	for v, p := range map[string]*runtime.Process{"1.0.0": p100, "1.2.0": p120, "2.0.0": p200, "3.0.0-rc.1": pre} {
@@ -180,8 +181,8 @@ func TestGlobalRegisterLookupConstraints(t *testing.T) {
 	}
 	for _, n := range nodes {
 		for _, c := range cases {
-			eventually(t, fmt.Sprintf("node %d sees db@%s", n.id, c.version), func() bool {
-				return n.cachedPID("db", c.constraint) != 0
+			globalEventually(t, fmt.Sprintf("node %d sees db@%s", n.id, c.version), func() bool {
+				return n.cachedPID("db", c.constraint) == n1.qid(c.want)
 			})
 			pid, v, err := n.g.Lookup(ctx, "db", c.constraint)
 			if err != nil {
@@ -206,7 +207,7 @@ func TestGlobalRegisterLookupConstraints(t *testing.T) {
 		t.Errorf("after unregister 1.2.0: lookup ^1 = %d, %v; want %d", pid, err, n1.qid(p100))
 	}
 	for _, n := range nodes[1:] {
-		eventually(t, "unregister seen", func() bool { return n.cachedPID("db", "^1") == n1.qid(p100) })
+		globalEventually(t, "unregister seen", func() bool { return n.cachedPID("db", "^1") == n1.qid(p100) })
 	}
 	if err := nodes[2].g.Unregister(ctx, "db", "1.2.0"); !errors.Is(err, ErrNameNotFound) {
 		t.Errorf("second unregister: %v, want ErrNameNotFound", err)
@@ -219,7 +220,7 @@ func TestGlobalRegisterLookupConstraints(t *testing.T) {
 		if err := n1.g.Register(ctx, o.name, o.version, p.ID()); err != nil {
 			t.Fatalf("register %q@%s: %v", o.name, o.version, err)
 		}
-		eventually(t, "odd name seen", func() bool {
+		globalEventually(t, "odd name seen", func() bool {
 			return nodes[2].cachedPID(o.name, "") == n1.qid(p) || nodes[2].cachedPID(o.name, "^0.0.1") == n1.qid(p) || nodes[2].cachedPID(o.name, "^1.0.0-0") == n1.qid(p)
 		})
 	}
@@ -246,7 +247,7 @@ func TestGlobalRegisterLookupConstraints(t *testing.T) {
 
 func TestGlobalRegisterTaken(t *testing.T) {
 	nodes := startGlobals(t, startGlobalServer(t), 3)
-	ctx := testCtx(t)
+	ctx := globalTestCtx(t)
 	a, b := nodes[0].holder(t), nodes[1].holder(t)
 	if err := nodes[0].g.Register(ctx, "svc", "1.0.0", a.ID()); err != nil {
 		t.Fatal(err)
@@ -275,7 +276,7 @@ func TestGlobalRegisterTaken(t *testing.T) {
 
 func TestGlobalGetOrSpawnOnce(t *testing.T) {
 	nodes := startGlobals(t, startGlobalServer(t), 3)
-	ctx := testCtx(t)
+	ctx := globalTestCtx(t)
 	mods := make([]*runtime.Module, len(nodes))
 	for i, n := range nodes {
 		m, err := n.rt.LoadModule(ctx, "procs", testdata.Procs)
@@ -346,7 +347,7 @@ func TestGlobalGetOrSpawnOnce(t *testing.T) {
 
 func TestGlobalNamesGoWithProcess(t *testing.T) {
 	nodes := startGlobals(t, startGlobalServer(t), 3)
-	ctx := testCtx(t)
+	ctx := globalTestCtx(t)
 	n2 := nodes[1]
 	p := n2.holder(t)
 	// Registered by its own node and, for another version, by another node.
@@ -361,7 +362,7 @@ func TestGlobalNamesGoWithProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, n := range nodes {
-		eventually(t, "both versions seen", func() bool {
+		globalEventually(t, "both versions seen", func() bool {
 			return n.cachedPID("worker", "1.0.0") == n2.qid(p) && n.cachedPID("worker", "2.0.0") == n2.qid(p)
 		})
 	}
@@ -370,7 +371,7 @@ func TestGlobalNamesGoWithProcess(t *testing.T) {
 	}
 	<-p.Done()
 	for _, n := range nodes {
-		eventually(t, fmt.Sprintf("node %d drops the names of the ended process", n.id), func() bool {
+		globalEventually(t, fmt.Sprintf("node %d drops the names of the ended process", n.id), func() bool {
 			return n.cachedPID("worker", "") == 0
 		})
 		if _, _, err := n.g.Lookup(ctx, "worker", "2.0.0"); !errors.Is(err, ErrNameNotFound) {
@@ -388,7 +389,7 @@ func TestGlobalNamesGoWithProcess(t *testing.T) {
 	if err := nodes[2].g.Register(ctx, "late", "1.0.0", n2.qid(dead)); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "name of a dead process dropped", func() bool {
+	globalEventually(t, "name of a dead process dropped", func() bool {
 		_, _, err := nodes[2].g.Lookup(ctx, "late", "1.0.0")
 		return errors.Is(err, ErrNameNotFound)
 	})
@@ -399,7 +400,7 @@ func TestGlobalNamesGoWithProcess(t *testing.T) {
 
 func TestGlobalNamesGoWithNode(t *testing.T) {
 	nodes := startGlobals(t, startGlobalServer(t), 3)
-	ctx := testCtx(t)
+	ctx := globalTestCtx(t)
 	n1, n2, n3 := nodes[0], nodes[1], nodes[2]
 	keep := n1.holder(t)
 	if err := n1.g.Register(ctx, "keep", "1.0.0", keep.ID()); err != nil {
@@ -416,7 +417,7 @@ func TestGlobalNamesGoWithNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key := globalKey("single", mustVersion(t, "1.0.0"))
+	key := globalKey("single", globalMustVersion(t, "1.0.0"))
 	if _, err := n3.g.kv.Create(ctx, key, ph); err != nil {
 		t.Fatal(err)
 	}
@@ -435,7 +436,7 @@ func TestGlobalNamesGoWithNode(t *testing.T) {
 		waiting <- result{pid, did, err}
 	}()
 	for _, n := range nodes[:2] {
-		eventually(t, "node 3's names seen", func() bool { return n.cachedPID("lost", "1.0.4") != 0 })
+		globalEventually(t, "node 3's names seen", func() bool { return n.cachedPID("lost", "1.0.4") != 0 })
 	}
 	select {
 	case r := <-waiting:
@@ -449,7 +450,7 @@ func TestGlobalNamesGoWithNode(t *testing.T) {
 	n1.g.nodeDown(3)
 	n2.g.nodeDown(3)
 	for _, n := range nodes[:2] {
-		eventually(t, fmt.Sprintf("node %d drops node 3's names", n.id), func() bool { return n.cachedPID("lost", "") == 0 })
+		globalEventually(t, fmt.Sprintf("node %d drops node 3's names", n.id), func() bool { return n.cachedPID("lost", "") == 0 })
 	}
 	r := <-waiting
 	if r.err != nil || !r.did || route.NodeOf(uint64(r.pid)) != 1 {
@@ -460,7 +461,7 @@ func TestGlobalNamesGoWithNode(t *testing.T) {
 	}
 	// The bucket agrees with the caches.
 	for i := range 5 {
-		if _, err := n1.g.kv.Get(ctx, globalKey("lost", mustVersion(t, fmt.Sprintf("1.0.%d", i)))); !errors.Is(err, jetstream.ErrKeyNotFound) {
+		if _, err := n1.g.kv.Get(ctx, globalKey("lost", globalMustVersion(t, fmt.Sprintf("1.0.%d", i)))); !errors.Is(err, jetstream.ErrKeyNotFound) {
 			t.Errorf("lost@1.0.%d still in the bucket: %v", i, err)
 		}
 	}
@@ -468,7 +469,7 @@ func TestGlobalNamesGoWithNode(t *testing.T) {
 
 func TestGlobalNoLostUpdates(t *testing.T) {
 	nodes := startGlobals(t, startGlobalServer(t), 3)
-	ctx := testCtx(t)
+	ctx := globalTestCtx(t)
 	const workers, rounds = 6, 25
 	var (
 		wg       sync.WaitGroup
@@ -515,7 +516,7 @@ func TestGlobalNoLostUpdates(t *testing.T) {
 	if won.Load() < rounds {
 		t.Errorf("only %d registrations won in %d rounds of %d workers", won.Load(), rounds, workers)
 	}
-	if _, err := nodes[0].g.kv.Get(ctx, globalKey("contested", mustVersion(t, "1.0.0"))); !errors.Is(err, jetstream.ErrKeyNotFound) {
+	if _, err := nodes[0].g.kv.Get(ctx, globalKey("contested", globalMustVersion(t, "1.0.0"))); !errors.Is(err, jetstream.ErrKeyNotFound) {
 		t.Errorf("name left in the bucket after every holder unregistered: %v", err)
 	}
 
@@ -526,8 +527,8 @@ func TestGlobalNoLostUpdates(t *testing.T) {
 	if err := n1.g.Register(ctx, "cas", "1.0.0", a.ID()); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "node 2 sees cas", func() bool { return n2.cachedPID("cas", "1.0.0") != 0 })
-	key := globalKey("cas", mustVersion(t, "1.0.0"))
+	globalEventually(t, "node 2 sees cas", func() bool { return n2.cachedPID("cas", "1.0.0") != 0 })
+	key := globalKey("cas", globalMustVersion(t, "1.0.0"))
 	stale := n2.g.cache.get(key)
 	if err := n1.g.Unregister(ctx, "cas", "1.0.0"); err != nil {
 		t.Fatal(err)
@@ -549,7 +550,7 @@ func TestGlobalNoLostUpdates(t *testing.T) {
 func TestGlobalRemoteRegisterVisible(t *testing.T) {
 	srv := startGlobalServer(t)
 	nodes := startGlobals(t, srv, 3)
-	ctx := testCtx(t)
+	ctx := globalTestCtx(t)
 	p := nodes[0].holder(t)
 	// Registered before node 4 starts: its initial read has it.
 	if err := nodes[0].g.Register(ctx, "early", "1.0.0", p.ID()); err != nil {
@@ -559,7 +560,7 @@ func TestGlobalRemoteRegisterVisible(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, n := range nodes[1:] {
-		eventually(t, fmt.Sprintf("node %d's cache sees node 1's register", n.id), func() bool {
+		globalEventually(t, fmt.Sprintf("node %d's cache sees node 1's register", n.id), func() bool {
 			return n.cachedPID("cfg", "^1.4") == nodes[0].qid(p)
 		})
 		pid, v, err := n.g.Lookup(ctx, "cfg", "^1.4")
@@ -570,7 +571,7 @@ func TestGlobalRemoteRegisterVisible(t *testing.T) {
 	if err := nodes[2].g.Unregister(ctx, "cfg", "1.4.2"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "node 1 sees node 3's unregister", func() bool { return nodes[0].cachedPID("cfg", "") == 0 })
+	globalEventually(t, "node 1 sees node 3's unregister", func() bool { return nodes[0].cachedPID("cfg", "") == 0 })
 
 	s4 := startGlobalNode(t, 4, nats.InProcessServer(srv))
 	if s4.cachedPID("early", "") != nodes[0].qid(p) {
@@ -578,11 +579,40 @@ func TestGlobalRemoteRegisterVisible(t *testing.T) {
 	}
 }
 
-func mustVersion(tb testing.TB, s string) *semver.Version {
+func globalMustVersion(tb testing.TB, s string) *semver.Version {
 	tb.Helper()
 	v, err := parseGlobalVersion(s)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	return v
+}
+
+// TestGlobalWatchResumes ends a node's watch, as the loss of the server
+// holding its consumer would stall it, and checks that the node's cache
+// follows the bucket again: the probe resumes the watch where it stopped.
+func TestGlobalWatchResumes(t *testing.T) {
+	nodes := startGlobals(t, startGlobalServer(t), 2)
+	ctx := globalTestCtx(t)
+	n1, n2 := nodes[0], nodes[1]
+	p := n1.holder(t)
+	if err := n1.g.Register(ctx, "before", "1.0.0", p.ID()); err != nil {
+		t.Fatal(err)
+	}
+	globalEventually(t, "node 2 sees the first name", func() bool { return n2.cachedPID("before", "") != 0 })
+	n2.g.watchMu.Lock()
+	w := n2.g.watcher
+	n2.g.watchMu.Unlock()
+	if err := w.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := n1.g.Register(ctx, "after", "1.0.0", p.ID()); err != nil {
+		t.Fatal(err)
+	}
+	if err := n1.g.Unregister(ctx, "before", "1.0.0"); err != nil {
+		t.Fatal(err)
+	}
+	globalEventually(t, "node 2's cache follows the bucket again", func() bool {
+		return n2.cachedPID("after", "") == n1.qid(p) && n2.cachedPID("before", "") == 0
+	})
 }
