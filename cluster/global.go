@@ -107,8 +107,7 @@ func newGlobal(ctx context.Context, js jetstream.JetStream, rt *runtime.Runtime,
 		return nil, err
 	}
 	if err := g.startWatch(ctx); err != nil {
-		g.janitor.Kill()
-		g.cancel()
+		g.close()
 		return nil, fmt.Errorf("ward: global registry: watching bucket %q: %w", bucket, err)
 	}
 	if err := g.cache.wait(ctx, func() bool { return g.cache.ready }); err != nil {

@@ -24,7 +24,7 @@ const watchProbe = time.Second
 
 // startWatch starts the first watch, trying again until ctx ends: a
 // bucket just created, or whose cluster is electing, can refuse consumers
-// for a while. It returns once the cache holds the bucket's entries.
+// for a while.
 func (g *Global) startWatch(ctx context.Context) error {
 	backoff := 20 * time.Millisecond
 	for {
@@ -44,7 +44,7 @@ func (g *Global) startWatch(ctx context.Context) error {
 		defer g.wg.Done()
 		g.probe()
 	}()
-	return g.cache.wait(ctx, func() bool { return g.cache.ready })
+	return nil
 }
 
 // watchFrom starts a watch from revision rev (0: the current entries)
