@@ -21,6 +21,7 @@ type fakeLocal struct {
 	alive  map[uint64]bool
 	events []event
 	notify chan struct{}
+	gate   chan struct{}
 }
 
 type event struct {
@@ -92,6 +93,12 @@ func (f *fakeLocal) count(op string) int {
 }
 
 func (f *fakeLocal) Deliver(from, to uint64, tag int64, data []byte) {
+	f.mu.Lock()
+	g := f.gate
+	f.mu.Unlock()
+	if g != nil {
+		<-g
+	}
 	f.add(event{op: "deliver", from: from, to: to, tag: tag, data: string(data)})
 }
 func (f *fakeLocal) Link(from, to uint64) {
@@ -236,4 +243,19 @@ func isUp(a *Node, id uint16) bool {
 		}
 	}
 	return false
+}
+
+// hold makes the fake's Deliver wait until release, to stall a node's
+// receive loop.
+func (f *fakeLocal) hold() (release func()) {
+	ch := make(chan struct{})
+	f.mu.Lock()
+	f.gate = ch
+	f.mu.Unlock()
+	return func() {
+		f.mu.Lock()
+		f.gate = nil
+		f.mu.Unlock()
+		close(ch)
+	}
 }

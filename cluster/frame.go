@@ -67,7 +67,11 @@ var errMalformed = errors.New("ward: malformed frame")
 
 // seal encodes f and signs it with kp.
 func seal(kp nkeys.KeyPair, f *frame) ([]byte, error) {
-	f.V = frameVersion
+	return sealVersion(kp, f, frameVersion)
+}
+
+func sealVersion(kp nkeys.KeyPair, f *frame, v uint8) ([]byte, error) {
+	f.V = v
 	body, err := cbor.Marshal(f)
 	if err != nil {
 		return nil, fmt.Errorf("ward: encoding a frame: %w", err)

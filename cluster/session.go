@@ -320,25 +320,27 @@ func (n *Node) heartbeats() {
 		case <-t.C:
 		}
 		n.beat()
+		// Ending sessions waits for the receive loop to finish the frame
+		// it is applying: beats must go on meanwhile.
 		if !n.nc.IsConnected() {
 			if !disconnected {
 				disconnected = true
-				n.downAll(causeDisconnect)
+				go n.downAll(causeDisconnect)
 			}
 			continue
 		}
 		disconnected = false
 		if d, err := n.sigSub.Dropped(); err == nil && d > dropped {
 			dropped = d
-			n.downAll(causeSlowConsumer)
+			go n.downAll(causeSlowConsumer)
 		}
 		limit := n.cfg.HeartbeatInterval * time.Duration(n.cfg.HeartbeatMisses)
 		now := time.Now()
 		for _, p := range n.peerList() {
-			if !p.up.Load() {
+			// A peer whose frame is being applied now was heard.
+			if !p.up.Load() || !p.rmu.TryLock() {
 				continue
 			}
-			p.rmu.Lock()
 			if p.up.Load() && now.Sub(p.heard) > limit {
 				n.downLocked(p, causeHeartbeat)
 			}
