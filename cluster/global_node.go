@@ -16,9 +16,9 @@ func (c Config) globalBucket() string { return "ward_" + c.Cluster + "_global" }
 var nodeGlobals sync.Map // *Node -> *Global
 
 // initGlobal starts the node's global registry: its bucket, in the
-// node's Storage, its janitor and its watch. Nodes that have lost a peer
-// remove the peer's names. A node without a runtime (the core's tests
-// with a fake one) has no registry.
+// node's Storage, its janitor and its watch, until the node leaves. Nodes
+// that have lost a peer remove the peer's names. A node without a runtime
+// (the core's tests with a fake one) has no registry.
 func (n *Node) initGlobal() {
 	if n.rt == nil {
 		return
@@ -43,6 +43,13 @@ func (n *Node) initGlobal() {
 	}
 	nodeGlobals.Store(n, g)
 	n.onNodeDown(g.nodeDown)
+	// Leave closes n.stop; the registry goes with the node. Its names go
+	// when the peers see the node leave.
+	go func() {
+		<-n.stop
+		g.close()
+		nodeGlobals.Delete(n)
+	}()
 }
 
 // Global returns the cluster's global registry as this node sees it. On
