@@ -114,6 +114,11 @@ func newGlobal(ctx context.Context, js jetstream.JetStream, rt *runtime.Runtime,
 		g.close()
 		return nil, fmt.Errorf("ward: global registry: reading bucket %q: %w", bucket, err)
 	}
+	// Names of this node's number that are in the bucket already belong
+	// to an earlier node of that number (this registry has registered
+	// nothing yet), whose process ids this runtime may be reusing: a
+	// lookup must not find them. Its peers may not have swept them yet.
+	g.sweep(ctx, node)
 	return g, nil
 }
 

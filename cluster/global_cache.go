@@ -123,6 +123,12 @@ func (c *globalCache) markReady() {
 	c.broadcastLocked()
 }
 
+func (c *globalCache) isReady() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ready
+}
+
 func (c *globalCache) broadcastLocked() {
 	close(c.changed)
 	c.changed = make(chan struct{})
@@ -201,13 +207,13 @@ func (c *globalCache) ofPID(pid uint64) map[string]uint64 {
 }
 
 // ofNode returns the keys and revisions of every record, placeholders
-// included, of processes on node.
-func (c *globalCache) ofNode(node uint16) map[string]uint64 {
+// included, of processes on node, written at revision upTo or before.
+func (c *globalCache) ofNode(node uint16, upTo uint64) map[string]uint64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	out := make(map[string]uint64)
 	for k, n := range c.keys {
-		if n.rec != nil && n.rec.Node == node {
+		if n.rec != nil && n.rec.Node == node && n.rev <= upTo {
 			out[k] = n.rev
 		}
 	}

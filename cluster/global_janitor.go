@@ -96,22 +96,32 @@ func (g *Global) nodeDown(node uint16) {
 func (g *Global) sweepNode(node uint16) {
 	ctx, cancel := context.WithTimeout(g.ctx, 30*time.Second)
 	defer cancel()
-	// The cache may lag the bucket: catch up with everything written
-	// before now, so the sweep sees the names the lost node registered
-	// just before it went. A lost node writes nothing after.
-	if last, err := g.lastSeq(ctx); err != nil {
-		g.log.Warn("ward: global registry: sweeping a lost node's names without catching up", "lost", node, "err", err)
+	g.sweep(ctx, node)
+}
+
+// sweep deletes the records of node written up to now. The cache may lag
+// the bucket: it first catches up with the bucket's last revision, so the
+// sweep sees the names the node registered just before it went. Records
+// written after that revision are left alone: a lost node writes nothing
+// more, so they belong to a node that took its number since.
+func (g *Global) sweep(ctx context.Context, node uint16) {
+	last, err := g.lastSeq(ctx)
+	if err != nil {
+		g.log.Warn("ward: global registry: sweeping a node's names without catching up", "node", node, "err", err)
+		g.cache.mu.Lock()
+		last = g.cache.seq
+		g.cache.mu.Unlock()
 	} else {
 		wctx, wcancel := context.WithTimeout(ctx, 5*time.Second)
 		err := g.cache.wait(wctx, func() bool { return g.cache.seq >= last })
 		wcancel()
 		if err != nil && ctx.Err() == nil {
-			g.log.Warn("ward: global registry: the watch lags; sweeping a lost node's names as far as it got", "lost", node, "want", last)
+			g.log.Warn("ward: global registry: the watch lags; sweeping a node's names as far as it got", "node", node, "want", last)
 		}
 	}
-	for key, rev := range g.cache.ofNode(node) {
+	for key, rev := range g.cache.ofNode(node, last) {
 		if err := g.deleteAt(ctx, key, rev); err != nil && g.ctx.Err() == nil {
-			g.log.Warn("ward: global registry: removing a lost node's name", "lost", node, "err", err)
+			g.log.Warn("ward: global registry: removing a node's name", "node", node, "err", err)
 		}
 	}
 }

@@ -616,3 +616,28 @@ func TestGlobalWatchResumes(t *testing.T) {
 		return n2.cachedPID("after", "") == n1.qid(p) && n2.cachedPID("before", "") == 0
 	})
 }
+
+// TestGlobalStartDropsEarlierNodesNames: names of a node number that are
+// in the bucket when a node of that number starts belong to an earlier
+// node, whose ids the new runtime reuses; they go before the new node's
+// registry answers anything.
+func TestGlobalStartDropsEarlierNodesNames(t *testing.T) {
+	srv := startGlobalServer(t)
+	nodes := startGlobals(t, srv, 1)
+	ctx := globalTestCtx(t)
+	stale, err := (&globalRecord{Name: "old", Version: "1.0.0", PID: route.Qualify(2, 5), Node: 5}).encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := globalKey("old", globalMustVersion(t, "1.0.0"))
+	if _, err := nodes[0].g.kv.Create(ctx, key, stale); err != nil {
+		t.Fatal(err)
+	}
+	n5 := startGlobalNode(t, 5, nats.InProcessServer(srv))
+	if _, _, err := n5.g.Lookup(ctx, "old", "1.0.0"); !errors.Is(err, ErrNameNotFound) {
+		t.Fatalf("a new node 5 finds an earlier node 5's name: %v", err)
+	}
+	if _, err := n5.g.kv.Get(ctx, key); !errors.Is(err, jetstream.ErrKeyNotFound) {
+		t.Fatalf("the earlier node's name is still in the bucket: %v", err)
+	}
+}

@@ -96,7 +96,10 @@ func (g *Global) follow(w jetstream.KeyWatcher) {
 			}
 		}
 		g.cache.watched(e.Key(), e.Revision(), del, rec, v)
-		if rec != nil && !rec.placeholder() && rec.Node == g.node {
+		// Before the initial values end, this node's records are an
+		// earlier node's of the same number, which newGlobal sweeps: its
+		// ids are not this runtime's processes.
+		if rec != nil && !rec.placeholder() && rec.Node == g.node && g.cache.isReady() {
 			g.watchProcess(rec.PID)
 		}
 	}
