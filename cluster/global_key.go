@@ -47,6 +47,8 @@ type globalRecord struct {
 	// whose janitor removes the name when the process ends, and whose
 	// loss makes the survivors remove it.
 	Node uint16 `cbor:"4,keyasint"`
+	// Token tells one GetOrSpawn call's placeholder from another's.
+	Token uint64 `cbor:"5,keyasint,omitempty"`
 }
 
 func (r *globalRecord) placeholder() bool { return r.PID == 0 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/Masterminds/semver/v3"
@@ -49,12 +50,13 @@ func (g *Global) GetOrSpawn(ctx context.Context, name, version string, env *runt
 		if n := g.cache.get(key); n != nil && n.live() {
 			return runtime.ProcessID(n.rec.PID), false, nil
 		}
-		ph := &globalRecord{Name: name, Version: v.String(), Node: g.node}
+		ph := &globalRecord{Name: name, Version: v.String(), Node: g.node, Token: rand.Uint64() | 1}
 		rev, err := g.create(ctx, key, ph)
 		if err == nil {
 			return g.spawnAs(ctx, key, rev, name, v, env, m, entry, params)
 		}
 		if !revisionConflict(err) {
+			g.reclaim(ctx, key, ph.Token)
 			return 0, false, fmt.Errorf("ward: global get-or-spawn %s@%s: %w", name, v, err)
 		}
 		pid, err := g.awaitWinner(ctx, key)
@@ -116,6 +118,33 @@ func (g *Global) giveBack(ctx context.Context, key string, rev uint64) {
 	defer cancel()
 	if err := g.deleteAt(dctx, key, rev); err != nil {
 		g.log.Error("ward: global registry: a placeholder stays until this node leaves", "key", key, "err", err)
+	}
+}
+
+// reclaim deletes the placeholder a Create that failed may have written
+// all the same (the request reached the bucket, its answer did not), so
+// that it does not hold the name, with no one to spawn, until this node
+// is lost. The token tells this call's placeholder from any other.
+func (g *Global) reclaim(ctx context.Context, key string, token uint64) {
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	for backoff := 50 * time.Millisecond; ; backoff = min(2*backoff, time.Second) {
+		e, err := g.kv.Get(dctx, key)
+		if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+			return // it did not land
+		}
+		if err == nil {
+			if rec, _, ok := decodeRecord(key, e.Value()); ok && rec.placeholder() && rec.Token == token {
+				g.giveBack(ctx, key, e.Revision())
+			}
+			return
+		}
+		select {
+		case <-dctx.Done():
+			g.log.Error("ward: global registry: a placeholder may stay until this node leaves", "key", key, "err", err)
+			return
+		case <-time.After(backoff):
+		}
 	}
 }
 

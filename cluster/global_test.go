@@ -641,3 +641,28 @@ func TestGlobalStartDropsEarlierNodesNames(t *testing.T) {
 		t.Fatalf("the earlier node's name is still in the bucket: %v", err)
 	}
 }
+
+// TestGlobalReclaimsOwnPlaceholderOnly: after a Create whose answer was
+// lost, GetOrSpawn deletes the placeholder if, and only if, it is the
+// one that call wrote.
+func TestGlobalReclaimsOwnPlaceholderOnly(t *testing.T) {
+	nodes := startGlobals(t, startGlobalServer(t), 1)
+	g := nodes[0].g
+	ctx := globalTestCtx(t)
+	key := globalKey("ph", globalMustVersion(t, "1.0.0"))
+	b, err := (&globalRecord{Name: "ph", Version: "1.0.0", Node: 1, Token: 42}).encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.kv.Create(ctx, key, b); err != nil {
+		t.Fatal(err)
+	}
+	g.reclaim(ctx, key, 41)
+	if _, err := g.kv.Get(ctx, key); err != nil {
+		t.Fatalf("another call's placeholder was removed: %v", err)
+	}
+	g.reclaim(ctx, key, 42)
+	if _, err := g.kv.Get(ctx, key); !errors.Is(err, jetstream.ErrKeyNotFound) {
+		t.Fatalf("the call's own placeholder stays: %v", err)
+	}
+}
