@@ -128,15 +128,12 @@ func (g *Global) sweep(ctx context.Context, node uint16) {
 
 // lastSeq returns the bucket's last revision, across all keys.
 func (g *Global) lastSeq(ctx context.Context) (uint64, error) {
+	// Stream asks the server for the stream's info: one request.
 	s, err := g.js.Stream(ctx, "KV_"+g.bucket)
 	if err != nil {
 		return 0, err
 	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		return 0, err
-	}
-	return info.State.LastSeq, nil
+	return s.CachedInfo().State.LastSeq, nil
 }
 
 // background runs f on its own goroutine unless the registry is closing;
