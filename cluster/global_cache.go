@@ -104,8 +104,9 @@ func (c *globalCache) watched(key string, rev uint64, del bool, rec *globalRecor
 	}
 	switch old := c.keys[key]; {
 	case !del:
-		c.putLocked(&cached{key: key, rev: rev, rec: rec, version: v})
-		return
+		if c.putLocked(&cached{key: key, rev: rev, rec: rec, version: v}) {
+			return // it broadcast
+		}
 	case old != nil && old.rev < rev:
 		c.unindex(old)
 		delete(c.keys, key)
