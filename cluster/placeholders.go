@@ -8,9 +8,6 @@ import "github.com/wardrt/ward/internal/route"
 // initSpawn registers remote spawn's handlers (spawn.go).
 func (n *Node) initSpawn() {}
 
-// initGlobal registers the global registry's handlers (global*.go).
-func (n *Node) initGlobal() {}
-
 // initJobs registers the jobs' handlers (jobs.go).
 func (n *Node) initJobs() {}
 
