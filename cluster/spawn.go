@@ -1,0 +1,232 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"reflect"
+
+	"github.com/wardrt/ward/environment"
+	"github.com/wardrt/ward/runtime"
+)
+
+// ErrUnknownGrant: the target node grants no environment under the name
+// a remote spawn asked for (see Config.Grants).
+var ErrUnknownGrant = errors.New("ward: the node grants no environment of that name")
+
+// ErrNotPortable: a remote spawn's Config names host resources of the
+// caller's machine (WASI directories, output writers), which mean
+// nothing on another node; the target's grant decides those.
+var ErrNotPortable = errors.New("ward: WASI directories and writers cannot cross nodes; the target's grant sets them")
+
+// SpawnOptions say where on the target node a remote spawn runs and who
+// may reach the process from the caller's node.
+type SpawnOptions struct {
+	// Grant names the environment the target node grants to remote
+	// spawns (its Config.Grants). The process runs in a fresh child
+	// environment of it.
+	Grant string
+	// Config is the limits the caller asks for: the child environment
+	// narrows the grant by it (zero fields inherit the grant's), and the
+	// spawn is refused, with an error matching environment.ErrWiden,
+	// when the result is wider than the grant or than Owner's own
+	// environment. WASI.Dirs, Stdout and Stderr must be unset
+	// (ErrNotPortable).
+	Config environment.Config
+	// Owner is the caller's environment on whose behalf the process is
+	// spawned: the guests of Owner and of the environments above it on
+	// the caller's node may kill and link the process remotely, as
+	// though it ran below Owner; no other guest may. nil: only Go code
+	// may, and the grant alone bounds the limits.
+	Owner *runtime.Environment
+}
+
+// spawnRequest is the body of a "spawn" call.
+type spawnRequest struct {
+	Hash   string             `cbor:"1,keyasint"`
+	Entry  string             `cbor:"2,keyasint"`
+	Params []wireValue        `cbor:"3,keyasint"`
+	Grant  string             `cbor:"4,keyasint"`
+	Config environment.Config `cbor:"5,keyasint"`
+	// OwnerConfig is the effective Config of the Owner, nil without one.
+	OwnerConfig *environment.Config `cbor:"6,keyasint,omitempty"`
+	// Owner is the Owner's environment chain, innermost first.
+	Owner []uint64 `cbor:"7,keyasint,omitempty"`
+}
+
+// spawnReply is the answer to a "spawn" call: the new process's id, or
+// why there is none (an error code that keeps errors.Is working across
+// nodes, and the error's text).
+type spawnReply struct {
+	PID  uint64 `cbor:"1,keyasint,omitempty"`
+	Code int    `cbor:"2,keyasint,omitempty"`
+	Text string `cbor:"3,keyasint,omitempty"`
+}
+
+// wireValue is an entry parameter as it crosses nodes.
+type wireValue struct {
+	Kind uint8 `cbor:"1,keyasint"`
+	Bits int64 `cbor:"2,keyasint"`
+}
+
+// Kinds of wireValue, as the runtime numbers them.
+const (
+	kindI32 = 0
+	kindI64 = 1
+	kindF32 = 2
+	kindF64 = 3
+)
+
+// toWire encodes entry parameters. runtime.Value keeps its kind and bits
+// unexported; reflection reads them (it may read, not write, unexported
+// fields), and TestWireValuesRoundTrip fails if their shape changes.
+func toWire(params []runtime.Value) []wireValue {
+	out := make([]wireValue, len(params))
+	for i, v := range params {
+		inner := reflect.ValueOf(v).Field(0)
+		out[i] = wireValue{Kind: uint8(inner.FieldByName("Kind").Uint()), Bits: inner.FieldByName("Bits").Int()}
+	}
+	return out
+}
+
+// fromWire decodes entry parameters.
+func fromWire(ws []wireValue) ([]runtime.Value, error) {
+	out := make([]runtime.Value, len(ws))
+	for i, w := range ws {
+		switch w.Kind {
+		case kindI32:
+			out[i] = runtime.I32(int32(w.Bits))
+		case kindI64:
+			out[i] = runtime.I64(w.Bits)
+		case kindF32:
+			out[i] = runtime.F32(math.Float32frombits(uint32(w.Bits)))
+		case kindF64:
+			out[i] = runtime.F64(math.Float64frombits(uint64(w.Bits)))
+		default:
+			return nil, fmt.Errorf("%w: parameter %d of unknown kind %d", runtime.ErrBadParams, i, w.Kind)
+		}
+	}
+	return out, nil
+}
+
+// portable returns c as it crosses nodes: its writers dropped (they are
+// the caller's), and an error for WASI.Dirs (host paths of the caller's
+// machine, which grant nothing on another).
+func portable(c environment.Config) (environment.Config, error) {
+	if c.WASI.Dirs != nil || c.WASI.Stdout != nil || c.WASI.Stderr != nil {
+		return c, ErrNotPortable
+	}
+	return c, nil
+}
+
+// withoutHost returns c without the host resources in its WASI part, for
+// comparing the limits of configs of different machines (the writers are
+// there only because an effective Config must have them).
+func withoutHost(c environment.Config) environment.Config {
+	c.WASI = environment.WASI{Stdout: io.Discard, Stderr: io.Discard}
+	return c
+}
+
+// spawner serves spawns on one node: the module by hash, the grant by
+// name, a fresh child environment of it narrowed as asked, and the
+// owner's record for the subtree rule.
+type spawner struct {
+	rt     *runtime.Runtime
+	grants map[string]*runtime.Environment
+	mods   *modules
+	owners *owners
+}
+
+// spawn starts req's process for node from and returns its local id.
+func (s *spawner) spawn(ctx context.Context, from uint16, req spawnRequest) (uint64, error) {
+	grant := s.grants[req.Grant]
+	if grant == nil {
+		return 0, fmt.Errorf("%w: %q", ErrUnknownGrant, req.Grant)
+	}
+	cfg, err := portable(req.Config)
+	if err != nil {
+		return 0, err
+	}
+	eff, err := grant.Config().Narrow(cfg)
+	if err != nil {
+		return 0, fmt.Errorf("ward: spawn in grant %q: the limits asked for: %w", req.Grant, err)
+	}
+	if req.OwnerConfig != nil {
+		// Zero fields inherit the grant's, which may be wider than the
+		// caller's own: the caller narrows them in Config to fit.
+		if _, err := withoutHost(*req.OwnerConfig).Narrow(withoutHost(eff)); err != nil {
+			return 0, fmt.Errorf("ward: spawn in grant %q: wider than the caller's own environment (narrow SpawnOptions.Config): %w", req.Grant, err)
+		}
+	}
+	params, err := fromWire(req.Params)
+	if err != nil {
+		return 0, err
+	}
+	m, err := s.mods.module(ctx, req.Hash)
+	if err != nil {
+		return 0, err
+	}
+	env, err := grant.NewChild(eff)
+	if err != nil {
+		return 0, fmt.Errorf("ward: spawn in grant %q: %w", req.Grant, err)
+	}
+	s.owners.record(env, from, req.Owner)
+	p, err := env.Spawn(ctx, m, req.Entry, params...)
+	if err != nil {
+		return 0, err
+	}
+	return uint64(p.ID()), nil
+}
+
+// remoteErrors are the errors whose identity crosses nodes: a remote
+// error matching one of them matches it (errors.Is) on the caller too.
+// Append only: the index is the wire code.
+var remoteErrors = []error{
+	nil, // 0: none of these
+	ErrUnknownGrant,
+	ErrNotPortable,
+	ErrModuleTooLarge,
+	ErrHashMismatch,
+	ErrNoModule,
+	ErrBadHash,
+	environment.ErrWiden,
+	environment.ErrInvalid,
+	environment.ErrNamespaceDenied,
+	runtime.ErrNoEntry,
+	runtime.ErrBadParams,
+	runtime.ErrProcessLimit,
+	runtime.ErrEnvironmentClosed,
+	runtime.ErrClosed,
+	runtime.ErrMemoryLimit,
+}
+
+// errorCode returns the wire code of err.
+func errorCode(err error) int {
+	for i, e := range remoteErrors {
+		if e != nil && errors.Is(err, e) {
+			return i
+		}
+	}
+	return 0
+}
+
+// remoteError is an error that crossed nodes: its text as the remote
+// node wrote it, matching the sentinel its code names.
+type remoteError struct {
+	text     string
+	sentinel error
+}
+
+func (e *remoteError) Error() string { return e.text }
+func (e *remoteError) Unwrap() error { return e.sentinel }
+
+// fromCode rebuilds an error that crossed nodes.
+func fromCode(code int, text string) error {
+	var sentinel error
+	if code > 0 && code < len(remoteErrors) {
+		sentinel = remoteErrors[code]
+	}
+	return &remoteError{text: text, sentinel: sentinel}
+}
