@@ -154,10 +154,11 @@ func (s *spawner) spawn(ctx context.Context, from uint16, req spawnRequest) (uin
 		return 0, fmt.Errorf("ward: spawn in grant %q: the limits asked for: %w", req.Grant, err)
 	}
 	if req.OwnerConfig != nil {
-		// Zero fields inherit the grant's, which may be wider than the
-		// caller's own: the caller narrows them in Config to fit.
-		if _, err := withoutHost(*req.OwnerConfig).Narrow(withoutHost(eff)); err != nil {
-			return 0, fmt.Errorf("ward: spawn in grant %q: wider than the caller's own environment (narrow SpawnOptions.Config): %w", req.Grant, err)
+		owner := withoutHost(*req.OwnerConfig)
+		eff = meet(eff, cfg, owner)
+		// What the caller set itself may still be wider than its own.
+		if _, err := owner.Narrow(withoutHost(eff)); err != nil {
+			return 0, fmt.Errorf("ward: spawn in grant %q: wider than the caller's own environment: %w", req.Grant, err)
 		}
 	}
 	params, err := fromWire(req.Params)
@@ -178,6 +179,49 @@ func (s *spawner) spawn(ctx context.Context, from uint16, req spawnRequest) (uin
 		return 0, err
 	}
 	return uint64(p.ID()), nil
+}
+
+// meet narrows eff, the grant narrowed by asked, where asked left a field
+// to inherit: a bound to the owner's when that is smaller, a permission
+// to Deny when the owner's is, the namespaces to those the owner's cover.
+// So a zero field inherits the narrower of the grant and the caller's own
+// environment, never the wider.
+func meet(eff, asked, owner environment.Config) environment.Config {
+	e, a, o := reflect.ValueOf(&eff).Elem(), reflect.ValueOf(asked), reflect.ValueOf(owner)
+	for i := 0; i < e.NumField(); i++ {
+		f := e.Field(i)
+		switch f.Kind() {
+		case reflect.Uint64:
+			if a.Field(i).Uint() == 0 && o.Field(i).Uint() < f.Uint() {
+				f.SetUint(o.Field(i).Uint())
+			}
+		case reflect.Int:
+			if a.Field(i).Int() == 0 && o.Field(i).Int() < f.Int() {
+				f.SetInt(o.Field(i).Int())
+			}
+		}
+	}
+	perms := func(c *environment.Config) []*environment.Permission {
+		return []*environment.Permission{&c.Permissions.Spawn, &c.Permissions.CreateEnvironments, &c.Permissions.CompileModules}
+	}
+	askedP, ownerP := perms(&asked), perms(&owner)
+	for i, p := range perms(&eff) {
+		if *askedP[i] == environment.Inherit && *ownerP[i] == environment.Deny {
+			*p = environment.Deny
+		}
+	}
+	if asked.Namespaces == nil {
+		kept := []string{} // not nil, which would inherit the grant's
+		for _, ns := range eff.Namespaces {
+			// Narrow is the one public judge of whether the owner's
+			// namespaces cover ns.
+			if _, err := owner.Narrow(environment.Config{Namespaces: []string{ns}}); err == nil {
+				kept = append(kept, ns)
+			}
+		}
+		eff.Namespaces = kept
+	}
+	return eff
 }
 
 // remoteErrors are the errors whose identity crosses nodes: a remote

@@ -132,6 +132,8 @@ func TestSpawnerNarrowsTheGrant(t *testing.T) {
 
 	owner := withoutHost(caller.Environment().Config())
 	owner.MaxMemory = 4 << 16
+	owner.Namespaces = []string{"ward_*"}
+	owner.Permissions.Spawn = environment.Deny
 	refusals := []struct {
 		name string
 		req  spawnRequest
@@ -139,7 +141,7 @@ func TestSpawnerNarrowsTheGrant(t *testing.T) {
 	}{
 		{"no such grant", spawnRequest{Grant: "nope"}, ErrUnknownGrant},
 		{"wider than the grant", spawnRequest{Grant: "jobs", Config: environment.Config{MaxMemory: 16 << 16}}, environment.ErrWiden},
-		{"wider than the owner by inheriting", spawnRequest{Grant: "jobs", OwnerConfig: &owner}, environment.ErrWiden},
+		{"wider than the owner", spawnRequest{Grant: "jobs", Config: environment.Config{MaxMemory: 6 << 16}, OwnerConfig: &owner}, environment.ErrWiden},
 		{"host paths", spawnRequest{Grant: "jobs", Config: environment.Config{WASI: environment.WASI{Dirs: []environment.Dir{{HostPath: "/", GuestPath: "/"}}}}}, ErrNotPortable},
 		{"no such entry", spawnRequest{Hash: m.Hash(), Grant: "jobs", Entry: "nope"}, runtime.ErrNoEntry},
 	}
@@ -154,13 +156,21 @@ func TestSpawnerNarrowsTheGrant(t *testing.T) {
 			t.Errorf("%s: %v, want %v", r.name, err, r.want)
 		}
 	}
-	// Narrowed to fit the owner, the same spawn is obeyed.
-	id, err = s.spawn(ctx, 2, spawnRequest{Hash: m.Hash(), Entry: "wait", Grant: "jobs", Config: environment.Config{MaxMemory: 4 << 16}, OwnerConfig: &owner})
+	// What the caller leaves to inherit comes from the narrower of the
+	// grant and its own environment.
+	id, err = s.spawn(ctx, 2, spawnRequest{Hash: m.Hash(), Entry: "wait", Grant: "jobs", OwnerConfig: &owner})
 	if err != nil {
-		t.Fatalf("narrowed to fit the owner: %v", err)
+		t.Fatalf("inheriting under an owner: %v", err)
 	}
-	if p, ok := target.Process(runtime.ProcessID(id)); ok {
-		p.Kill()
+	p, ok = target.Process(runtime.ProcessID(id))
+	if !ok {
+		t.Fatal("spawned process not found on the target")
+	}
+	defer p.Kill()
+	got := p.Environment().Config()
+	if got.MaxMemory != 4<<16 || got.MaxProcesses != 10 || got.Permissions.Spawn != environment.Deny || fmt.Sprint(got.Namespaces) != "[ward_*]" {
+		t.Errorf("under an owner: MaxMemory %d MaxProcesses %d Spawn %v Namespaces %v, want %d, 10, Deny, [ward_*]",
+			got.MaxMemory, got.MaxProcesses, got.Permissions.Spawn, got.Namespaces, 4<<16)
 	}
 }
 
