@@ -22,10 +22,6 @@ import (
 // from making a node read and compile an arbitrarily large object.
 const DefaultMaxModuleSize = 64 << 20
 
-// ModuleBucket is the JetStream object store bucket that holds the bytes
-// of published modules, each under the hex SHA-256 of its bytes.
-const ModuleBucket = "ward_modules"
-
 // Errors of module shipping, for errors.Is.
 var (
 	// ErrModuleTooLarge: the module is larger than the node accepts
@@ -75,18 +71,20 @@ const maxFetches = 2
 // does.
 const fetchTimeout = 2 * time.Minute
 
-// openModules opens (creating it if needed) the module bucket.
-func openModules(ctx context.Context, rt *runtime.Runtime, js jetstream.JetStream, storage jetstream.StorageType, max int64) (*modules, error) {
+// openModules opens (creating it if needed) the object store bucket that
+// holds the bytes of published modules, each under the hex SHA-256 of its
+// bytes.
+func openModules(ctx context.Context, rt *runtime.Runtime, js jetstream.JetStream, bucket string, storage jetstream.StorageType, max int64) (*modules, error) {
 	if max <= 0 {
 		max = DefaultMaxModuleSize
 	}
 	obs, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
-		Bucket:      ModuleBucket,
+		Bucket:      bucket,
 		Description: "ward: module bytes by SHA-256",
 		Storage:     storage,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("ward: opening the module object store %s: %w", ModuleBucket, err)
+		return nil, fmt.Errorf("ward: opening the module object store %s: %w", bucket, err)
 	}
 	return &modules{rt: rt, obs: obs, max: max, fetching: make(chan struct{}, maxFetches),
 		byID: make(map[string]*runtime.Module), inFlight: make(map[string]*fetchCall)}, nil

@@ -81,11 +81,11 @@ func hashOf(b []byte) string {
 func TestModulesShipBetweenRuntimes(t *testing.T) {
 	ctx := testContext(t)
 	js := startJS(t)
-	a, err := openModules(ctx, testRuntime(t), js, jetstream.FileStorage, 0)
+	a, err := openModules(ctx, testRuntime(t), js, "ward_test_modules", jetstream.FileStorage, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := openModules(ctx, testRuntime(t), js, jetstream.FileStorage, 0)
+	b, err := openModules(ctx, testRuntime(t), js, "ward_test_modules", jetstream.FileStorage, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func TestModulesShipBetweenRuntimes(t *testing.T) {
 func TestModulesRefuseBytesOfAnotherHash(t *testing.T) {
 	ctx := testContext(t)
 	js := startJS(t)
-	b, err := openModules(ctx, testRuntime(t), js, jetstream.FileStorage, 0)
+	b, err := openModules(ctx, testRuntime(t), js, "ward_test_modules", jetstream.FileStorage, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +170,7 @@ func TestModulesRefuseBytesOfAnotherHash(t *testing.T) {
 func TestModulesRefuseBadAsks(t *testing.T) {
 	ctx := testContext(t)
 	js := startJS(t)
-	small, err := openModules(ctx, testRuntime(t), js, jetstream.FileStorage, 1024)
+	small, err := openModules(ctx, testRuntime(t), js, "ward_test_modules", jetstream.FileStorage, 1024)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +186,7 @@ func TestModulesRefuseBadAsks(t *testing.T) {
 	if _, err := small.publish(ctx, "big", big); !errors.Is(err, ErrModuleTooLarge) {
 		t.Errorf("publishing over the limit: %v, want ErrModuleTooLarge", err)
 	}
-	large, err := openModules(ctx, testRuntime(t), js, jetstream.FileStorage, 0)
+	large, err := openModules(ctx, testRuntime(t), js, "ward_test_modules", jetstream.FileStorage, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

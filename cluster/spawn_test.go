@@ -91,11 +91,11 @@ func TestSpawnerNarrowsTheGrant(t *testing.T) {
 	ctx := testContext(t)
 	js := startJS(t)
 	caller, target := testRuntime(t), testRuntime(t)
-	cms, err := openModules(ctx, caller, js, 0, 0)
+	cms, err := openModules(ctx, caller, js, "ward_test_modules", 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tms, err := openModules(ctx, target, js, 0, 0)
+	tms, err := openModules(ctx, target, js, "ward_test_modules", 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
