@@ -55,27 +55,29 @@ type ReasonKind uint32
 
 // Reason kinds.
 const (
-	ReasonNormal      ReasonKind = abi.ReasonNormal      // returned from its entry, or exited with code 0
-	ReasonKilled      ReasonKind = abi.ReasonKilled      // killed; cannot be trapped
-	ReasonTrap        ReasonKind = abi.ReasonTrap        // a Wasm trap (a Go panic in a Go guest)
-	ReasonOutOfFuel   ReasonKind = abi.ReasonOutOfFuel   // burned its environment's fuel
-	ReasonMemoryLimit ReasonKind = abi.ReasonMemoryLimit // ended at its environment's memory limit
-	ReasonExitCode    ReasonKind = abi.ReasonExitCode    // exited with a nonzero code
-	ReasonInstantiate ReasonKind = abi.ReasonInstantiate // could not be instantiated or initialised
-	ReasonNoProc      ReasonKind = abi.ReasonNoProc      // was not alive when monitored
-	ReasonGoError     ReasonKind = abi.ReasonGoError     // a Go-native process returned an error or panicked
+	ReasonNormal       ReasonKind = abi.ReasonNormal       // returned from its entry, or exited with code 0
+	ReasonKilled       ReasonKind = abi.ReasonKilled       // killed; cannot be trapped
+	ReasonTrap         ReasonKind = abi.ReasonTrap         // a Wasm trap (a Go panic in a Go guest)
+	ReasonOutOfFuel    ReasonKind = abi.ReasonOutOfFuel    // burned its environment's fuel
+	ReasonMemoryLimit  ReasonKind = abi.ReasonMemoryLimit  // ended at its environment's memory limit
+	ReasonExitCode     ReasonKind = abi.ReasonExitCode     // exited with a nonzero code
+	ReasonInstantiate  ReasonKind = abi.ReasonInstantiate  // could not be instantiated or initialised
+	ReasonNoProc       ReasonKind = abi.ReasonNoProc       // was not alive when monitored
+	ReasonGoError      ReasonKind = abi.ReasonGoError      // a Go-native process returned an error or panicked
+	ReasonNoConnection ReasonKind = abi.ReasonNoConnection // its node left the cluster or was lost
 )
 
 var reasonNames = [...]string{
-	ReasonNormal:      "normal",
-	ReasonKilled:      "killed",
-	ReasonTrap:        "trap",
-	ReasonOutOfFuel:   "out of fuel",
-	ReasonMemoryLimit: "memory limit",
-	ReasonExitCode:    "exit code",
-	ReasonInstantiate: "instantiate",
-	ReasonNoProc:      "noproc",
-	ReasonGoError:     "go error",
+	ReasonNormal:       "normal",
+	ReasonKilled:       "killed",
+	ReasonTrap:         "trap",
+	ReasonOutOfFuel:    "out of fuel",
+	ReasonMemoryLimit:  "memory limit",
+	ReasonExitCode:     "exit code",
+	ReasonInstantiate:  "instantiate",
+	ReasonNoProc:       "noproc",
+	ReasonGoError:      "go error",
+	ReasonNoConnection: "noconnection",
 }
 
 func (k ReasonKind) String() string {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/wardrt/ward/environment"
 	"github.com/wardrt/ward/internal/abi"
+	"github.com/wardrt/ward/internal/route"
 	"github.com/wardrt/ward/internal/wasm"
 	"github.com/wardrt/ward/registry"
 )
@@ -53,6 +54,7 @@ var ErrRootEnvironment = errors.New("ward: the root environment cannot be closed
 // Runtime.Close releases the environments still held.
 type Environment struct {
 	rt     *Runtime
+	id     uint64
 	parent *Environment
 	cfg    environment.Config
 	live   atomic.Int64 // processes alive here and in descendants
@@ -89,7 +91,7 @@ const (
 )
 
 func newEnvironment(rt *Runtime, parent *Environment, cfg environment.Config) *Environment {
-	e := &Environment{rt: rt, parent: parent, cfg: cfg, life: &envLife{}}
+	e := &Environment{rt: rt, id: rt.nextEnvID.Add(1), parent: parent, cfg: cfg, life: &envLife{}}
 	e.reg = registry.New(registry.WithBudget(nameBudget{e}))
 	var parentMem *wasm.Budget
 	if parent != nil {
@@ -100,6 +102,11 @@ func newEnvironment(rt *Runtime, parent *Environment, cfg environment.Config) *E
 	e.life.mem = e.mem
 	return e
 }
+
+// ID returns a number no other environment of the runtime has; the root's
+// is 1. Nodes of a cluster name a guest's environments by it when they
+// check what the guest may do to their processes.
+func (e *Environment) ID() uint64 { return e.id }
 
 // Config returns the environment's effective configuration.
 func (e *Environment) Config() environment.Config { return e.cfg }
@@ -454,7 +461,7 @@ func (e *Environment) admit(m *Module, entry string, params []Value, parent Proc
 		return nil, fmt.Errorf("ward: spawning %s: %w", entry, err)
 	}
 	r := e.rt
-	p := newProcess(ProcessID(r.nextID.Add(1)), e, m, entry, params, parent)
+	p := newProcess(r.newID(), e, m, entry, params, parent)
 	if linkTo != nil {
 		// Before the child is in the table, so before it runs or anyone
 		// can reach it: spawn-with-link is atomic, and a link refused
@@ -491,7 +498,7 @@ func (e *Environment) admit(m *Module, entry string, params []Value, parent Proc
 		e.release()
 		return nil, fmt.Errorf("ward: spawning %s: %w", entry, ErrEnvironmentClosed)
 	}
-	r.procs[p.id] = p
+	r.procs[p.id&route.LocalMask] = p
 	r.wg.Add(1)
 	r.mu.Unlock()
 	return p, nil

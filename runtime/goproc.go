@@ -116,7 +116,7 @@ func (s *Self) send(to ProcessID, m Message, hops int) error {
 	rt := s.p.env.rt
 	q := rt.lookup(to)
 	if q == nil {
-		return rt.noProcess(to)
+		return rt.sendTo(s.p.id, to, m)
 	}
 	m.Sender = uint64(s.p.id)
 	if hops == 0 || q.park.Load() != parkWaiting || !rt.runSlots.tryAcquire() {
@@ -211,6 +211,9 @@ func (s *Self) flushDown(tag int64) {
 // process anyway.
 func (s *Self) Link(to ProcessID) error {
 	q := s.p.env.rt.lookup(to)
+	if c := s.p.env.rt.remoteOf(to); q == nil && c != nil {
+		return c.linkRemote(s.p, to)
+	}
 	if q == nil {
 		return s.p.env.rt.noProcess(to)
 	}

@@ -91,7 +91,7 @@ func (v procView) Names() []string { return v.p.names() }
 func (v procView) Send(to uint64, tag int64, data []byte) error {
 	q := v.p.env.rt.lookup(ProcessID(to))
 	if q == nil {
-		return fmt.Errorf("%w: %d", ErrNoProcess, to)
+		return v.p.env.rt.sendTo(v.p.id, ProcessID(to), Message{Tag: tag, Data: data})
 	}
 	return q.deliver(Message{Sender: uint64(v.p.id), Tag: tag, Data: data})
 }

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"encoding/binary"
 	"math"
 	"time"
@@ -20,7 +21,7 @@ func (p *Process) sendOutgoing(wp *wasm.Proc, pid int64, hops int) int64 {
 	data, tag := wp.Outgoing()
 	q := p.env.rt.lookup(ProcessID(pid))
 	if q == nil {
-		return abi.ErrNotFound
+		return remoteStatus(p.env.rt.sendTo(p.id, ProcessID(pid), Message{Tag: tag, Data: data}))
 	}
 	if err := handOff(p, q, Message{Sender: uint64(p.id), Tag: tag, Data: data}, hops); err != nil {
 		return statusOf(err)
@@ -95,7 +96,7 @@ func (p *Process) watchPending(tags []int64) []int64 {
 	}
 	r := p.env.rt
 	ref := MonitorRef(nextMonitorRef.Add(1))
-	_ = r.watch(p, r.lookup(p.requestTo), p.requestTo, ref, requestTag(ref)) // a request's watch is never refused
+	_ = r.watchAny(p, p.requestTo, ref, requestTag(ref)) // a request's watch is never refused
 	p.request, p.requestTo = ref, 0
 	if len(tags) == 0 {
 		return tags
@@ -302,7 +303,14 @@ func hostCancelTimer(p *Process, wp *wasm.Proc) bool {
 // abnormal end ends the other, so a link is a way to kill, and a guest may
 // link only to processes of its own environment and of those below it.
 func hostLink(p *Process, wp *wasm.Proc) bool {
-	q := p.env.rt.lookup(ProcessID(wp.HostArg(0)))
+	r, to := p.env.rt, ProcessID(wp.HostArg(0))
+	q := r.lookup(to)
+	if c := r.remoteOf(to); q == nil && c != nil {
+		// The rule is the remote node's to check (route.Caller): a
+		// refusal fires the link with its reason.
+		wp.Return(remoteStatus(c.linkRemote(p, to)))
+		return true
+	}
 	switch {
 	case q == nil:
 		wp.Return(abi.ErrNotFound)
@@ -352,7 +360,15 @@ func hostDemonitor(p *Process, wp *wasm.Proc) bool {
 // environments below it, never above or beside: environments are the
 // sandbox boundary.
 func hostKill(p *Process, wp *wasm.Proc) bool {
-	q := p.env.rt.lookup(ProcessID(wp.HostArg(0)))
+	r, to := p.env.rt, ProcessID(wp.HostArg(0))
+	q := r.lookup(to)
+	if c := r.remoteOf(to); q == nil && c != nil {
+		// The remote node checks the rule (route.Caller) and counts a
+		// refusal; waiting for its answer would hold the guest for a
+		// round trip.
+		wp.Return(remoteStatus(c.t.Kill(p.caller(c.node), uint64(to))))
+		return true
+	}
 	switch {
 	case q == nil:
 		wp.Return(abi.ErrNotFound)
@@ -366,10 +382,28 @@ func hostKill(p *Process, wp *wasm.Proc) bool {
 }
 
 func hostExists(p *Process, wp *wasm.Proc) bool {
-	if p.env.rt.lookup(ProcessID(wp.HostArg(0))) != nil {
+	r, id := p.env.rt, ProcessID(wp.HostArg(0))
+	alive := r.lookup(id) != nil
+	if c := r.remoteOf(id); !alive && c != nil {
+		// A round trip: parked without a run slot, and cut short by a
+		// kill like any wait.
+		p.unslotted(func() {
+			ctx, cancel := context.WithTimeout(p.hostContext(), remoteExistsTimeout)
+			defer cancel()
+			alive, _ = c.t.Exists(ctx, uint64(id))
+		})
+		if p.killed.Load() {
+			return false
+		}
+	}
+	if alive {
 		wp.Return(1)
 	} else {
 		wp.Return(0)
 	}
 	return true
 }
+
+// remoteExistsTimeout bounds a guest's exists on a remote id: a node that
+// does not answer in time is as good as gone.
+const remoteExistsTimeout = 5 * time.Second

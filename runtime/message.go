@@ -39,14 +39,6 @@ var ErrHandlesToWasm = errors.New("ward: a Wasm process cannot receive handles, 
 // match a reply to its request.
 func UniqueTag() int64 { return wasm.UniqueTag() }
 
-// lookup returns the live process with that id, or nil.
-func (r *Runtime) lookup(id ProcessID) *Process {
-	r.mu.RLock()
-	p := r.procs[id]
-	r.mu.RUnlock()
-	return p
-}
-
 // deliver puts m in p's mailbox. A full mailbox refuses it with an error
 // matching mailbox.ErrFull; a process that has ended, with ErrNoProcess.
 func (p *Process) deliver(m Message) error {
@@ -115,7 +107,7 @@ func (r *Runtime) Send(ctx context.Context, to ProcessID, m Message) error {
 	}
 	p := r.lookup(to)
 	if p == nil {
-		return r.noProcess(to)
+		return r.sendTo(0, to, m)
 	}
 	m.Sender = 0
 	return p.deliver(m)

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/wardrt/ward/internal/route"
 	"github.com/wardrt/ward/internal/wasm"
 	"github.com/wardrt/ward/mailbox"
 )
@@ -192,7 +193,7 @@ func (p *Process) end(reason Reason) {
 		names = p.names() // for the failure log, before the names go
 	}
 	r.mu.Lock()
-	delete(r.procs, p.id)
+	delete(r.procs, p.id&route.LocalMask)
 	r.mu.Unlock()
 	p.unregisterAll()
 	p.mb.Close()

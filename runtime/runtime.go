@@ -41,8 +41,8 @@ type Runtime struct {
 	teardownSlots chan struct{}
 
 	nextID  atomic.Uint64
-	mu      sync.RWMutex // guards procs, closing, closed
-	procs   map[ProcessID]*Process
+	mu      sync.RWMutex           // guards procs, closing, closed
+	procs   map[ProcessID]*Process // by the node-local part of the id (router.go)
 	closing bool
 	closed  bool           // Close has finished: the engine is gone
 	wg      sync.WaitGroup // one per process goroutine
@@ -57,6 +57,13 @@ type Runtime struct {
 	modules moduleCache
 
 	extHandlers []extHandler // host module functions, by id - len(abi.Funcs)
+
+	// cluster is the runtime's place in a cluster (remote.go), nil until
+	// it joins one; remoteDropped counts messages from other nodes that
+	// found no process or a full mailbox.
+	cluster       atomic.Pointer[attachment]
+	remoteDropped atomic.Uint64
+	nextEnvID     atomic.Uint64
 }
 
 type options struct {

@@ -68,6 +68,7 @@ var (
 type signalState struct {
 	mu       sync.Mutex
 	dead     bool
+	remote   bool // it has ties to processes on other nodes (remote.go)
 	links    map[ProcessID]*Process
 	watchers map[MonitorRef]watcher  // monitors on this process
 	watching map[MonitorRef]*Process // monitors this process holds, by target
@@ -121,7 +122,7 @@ func (r *Runtime) link(a, b *Process) error {
 		return nil // at most one link per pair
 	}
 	for _, p := range [2]*Process{a, b} {
-		if n := len(p.sig.links); n >= p.env.cfg.MaxLinks {
+		if n := len(p.sig.links) + p.remoteLinks(); n >= p.env.cfg.MaxLinks {
 			return fmt.Errorf("%w: process %d has %d, its environment's MaxLinks", ErrTooManyLinks, p.id, n)
 		}
 		if err := p.mb.CheckFull(); err != nil {
@@ -154,6 +155,13 @@ func (r *Runtime) link(a, b *Process) error {
 const signalEntryCost = 2 << 10
 
 func (r *Runtime) unlink(a *Process, b ProcessID) {
+	if c := r.remoteOf(b); c != nil {
+		c.unlinkRemote(a, b)
+		return
+	}
+	if q := r.lookup(b); q != nil {
+		b = q.id // the form it is known by, for an id given before the runtime joined a cluster
+	}
 	a.sig.mu.Lock()
 	q := a.sig.links[b]
 	a.sig.mu.Unlock()
@@ -178,7 +186,7 @@ func (r *Runtime) unlink(a *Process, b ProcessID) {
 // with an error matching mailbox.ErrFull when w's mailbox is full.
 func (r *Runtime) monitor(w *Process, target ProcessID) (MonitorRef, error) {
 	ref := MonitorRef(nextMonitorRef.Add(1))
-	if err := r.watch(w, r.lookup(target), target, ref, abi.TagDown); err != nil {
+	if err := r.watchAny(w, target, ref, abi.TagDown); err != nil {
 		return 0, err
 	}
 	return ref, nil
@@ -190,8 +198,19 @@ func (r *Runtime) monitor(w *Process, target ProcessID) (MonitorRef, error) {
 // must hear of its target's end.
 func (r *Runtime) watchRequest(w *Process, target ProcessID, tag int64) MonitorRef {
 	ref := MonitorRef(nextMonitorRef.Add(1))
-	_ = r.watch(w, r.lookup(target), target, ref, tag) // a request tag is never refused
+	_ = r.watchAny(w, target, ref, tag) // a request tag is never refused
 	return ref
+}
+
+// watchAny is watch for a target on this node or another.
+func (r *Runtime) watchAny(w *Process, target ProcessID, ref MonitorRef, tag int64) error {
+	t := r.lookup(target)
+	if t == nil {
+		if c := r.remoteOf(target); c != nil {
+			return c.watchRemote(w, target, ref, tag)
+		}
+	}
+	return r.watch(w, t, target, ref, tag)
 }
 
 // watch makes w watch t (nil when target is not alive) under ref, with
@@ -210,7 +229,7 @@ func (r *Runtime) watch(w, t *Process, target ProcessID, ref MonitorRef, tag int
 		return w.noProc(ref, tag, target, bounded)
 	}
 	if bounded {
-		if n := len(w.sig.watching); n >= w.env.cfg.MaxMonitors {
+		if n := len(w.sig.watching) + w.remoteMonitors(); n >= w.env.cfg.MaxMonitors {
 			return fmt.Errorf("%w: process %d holds %d, its environment's MaxMonitors", ErrTooManyMonitors, w.id, n)
 		}
 		if err := w.mb.CheckFull(); err != nil {
@@ -257,8 +276,12 @@ func (w *Process) noProc(ref MonitorRef, tag int64, target ProcessID, bounded bo
 func (r *Runtime) demonitor(w *Process, ref MonitorRef) bool {
 	w.sig.mu.Lock()
 	t, ok := w.sig.watching[ref]
+	remote := w.sig.remote
 	w.sig.mu.Unlock()
 	if !ok {
+		if c := r.cluster.Load(); remote && c != nil {
+			return c.demonitorRemote(w, ref)
+		}
 		return false
 	}
 	lockPair(w, t)
@@ -285,7 +308,11 @@ func (p *Process) propagateExit(reason Reason) {
 	p.sig.dead = true
 	links, watchers, watching, timers := p.sig.links, p.sig.watchers, p.sig.watching, p.sig.timersTo
 	p.sig.links, p.sig.watchers, p.sig.watching, p.sig.timersTo = nil, nil, nil, nil
+	cluster, remote := p.takeRemote()
 	p.sig.mu.Unlock()
+	if cluster != nil {
+		cluster.ended(p, remote, reason)
+	}
 	// p's sides of its links and the monitors it held go with it.
 	p.env.mem.Give(int64(len(links)+len(watching)) * signalEntryCost)
 
@@ -400,8 +427,13 @@ func reasonKind(r Reason) uint32 {
 		ie *InstantiateError
 		te *TrapError
 		ge *GoError
+		rr *RemoteReason
 	)
 	switch {
+	case errors.As(r, &rr):
+		return rr.Kind
+	case r == NoConnection:
+		return abi.ReasonNoConnection
 	case r.Normal():
 		return abi.ReasonNormal
 	case r == Killed:

@@ -6,6 +6,8 @@ import (
 	"math"
 	"sync/atomic"
 	"time"
+
+	"github.com/wardrt/ward/internal/route"
 )
 
 // TimerID identifies a pending SendAfter.
@@ -29,8 +31,8 @@ var ErrTooManyTimers = errors.New("ward: too many pending timers")
 type timerEntry struct {
 	t     *time.Timer
 	from  *Process // the setter, charged for it; nil when set from outside any process
-	to    *Process
-	bytes int64 // len(Data) of its message
+	to    *Process // nil for a process on another node
+	bytes int64    // len(Data) of its message
 }
 
 // SendAfter sends m to the process with that id after d, as from outside
@@ -57,6 +59,9 @@ func (r *Runtime) sendAfter(from *Process, d time.Duration, to ProcessID, m Mess
 	}
 	id := TimerID(r.nextTimer.Add(1))
 	if q == nil {
+		if c := r.remoteOf(to); c != nil {
+			return r.sendAfterRemote(id, from, d, to, m)
+		}
 		return id, nil // cancelled at once, as its target has ended
 	}
 	size := int64(len(m.Data))
@@ -94,6 +99,36 @@ func (r *Runtime) sendAfter(from *Process, d time.Duration, to ProcessID, m Mess
 		q.sig.timersTo = map[TimerID]struct{}{}
 	}
 	q.sig.timersTo[id] = struct{}{}
+	return id, nil
+}
+
+// sendAfterRemote sets a timer to a process on another node. Its end
+// there is not known here, so the timer stays until it fires or is
+// cancelled, bounded like any timer by its setter's limits.
+func (r *Runtime) sendAfterRemote(id TimerID, from *Process, d time.Duration, to ProcessID, m Message) (TimerID, error) {
+	if len(m.Handles) > 0 {
+		return 0, fmt.Errorf("ward: timer to process %s: %w", to, route.ErrHandles)
+	}
+	size := int64(len(m.Data))
+	if from != nil {
+		if err := chargeTimer(from, size); err != nil {
+			return 0, err
+		}
+	}
+	r.timerMu.Lock()
+	defer r.timerMu.Unlock()
+	if r.timers == nil { // closed
+		if from != nil {
+			unchargeTimer(from, size)
+		}
+		return 0, ErrClosed
+	}
+	t := time.AfterFunc(d, func() {
+		if r.takeTimer(id) {
+			_ = r.sendTo(ProcessID(m.Sender), to, m) // dropped when it cannot go, as a local one is
+		}
+	})
+	r.timers[id] = timerEntry{t: t, from: from, bytes: size}
 	return id, nil
 }
 
@@ -135,9 +170,11 @@ func (r *Runtime) removeTimer(id TimerID, env *Environment) (*time.Timer, bool) 
 	if !ok {
 		return nil, false
 	}
-	e.to.sig.mu.Lock()
-	delete(e.to.sig.timersTo, id) // a no-op once the target has ended
-	e.to.sig.mu.Unlock()
+	if e.to != nil { // nil for a timer to another node
+		e.to.sig.mu.Lock()
+		delete(e.to.sig.timersTo, id) // a no-op once the target has ended
+		e.to.sig.mu.Unlock()
+	}
 	if e.from != nil {
 		unchargeTimer(e.from, e.bytes)
 	}

@@ -60,6 +60,12 @@ extern "C" {
 #define WARD_TAG_DOWN INT64_C(-2)
 
 /*
+ * A node the receiver monitors left the cluster or was lost. Data: the
+ * node's number (u16 LE).
+ */
+#define WARD_TAG_NODE_DOWN INT64_C(-3)
+
+/*
  * Reason kinds, as carried by exit and down messages.
  */
 #define WARD_REASON_NORMAL 0
@@ -71,6 +77,12 @@ extern "C" {
 #define WARD_REASON_INSTANTIATE 6
 #define WARD_REASON_NO_PROC 7
 #define WARD_REASON_GO_ERROR 8
+
+/*
+ * The process's node left the cluster or was lost; nothing more is known of
+ * it.
+ */
+#define WARD_REASON_NO_CONNECTION 9
 
 /*
  * Limits.

@@ -96,6 +96,9 @@ const (
 	// LE), the process's id (u64 LE), its reason kind (u32 LE), the text
 	// (at most MaxReasonText bytes).
 	TagDown = -2
+	// TagNodeDown: a node the receiver monitors left the cluster or was
+	// lost. Data: the node's number (u16 LE).
+	TagNodeDown = -3
 )
 
 // Reason kinds, as carried by exit and down messages.
@@ -109,6 +112,9 @@ const (
 	ReasonInstantiate = 6
 	ReasonNoProc      = 7
 	ReasonGoError     = 8
+	// ReasonNoConnection: the process's node left the cluster or was
+	// lost; nothing more is known of it.
+	ReasonNoConnection = 9
 )
 
 // MaxMessageSize bounds one message's data. A write_data past it returns
