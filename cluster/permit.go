@@ -97,16 +97,7 @@ func localProcess(rt *runtime.Runtime, id uint64) *runtime.Process {
 func envChain(env *runtime.Environment) []uint64 {
 	var chain []uint64
 	for e := env; e != nil; e = e.Parent() {
-		chain = append(chain, envID(e))
+		chain = append(chain, e.ID())
 	}
 	return chain
-}
-
-// envID returns an environment's id, unique within its runtime.
-func envID(e *runtime.Environment) uint64 {
-	// Through an interface until Environment.ID is on this branch.
-	if x, ok := any(e).(interface{ ID() uint64 }); ok {
-		return x.ID()
-	}
-	return 0
 }
