@@ -1,0 +1,409 @@
+package cluster
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fxamacker/cbor/v2"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nkeys"
+	"github.com/wardrt/ward/internal/route"
+	"github.com/wardrt/ward/runtime"
+)
+
+// ErrLeft is returned by a Node's operations after Leave.
+var ErrLeft = errors.New("ward: the node has left the cluster")
+
+// maxNode is the highest node number (ids keep 16 bits for it).
+const maxNode = 1<<route.NodeBits - 1
+
+// Node is a runtime joined to a cluster.
+type Node struct {
+	rt     *runtime.Runtime
+	id     uint16
+	js     jetstream.JetStream
+	nc     *nats.Conn
+	log    *slog.Logger
+	cfg    Config
+	kp     nkeys.KeyPair
+	pub    string
+	epoch  uint64
+	kv     jetstream.KeyValue
+	regRev uint64
+	local  route.Local
+	maxPay int64
+
+	// handlers is written by initHandlers before the receive loop starts
+	// and only read after.
+	handlers map[string]handlerFunc
+
+	peersMu sync.RWMutex
+	peers   map[uint16]*peer
+
+	cbMu    sync.Mutex
+	downCbs []func(node uint16)
+
+	monMu    sync.Mutex
+	nodeMons map[uint16]map[uint64]struct{}
+
+	callMu   sync.Mutex
+	calls    map[uint64]*pendingCall
+	nextCall atomic.Uint64
+
+	stats counters
+
+	hbMu  sync.Mutex
+	hbSeq uint64
+
+	sigSub, hbSub *nats.Subscription
+	watcher       jetstream.KeyWatcher
+	left          atomic.Bool
+	stop          chan struct{}
+	wg            sync.WaitGroup
+	leaveOnce     sync.Once
+	leaveErr      error
+}
+
+// registration is a node's entry in the nodes bucket, under its number:
+// the key its frames are signed with, and the Join they belong to.
+type registration struct {
+	Pub   string `cbor:"1,keyasint"`
+	Epoch uint64 `cbor:"2,keyasint"`
+}
+
+// NodeInfo describes a node as this node sees it.
+type NodeInfo struct {
+	ID    uint16
+	Key   string // its nkey's public key
+	Epoch uint64 // its Join
+	Up    bool   // heard within the detection time, session not ended
+	Self  bool
+}
+
+// Join makes rt a node of the cluster cfg names: it takes the lowest free
+// node number, registers the node's key, attaches rt to the transport and
+// starts heartbeats. Peers already up are heard before Join returns (or
+// the detection time passes), so their processes can be reached at once.
+func Join(ctx context.Context, rt *runtime.Runtime, cfg Config) (*Node, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if rt == nil && cfg.attach == nil {
+		return nil, fmt.Errorf("%w: the runtime is nil", ErrConfig)
+	}
+	n := &Node{
+		rt:       rt,
+		nc:       cfg.Conn,
+		cfg:      cfg,
+		log:      cfg.Logger,
+		peers:    map[uint16]*peer{},
+		nodeMons: map[uint16]map[uint64]struct{}{},
+		calls:    map[uint64]*pendingCall{},
+		handlers: map[string]handlerFunc{},
+		stop:     make(chan struct{}),
+		maxPay:   cfg.Conn.MaxPayload(),
+	}
+	if cfg.Seed != nil {
+		n.kp, err = nkeys.FromSeed(cfg.Seed)
+	} else {
+		n.kp, err = nkeys.CreateUser()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: node key: %w", ErrConfig, err)
+	}
+	if n.pub, err = n.kp.PublicKey(); err != nil {
+		return nil, fmt.Errorf("%w: node key: %w", ErrConfig, err)
+	}
+	var eb [8]byte
+	rand.Read(eb[:])
+	n.epoch = binary.LittleEndian.Uint64(eb[:]) | 1 // never 0
+	if n.js, err = jetstream.New(n.nc); err != nil {
+		return nil, fmt.Errorf("ward: cluster: JetStream: %w", err)
+	}
+	if n.kv, err = n.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: cfg.nodesBucket(), Storage: cfg.Storage, History: 1,
+		Description: "ward nodes: number -> signing key and epoch",
+	}); err != nil {
+		return nil, fmt.Errorf("ward: cluster: the nodes bucket %s: %w", cfg.nodesBucket(), err)
+	}
+	if err := n.watchNodes(ctx); err != nil {
+		return nil, err
+	}
+	if err := n.register(ctx); err != nil {
+		n.watcher.Stop()
+		return nil, err
+	}
+	// Following starts once the node's number is known, so the watch
+	// never sees this node as a peer.
+	n.wg.Add(1)
+	go n.followNodes()
+	if err := n.start(ctx); err != nil {
+		n.unregister()
+		n.watcher.Stop()
+		return nil, err
+	}
+	n.awaitPeers(ctx)
+	n.log.Info("ward: joined cluster", "cluster", cfg.Cluster, "node", n.id)
+	return n, nil
+}
+
+// register takes the lowest free node number with an atomic Create.
+func (n *Node) register(ctx context.Context) error {
+	val, err := cbor.Marshal(registration{Pub: n.pub, Epoch: n.epoch})
+	if err != nil {
+		return fmt.Errorf("ward: cluster: encoding the registration: %w", err)
+	}
+	for id := 1; id <= maxNode; id++ {
+		n.peersMu.RLock()
+		_, taken := n.peers[uint16(id)]
+		n.peersMu.RUnlock()
+		if taken {
+			continue
+		}
+		rev, err := n.kv.Create(ctx, strconv.Itoa(id), val)
+		if errors.Is(err, jetstream.ErrKeyExists) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("ward: cluster: registering the node: %w", err)
+		}
+		n.id, n.regRev = uint16(id), rev
+		return nil
+	}
+	return fmt.Errorf("ward: cluster: all %d node numbers are taken", maxNode)
+}
+
+// unregister removes the node's entry, if it is still the one it wrote.
+func (n *Node) unregister() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := n.kv.Delete(ctx, strconv.Itoa(int(n.id)), jetstream.LastRevision(n.regRev))
+	if err != nil {
+		return fmt.Errorf("ward: cluster: removing node %d's registration: %w", n.id, err)
+	}
+	return nil
+}
+
+// watchNodes loads the registrations there are and keeps following them,
+// so that a frame's signer is known by the time it arrives (or looked up
+// when it is not: see refreshPeer).
+func (n *Node) watchNodes(ctx context.Context) error {
+	w, err := n.kv.WatchAll(ctx)
+	if err != nil {
+		return fmt.Errorf("ward: cluster: watching the nodes bucket: %w", err)
+	}
+	n.watcher = w
+	for {
+		select {
+		case e, ok := <-w.Updates():
+			if !ok {
+				return fmt.Errorf("ward: cluster: the nodes bucket's watch ended")
+			}
+			if e == nil {
+				return nil
+			}
+			n.applyEntry(e)
+		case <-ctx.Done():
+			w.Stop()
+			return fmt.Errorf("ward: cluster: loading the nodes bucket: %w", ctx.Err())
+		}
+	}
+}
+
+func (n *Node) followNodes() {
+	defer n.wg.Done()
+	for e := range n.watcher.Updates() {
+		if e != nil {
+			n.applyEntry(e)
+		}
+	}
+}
+
+// applyEntry records a registration, or its removal.
+func (n *Node) applyEntry(e jetstream.KeyValueEntry) {
+	id, err := strconv.Atoi(e.Key())
+	if err != nil || id < 1 || id > maxNode {
+		return
+	}
+	node := uint16(id)
+	if n.id != 0 && node == n.id {
+		return
+	}
+	if e.Operation() != jetstream.KeyValuePut {
+		n.peersMu.RLock()
+		p := n.peers[node]
+		n.peersMu.RUnlock()
+		if p != nil {
+			n.peerGone(p, e.Revision())
+		}
+		return
+	}
+	var r registration
+	if cbor.Unmarshal(e.Value(), &r) != nil {
+		n.log.Warn("ward: unreadable node registration", "node", node)
+		return
+	}
+	if r.Epoch == n.epoch && r.Pub == n.pub {
+		return
+	}
+	key, err := nkeys.FromPublicKey(r.Pub)
+	if err != nil {
+		n.log.Warn("ward: node registration with a bad key", "node", node, "err", err)
+		return
+	}
+	n.setPeer(node, key, r, e.Revision())
+}
+
+// refreshPeer reads node's registration now, for a frame that arrived
+// before the watch told of its sender; at most once per heartbeat
+// interval per node, so forged frames cannot make a node hammer the
+// bucket.
+func (n *Node) refreshPeer(node uint16) *peer {
+	if node == 0 || node == n.id {
+		return nil
+	}
+	now := time.Now()
+	n.peersMu.Lock()
+	p := n.peers[node]
+	if p == nil {
+		p = newPeer(node, n.cfg.subject("sig", node))
+		p.gone = true
+		n.peers[node] = p
+	}
+	n.peersMu.Unlock()
+	p.rmu.Lock()
+	stale := now.Sub(p.refreshed) < n.cfg.HeartbeatInterval
+	if !stale {
+		p.refreshed = now
+	}
+	p.rmu.Unlock()
+	if !stale {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		e, err := n.kv.Get(ctx, strconv.Itoa(int(node)))
+		cancel()
+		if err == nil {
+			n.applyEntry(e)
+		}
+	}
+	return p
+}
+
+// start attaches the runtime and opens the node's subjects.
+func (n *Node) start(ctx context.Context) error {
+	n.initHandlers()
+	var err error
+	if n.cfg.attach != nil {
+		n.local, err = n.cfg.attach(n.id, (*transport)(n))
+	} else {
+		n.local, err = route.Attach(n.rt, n.id, (*transport)(n))
+	}
+	if err != nil {
+		return fmt.Errorf("ward: cluster: attaching the runtime as node %d: %w", n.id, err)
+	}
+	fail := func(err error) error {
+		if n.sigSub != nil {
+			n.sigSub.Unsubscribe()
+		}
+		n.local.Detach()
+		return err
+	}
+	if n.sigSub, err = n.nc.Subscribe(n.cfg.subject("sig", n.id), n.onSig); err != nil {
+		return fail(fmt.Errorf("ward: cluster: subscribing to the node's subject: %w", err))
+	}
+	if n.hbSub, err = n.nc.Subscribe(n.cfg.allSubject("hb"), n.onHB); err != nil {
+		return fail(fmt.Errorf("ward: cluster: subscribing to heartbeats: %w", err))
+	}
+	// A node's frames wait in the client's queue when the runtime is
+	// busy; NATS's default limits (64 MiB) hold a burst, and past them
+	// the slow-consumer check ends the sessions instead of losing frames
+	// silently.
+	n.sigSub.SetPendingLimits(-1, 256<<20)
+	if err := n.nc.FlushWithContext(ctx); err != nil {
+		n.hbSub.Unsubscribe()
+		return fail(fmt.Errorf("ward: cluster: flushing the subscriptions: %w", err))
+	}
+	n.wg.Add(1)
+	go n.heartbeats()
+	return nil
+}
+
+// ID returns the node's number in the cluster.
+func (n *Node) ID() uint16 { return n.id }
+
+// Nodes lists the nodes this node knows, itself included.
+func (n *Node) Nodes() []NodeInfo {
+	out := []NodeInfo{{ID: n.id, Key: n.pub, Epoch: n.epoch, Up: !n.left.Load(), Self: true}}
+	n.peersMu.RLock()
+	defer n.peersMu.RUnlock()
+	for _, p := range n.peers {
+		p.rmu.Lock()
+		if p.key != nil {
+			out = append(out, NodeInfo{ID: p.id, Key: p.pubText, Epoch: p.epoch, Up: p.up.Load()})
+		}
+		p.rmu.Unlock()
+	}
+	return out
+}
+
+// Leave says goodbye to every peer (after everything sent before it),
+// removes the node's registration, and detaches the runtime: its ties to
+// remote processes fire noconnection, and remote ids are unknown again.
+// The connection stays open; it is the caller's.
+func (n *Node) Leave(ctx context.Context) error {
+	n.leaveOnce.Do(func() { n.leaveErr = n.leave(ctx) })
+	return n.leaveErr
+}
+
+func (n *Node) leave(ctx context.Context) error {
+	for _, p := range n.peerList() {
+		n.sendTo(p, &frame{Kind: kindBye})
+	}
+	n.left.Store(true)
+	fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	flushErr := n.nc.FlushWithContext(fctx)
+	cancel()
+	close(n.stop)
+	n.sigSub.Unsubscribe()
+	n.hbSub.Unsubscribe()
+	n.watcher.Stop()
+	regErr := n.unregister()
+	n.local.Detach()
+	for _, p := range n.peerList() {
+		p.up.Store(false)
+		n.failCalls(p.id)
+	}
+	n.wg.Wait()
+	n.log.Info("ward: left cluster", "cluster", n.cfg.Cluster, "node", n.id)
+	if flushErr != nil {
+		return fmt.Errorf("ward: cluster: leaving: the goodbye may not have reached every node: %w", flushErr)
+	}
+	return regErr
+}
+
+// peerList returns the peers known now.
+func (n *Node) peerList() []*peer {
+	n.peersMu.RLock()
+	defer n.peersMu.RUnlock()
+	out := make([]*peer, 0, len(n.peers))
+	for _, p := range n.peers {
+		out = append(out, p)
+	}
+	return out
+}
+
+// onNodeDown registers fn to run whenever a peer is lost or leaves.
+func (n *Node) onNodeDown(fn func(node uint16)) {
+	n.cbMu.Lock()
+	n.downCbs = append(n.downCbs, fn)
+	n.cbMu.Unlock()
+}

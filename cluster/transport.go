@@ -1,0 +1,195 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/nats-io/nats.go"
+	"github.com/wardrt/ward/internal/abi"
+	"github.com/wardrt/ward/internal/route"
+)
+
+// transport is the Node as the runtime's route.Transport: every operation
+// on another node's process becomes one frame on that node's subject,
+// numbered in the session to it.
+type transport Node
+
+var _ route.Transport = (*transport)(nil)
+
+func (t *transport) node() *Node { return (*Node)(t) }
+
+// Send implements route.Transport.
+func (t *transport) Send(from, to uint64, tag int64, data []byte) error {
+	n := t.node()
+	return n.send(route.NodeOf(to), &frame{Kind: kindMsg, From: route.Qualify(from, n.id), To: to, Tag: tag, Body: data})
+}
+
+// Link implements route.Transport.
+func (t *transport) Link(c route.Caller, from, to uint64) error {
+	n := t.node()
+	return n.send(route.NodeOf(to), &frame{Kind: kindLink, From: route.Qualify(from, n.id), To: to, Env: c.Env})
+}
+
+// Unlink implements route.Transport.
+func (t *transport) Unlink(from, to uint64) {
+	n := t.node()
+	n.send(route.NodeOf(to), &frame{Kind: kindUnlink, From: route.Qualify(from, n.id), To: to})
+}
+
+// Monitor implements route.Transport.
+func (t *transport) Monitor(watcher, target, ref uint64, tag int64) error {
+	n := t.node()
+	return n.send(route.NodeOf(target), &frame{Kind: kindMonitor, From: route.Qualify(watcher, n.id), To: target, Ref: ref, Tag: tag})
+}
+
+// Demonitor implements route.Transport.
+func (t *transport) Demonitor(watcher, target, ref uint64) {
+	n := t.node()
+	n.send(route.NodeOf(target), &frame{Kind: kindDemonitor, From: route.Qualify(watcher, n.id), To: target, Ref: ref})
+}
+
+// Exit implements route.Transport.
+func (t *transport) Exit(from, to uint64, r route.Reason) {
+	n := t.node()
+	n.send(route.NodeOf(to), &frame{Kind: kindExit, From: route.Qualify(from, n.id), To: to, Reason: r.Kind, Text: r.Text})
+}
+
+// Down implements route.Transport: From is the target that ended, To the
+// remote watcher.
+func (t *transport) Down(watcher, target, ref uint64, tag int64, r route.Reason) {
+	n := t.node()
+	n.send(route.NodeOf(watcher), &frame{Kind: kindDown, From: route.Qualify(target, n.id), To: watcher, Ref: ref, Tag: tag, Reason: r.Kind, Text: r.Text})
+}
+
+// Kill implements route.Transport.
+func (t *transport) Kill(c route.Caller, to uint64) error {
+	return t.node().send(route.NodeOf(to), &frame{Kind: kindKill, To: to, Env: c.Env})
+}
+
+// Exists implements route.Transport.
+func (t *transport) Exists(ctx context.Context, id uint64) (bool, error) {
+	var ok bool
+	err := t.node().call(ctx, route.NodeOf(id), opExists, id, &ok)
+	return ok, err
+}
+
+// send numbers f in the session to node and publishes it.
+func (n *Node) send(node uint16, f *frame) error {
+	n.peersMu.RLock()
+	p := n.peers[node]
+	n.peersMu.RUnlock()
+	if p == nil || node == n.id {
+		return fmt.Errorf("ward: node %d: %w", node, route.ErrNoNode)
+	}
+	return n.sendTo(p, f)
+}
+
+// sendTo is send to a known peer: it fails with route.ErrNoNode unless
+// the peer is up.
+func (n *Node) sendTo(p *peer, f *frame) error {
+	if !p.up.Load() || n.left.Load() {
+		return fmt.Errorf("ward: node %d is not up: %w", p.id, route.ErrNoNode)
+	}
+	p.smu.Lock()
+	defer p.smu.Unlock()
+	return n.publishLocked(p, f, true)
+}
+
+// publishLocked seals f for p and publishes it (p.smu held), numbered in
+// the session when numbered is set.
+func (n *Node) publishLocked(p *peer, f *frame, numbered bool) error {
+	f.Node, f.Dst, f.Epoch = n.id, p.id, n.epoch
+	if numbered {
+		f.Gen, f.Seq = p.outGen, p.outSeq+1
+	}
+	b, err := seal(n.kp, f)
+	if err != nil {
+		return err
+	}
+	if int64(len(b)) > n.maxPay {
+		return fmt.Errorf("ward: a %d-byte frame to node %d is over the %d-byte NATS payload limit: %w", len(b), p.id, n.maxPay, route.ErrTooLarge)
+	}
+	if err := n.nc.Publish(p.subject, b); err != nil {
+		return fmt.Errorf("ward: publishing to node %d: %w (%w)", p.id, route.ErrNoNode, err)
+	}
+	if numbered {
+		p.outSeq++
+	}
+	n.stats.framesOut.Add(1)
+	return nil
+}
+
+// onSig is the receive loop: NATS calls it for each frame on the node's
+// subject, one at a time, in the order they came.
+func (n *Node) onSig(m *nats.Msg) {
+	f, env, err := open(m.Data)
+	if err != nil {
+		n.drop(dropMalformed, nil)
+		return
+	}
+	if f.Kind == kindHB || f.Kind == 0 || f.Kind > kindHB {
+		n.drop(dropMalformed, f)
+		return
+	}
+	if f.Dst != n.id {
+		n.drop(dropMisrouted, f)
+		return
+	}
+	p := n.verify(f, env)
+	if p == nil {
+		return
+	}
+	defer p.rmu.Unlock()
+	if n.left.Load() {
+		return
+	}
+	if f.Kind == kindReset {
+		n.onReset(p, f)
+		return
+	}
+	if !n.accept(p, f) {
+		return
+	}
+	n.stats.framesIn.Add(1)
+	n.heard(p)
+	n.apply(p, f)
+}
+
+// apply carries out an accepted frame (p.rmu held).
+func (n *Node) apply(p *peer, f *frame) {
+	l := n.local
+	switch f.Kind {
+	case kindMsg:
+		l.Deliver(f.From, f.To, f.Tag, f.Body)
+	case kindLink:
+		if !n.permits(route.Caller{Node: p.id, Env: f.Env}, f.To) {
+			n.stats.linksRefused.Add(1)
+			n.sendTo(p, &frame{Kind: kindExit, From: f.To, To: f.From, Reason: abi.ReasonNoProc, Text: route.ErrRemotePermission.Error()})
+			return
+		}
+		l.Link(f.From, f.To)
+	case kindUnlink:
+		l.Unlink(f.From, f.To)
+	case kindMonitor:
+		l.Monitor(f.From, f.To, f.Ref, f.Tag)
+	case kindDemonitor:
+		l.Demonitor(f.From, f.To, f.Ref)
+	case kindExit:
+		l.Exit(f.From, f.To, route.Reason{Kind: f.Reason, Text: f.Text})
+	case kindDown:
+		l.Down(f.To, f.From, f.Ref, f.Tag, route.Reason{Kind: f.Reason, Text: f.Text})
+	case kindKill:
+		if !n.permits(route.Caller{Node: p.id, Env: f.Env}, f.To) {
+			n.stats.killsRefused.Add(1)
+			return
+		}
+		l.Kill(f.To)
+	case kindReq:
+		n.serve(p.id, f)
+	case kindRep:
+		n.complete(p.id, f)
+	case kindBye:
+		p.gone = true
+		n.downLocked(p, causeBye)
+	}
+}
