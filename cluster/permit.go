@@ -10,6 +10,16 @@ import (
 	"github.com/wardrt/ward/runtime"
 )
 
+// permits reports whether c may kill or link the process target of this
+// node (see owners.permits); the transport asks before it does either for
+// a remote caller.
+func (n *Node) permits(c route.Caller, target uint64) bool {
+	if n.rt == nil {
+		return c.Env == nil // a node of the transport's tests, without a runtime
+	}
+	return n.spawning().owners.permits(n.rt, c, target)
+}
+
 // owners records, for each environment a node made for a remote spawn,
 // who on the calling node may kill and link the processes in it: the
 // subtree rule across nodes. Locally a guest may kill or link a process

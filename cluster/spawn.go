@@ -7,8 +7,15 @@ import (
 	"io"
 	"math"
 	"reflect"
+	goruntime "runtime"
+	"sync"
+	"sync/atomic"
+	"weak"
+
+	"github.com/fxamacker/cbor/v2"
 
 	"github.com/wardrt/ward/environment"
+	"github.com/wardrt/ward/internal/route"
 	"github.com/wardrt/ward/runtime"
 )
 
@@ -273,4 +280,145 @@ func fromCode(code int, text string) error {
 		sentinel = remoteErrors[code]
 	}
 	return &remoteError{text: text, sentinel: sentinel}
+}
+
+// spawnState is a node's share of spawning: its module store, opened on
+// first use, and the owners of the environments it made for remote
+// spawns.
+type spawnState struct {
+	mu     sync.Mutex
+	mods   *modules
+	owners owners
+	next   atomic.Uint32    // the round-robin of Any
+	jobs   *runtime.Process // the job server, once started
+}
+
+// spawnStates holds each Node's spawnState, keyed weakly so that a Node
+// that is dropped takes its state with it.
+var (
+	spawnStatesMu sync.Mutex
+	spawnStates   = map[weak.Pointer[Node]]*spawnState{}
+)
+
+// spawning returns n's spawnState.
+func (n *Node) spawning() *spawnState {
+	key := weak.Make(n)
+	spawnStatesMu.Lock()
+	defer spawnStatesMu.Unlock()
+	st := spawnStates[key]
+	if st == nil {
+		st = &spawnState{}
+		spawnStates[key] = st
+		goruntime.AddCleanup(n, func(k weak.Pointer[Node]) {
+			spawnStatesMu.Lock()
+			delete(spawnStates, k)
+			spawnStatesMu.Unlock()
+		}, key)
+	}
+	return st
+}
+
+// modules returns n's module store, opening its bucket on first use.
+func (n *Node) modules(ctx context.Context) (*modules, error) {
+	st := n.spawning()
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.mods == nil {
+		ms, err := openModules(ctx, n.rt, n.js, "ward_"+n.cfg.Cluster+"_modules", n.cfg.Storage, DefaultMaxModuleSize)
+		if err != nil {
+			return nil, err
+		}
+		st.mods = ms
+	}
+	return st.mods, nil
+}
+
+// initSpawn serves remote spawns.
+func (n *Node) initSpawn() {
+	n.handle("spawn", func(ctx context.Context, from uint16, body []byte) (any, error) {
+		var req spawnRequest
+		if err := cbor.Unmarshal(body, &req); err != nil {
+			return nil, fmt.Errorf("ward: decoding a spawn request from node %d: %w", from, err)
+		}
+		id, err := n.spawnHere(ctx, from, req)
+		if err != nil {
+			return spawnReply{Code: errorCode(err), Text: err.Error()}, nil
+		}
+		return spawnReply{PID: id}, nil
+	})
+}
+
+// spawnHere serves a spawn on this node for the caller node from.
+func (n *Node) spawnHere(ctx context.Context, from uint16, req spawnRequest) (uint64, error) {
+	ms, err := n.modules(ctx)
+	if err != nil {
+		return 0, err
+	}
+	s := spawner{rt: n.rt, grants: n.cfg.Grants, mods: ms, owners: &n.spawning().owners}
+	return s.spawn(ctx, from, req)
+}
+
+// Publish loads a module on this node and puts its bytes in the
+// cluster's object store under their SHA-256 (unless they are there
+// already), so that any node can spawn it by its Hash. A module larger
+// than DefaultMaxModuleSize is refused (ErrModuleTooLarge): the nodes
+// would refuse to fetch it.
+func (n *Node) Publish(ctx context.Context, name string, wasm []byte) (*runtime.Module, error) {
+	ms, err := n.modules(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return ms.publish(ctx, name, wasm)
+}
+
+// Spawn starts a process on node running the export entry of the module
+// with SHA-256 hash (Module.Hash) with params, in a fresh child
+// environment of the environment node grants as opts.Grant (see
+// SpawnOptions), and returns its id, qualified with node. A node that has
+// not loaded the module fetches it from the object store (see Publish)
+// and checks its bytes against the hash first. node 0 or n.ID() spawns
+// here, under the same rules, and returns the id the runtime gave.
+//
+// Errors match route.ErrNoNode (node is not up), ErrUnknownGrant,
+// ErrNoModule (never published), ErrModuleTooLarge, ErrHashMismatch (the
+// store holds other bytes under the hash), environment.ErrWiden (limits
+// wider than the grant or than Owner's environment), ErrNotPortable, and
+// the runtime's spawn errors (runtime.ErrNoEntry and the like), on this
+// node or on node alike. A Spawn cut short by ctx may still have started
+// the process on node, with no id here to kill it by: give ctx room for
+// the round trip (a fetch and compile on a node new to the module
+// included) rather than cancelling it mid-way.
+func (n *Node) Spawn(ctx context.Context, node uint16, hash string, entry string, opts SpawnOptions, params ...runtime.Value) (runtime.ProcessID, error) {
+	if !validHash(hash) {
+		return 0, fmt.Errorf("ward: spawn %s: %w: %q", entry, ErrBadHash, hash)
+	}
+	cfg, err := portable(opts.Config)
+	if err != nil {
+		return 0, fmt.Errorf("ward: spawn %s: %w", entry, err)
+	}
+	req := spawnRequest{Hash: hash, Entry: entry, Params: toWire(params), Grant: opts.Grant, Config: cfg}
+	if opts.Owner != nil {
+		if opts.Owner.Runtime() != n.rt {
+			return 0, fmt.Errorf("ward: spawn %s: SpawnOptions.Owner is an environment of another runtime: %w", entry, runtime.ErrForeignModule)
+		}
+		own := opts.Owner.Config()
+		own.WASI = environment.WASI{} // host resources, which do not cross
+		req.OwnerConfig = &own
+		req.Owner = envChain(opts.Owner)
+	}
+	if node == 0 || node == n.id {
+		id, err := n.spawnHere(ctx, n.id, req)
+		if err != nil {
+			return 0, err
+		}
+		return runtime.ProcessID(id), nil
+	}
+	var rep spawnReply
+	if err := n.call(ctx, node, "spawn", req, &rep); err != nil {
+		return 0, fmt.Errorf("ward: spawn %s on node %d: %w", entry, node, err)
+	}
+	if rep.Code != 0 || rep.Text != "" {
+		return 0, fromCode(rep.Code, rep.Text)
+	}
+	return runtime.ProcessID(route.Qualify(rep.PID, node)), nil
 }

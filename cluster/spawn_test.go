@@ -1,14 +1,17 @@
 package cluster
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
 	"testing"
+	"time"
 
 	"github.com/fxamacker/cbor/v2"
 
 	"github.com/wardrt/ward/environment"
+	"github.com/wardrt/ward/internal/route"
 	"github.com/wardrt/ward/runtime"
 )
 
@@ -180,3 +183,254 @@ const waiterWAT = `(module
   (memory (export "memory") 1)
   (func (export "wait")
     (drop (call $receive (i32.const 0) (i32.const 0) (i64.const -1)))))`
+
+// spawnCluster is n runtimes joined to one embedded server, each
+// granting "jobs" (a child of its root) and "small" (MaxMemory of two
+// pages) to remote spawns.
+type spawnCluster struct {
+	nodes []*Node
+	rts   []*runtime.Runtime
+}
+
+func startSpawnCluster(t *testing.T, n int) *spawnCluster {
+	t.Helper()
+	srv, creds, _ := startServer(t, n, false)
+	sc := &spawnCluster{}
+	for i := 0; i < n; i++ {
+		rt := testRuntime(t)
+		jobs, err := rt.Environment().NewChild(environment.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		small, err := rt.Environment().NewChild(environment.Config{MaxMemory: 2 * environment.PageSize})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nc, err := srv.Connect(creds[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(nc.Close)
+		cfg := testConfig(nc)
+		cfg.Seed = creds[i].Seed()
+		cfg.Grants = map[string]*runtime.Environment{JobGrant: jobs, "small": small}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		nd, err := Join(ctx, rt, cfg)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { nd.Leave(context.Background()) })
+		sc.nodes, sc.rts = append(sc.nodes, nd), append(sc.rts, rt)
+	}
+	awaitMesh(t, sc.nodes)
+	return sc
+}
+
+// waitGone waits until id is not alive, as rt sees it.
+func waitGone(t *testing.T, rt *runtime.Runtime, id runtime.ProcessID) {
+	t.Helper()
+	ctx := testContext(t)
+	for {
+		ok, err := rt.Exists(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("process %d still alive", id)
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+}
+
+// paramsWAT waits with four parameters, one of each kind; killerWAT kills
+// the process its parameter names.
+const (
+	paramsWAT = `(module
+  (import "ward_message" "receive" (func $receive (param i32 i32 i64) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "wait") (param i32 i64 f32 f64)
+    (drop (call $receive (i32.const 0) (i32.const 0) (i64.const -1)))))`
+	killerWAT = `(module
+  (import "ward_process" "kill" (func $kill (param i64) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "kill") (param $pid i64)
+    (drop (call $kill (local.get $pid)))))`
+)
+
+// A node spawns on another a module that node never loaded: the target
+// fetches it from the object store by hash, checks it, and runs it with
+// the caller's parameters; the id names the target's node.
+func TestRemoteSpawnShipsTheModule(t *testing.T) {
+	ctx := testContext(t)
+	sc := startSpawnCluster(t, 3)
+	a, b := sc.nodes[0], sc.nodes[1]
+	m, err := a.Publish(ctx, "params", []byte(paramsWAT))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := a.Spawn(ctx, b.ID(), m.Hash(), "wait", SpawnOptions{Grant: JobGrant},
+		runtime.I32(1), runtime.I64(2), runtime.F32(3), runtime.F64(4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pid.Node() != b.ID() {
+		t.Fatalf("pid %x names node %d, want %d", pid, pid.Node(), b.ID())
+	}
+	p, ok := sc.rts[1].Process(pid)
+	if !ok {
+		t.Fatal("the process is not on the target")
+	}
+	if p.Module().Hash() != m.Hash() || p.Module() == m {
+		t.Errorf("the target runs module %s (%p), want its own compile of %s", p.Module().Hash(), p.Module(), m.Hash())
+	}
+	if ok, err := sc.rts[0].Exists(ctx, pid); !ok || err != nil {
+		t.Errorf("Exists from the caller: %v %v", ok, err)
+	}
+	// Parameters of the wrong kinds are refused there, and the error
+	// says so here.
+	_, err = a.Spawn(ctx, b.ID(), m.Hash(), "wait", SpawnOptions{Grant: JobGrant}, runtime.I32(1))
+	if !errors.Is(err, runtime.ErrBadParams) {
+		t.Errorf("wrong params: %v, want ErrBadParams", err)
+	}
+	// Go code on the caller may kill it.
+	if err := sc.rts[0].Kill(ctx, pid); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, sc.rts[0], pid)
+	// Spawning here (node 0) goes by the same rules.
+	local, err := a.Spawn(ctx, 0, m.Hash(), "wait", SpawnOptions{Grant: JobGrant},
+		runtime.I32(1), runtime.I64(2), runtime.F32(3), runtime.F64(4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, ok := sc.rts[0].Process(local); !ok {
+		t.Error("the local spawn is not here")
+	} else {
+		p.Kill()
+	}
+}
+
+// The target checks what the store gives it: bytes put under another
+// module's hash are refused there, and the caller reads ErrHashMismatch.
+func TestRemoteSpawnRefusesACorruptedObject(t *testing.T) {
+	ctx := testContext(t)
+	sc := startSpawnCluster(t, 2)
+	a, b := sc.nodes[0], sc.nodes[1]
+	ms, err := a.modules(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wanted := []byte(waiterWAT)
+	if _, err := ms.obs.PutBytes(ctx, hashOf(wanted), []byte(paramsWAT)); err != nil {
+		t.Fatal(err)
+	}
+	_, err = a.Spawn(ctx, b.ID(), hashOf(wanted), "wait", SpawnOptions{Grant: JobGrant})
+	if !errors.Is(err, ErrHashMismatch) {
+		t.Fatalf("spawn of a corrupted object: %v, want ErrHashMismatch", err)
+	}
+	if n := sc.rts[1].NumProcesses(); n != 0 {
+		t.Errorf("%d processes on the target", n)
+	}
+}
+
+// Grants: a spawn names one the target has, or is refused; it runs in a
+// child of it narrowed as asked, and one that asks for more than the
+// grant, or than its Owner has, is refused. A node that is not up is
+// route.ErrNoNode.
+func TestRemoteSpawnObeysGrants(t *testing.T) {
+	ctx := testContext(t)
+	sc := startSpawnCluster(t, 2)
+	a, b := sc.nodes[0], sc.nodes[1]
+	m, err := a.Publish(ctx, "waiter", []byte(waiterWAT))
+	if err != nil {
+		t.Fatal(err)
+	}
+	spawn := func(opts SpawnOptions) (runtime.ProcessID, error) {
+		return a.Spawn(ctx, b.ID(), m.Hash(), "wait", opts)
+	}
+	if _, err := spawn(SpawnOptions{Grant: "root"}); !errors.Is(err, ErrUnknownGrant) {
+		t.Errorf("unknown grant: %v, want ErrUnknownGrant", err)
+	}
+	if _, err := spawn(SpawnOptions{Grant: "small", Config: environment.Config{MaxMemory: 4 * environment.PageSize}}); !errors.Is(err, environment.ErrWiden) {
+		t.Errorf("wider than the grant: %v, want ErrWiden", err)
+	}
+	narrow, err := sc.rts[0].Environment().NewChild(environment.Config{MaxMemory: environment.PageSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := spawn(SpawnOptions{Grant: JobGrant, Owner: narrow, Config: environment.Config{MaxMemory: 2 * environment.PageSize}}); !errors.Is(err, environment.ErrWiden) {
+		t.Errorf("wider than the owner: %v, want ErrWiden", err)
+	}
+	pid, err := spawn(SpawnOptions{Grant: JobGrant, Owner: narrow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, ok := sc.rts[1].Process(pid)
+	if !ok {
+		t.Fatal("not on the target")
+	}
+	defer p.Kill()
+	if got := p.Environment().Config().MaxMemory; got != environment.PageSize {
+		t.Errorf("under a one-page owner: MaxMemory %d, want %d", got, environment.PageSize)
+	}
+	if p.Environment().Parent() != b.cfg.Grants[JobGrant] {
+		t.Error("not in a child of the grant")
+	}
+	if _, err := a.Spawn(ctx, 999, m.Hash(), "wait", SpawnOptions{Grant: JobGrant}); !errors.Is(err, route.ErrNoNode) {
+		t.Errorf("node 999: %v, want route.ErrNoNode", err)
+	}
+}
+
+// The subtree rule across nodes: a guest of the spawn's Owner may kill
+// the spawned process from the caller's node; a guest of another
+// environment there may not (the target lives on, and the refusal is
+// counted on its node).
+func TestRemoteKillFollowsTheOwner(t *testing.T) {
+	ctx := testContext(t)
+	sc := startSpawnCluster(t, 2)
+	a, b := sc.nodes[0], sc.nodes[1]
+	m, err := a.Publish(ctx, "waiter", []byte(waiterWAT))
+	if err != nil {
+		t.Fatal(err)
+	}
+	killer, err := sc.rts[0].LoadModule(ctx, "killer", []byte(killerWAT))
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner, err := sc.rts[0].Environment().NewChild(environment.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := sc.rts[0].Environment().NewChild(environment.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	below := child(t, owner)
+	target, err := a.Spawn(ctx, b.ID(), m.Hash(), "wait", SpawnOptions{Grant: JobGrant, Owner: owner})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kill := func(env *runtime.Environment) {
+		t.Helper()
+		if _, err := env.Run(ctx, killer, "kill", runtime.I64(int64(target))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, env := range []*runtime.Environment{other, below} {
+		kill(env)
+		// Exists goes after the kill, in order, on the same pair.
+		if ok, err := sc.rts[0].Exists(ctx, target); !ok || err != nil {
+			t.Fatalf("after a kill from outside the owner's chain: alive %v, %v", ok, err)
+		}
+		if got := b.Stats().KillsRefused; got != uint64(i+1) {
+			t.Errorf("KillsRefused %d, want %d", got, i+1)
+		}
+	}
+	kill(owner)
+	waitGone(t, sc.rts[0], target)
+}
