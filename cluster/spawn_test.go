@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -257,9 +258,19 @@ const (
     (drop (call $receive (i32.const 0) (i32.const 0) (i64.const -1)))))`
 	killerWAT = `(module
   (import "ward_process" "kill" (func $kill (param i64) (result i32)))
+  (import "ward_process" "link" (func $link (param i64) (result i32)))
+  (import "ward_message" "receive" (func $receive (param i32 i32 i64) (result i32)))
+  (import "ward_message" "create_data" (func $create (param i64)))
+  (import "ward_message" "send" (func $send (param i64) (result i32)))
   (memory (export "memory") 1)
   (func (export "kill") (param $pid i64)
-    (drop (call $kill (local.get $pid)))))`
+    (drop (call $kill (local.get $pid))))
+  ;; link links to pid, tells report it has, and waits
+  (func (export "link") (param $pid i64) (param $report i64)
+    (drop (call $link (local.get $pid)))
+    (call $create (i64.const 1))
+    (drop (call $send (local.get $report)))
+    (drop (call $receive (i32.const 0) (i32.const 0) (i64.const -1)))))`
 )
 
 // A node spawns on another a module that node never loaded: the target
@@ -433,4 +444,85 @@ func TestRemoteKillFollowsTheOwner(t *testing.T) {
 	}
 	kill(owner)
 	waitGone(t, sc.rts[0], target)
+}
+
+// Links follow the same rule: a guest outside the Owner's chain that
+// links to the spawned process is refused (the link fires at once with
+// the refusal as its reason, and the target lives on); one of the Owner
+// links, and the target's end then ends it.
+func TestRemoteLinkFollowsTheOwner(t *testing.T) {
+	ctx := testContext(t)
+	sc := startSpawnCluster(t, 2)
+	a, b := sc.nodes[0], sc.nodes[1]
+	m, err := a.Publish(ctx, "waiter", []byte(waiterWAT))
+	if err != nil {
+		t.Fatal(err)
+	}
+	linker, err := sc.rts[0].LoadModule(ctx, "linker", []byte(killerWAT))
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner, other := child(t, sc.rts[0].Environment()), child(t, sc.rts[0].Environment())
+	target, err := a.Spawn(ctx, b.ID(), m.Hash(), "wait", SpawnOptions{Grant: JobGrant, Owner: owner})
+	if err != nil {
+		t.Fatal(err)
+	}
+	linked := make(chan struct{}, 1)
+	collector, err := sc.rts[0].Environment().SpawnGo(ctx, "collector", func(ctx context.Context, self *runtime.Self) error {
+		for {
+			if _, err := self.Receive(ctx, 1); err != nil {
+				return nil
+			}
+			linked <- struct{}{}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer collector.Kill()
+	report := runtime.I64(int64(collector.ID()))
+	// The outsider reports to no one: the refusal may end it first.
+	outsider, err := other.Spawn(ctx, linker, "link", runtime.I64(int64(target)), runtime.I64(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reason, err := outsider.Wait(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reason.Normal() || !strings.Contains(reason.Error(), "not permitted") {
+		t.Errorf("the outsider ended with %v, want the refusal", reason)
+	}
+	if got := b.Stats().LinksRefused; got != 1 {
+		t.Errorf("LinksRefused %d, want 1", got)
+	}
+	if ok, err := sc.rts[0].Exists(ctx, target); !ok || err != nil {
+		t.Fatalf("the target after a refused link: alive %v, %v", ok, err)
+	}
+	insider, err := owner.Spawn(ctx, linker, "link", runtime.I64(int64(target)), report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-linked:
+	case <-ctx.Done():
+		t.Fatal("no word from the owner's linker")
+	}
+	// Exists, then the kill, go after the link on the same pair, in order.
+	if ok, err := sc.rts[0].Exists(ctx, target); !ok || err != nil {
+		t.Fatalf("target after the owner's link: %v %v", ok, err)
+	}
+	if got := b.Stats().LinksRefused; got != 1 {
+		t.Errorf("LinksRefused %d after the owner's link, want 1", got)
+	}
+	if err := sc.rts[0].Kill(ctx, target); err != nil {
+		t.Fatal(err)
+	}
+	reason, err = insider.Wait(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reason != runtime.Killed {
+		t.Errorf("the linked owner's guest ended with %v, want killed", reason)
+	}
 }
