@@ -12,6 +12,7 @@ import (
 	"github.com/fxamacker/cbor/v2"
 
 	"github.com/wardrt/ward/environment"
+	"github.com/wardrt/ward/guest"
 	"github.com/wardrt/ward/runtime"
 )
 
@@ -203,5 +204,44 @@ func TestJobServer(t *testing.T) {
 	rep = ask(denied, jobRequest{Hash: m.Hash(), Entry: "echo", In: []byte("hi")})
 	if !strings.Contains(rep.Err, "may not spawn") {
 		t.Errorf("from an environment that may not spawn: %+v", rep)
+	}
+}
+
+// The guest SDK's side of jobs names the same server and placements as
+// this package.
+func TestGuestSDKAgreesOnJobs(t *testing.T) {
+	if guest.JobServer != JobServer || guest.JobAny != uint32(Any) || guest.JobLocal != uint32(Local) || guest.JobOn(7) != uint32(OnNode(7)) {
+		t.Errorf("guest: %q %d %d %d; cluster: %q %d %d %d", guest.JobServer, guest.JobAny, guest.JobLocal, guest.JobOn(7),
+			JobServer, Any, Local, OnNode(7))
+	}
+}
+
+// BenchmarkRun measures a job's round trip: spawn (module already
+// there), input, reply, on this node and on another.
+func BenchmarkRun(b *testing.B) {
+	for _, remote := range []bool{false, true} {
+		name := map[bool]string{false: "local", true: "remote"}[remote]
+		b.Run(name, func(b *testing.B) {
+			sc := startSpawnCluster(b, 2)
+			ctx := testContext(b)
+			a := sc.nodes[0]
+			m, err := a.Publish(ctx, "job", []byte(jobWAT))
+			if err != nil {
+				b.Fatal(err)
+			}
+			where := Local
+			if remote {
+				where = OnNode(sc.nodes[1].ID())
+			}
+			if _, err := a.Run(ctx, where, m.Hash(), "echo", []byte("warm")); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for range b.N {
+				if _, err := a.Run(ctx, where, m.Hash(), "echo", []byte("hi")); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

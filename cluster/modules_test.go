@@ -51,7 +51,7 @@ func startJS(t *testing.T) jetstream.JetStream {
 	return js
 }
 
-func testRuntime(t *testing.T) *runtime.Runtime {
+func testRuntime(t testing.TB) *runtime.Runtime {
 	t.Helper()
 	rt, err := runtime.New(runtime.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	if err != nil {
@@ -65,7 +65,7 @@ func testRuntime(t *testing.T) *runtime.Runtime {
 	return rt
 }
 
-func testContext(t *testing.T) context.Context {
+func testContext(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
 	return ctx

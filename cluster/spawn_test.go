@@ -11,6 +11,7 @@ import (
 
 	"github.com/fxamacker/cbor/v2"
 
+	"github.com/wardrt/ward/cluster/embed"
 	"github.com/wardrt/ward/environment"
 	"github.com/wardrt/ward/internal/route"
 	"github.com/wardrt/ward/runtime"
@@ -193,9 +194,23 @@ type spawnCluster struct {
 	rts   []*runtime.Runtime
 }
 
-func startSpawnCluster(t *testing.T, n int) *spawnCluster {
+func startSpawnCluster(t testing.TB, n int) *spawnCluster {
 	t.Helper()
-	srv, creds, _ := startServer(t, n, false)
+	creds := make([]embed.Cred, n)
+	for i := range creds {
+		c, err := embed.NewCred()
+		if err != nil {
+			t.Fatal(err)
+		}
+		creds[i] = c
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	srv, err := embed.Start(sctx, embed.Options{StoreDir: t.TempDir(), Nodes: creds})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
 	sc := &spawnCluster{}
 	for i := 0; i < n; i++ {
 		rt := testRuntime(t)
@@ -224,7 +239,17 @@ func startSpawnCluster(t *testing.T, n int) *spawnCluster {
 		t.Cleanup(func() { nd.Leave(context.Background()) })
 		sc.nodes, sc.rts = append(sc.nodes, nd), append(sc.rts, rt)
 	}
-	awaitMesh(t, sc.nodes)
+	deadline := time.Now().Add(20 * time.Second)
+	for _, a := range sc.nodes {
+		for _, b := range sc.nodes {
+			for a != b && !isUp(a, b.ID()) {
+				if time.Now().After(deadline) {
+					t.Fatalf("node %d does not see node %d up", a.ID(), b.ID())
+				}
+				time.Sleep(2 * time.Millisecond)
+			}
+		}
+	}
 	return sc
 }
 
