@@ -20,10 +20,12 @@
 //     calls fail. A bye, a sequence gap, a slow consumer and the node's own
 //     disconnect end sessions the same way. Both sides fire: a frame of an
 //     ended session is answered with a reset.
-//   - Identity: every frame is signed with its node's nkey and checked
-//     against the key the node registered; frames from unknown nodes, old
-//     epochs, other sessions, replays and bad signatures are dropped and
-//     counted in Stats.
+//   - Identity: a node registers its nkey and, signed with it, an X25519
+//     key; frames between two nodes carry an HMAC under keys only those
+//     two can derive (bound to both node numbers and Joins), heartbeats a
+//     signature of the nkey. Frames from unknown nodes, old epochs, other
+//     sessions, replays and bad MACs or signatures are dropped and counted
+//     in Stats.
 //
 // What is not: exactly-once delivery (a message in flight when its session
 // ends is lost, as in Erlang) and protection from whoever may write the

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"crypto/ecdh"
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
@@ -36,8 +37,10 @@ type Node struct {
 	cfg    Config
 	kp     nkeys.KeyPair
 	pub    string
+	dh     *ecdh.PrivateKey
 	epoch  uint64
 	kv     jetstream.KeyValue
+	regMu  sync.Mutex
 	regRev uint64
 	local  route.Local
 	maxPay int64
@@ -71,13 +74,6 @@ type Node struct {
 	wg            sync.WaitGroup
 	leaveOnce     sync.Once
 	leaveErr      error
-}
-
-// registration is a node's entry in the nodes bucket, under its number:
-// the key its frames are signed with, and the Join they belong to.
-type registration struct {
-	Pub   string `cbor:"1,keyasint"`
-	Epoch uint64 `cbor:"2,keyasint"`
 }
 
 // NodeInfo describes a node as this node sees it.
@@ -124,6 +120,9 @@ func Join(ctx context.Context, rt *runtime.Runtime, cfg Config) (*Node, error) {
 	if n.pub, err = n.kp.PublicKey(); err != nil {
 		return nil, fmt.Errorf("%w: node key: %w", ErrConfig, err)
 	}
+	if n.dh, err = ecdh.X25519().GenerateKey(rand.Reader); err != nil {
+		return nil, fmt.Errorf("ward: cluster: session key: %w", err)
+	}
 	var eb [8]byte
 	rand.Read(eb[:])
 	n.epoch = binary.LittleEndian.Uint64(eb[:]) | 1 // never 0
@@ -136,12 +135,16 @@ func Join(ctx context.Context, rt *runtime.Runtime, cfg Config) (*Node, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("ward: cluster: the nodes bucket %s: %w", cfg.nodesBucket(), err)
 	}
-	if err := n.watchNodes(ctx); err != nil {
+	initial, err := n.watchNodes(ctx)
+	if err != nil {
 		return nil, err
 	}
-	if err := n.register(ctx); err != nil {
+	if err := n.register(ctx, initial); err != nil {
 		n.watcher.Stop()
 		return nil, err
+	}
+	for _, e := range initial {
+		n.applyEntry(e)
 	}
 	// Following starts once the node's number is known, so the watch
 	// never sees this node as a peer.
@@ -157,17 +160,25 @@ func Join(ctx context.Context, rt *runtime.Runtime, cfg Config) (*Node, error) {
 	return n, nil
 }
 
-// register takes the lowest free node number with an atomic Create.
-func (n *Node) register(ctx context.Context) error {
-	val, err := cbor.Marshal(registration{Pub: n.pub, Epoch: n.epoch})
+// register takes the lowest free node number with an atomic Create,
+// trying first the numbers no entry of known holds.
+func (n *Node) register(ctx context.Context, known []jetstream.KeyValueEntry) error {
+	taken := map[string]bool{}
+	for _, e := range known {
+		if e.Operation() == jetstream.KeyValuePut {
+			taken[e.Key()] = true
+		}
+	}
+	reg, err := newRegistration(n.kp, n.pub, n.epoch, n.dh)
+	if err != nil {
+		return err
+	}
+	val, err := cbor.Marshal(reg)
 	if err != nil {
 		return fmt.Errorf("ward: cluster: encoding the registration: %w", err)
 	}
 	for id := 1; id <= maxNode; id++ {
-		n.peersMu.RLock()
-		_, taken := n.peers[uint16(id)]
-		n.peersMu.RUnlock()
-		if taken {
+		if taken[strconv.Itoa(id)] {
 			continue
 		}
 		rev, err := n.kv.Create(ctx, strconv.Itoa(id), val)
@@ -183,11 +194,44 @@ func (n *Node) register(ctx context.Context) error {
 	return fmt.Errorf("ward: cluster: all %d node numbers are taken", maxNode)
 }
 
+// reregister puts the node's registration back after a peer removed it.
+func (n *Node) reregister() {
+	reg, err := newRegistration(n.kp, n.pub, n.epoch, n.dh)
+	if err != nil {
+		return
+	}
+	val, _ := cbor.Marshal(reg)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	rev, err := n.kv.Create(ctx, strconv.Itoa(int(n.id)), val)
+	if err != nil {
+		n.log.Error("ward: cluster: a peer removed this node's registration and it could not be restored; leave and join again", "node", n.id, "err", err)
+		return
+	}
+	n.regMu.Lock()
+	n.regRev = rev
+	n.regMu.Unlock()
+	n.log.Warn("ward: cluster: restored this node's registration, which a peer had removed", "node", n.id)
+}
+
+// forget removes a lost peer's registration, if it is still the one this
+// node knows, so that the cluster's list of nodes drops it and its number
+// can be reused; a node that was only cut off restores it (reregister).
+func (n *Node) forget(node uint16, rev uint64) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// Several survivors try; the revision lets one win.
+	n.kv.Delete(ctx, strconv.Itoa(int(node)), jetstream.LastRevision(rev))
+}
+
 // unregister removes the node's entry, if it is still the one it wrote.
 func (n *Node) unregister() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	err := n.kv.Delete(ctx, strconv.Itoa(int(n.id)), jetstream.LastRevision(n.regRev))
+	n.regMu.Lock()
+	rev := n.regRev
+	n.regMu.Unlock()
+	err := n.kv.Delete(ctx, strconv.Itoa(int(n.id)), jetstream.LastRevision(rev))
 	if err != nil {
 		return fmt.Errorf("ward: cluster: removing node %d's registration: %w", n.id, err)
 	}
@@ -196,26 +240,28 @@ func (n *Node) unregister() error {
 
 // watchNodes loads the registrations there are and keeps following them,
 // so that a frame's signer is known by the time it arrives (or looked up
-// when it is not: see refreshPeer).
-func (n *Node) watchNodes(ctx context.Context) error {
+// when it is not: see refreshPeer). It returns the ones there are, to be
+// applied once this node has its number (session keys name both nodes).
+func (n *Node) watchNodes(ctx context.Context) ([]jetstream.KeyValueEntry, error) {
 	w, err := n.kv.WatchAll(ctx)
 	if err != nil {
-		return fmt.Errorf("ward: cluster: watching the nodes bucket: %w", err)
+		return nil, fmt.Errorf("ward: cluster: watching the nodes bucket: %w", err)
 	}
 	n.watcher = w
+	var initial []jetstream.KeyValueEntry
 	for {
 		select {
 		case e, ok := <-w.Updates():
 			if !ok {
-				return fmt.Errorf("ward: cluster: the nodes bucket's watch ended")
+				return nil, fmt.Errorf("ward: cluster: the nodes bucket's watch ended")
 			}
 			if e == nil {
-				return nil
+				return initial, nil
 			}
-			n.applyEntry(e)
+			initial = append(initial, e)
 		case <-ctx.Done():
 			w.Stop()
-			return fmt.Errorf("ward: cluster: loading the nodes bucket: %w", ctx.Err())
+			return nil, fmt.Errorf("ward: cluster: loading the nodes bucket: %w", ctx.Err())
 		}
 	}
 }
@@ -237,6 +283,11 @@ func (n *Node) applyEntry(e jetstream.KeyValueEntry) {
 	}
 	node := uint16(id)
 	if n.id != 0 && node == n.id {
+		if e.Operation() != jetstream.KeyValuePut && !n.left.Load() {
+			// A peer took this node for lost and removed its entry: put
+			// it back, so the node is known again.
+			go n.reregister()
+		}
 		return
 	}
 	if e.Operation() != jetstream.KeyValuePut {
@@ -256,12 +307,12 @@ func (n *Node) applyEntry(e jetstream.KeyValueEntry) {
 	if r.Epoch == n.epoch && r.Pub == n.pub {
 		return
 	}
-	key, err := nkeys.FromPublicKey(r.Pub)
+	key, dh, err := r.check()
 	if err != nil {
 		n.log.Warn("ward: node registration with a bad key", "node", node, "err", err)
 		return
 	}
-	n.setPeer(node, key, r, e.Revision())
+	n.setPeer(node, key, dh, r, e.Revision())
 }
 
 // refreshPeer reads node's registration now, for a frame that arrived
@@ -340,14 +391,16 @@ func (n *Node) start(ctx context.Context) error {
 // ID returns the node's number in the cluster.
 func (n *Node) ID() uint16 { return n.id }
 
-// Nodes lists the nodes this node knows, itself included.
+// Nodes lists the nodes registered in the cluster as this node knows
+// them, itself included; a node that crashed stays listed, not up, until
+// its registration is removed.
 func (n *Node) Nodes() []NodeInfo {
 	out := []NodeInfo{{ID: n.id, Key: n.pub, Epoch: n.epoch, Up: !n.left.Load(), Self: true}}
 	n.peersMu.RLock()
 	defer n.peersMu.RUnlock()
 	for _, p := range n.peers {
 		p.rmu.Lock()
-		if p.key != nil {
+		if p.key != nil && !p.gone {
 			out = append(out, NodeInfo{ID: p.id, Key: p.pubText, Epoch: p.epoch, Up: p.up.Load()})
 		}
 		p.rmu.Unlock()

@@ -2,6 +2,8 @@ package cluster
 
 import (
 	"context"
+	"crypto/ecdh"
+	"hash"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,6 +34,7 @@ type peer struct {
 	// never interleave.
 	rmu       sync.Mutex
 	key       nkeys.KeyPair
+	inMAC     hash.Hash // checks the peer's frames to this node
 	pubText   string
 	epoch     uint64
 	rev       uint64
@@ -47,6 +50,7 @@ type peer struct {
 	// smu numbers and publishes the frames to the peer in one step, so
 	// that their order on the wire is their numbering.
 	smu    sync.Mutex
+	outMAC hash.Hash // authenticates this node's frames to the peer
 	outGen uint32
 	outSeq uint64
 }
@@ -75,7 +79,12 @@ func (c downCause) String() string { return causeNames[c] }
 
 // setPeer records node's registration: a new epoch ends the old one's
 // session.
-func (n *Node) setPeer(node uint16, key nkeys.KeyPair, r registration, rev uint64) {
+func (n *Node) setPeer(node uint16, key nkeys.KeyPair, dh *ecdh.PublicKey, r registration, rev uint64) {
+	out, in, err := n.sessionMACs(node, r.Epoch, dh)
+	if err != nil {
+		n.log.Warn("ward: node registration with a bad session key", "node", node, "err", err)
+		return
+	}
 	n.peersMu.Lock()
 	p := n.peers[node]
 	if p == nil {
@@ -95,12 +104,15 @@ func (n *Node) setPeer(node uint16, key nkeys.KeyPair, r registration, rev uint6
 	}
 	p.rev = rev
 	if p.key != nil && p.epoch == r.Epoch {
+		// The same Join put back after a peer took it for lost.
+		p.gone = false
 		return
 	}
 	p.key, p.epoch, p.gone = key, r.Epoch, false
-	p.pubText = r.Pub
+	p.pubText, p.inMAC = r.Pub, in
 	p.hbSeq, p.inOpen, p.inGen, p.inNext, p.resetFor = 0, false, 0, 0, 0
 	p.smu.Lock()
+	p.outMAC = out
 	p.outGen++
 	p.outSeq = 0
 	p.smu.Unlock()
@@ -144,6 +156,10 @@ func (n *Node) downLocked(p *peer, cause downCause) {
 	p.inOpen = false
 	n.stats.downs[cause].Add(1)
 	n.log.Info("ward: node down", "node", p.id, "cause", cause.String())
+	if cause == causeHeartbeat && !n.left.Load() {
+		// Bounded by its own timeout; not waited for by Leave.
+		go n.forget(p.id, p.rev)
+	}
 	n.local.NodeDown(p.id)
 	n.notifyNodeMonitors(p.id)
 	n.failCalls(p.id)
@@ -236,7 +252,7 @@ func (n *Node) onHB(m *nats.Msg) {
 		n.drop(dropMalformed, f)
 		return
 	}
-	p := n.verify(f, env)
+	p := n.verify(f, env, true)
 	if p == nil {
 		return
 	}
@@ -260,10 +276,17 @@ func (n *Node) heard(p *peer) {
 	}
 }
 
-// verify returns f's sender with its rmu held when f is signed by the key
-// its node registered for f's epoch; otherwise it counts the drop and
+// verify returns f's sender with its rmu held when f carries the MAC of
+// the session keys its node registered for f's epoch, or for a heartbeat
+// (broadcast) the signature of its nkey; otherwise it counts the drop and
 // returns nil.
-func (n *Node) verify(f *frame, env *envelope) *peer {
+func (n *Node) verify(f *frame, env *envelope, broadcast bool) *peer {
+	ok := func(p *peer) bool {
+		if broadcast {
+			return env.check(p.key)
+		}
+		return env.checkMAC(p.inMAC)
+	}
 	if f.V != frameVersion {
 		n.drop(dropVersion, f)
 		return nil
@@ -274,7 +297,7 @@ func (n *Node) verify(f *frame, env *envelope) *peer {
 	if p != nil {
 		p.rmu.Lock()
 		if p.key != nil && p.epoch == f.Epoch && !p.gone {
-			if env.check(p.key) {
+			if ok(p) {
 				return p
 			}
 			p.rmu.Unlock()
@@ -295,7 +318,7 @@ func (n *Node) verify(f *frame, env *envelope) *peer {
 		n.drop(dropOldEpoch, f)
 	case p.gone:
 		n.drop(dropLeft, f)
-	case !env.check(p.key):
+	case !ok(p):
 		n.drop(dropBadSignature, f)
 	default:
 		return p

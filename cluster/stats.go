@@ -20,7 +20,7 @@ type Drops struct {
 	Misrouted    uint64 // addressed to another node
 	UnknownNode  uint64 // from a node number with no registration
 	OldEpoch     uint64 // from an earlier Join of its node
-	BadSignature uint64 // not signed by its node's key
+	BadSignature uint64 // not signed (or MACed) with its node's keys
 	Replay       uint64 // a number already seen in its session
 	StaleSession uint64 // from a session that had ended
 	Gap          uint64 // frames missing before it: the session ended

@@ -102,7 +102,10 @@ func (n *Node) publishLocked(p *peer, f *frame, numbered bool) error {
 	if numbered {
 		f.Gen, f.Seq = p.outGen, p.outSeq+1
 	}
-	b, err := seal(n.kp, f)
+	if p.outMAC == nil {
+		return fmt.Errorf("ward: node %d has no session key yet: %w", p.id, route.ErrNoNode)
+	}
+	b, err := sealMAC(p.outMAC, f)
 	if err != nil {
 		return err
 	}
@@ -135,7 +138,7 @@ func (n *Node) onSig(m *nats.Msg) {
 		n.drop(dropMisrouted, f)
 		return
 	}
-	p := n.verify(f, env)
+	p := n.verify(f, env, false)
 	if p == nil {
 		return
 	}
