@@ -36,6 +36,10 @@ var (
 	ErrNoModule = errors.New("ward: no module with that hash; publish it first")
 	// ErrBadHash: the hash is not a hex SHA-256 (64 lowercase hex digits).
 	ErrBadHash = errors.New("ward: a module hash is 64 lowercase hex digits (SHA-256)")
+	// ErrTooManyModules: the node has compiled MaxFetchedModules modules
+	// for remote callers, which it keeps until its runtime closes, and
+	// compiles no more.
+	ErrTooManyModules = errors.New("ward: the node compiles no more modules for remote callers")
 )
 
 // modules keeps the modules of one node by hash, and ships them through
@@ -49,6 +53,9 @@ type modules struct {
 	// that remote callers asking for many different large modules
 	// together make the node hold at most a few of them in memory.
 	fetching chan struct{}
+	// fetched counts the modules compiled for remote callers, which the
+	// runtime keeps until it closes: at most maxFetched.
+	fetched, maxFetched int
 
 	mu       sync.Mutex
 	byID     map[string]*runtime.Module
@@ -66,6 +73,11 @@ type fetchCall struct {
 // maxFetches is how many modules a node fetches and compiles at once for
 // remote callers.
 const maxFetches = 2
+
+// MaxFetchedModules is how many distinct modules a node compiles for
+// remote callers over its runtime's life (compiled modules stay until
+// the runtime closes).
+const MaxFetchedModules = 1024
 
 // fetchTimeout bounds one fetch and compile, which no single caller's ctx
 // does.
@@ -86,7 +98,7 @@ func openModules(ctx context.Context, rt *runtime.Runtime, js jetstream.JetStrea
 	if err != nil {
 		return nil, fmt.Errorf("ward: opening the module object store %s: %w", bucket, err)
 	}
-	return &modules{rt: rt, obs: obs, max: max, fetching: make(chan struct{}, maxFetches),
+	return &modules{rt: rt, obs: obs, max: max, fetching: make(chan struct{}, maxFetches), maxFetched: MaxFetchedModules,
 		byID: make(map[string]*runtime.Module), inFlight: make(map[string]*fetchCall)}, nil
 }
 
@@ -168,6 +180,12 @@ func (ms *modules) fetch(ctx context.Context, hash string) (*runtime.Module, err
 	} else if err != nil {
 		return nil, fmt.Errorf("ward: fetching module %s: %w", hash, err)
 	}
+	ms.mu.Lock()
+	full := ms.fetched >= ms.maxFetched
+	ms.mu.Unlock()
+	if full {
+		return nil, fmt.Errorf("ward: fetching module %s: %d compiled already: %w", hash, ms.maxFetched, ErrTooManyModules)
+	}
 	if info.Size > uint64(ms.max) {
 		return nil, fmt.Errorf("ward: fetching module %s: %d bytes, the limit is %d: %w", hash, info.Size, ms.max, ErrModuleTooLarge)
 	}
@@ -199,7 +217,10 @@ func (ms *modules) fetch(ctx context.Context, hash string) (*runtime.Module, err
 	if err != nil {
 		return nil, err
 	}
-	ms.keep(m)
+	ms.mu.Lock()
+	ms.fetched++
+	ms.byID[m.Hash()] = m
+	ms.mu.Unlock()
 	return m, nil
 }
 

@@ -197,4 +197,23 @@ func TestModulesRefuseBadAsks(t *testing.T) {
 	if _, err := small.module(ctx, m.Hash()); !errors.Is(err, ErrModuleTooLarge) {
 		t.Errorf("fetching over the limit: %v, want ErrModuleTooLarge", err)
 	}
+	// A node compiles at most so many modules for remote callers.
+	few, err := openModules(ctx, testRuntime(t), js, "ward_test_modules", jetstream.FileStorage, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	few.maxFetched = 1
+	one, err := large.publish(ctx, "one", echoWAT("one"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := few.module(ctx, one.Hash()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := few.module(ctx, m.Hash()); !errors.Is(err, ErrTooManyModules) {
+		t.Errorf("one module too many: %v, want ErrTooManyModules", err)
+	}
+	if _, err := few.module(ctx, one.Hash()); err != nil {
+		t.Errorf("the module already there: %v", err)
+	}
 }

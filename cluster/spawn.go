@@ -251,6 +251,7 @@ var remoteErrors = []error{
 	runtime.ErrEnvironmentClosed,
 	runtime.ErrClosed,
 	runtime.ErrMemoryLimit,
+	ErrTooManyModules,
 }
 
 // errorCode returns the wire code of err.
