@@ -43,7 +43,8 @@ const (
 	// Local runs the job on this node.
 	Local Placement = 0
 	// Any runs the job on one of the nodes that are up, this one
-	// included, taking them in turn.
+	// included, taking them in turn; each must grant JobGrant, or the
+	// jobs placed there fail with ErrUnknownGrant.
 	Any Placement = 1 << 16
 )
 
