@@ -40,6 +40,7 @@ type Node struct {
 	dh     *ecdh.PrivateKey
 	epoch  uint64
 	kv     jetstream.KeyValue
+	regMu  sync.Mutex
 	regRev uint64
 	local  route.Local
 	maxPay int64
@@ -193,11 +194,44 @@ func (n *Node) register(ctx context.Context, known []jetstream.KeyValueEntry) er
 	return fmt.Errorf("ward: cluster: all %d node numbers are taken", maxNode)
 }
 
+// reregister puts the node's registration back after a peer removed it.
+func (n *Node) reregister() {
+	reg, err := newRegistration(n.kp, n.pub, n.epoch, n.dh)
+	if err != nil {
+		return
+	}
+	val, _ := cbor.Marshal(reg)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	rev, err := n.kv.Create(ctx, strconv.Itoa(int(n.id)), val)
+	if err != nil {
+		n.log.Error("ward: cluster: a peer removed this node's registration and it could not be restored; leave and join again", "node", n.id, "err", err)
+		return
+	}
+	n.regMu.Lock()
+	n.regRev = rev
+	n.regMu.Unlock()
+	n.log.Warn("ward: cluster: restored this node's registration, which a peer had removed", "node", n.id)
+}
+
+// forget removes a lost peer's registration, if it is still the one this
+// node knows, so that the cluster's list of nodes drops it and its number
+// can be reused; a node that was only cut off restores it (reregister).
+func (n *Node) forget(node uint16, rev uint64) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// Several survivors try; the revision lets one win.
+	n.kv.Delete(ctx, strconv.Itoa(int(node)), jetstream.LastRevision(rev))
+}
+
 // unregister removes the node's entry, if it is still the one it wrote.
 func (n *Node) unregister() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	err := n.kv.Delete(ctx, strconv.Itoa(int(n.id)), jetstream.LastRevision(n.regRev))
+	n.regMu.Lock()
+	rev := n.regRev
+	n.regMu.Unlock()
+	err := n.kv.Delete(ctx, strconv.Itoa(int(n.id)), jetstream.LastRevision(rev))
 	if err != nil {
 		return fmt.Errorf("ward: cluster: removing node %d's registration: %w", n.id, err)
 	}
@@ -249,6 +283,11 @@ func (n *Node) applyEntry(e jetstream.KeyValueEntry) {
 	}
 	node := uint16(id)
 	if n.id != 0 && node == n.id {
+		if e.Operation() != jetstream.KeyValuePut && !n.left.Load() {
+			// A peer took this node for lost and removed its entry: put
+			// it back, so the node is known again.
+			go n.reregister()
+		}
 		return
 	}
 	if e.Operation() != jetstream.KeyValuePut {

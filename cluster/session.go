@@ -104,6 +104,8 @@ func (n *Node) setPeer(node uint16, key nkeys.KeyPair, dh *ecdh.PublicKey, r reg
 	}
 	p.rev = rev
 	if p.key != nil && p.epoch == r.Epoch {
+		// The same Join put back after a peer took it for lost.
+		p.gone = false
 		return
 	}
 	p.key, p.epoch, p.gone = key, r.Epoch, false
@@ -154,6 +156,10 @@ func (n *Node) downLocked(p *peer, cause downCause) {
 	p.inOpen = false
 	n.stats.downs[cause].Add(1)
 	n.log.Info("ward: node down", "node", p.id, "cause", cause.String())
+	if cause == causeHeartbeat && !n.left.Load() {
+		// Bounded by its own timeout; not waited for by Leave.
+		go n.forget(p.id, p.rev)
+	}
 	n.local.NodeDown(p.id)
 	n.notifyNodeMonitors(p.id)
 	n.failCalls(p.id)
