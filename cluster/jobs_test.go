@@ -77,7 +77,7 @@ func TestRunJobs(t *testing.T) {
 	}
 	// A Run whose ctx ends kills its job.
 	settle := func(what string) {
-		for sc.rts[1].NumProcesses() != 0 {
+		for sc.nodes[1].cfg.Grants[JobGrant].NumProcesses() != 0 {
 			select {
 			case <-ctx.Done():
 				t.Fatal(what)
@@ -88,7 +88,7 @@ func TestRunJobs(t *testing.T) {
 	settle("the jobs that ended live on")
 	short, cancel := context.WithCancel(ctx)
 	j = a.Go(short, OnNode(sc.nodes[1].ID()), m.Hash(), "hang", nil)
-	for sc.rts[1].NumProcesses() == 0 {
+	for sc.nodes[1].cfg.Grants[JobGrant].NumProcesses() == 0 {
 		select {
 		case <-j.Done():
 			_, err := j.Wait(ctx)

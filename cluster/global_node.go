@@ -1,0 +1,63 @@
+package cluster
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// globalBucket is the KV bucket of the cluster's global registry.
+func (c Config) globalBucket() string { return "ward_" + c.Cluster + "_global" }
+
+// nodeGlobals holds each node's registry until Node has a field for it
+// (node.go is the core's to change).
+var nodeGlobals sync.Map // *Node -> *Global
+
+// initGlobal starts the node's global registry: its bucket, in the
+// node's Storage, its janitor and its watch, until the node leaves. Nodes
+// that have lost a peer remove the peer's names. A node without a runtime
+// (the core's tests with a fake one) has no registry.
+func (n *Node) initGlobal() {
+	if n.rt == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	bucket := n.cfg.globalBucket()
+	_, err := n.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      bucket,
+		Storage:     n.cfg.Storage,
+		History:     1,
+		Description: "ward global registry: name and version -> process",
+	})
+	if err != nil {
+		n.log.Error("ward: cluster: no global registry on this node: its bucket", "bucket", bucket, "err", err)
+		return
+	}
+	g, err := newGlobal(ctx, n.js, n.rt, n.id, bucket, n.log)
+	if err != nil {
+		n.log.Error("ward: cluster: no global registry on this node", "err", err)
+		return
+	}
+	nodeGlobals.Store(n, g)
+	n.onNodeDown(g.nodeDown)
+	// Leave closes n.stop; the registry goes with the node. Its names go
+	// when the peers see the node leave.
+	go func() {
+		<-n.stop
+		g.close()
+		nodeGlobals.Delete(n)
+	}()
+}
+
+// Global returns the cluster's global registry as this node sees it. On
+// a node whose registry did not start (the node's log says why) its
+// methods fail with an error saying so.
+func (n *Node) Global() *Global {
+	if g, ok := nodeGlobals.Load(n); ok {
+		return g.(*Global)
+	}
+	return nil
+}
