@@ -77,7 +77,7 @@ func TestRunJobs(t *testing.T) {
 	}
 	// A Run whose ctx ends kills its job.
 	settle := func(what string) {
-		for sc.rts[1].NumProcesses() != 0 {
+		for sc.nodes[1].cfg.Grants[JobGrant].NumProcesses() != 0 {
 			select {
 			case <-ctx.Done():
 				t.Fatal(what)
@@ -88,7 +88,7 @@ func TestRunJobs(t *testing.T) {
 	settle("the jobs that ended live on")
 	short, cancel := context.WithCancel(ctx)
 	j = a.Go(short, OnNode(sc.nodes[1].ID()), m.Hash(), "hang", nil)
-	for sc.rts[1].NumProcesses() == 0 {
+	for sc.nodes[1].cfg.Grants[JobGrant].NumProcesses() == 0 {
 		select {
 		case <-j.Done():
 			_, err := j.Wait(ctx)
@@ -243,5 +243,38 @@ func BenchmarkRun(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// Any and FanOut place jobs only on the nodes that are up: after a node
+// leaves, every job still runs, on the others.
+func TestJobsSkipNodesThatLeft(t *testing.T) {
+	ctx := testContext(t)
+	sc := startSpawnCluster(t, 3)
+	a, gone := sc.nodes[0], sc.nodes[2]
+	m, err := a.Publish(ctx, "job", []byte(jobWAT))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gone.Leave(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for isUp(a, gone.ID()) {
+		select {
+		case <-ctx.Done():
+			t.Fatal("the node that left is still up")
+		case <-time.After(time.Millisecond):
+		}
+	}
+	inputs := [][]byte{[]byte("a"), []byte("b"), []byte("c"), []byte("d")}
+	for i, r := range a.FanOut(ctx, m.Hash(), "echo", inputs, FanOutOptions{}) {
+		if r.Err != nil || r.Node == gone.ID() || !bytes.Equal(r.Out, inputs[i]) {
+			t.Errorf("job %d on node %d: %q, %v", i, r.Node, r.Out, r.Err)
+		}
+	}
+	for range 4 {
+		if _, err := a.Run(ctx, Any, m.Hash(), "echo", []byte("any")); err != nil {
+			t.Errorf("Any after a node left: %v", err)
+		}
 	}
 }

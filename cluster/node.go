@@ -42,8 +42,11 @@ type Node struct {
 	kv     jetstream.KeyValue
 	regMu  sync.Mutex
 	regRev uint64
-	local  route.Local
-	maxPay int64
+
+	refreshMu   sync.Mutex
+	lastRefresh time.Time
+	local       route.Local
+	maxPay      int64
 
 	// handlers is written by initHandlers before the receive loop starts
 	// and only read after.
@@ -129,11 +132,11 @@ func Join(ctx context.Context, rt *runtime.Runtime, cfg Config) (*Node, error) {
 	if n.js, err = jetstream.New(n.nc); err != nil {
 		return nil, fmt.Errorf("ward: cluster: JetStream: %w", err)
 	}
-	if n.kv, err = n.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	if n.kv, err = openBucket(ctx, n.js, jetstream.KeyValueConfig{
 		Bucket: cfg.nodesBucket(), Storage: cfg.Storage, History: 1,
-		Description: "ward nodes: number -> signing key and epoch",
+		Description: "ward nodes: number -> keys and epoch",
 	}); err != nil {
-		return nil, fmt.Errorf("ward: cluster: the nodes bucket %s: %w", cfg.nodesBucket(), err)
+		return nil, err
 	}
 	initial, err := n.watchNodes(ctx)
 	if err != nil {
@@ -158,6 +161,22 @@ func Join(ctx context.Context, rt *runtime.Runtime, cfg Config) (*Node, error) {
 	n.awaitPeers(ctx)
 	n.log.Info("ward: joined cluster", "cluster", cfg.Cluster, "node", n.id)
 	return n, nil
+}
+
+// openBucket opens the bucket cfg names, creating it if it is not there;
+// an existing bucket keeps its settings (nodes may differ in Storage).
+func openBucket(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	kv, err := js.KeyValue(ctx, cfg.Bucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		kv, err = js.CreateKeyValue(ctx, cfg)
+		if errors.Is(err, jetstream.ErrBucketExists) {
+			kv, err = js.KeyValue(ctx, cfg.Bucket)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ward: cluster: the bucket %s: %w", cfg.Bucket, err)
+	}
+	return kv, nil
 }
 
 // register takes the lowest free node number with an atomic Create,
@@ -315,6 +334,9 @@ func (n *Node) applyEntry(e jetstream.KeyValueEntry) {
 	n.setPeer(node, key, dh, r, e.Revision())
 }
 
+// refreshGap spaces the registration reads of refreshPeer.
+const refreshGap = 10 * time.Millisecond
+
 // refreshPeer reads node's registration now, for a frame that arrived
 // before the watch told of its sender; at most once per heartbeat
 // interval per node, so forged frames cannot make a node hammer the
@@ -338,8 +360,18 @@ func (n *Node) refreshPeer(node uint16) *peer {
 		p.refreshed = now
 	}
 	p.rmu.Unlock()
+	// And at most one read per refreshGap for all numbers together: frames
+	// naming made-up nodes must not keep the receive loop on the bucket.
 	if !stale {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		n.refreshMu.Lock()
+		stale = now.Sub(n.lastRefresh) < refreshGap
+		if !stale {
+			n.lastRefresh = now
+		}
+		n.refreshMu.Unlock()
+	}
+	if !stale {
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 		e, err := n.kv.Get(ctx, strconv.Itoa(int(node)))
 		cancel()
 		if err == nil {
@@ -418,6 +450,8 @@ func (n *Node) Leave(ctx context.Context) error {
 }
 
 func (n *Node) leave(ctx context.Context) error {
+	// The bye goes in each peer's session, not on a subject of its own,
+	// so it arrives after everything this node sent before it.
 	for _, p := range n.peerList() {
 		n.sendTo(p, &frame{Kind: kindBye})
 	}

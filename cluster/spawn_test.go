@@ -369,8 +369,8 @@ func TestRemoteSpawnRefusesACorruptedObject(t *testing.T) {
 	if !errors.Is(err, ErrHashMismatch) {
 		t.Fatalf("spawn of a corrupted object: %v, want ErrHashMismatch", err)
 	}
-	if n := sc.rts[1].NumProcesses(); n != 0 {
-		t.Errorf("%d processes on the target", n)
+	if n := sc.nodes[1].cfg.Grants[JobGrant].NumProcesses(); n != 0 {
+		t.Errorf("%d processes in the target's grant", n)
 	}
 }
 
