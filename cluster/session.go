@@ -235,7 +235,10 @@ func (n *Node) onReset(p *peer, f *frame) {
 	p.smu.Unlock()
 	if mine || (p.inOpen && p.inGen < f.Gen) {
 		n.downLocked(p, causeReset)
+		return
 	}
+	// A reset of a session already over: a late copy, or a replay.
+	n.drop(dropReplay, f)
 }
 
 // onHB handles a heartbeat from any node.

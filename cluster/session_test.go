@@ -16,6 +16,7 @@ import (
 func TestFakeGapEndsSessionBothSides(t *testing.T) {
 	fc := startFake(t, 2)
 	a, b := fc.nodes[0], fc.nodes[1]
+	r := newRogue(t, fc) // records the resets, to replay them at the end
 	to := route.Qualify(5, b.ID())
 	tr := (*transport)(a)
 	if err := tr.Send(1, to, 1, []byte("before")); err != nil {
@@ -47,6 +48,36 @@ func TestFakeGapEndsSessionBothSides(t *testing.T) {
 		t.Fatal(err)
 	}
 	fc.locals[1].wait(t, "delivery in the new session", func(e event) bool { return e.data == "new session" })
+
+	// Resets are not numbered: a replayed one must not end the new
+	// session.
+	downsA, downsB := a.Stats().Downs, b.Stats().Downs
+	replays := 0
+	for len(r.captured) > 0 {
+		m := <-r.captured
+		if f, _, err := open(m.Data); err == nil && f.Kind == kindReset {
+			r.nc.Publish(m.Subject, m.Data)
+			replays++
+		}
+	}
+	if replays == 0 {
+		t.Fatal("no reset was captured")
+	}
+	r.nc.Flush()
+	if err := tr.Send(1, to, 1, []byte("still on")); err != nil {
+		t.Fatal(err)
+	}
+	fc.locals[1].wait(t, "delivery after the replays", func(e event) bool { return e.data == "still on" })
+	deadline := time.Now().Add(testTimeout)
+	for a.Stats().Dropped.Replay+b.Stats().Dropped.Replay < uint64(replays) {
+		if time.Now().After(deadline) {
+			t.Fatalf("replayed resets not counted: a %+v b %+v", a.Stats().Dropped, b.Stats().Dropped)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if a.Stats().Downs != downsA || b.Stats().Downs != downsB {
+		t.Fatalf("a replayed reset ended a session: a %+v b %+v", a.Stats().Downs, b.Stats().Downs)
+	}
 }
 
 // A node whose receive loop falls so far behind that NATS drops its

@@ -21,7 +21,7 @@ type Drops struct {
 	UnknownNode  uint64 // from a node number with no registration
 	OldEpoch     uint64 // from an earlier Join of its node
 	BadSignature uint64 // not signed (or MACed) with its node's keys
-	Replay       uint64 // a number already seen in its session
+	Replay       uint64 // a number already seen in its session, or a reset of a session already over
 	StaleSession uint64 // from a session that had ended
 	Gap          uint64 // frames missing before it: the session ended
 	Left         uint64 // from a node that said bye
