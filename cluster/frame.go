@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"hash"
 
-	"github.com/fxamacker/cbor/v2"
 	"github.com/nats-io/nkeys"
 )
 
@@ -72,25 +71,17 @@ type envelope struct {
 
 var errMalformed = errors.New("ward: malformed frame")
 
-var (
-	encMode, _ = cbor.EncOptions{}.EncMode()
-	decMode, _ = cbor.DecOptions{}.DecMode()
-)
-
 // sealMAC encodes f and authenticates it with m (see keys.go).
 func sealMAC(m hash.Hash, f *frame) ([]byte, error) {
 	f.V = frameVersion
-	body, err := encMode.Marshal(f)
-	if err != nil {
-		return nil, fmt.Errorf("ward: encoding a frame: %w", err)
-	}
 	size := m.Size()
-	out := make([]byte, 1, 1+size+len(body))
+	out := make([]byte, 1+size, 1+size+frameSize(f))
 	out[0] = byte(size)
+	out = appendFrame(out, f)
 	m.Reset()
-	m.Write(body)
-	out = m.Sum(out)
-	return append(out, body...), nil
+	m.Write(out[1+size:])
+	m.Sum(out[1:1])
+	return out, nil
 }
 
 // checkMAC reports whether env carries body's MAC under m.
@@ -105,10 +96,7 @@ func seal(kp nkeys.KeyPair, f *frame) ([]byte, error) {
 
 func sealVersion(kp nkeys.KeyPair, f *frame, v uint8) ([]byte, error) {
 	f.V = v
-	body, err := encMode.Marshal(f)
-	if err != nil {
-		return nil, fmt.Errorf("ward: encoding a frame: %w", err)
-	}
+	body := appendFrame(nil, f)
 	sig, err := kp.Sign(body)
 	if err != nil {
 		return nil, fmt.Errorf("ward: signing a frame: %w", err)
@@ -125,8 +113,8 @@ func open(data []byte) (*frame, *envelope, error) {
 		return nil, nil, errMalformed
 	}
 	env := &envelope{Sig: data[1 : 1+int(data[0])], Body: data[1+int(data[0]):]}
-	f := new(frame)
-	if err := decMode.Unmarshal(env.Body, f); err != nil {
+	f, ok := decodeFrame(env.Body)
+	if !ok {
 		return nil, nil, errMalformed
 	}
 	return f, env, nil
