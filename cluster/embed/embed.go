@@ -15,6 +15,7 @@ package embed
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -101,6 +102,9 @@ type Options struct {
 	Host string
 	// Port is the listener's port; 0 picks a free one (see ClientURL).
 	Port int
+	// TLS, when set, makes the listener take TLS connections only, for a
+	// listener other machines reach. In-process connections need none.
+	TLS *tls.Config
 	// Nodes are the credentials of ward nodes: full access to the bus
 	// and JetStream.
 	Nodes []Cred
@@ -139,6 +143,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		NoSigs:     true,
 		NoLog:      o.Logger == nil,
 		MaxPayload: o.MaxPayload,
+		TLSConfig:  o.TLS,
 	}
 	if so.ServerName == "" {
 		so.ServerName = "ward"
