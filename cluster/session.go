@@ -407,19 +407,33 @@ func (n *Node) downAll(cause downCause) {
 }
 
 // awaitPeers waits until every registered peer was heard, or the
-// detection time passed (a registration may outlive a crashed node).
+// detection time passed. A registration still unheard then is taken for a
+// node that crashed with no survivor to remove it, and removed (a node
+// that was only slow puts it back, see reregister).
 func (n *Node) awaitPeers(ctx context.Context) {
 	deadline := time.Now().Add(n.cfg.HeartbeatInterval * time.Duration(n.cfg.HeartbeatMisses))
-	for time.Now().Before(deadline) && ctx.Err() == nil {
-		waiting := false
+	for {
+		var silent []*peer
 		for _, p := range n.peerList() {
 			p.rmu.Lock()
 			if p.key != nil && !p.gone && !p.up.Load() {
-				waiting = true
+				silent = append(silent, p)
 			}
 			p.rmu.Unlock()
 		}
-		if !waiting {
+		switch {
+		case len(silent) == 0 || ctx.Err() != nil:
+			return
+		case time.Now().After(deadline):
+			for _, p := range silent {
+				p.rmu.Lock()
+				rev, still := p.rev, !p.gone && !p.up.Load()
+				p.rmu.Unlock()
+				if still {
+					n.log.Info("ward: removing the registration of a node not heard since this node joined", "node", p.id)
+					go n.forget(p.id, rev)
+				}
+			}
 			return
 		}
 		time.Sleep(2 * time.Millisecond)

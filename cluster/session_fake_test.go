@@ -2,12 +2,16 @@ package cluster
 
 import (
 	"context"
+	"crypto/ecdh"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"testing"
 	"time"
 
+	"github.com/fxamacker/cbor/v2"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nkeys"
 	"github.com/wardrt/ward/internal/route"
 	"github.com/wardrt/ward/runtime"
 )
@@ -275,4 +279,60 @@ func TestFakeConcurrentJoin(t *testing.T) {
 		seen[nd.ID()] = true
 	}
 	awaitMesh(t, nodes)
+}
+
+// A registration left by a node that crashed with no survivor to remove
+// it is removed by the next node to join, after the detection time.
+func TestFakeStaleRegistrationRemoved(t *testing.T) {
+	srv, creds, _ := startServer(t, 1, false)
+	nc, err := srv.Connect(creds[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx := testCtx(t)
+	kv, err := openBucket(ctx, js, jetstream.KeyValueConfig{Bucket: testConfig(nc).nodesBucket()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kp, _ := nkeys.CreateUser()
+	pub, _ := kp.PublicKey()
+	dh, _ := ecdh.X25519().GenerateKey(rand.Reader)
+	reg, _ := newRegistration(kp, pub, 42, dh)
+	val, _ := cbor.Marshal(reg)
+	if _, err := kv.Create(ctx, "1", val); err != nil {
+		t.Fatal(err)
+	}
+	l := newFakeLocal()
+	cfg := testConfig(nc)
+	cfg.attach = func(node uint16, tr route.Transport) (route.Local, error) {
+		l.node, l.t = node, tr
+		return l, nil
+	}
+	nd, err := Join(ctx, nil, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nd.Leave(context.Background())
+	if nd.ID() != 2 {
+		t.Fatalf("joined as %d, want 2 (1 is taken)", nd.ID())
+	}
+	deadline := time.Now().Add(testTimeout)
+	for {
+		_, err := kv.Get(ctx, "1")
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the stale registration is still there: %v", err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	for len(nd.Nodes()) != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the stale node is still listed: %+v", nd.Nodes())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
