@@ -68,15 +68,16 @@ type Global struct {
 	log    *slog.Logger
 	cache  *globalCache
 
-	ctx      context.Context // ends at close
-	cancel   context.CancelFunc
-	watchMu  sync.Mutex
-	watcher  jetstream.KeyWatcher // the current one; see global_watch.go
-	watchers sync.WaitGroup       // their loops
-	janitor  *runtime.Process
-	watchTag int64      // the tag of the janitor's "watch this process" messages
-	bgMu     sync.Mutex // orders background's Add before close's Wait
-	wg       sync.WaitGroup
+	ctx       context.Context // ends at close
+	cancel    context.CancelFunc
+	watchMu   sync.Mutex
+	watcher   jetstream.KeyWatcher // the current one; see global_watch.go
+	watchers  sync.WaitGroup       // their loops
+	janitor   *runtime.Process
+	watchTag  int64      // the tag of the janitor's "watch this process" messages
+	forgetTag int64      // and of its "this process holds no name now"
+	bgMu      sync.Mutex // orders background's Add before close's Wait
+	wg        sync.WaitGroup
 }
 
 // newGlobal starts the global registry of node on bucket, creating the
@@ -97,10 +98,12 @@ func newGlobal(ctx context.Context, js jetstream.JetStream, rt *runtime.Runtime,
 	}
 	g := &Global{
 		kv: kv, js: js, bucket: bucket, rt: rt, node: node,
-		log:      log.With("component", "global", "node", node),
-		cache:    newGlobalCache(),
-		watchTag: runtime.UniqueTag(),
+		log:       log.With("component", "global", "node", node),
+		cache:     newGlobalCache(),
+		watchTag:  runtime.UniqueTag(),
+		forgetTag: runtime.UniqueTag(),
 	}
+	g.cache.unheld = g.forgetProcess
 	g.ctx, g.cancel = context.WithCancel(context.Background())
 	if err := g.startJanitor(ctx); err != nil {
 		g.cancel()
