@@ -40,6 +40,9 @@ func (g *Global) janitorLoop(ctx context.Context, self *runtime.Self) error {
 			if _, held := watched[pid]; !ok || held {
 				continue
 			}
+			if len(g.cache.ofPID(route.Qualify(uint64(pid), g.node))) == 0 {
+				continue // its names went since the message was sent
+			}
 			ref, err := self.Monitor(pid)
 			if err != nil {
 				g.log.Warn("ward: global registry: cannot watch a registered process; its names stay when it ends", "process", pid, "err", err)
