@@ -58,13 +58,6 @@ func (g *Global) janitorLoop(ctx context.Context, self *runtime.Self) error {
 				self.Demonitor(ref)
 				delete(watched, pid)
 			}
-		default:
-			// A request it does not know gets an empty reply: the asker
-			// then knows that everything sent before has been handled.
-			if m.Sender != 0 && m.Tag > 0 {
-				_ = self.Reply(m, runtime.Message{})
-			}
-			continue
 		case runtime.TagDown:
 			d, ok := runtime.ParseDown(m)
 			if !ok {
@@ -73,6 +66,14 @@ func (g *Global) janitorLoop(ctx context.Context, self *runtime.Self) error {
 			delete(watched, d.Process)
 			q := route.Qualify(uint64(d.Process), g.node)
 			g.background(func() { g.removeProcess(q) })
+		default:
+			// A request it does not know gets an empty reply: the asker
+			// then knows that everything sent before has been handled.
+			// Anything else a process sends it changes nothing: watch
+			// and forget are checked against the cache.
+			if m.Sender != 0 && m.Tag > 0 {
+				_ = self.Reply(m, runtime.Message{})
+			}
 		}
 	}
 }
