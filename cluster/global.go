@@ -191,6 +191,11 @@ func (g *Global) Register(ctx context.Context, name, version string, pid runtime
 	rec := &globalRecord{Name: name, Version: v.String(), PID: q, Node: route.NodeOf(q)}
 	key := globalKey(name, v)
 	rev, err := g.create(ctx, key, rec)
+	if err != nil && !revisionConflict(err) && ctx.Err() == nil {
+		// The create may have landed with its answer lost (a timeout,
+		// an election): if the bucket holds this very record, it did.
+		rev, err = g.landed(ctx, key, rec, err)
+	}
 	if err != nil {
 		return g.createErr(ctx, err, name, v)
 	}
@@ -209,11 +214,25 @@ func (g *Global) create(ctx context.Context, key string, rec *globalRecord) (uin
 	return g.kv.Create(ctx, key, b)
 }
 
+// landed reads key back after a create of rec failed with err, and
+// returns the revision when the bucket holds rec (same process, same
+// node), or err.
+func (g *Global) landed(ctx context.Context, key string, rec *globalRecord, err error) (uint64, error) {
+	e, gerr := g.kv.Get(ctx, key)
+	if gerr != nil {
+		return 0, err
+	}
+	if got, _, ok := decodeRecord(key, e.Value()); ok && got.PID == rec.PID && got.Node == rec.Node && got.Token == rec.Token {
+		return e.Revision(), nil
+	}
+	return 0, err
+}
+
 // createErr explains a failed Create: taken (by whom, as far as this
 // node knows), or the bucket's own error.
 func (g *Global) createErr(ctx context.Context, err error, name string, v *semver.Version) error {
 	if !revisionConflict(err) {
-		return fmt.Errorf("ward: global register %s@%s: %w", name, v, err)
+		return fmt.Errorf("ward: global register %s@%s (it may have landed; Lookup tells): %w", name, v, err)
 	}
 	if n := g.cache.get(globalKey(name, v)); n != nil {
 		if n.rec.placeholder() {

@@ -720,3 +720,32 @@ func TestGlobalJanitorLetsGoOfUnnamed(t *testing.T) {
 		return errors.Is(err, ErrNameNotFound)
 	})
 }
+
+// TestGlobalRegisterReadsBackALostAnswer: a register whose answer was
+// lost succeeds if the bucket holds its very record, and fails if the
+// name went to another process.
+func TestGlobalRegisterReadsBackALostAnswer(t *testing.T) {
+	nodes := startGlobals(t, startGlobalServer(t), 1)
+	g := nodes[0].g
+	ctx := globalTestCtx(t)
+	key := globalKey("lost-answer", globalMustVersion(t, "1.0.0"))
+	// A process of a node that is not running: no janitor removes it.
+	mine := &globalRecord{Name: "lost-answer", Version: "1.0.0", PID: route.Qualify(7, 9), Node: 9}
+	b, err := mine.encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev, err := g.kv.Create(ctx, key, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lost := errors.New("timeout")
+	if got, err := g.landed(ctx, key, mine, lost); err != nil || got != rev {
+		t.Fatalf("landed(own record) = %d, %v; want %d, nil", got, err, rev)
+	}
+	other := *mine
+	other.PID = route.Qualify(8, 9)
+	if _, err := g.landed(ctx, key, &other, lost); err != lost {
+		t.Fatalf("landed(another's record) = %v, want the create's error", err)
+	}
+}
