@@ -197,7 +197,7 @@ func (g *Global) Register(ctx context.Context, name, version string, pid runtime
 		rev, err = g.landed(ctx, key, rec, err)
 	}
 	if err != nil {
-		return g.createErr(ctx, err, name, v)
+		return g.createErr(err, name, v)
 	}
 	g.cache.put(key, rev, rec, v)
 	if rec.Node == g.node {
@@ -230,7 +230,7 @@ func (g *Global) landed(ctx context.Context, key string, rec *globalRecord, err 
 
 // createErr explains a failed Create: taken (by whom, as far as this
 // node knows), or the bucket's own error.
-func (g *Global) createErr(ctx context.Context, err error, name string, v *semver.Version) error {
+func (g *Global) createErr(err error, name string, v *semver.Version) error {
 	if !revisionConflict(err) {
 		return fmt.Errorf("ward: global register %s@%s (it may have landed; Lookup tells): %w", name, v, err)
 	}
