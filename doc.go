@@ -15,9 +15,17 @@
 //     an environment (memory, fuel, host namespaces, process count, WASI).
 //   - [github.com/wardrt/ward/mailbox]: the per-process message queue.
 //   - [github.com/wardrt/ward/registry]: versioned names for processes.
+//   - [github.com/wardrt/ward/supervisor]: OTP-style supervisor trees.
+//   - [github.com/wardrt/ward/hostapi]: the interface of host modules.
+//   - [github.com/wardrt/ward/cluster]: several runtimes as nodes of one
+//     cluster over NATS: remote processes, noconnection, remote spawn and
+//     jobs, a global registry; [github.com/wardrt/ward/cluster/embed]
+//     starts a NATS server inside the program.
+//   - [github.com/wardrt/ward/guest]: the SDK for Go guests.
 //
-// Guests reach the host through the functions of the ward_process
-// namespace (self, exit, spawn, sleep_ms) and WASI preview 1.
+// Guests reach the host through the functions of the ward_process,
+// ward_message and ward_registry namespaces and WASI preview 1; process
+// ids name their node, so the same calls reach processes on other nodes.
 //
 // ward is built on wasmtime's asynchronous C API through a small cgo shim;
 // docs/why.md says why.

@@ -21,7 +21,8 @@ import (
 	"github.com/wardrt/ward/runtime"
 )
 
-// ErrLeft is returned by a Node's operations after Leave.
+// ErrLeft is wrapped (with route.ErrNoNode) by what a node is asked to
+// send after its Leave.
 var ErrLeft = errors.New("ward: the node has left the cluster")
 
 // maxNode is the highest node number (ids keep 16 bits for it).
@@ -40,9 +41,13 @@ type Node struct {
 	dh     *ecdh.PrivateKey
 	epoch  uint64
 	kv     jetstream.KeyValue
+	regMu  sync.Mutex
 	regRev uint64
-	local  route.Local
-	maxPay int64
+
+	refreshMu   sync.Mutex
+	lastRefresh time.Time
+	local       route.Local
+	maxPay      int64
 
 	// handlers is written by initHandlers before the receive loop starts
 	// and only read after.
@@ -128,11 +133,11 @@ func Join(ctx context.Context, rt *runtime.Runtime, cfg Config) (*Node, error) {
 	if n.js, err = jetstream.New(n.nc); err != nil {
 		return nil, fmt.Errorf("ward: cluster: JetStream: %w", err)
 	}
-	if n.kv, err = n.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	if n.kv, err = openBucket(ctx, n.js, jetstream.KeyValueConfig{
 		Bucket: cfg.nodesBucket(), Storage: cfg.Storage, History: 1,
-		Description: "ward nodes: number -> signing key and epoch",
+		Description: "ward nodes: number -> keys and epoch",
 	}); err != nil {
-		return nil, fmt.Errorf("ward: cluster: the nodes bucket %s: %w", cfg.nodesBucket(), err)
+		return nil, err
 	}
 	initial, err := n.watchNodes(ctx)
 	if err != nil {
@@ -157,6 +162,22 @@ func Join(ctx context.Context, rt *runtime.Runtime, cfg Config) (*Node, error) {
 	n.awaitPeers(ctx)
 	n.log.Info("ward: joined cluster", "cluster", cfg.Cluster, "node", n.id)
 	return n, nil
+}
+
+// openBucket opens the bucket cfg names, creating it if it is not there;
+// an existing bucket keeps its settings (nodes may differ in Storage).
+func openBucket(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	kv, err := js.KeyValue(ctx, cfg.Bucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		kv, err = js.CreateKeyValue(ctx, cfg)
+		if errors.Is(err, jetstream.ErrBucketExists) {
+			kv, err = js.KeyValue(ctx, cfg.Bucket)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ward: cluster: the bucket %s: %w", cfg.Bucket, err)
+	}
+	return kv, nil
 }
 
 // register takes the lowest free node number with an atomic Create,
@@ -193,11 +214,44 @@ func (n *Node) register(ctx context.Context, known []jetstream.KeyValueEntry) er
 	return fmt.Errorf("ward: cluster: all %d node numbers are taken", maxNode)
 }
 
+// reregister puts the node's registration back after a peer removed it.
+func (n *Node) reregister() {
+	reg, err := newRegistration(n.kp, n.pub, n.epoch, n.dh)
+	if err != nil {
+		return
+	}
+	val, _ := cbor.Marshal(reg)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	rev, err := n.kv.Create(ctx, strconv.Itoa(int(n.id)), val)
+	if err != nil {
+		n.log.Error("ward: cluster: a peer removed this node's registration and it could not be restored; leave and join again", "node", n.id, "err", err)
+		return
+	}
+	n.regMu.Lock()
+	n.regRev = rev
+	n.regMu.Unlock()
+	n.log.Warn("ward: cluster: restored this node's registration, which a peer had removed", "node", n.id)
+}
+
+// forget removes a lost peer's registration, if it is still the one this
+// node knows, so that the cluster's list of nodes drops it and its number
+// can be reused; a node that was only cut off restores it (reregister).
+func (n *Node) forget(node uint16, rev uint64) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// Several survivors try; the revision lets one win.
+	n.kv.Delete(ctx, strconv.Itoa(int(node)), jetstream.LastRevision(rev))
+}
+
 // unregister removes the node's entry, if it is still the one it wrote.
 func (n *Node) unregister() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	err := n.kv.Delete(ctx, strconv.Itoa(int(n.id)), jetstream.LastRevision(n.regRev))
+	n.regMu.Lock()
+	rev := n.regRev
+	n.regMu.Unlock()
+	err := n.kv.Delete(ctx, strconv.Itoa(int(n.id)), jetstream.LastRevision(rev))
 	if err != nil {
 		return fmt.Errorf("ward: cluster: removing node %d's registration: %w", n.id, err)
 	}
@@ -249,6 +303,11 @@ func (n *Node) applyEntry(e jetstream.KeyValueEntry) {
 	}
 	node := uint16(id)
 	if n.id != 0 && node == n.id {
+		if e.Operation() != jetstream.KeyValuePut && !n.left.Load() {
+			// A peer took this node for lost and removed its entry: put
+			// it back, so the node is known again.
+			go n.reregister()
+		}
 		return
 	}
 	if e.Operation() != jetstream.KeyValuePut {
@@ -276,6 +335,9 @@ func (n *Node) applyEntry(e jetstream.KeyValueEntry) {
 	n.setPeer(node, key, dh, r, e.Revision())
 }
 
+// refreshGap spaces the registration reads of refreshPeer.
+const refreshGap = 10 * time.Millisecond
+
 // refreshPeer reads node's registration now, for a frame that arrived
 // before the watch told of its sender; at most once per heartbeat
 // interval per node, so forged frames cannot make a node hammer the
@@ -299,8 +361,18 @@ func (n *Node) refreshPeer(node uint16) *peer {
 		p.refreshed = now
 	}
 	p.rmu.Unlock()
+	// And at most one read per refreshGap for all numbers together: frames
+	// naming made-up nodes must not keep the receive loop on the bucket.
 	if !stale {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		n.refreshMu.Lock()
+		stale = now.Sub(n.lastRefresh) < refreshGap
+		if !stale {
+			n.lastRefresh = now
+		}
+		n.refreshMu.Unlock()
+	}
+	if !stale {
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 		e, err := n.kv.Get(ctx, strconv.Itoa(int(node)))
 		cancel()
 		if err == nil {
@@ -379,6 +451,8 @@ func (n *Node) Leave(ctx context.Context) error {
 }
 
 func (n *Node) leave(ctx context.Context) error {
+	// The bye goes in each peer's session, not on a subject of its own,
+	// so it arrives after everything this node sent before it.
 	for _, p := range n.peerList() {
 		n.sendTo(p, &frame{Kind: kindBye})
 	}

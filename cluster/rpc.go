@@ -99,12 +99,11 @@ func (n *Node) call(ctx context.Context, node uint16, op string, req, resp any) 
 }
 
 // serve runs a request's handler on its own goroutine (handlers may
-// block: the receive loop must not) and sends the reply.
+// block: the receive loop must not) and sends the reply. Leave cancels the
+// handlers' context and does not wait for them.
 func (n *Node) serve(from uint16, f *frame) {
 	fn := n.handlers[f.Op]
-	n.wg.Add(1)
 	go func() {
-		defer n.wg.Done()
 		rep := &frame{Kind: kindRep, Ref: f.Ref}
 		if fn == nil {
 			rep.Text = fmt.Sprintf("ward: no handler for %q on node %d", f.Op, n.id)

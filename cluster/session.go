@@ -104,6 +104,8 @@ func (n *Node) setPeer(node uint16, key nkeys.KeyPair, dh *ecdh.PublicKey, r reg
 	}
 	p.rev = rev
 	if p.key != nil && p.epoch == r.Epoch {
+		// The same Join put back after a peer took it for lost.
+		p.gone = false
 		return
 	}
 	p.key, p.epoch, p.gone = key, r.Epoch, false
@@ -154,6 +156,10 @@ func (n *Node) downLocked(p *peer, cause downCause) {
 	p.inOpen = false
 	n.stats.downs[cause].Add(1)
 	n.log.Info("ward: node down", "node", p.id, "cause", cause.String())
+	if cause == causeHeartbeat && !n.left.Load() {
+		// Bounded by its own timeout; not waited for by Leave.
+		go n.forget(p.id, p.rev)
+	}
 	n.local.NodeDown(p.id)
 	n.notifyNodeMonitors(p.id)
 	n.failCalls(p.id)
@@ -321,22 +327,29 @@ func (n *Node) verify(f *frame, env *envelope, broadcast bool) *peer {
 	return nil
 }
 
+// checksPerBeat is how many times per heartbeat interval a node looks for
+// peers gone silent: a peer is found within a quarter interval of its
+// HeartbeatMisses intervals, not up to a whole one late.
+const checksPerBeat = 4
+
 // heartbeats beats every interval and ends the sessions the beats show
 // are over.
 func (n *Node) heartbeats() {
 	defer n.wg.Done()
-	t := time.NewTicker(n.cfg.HeartbeatInterval)
+	t := time.NewTicker(max(n.cfg.HeartbeatInterval/checksPerBeat, time.Millisecond/4))
 	defer t.Stop()
 	n.beat()
 	var disconnected bool
 	var dropped int
-	for {
+	for tick := 1; ; tick++ {
 		select {
 		case <-n.stop:
 			return
 		case <-t.C:
 		}
-		n.beat()
+		if tick%checksPerBeat == 0 {
+			n.beat()
+		}
 		// Ending sessions waits for the receive loop to finish the frame
 		// it is applying: beats must go on meanwhile.
 		if !n.nc.IsConnected() {

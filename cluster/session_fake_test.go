@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/wardrt/ward/internal/route"
 	"github.com/wardrt/ward/runtime"
 )
@@ -229,4 +230,49 @@ func TestFakeSilentNode(t *testing.T) {
 	// Monitoring a node that is down answers at once.
 	a.MonitorNode(runtime.ProcessID(route.Qualify(2, a.ID())), b.ID())
 	fc.locals[0].wait(t, "immediate node-down", func(e event) bool { return e.op == "notifynodedown" && e.to == route.Qualify(2, a.ID()) })
+}
+
+// Nodes joining at once, on a server with no bucket yet, each get their
+// own number: the bucket is made once, and numbers are taken with Create.
+func TestFakeConcurrentJoin(t *testing.T) {
+	const n = 5
+	srv, creds, _ := startServer(t, n, false)
+	nodes := make([]*Node, n)
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			nc, err := srv.Connect(creds[i])
+			if err != nil {
+				errs <- err
+				return
+			}
+			t.Cleanup(nc.Close)
+			l := newFakeLocal()
+			cfg := testConfig(nc)
+			cfg.Storage = jetstream.MemoryStorage
+			cfg.attach = func(node uint16, tr route.Transport) (route.Local, error) {
+				l.node, l.t = node, tr
+				return l, nil
+			}
+			nd, err := Join(testCtx(t), nil, cfg)
+			if err == nil {
+				t.Cleanup(func() { nd.Leave(context.Background()) })
+				nodes[i] = nd
+			}
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := map[uint16]bool{}
+	for _, nd := range nodes {
+		if seen[nd.ID()] {
+			t.Fatalf("node number %d given twice", nd.ID())
+		}
+		seen[nd.ID()] = true
+	}
+	awaitMesh(t, nodes)
 }

@@ -191,10 +191,27 @@ func TestNodeLostNoConnection(t *testing.T) {
 	c.nc.Close()
 	ta.check(t, c.ID())
 	tb.check(t, c.ID())
-	for _, n := range []*Node{a, b} {
-		if d := n.Stats().Downs; d.Heartbeat != 1 || d.Bye != 0 {
-			t.Fatalf("node %d: downs %+v, want one by heartbeats", n.ID(), d)
+	// The first survivor to miss c's heartbeats removes its registration;
+	// the other may see that first.
+	da, db := a.Stats().Downs, b.Stats().Downs
+	if da.Heartbeat+db.Heartbeat == 0 || da.Heartbeat+da.Deregistered != 1 || db.Heartbeat+db.Deregistered != 1 || da.Bye+db.Bye != 0 {
+		t.Fatalf("downs %+v and %+v, want one each, by heartbeats or the removal", da, db)
+	}
+	// c is gone from the survivors' lists once its registration is.
+	deadline0 := time.Now().Add(testTimeout)
+	for len(a.Nodes()) != 2 || len(b.Nodes()) != 2 {
+		if time.Now().After(deadline0) {
+			t.Fatalf("the lost node is still listed: %+v", a.Nodes())
 		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// The cut-off node ends its sessions too, on its own disconnect.
+	deadline := time.Now().Add(testTimeout)
+	for c.Stats().Downs.Disconnect != 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the cut-off node's downs: %+v", c.Stats().Downs)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 	// The lost node's processes are unreachable now.
 	ctx := testCtx(t)
@@ -218,5 +235,34 @@ func TestLeaveSeenAtOnce(t *testing.T) {
 	}
 	if got := len(a.Nodes()); got != 1 {
 		t.Fatalf("after the leave a knows %d nodes: %+v", got, a.Nodes())
+	}
+}
+
+// A node taken for lost while it was only silent for a while (here: its
+// beats held back) has its registration removed by the peer; it puts the
+// registration back, both sides fire for the broken session, and a new
+// session carries messages again.
+func TestFakeSilentNodeComesBack(t *testing.T) {
+	fc := startFake(t, 2)
+	a, b := fc.nodes[0], fc.nodes[1]
+	to := route.Qualify(5, b.ID())
+	if err := (*transport)(a).Send(1, to, 1, []byte("before")); err != nil {
+		t.Fatal(err)
+	}
+	fc.locals[1].wait(t, "the first message", func(e event) bool { return e.data == "before" })
+	b.hbMu.Lock() // b's beats stop
+	fc.locals[0].wait(t, "node down at a", func(e event) bool { return e.op == "nodedown" && e.node == b.ID() })
+	fc.locals[1].wait(t, "node down at b (reset)", func(e event) bool { return e.op == "nodedown" && e.node == a.ID() })
+	b.hbMu.Unlock()
+	fc.awaitMesh(t)
+	if err := (*transport)(a).Send(1, to, 1, []byte("after")); err != nil {
+		t.Fatal(err)
+	}
+	fc.locals[1].wait(t, "a message in the new session", func(e event) bool { return e.data == "after" })
+	if d := a.Stats().Downs; d.Heartbeat != 1 {
+		t.Fatalf("a's downs: %+v", d)
+	}
+	if len(a.Nodes()) != 2 {
+		t.Fatalf("b is not listed again: %+v", a.Nodes())
 	}
 }

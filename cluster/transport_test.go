@@ -285,3 +285,29 @@ func isExitCode(r runtime.Reason, code int) bool {
 	var e *runtime.ExitError
 	return errors.As(r, &e) && e.Code == code
 }
+
+// What cannot cross says so: a message over NATS's payload limit, and
+// handles (Go values).
+func TestRemoteSendLimits(t *testing.T) {
+	_, nodes := startCluster(t, 2)
+	a, b := nodes[0], nodes[1]
+	ctx := testCtx(t)
+	dst, got := collector(t, b)
+	big := make([]byte, a.nc.MaxPayload()+1)
+	if err := a.rt.Send(ctx, dst.ID(), runtime.Message{Tag: 1, Data: big}); !errors.Is(err, route.ErrTooLarge) {
+		t.Fatalf("a message over the payload limit: %v, want ErrTooLarge", err)
+	}
+	if err := a.rt.Send(ctx, dst.ID(), runtime.Message{Tag: 1, Handles: []any{1}}); !errors.Is(err, route.ErrHandles) {
+		t.Fatalf("a message with handles: %v, want ErrHandles", err)
+	}
+	// The refused sends used no sequence number: the session goes on.
+	if err := a.rt.Send(ctx, dst.ID(), runtime.Message{Tag: 1, Data: []byte("ok")}); err != nil {
+		t.Fatal(err)
+	}
+	if m := recv(t, got); string(m.Data) != "ok" {
+		t.Fatalf("got %q", m.Data)
+	}
+	if d := b.Stats().Downs; d != (Downs{}) {
+		t.Fatalf("downs %+v", d)
+	}
+}

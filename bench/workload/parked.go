@@ -44,6 +44,7 @@ const childProfileEnv = "WARDBENCH_CPUPROFILE"
 // environment says so: it measures, prints one JSON object and exits.
 // main and TestMain call it first.
 func MaybeChild() {
+	maybeNoconnChild()
 	v := os.Getenv(childEnv)
 	if v == "" {
 		return

@@ -188,6 +188,10 @@ func run(cfg config) (*results, error) {
 		runRequests(cfg, rs, &p)
 	}
 
+	if cfg.want("cluster") {
+		runCluster(cfg, rs, timedGroup)
+	}
+
 	// BEAM's suite runs in its own VM after the Go rows, its repetitions
 	// interleaved the same way.
 	if len(beamRows) > 0 {

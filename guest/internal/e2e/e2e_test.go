@@ -260,3 +260,78 @@ func BenchmarkRequestGoGuest(b *testing.B) {
 		b.Fatal(reason)
 	}
 }
+
+// A job built on guest.ServeJob replies to its input with its result, and
+// a failing one ends with exit code guest.JobFailed before replying.
+func TestServeJob(t *testing.T) {
+	ctx := testContext(t)
+	p, err := rt.Environment().Spawn(ctx, mod, "job_upper")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reply, err := rt.Request(ctx, p.ID(), runtime.Message{Data: []byte("job")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(reply.Data) != "JOB" {
+		t.Errorf("result %q, want JOB", reply.Data)
+	}
+	p, err = rt.Environment().Spawn(ctx, mod, "job_upper")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = rt.Request(ctx, p.ID(), runtime.Message{})
+	var ee *runtime.ExitError
+	if !errors.As(err, &ee) || ee.Code != 1 {
+		t.Errorf("failing job: %v, want exit code 1", err)
+	}
+}
+
+// guest.RunJob asks the job server registered in its environment, in the
+// CBOR the cluster package's job server reads, and tells a result from a
+// failure. The server here is a stand-in that echoes what it was asked.
+func TestRunJob(t *testing.T) {
+	ctx := testContext(t)
+	env := newEnv(t, environment.Config{})
+	type request struct {
+		Where uint32 `cbor:"1,keyasint"`
+		Hash  string `cbor:"2,keyasint"`
+		Entry string `cbor:"3,keyasint"`
+		In    []byte `cbor:"4,keyasint"`
+	}
+	type reply struct {
+		Out []byte `cbor:"1,keyasint"`
+		Err string `cbor:"2,keyasint"`
+	}
+	srv, err := env.SpawnGo(ctx, "jobs", func(ctx context.Context, self *runtime.Self) error {
+		for {
+			m, err := self.Receive(ctx)
+			if err != nil {
+				return err
+			}
+			var req request
+			if err := runtime.DecodeMessage(m, &req); err != nil {
+				return err
+			}
+			rep := reply{Out: fmt.Appendf(nil, "%d %s %s %s", req.Where, req.Hash, req.Entry, req.In)}
+			if req.In == nil {
+				rep = reply{Err: "failed"}
+			}
+			out, err := runtime.EncodeMessage(0, rep)
+			if err != nil {
+				return err
+			}
+			if err := self.Reply(m, out); err != nil {
+				return err
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Kill()
+	if err := env.Register("ward.jobs", "1.0.0", srv); err != nil {
+		t.Fatal(err)
+	}
+	runCheck(t, env, "check_run_job")
+}

@@ -581,3 +581,39 @@ func echoLoop() {
 		guest.Reply(m, m.Data)
 	}
 }
+
+// job_upper is a job (guest.ServeJob): its result is its input in upper
+// case; an empty input fails it.
+//
+//go:wasmexport job_upper
+func jobUpper() {
+	guest.ServeJob(func(in []byte) ([]byte, error) {
+		if len(in) == 0 {
+			return nil, errors.New("empty input")
+		}
+		return bytes.ToUpper(in), nil
+	})
+}
+
+// check_run_job starts jobs through the job server registered in its
+// environment (the host's test serves it), and checks a result and a
+// failure.
+//
+//go:wasmexport check_run_job
+func checkRunJob(to int64) {
+	report(to, func() error {
+		out, err := guest.RunJob(guest.JobOn(3), "abc", "job_upper", []byte("hi"), 10*time.Second)
+		if err != nil {
+			return fmt.Errorf("RunJob: %w", err)
+		}
+		if string(out) != "3 abc job_upper hi" {
+			return fmt.Errorf("RunJob result %q", out)
+		}
+		_, err = guest.RunJob(guest.JobAny, "abc", "job_upper", nil, 10*time.Second)
+		var je *guest.JobError
+		if !errors.As(err, &je) || je.Text != "failed" {
+			return fmt.Errorf("failing job: %v, want a JobError \"failed\"", err)
+		}
+		return nil
+	}())
+}
