@@ -14,7 +14,7 @@
 //     node to another goes over the sender's one connection to the
 //     receiver's one subject, numbered; a gap ends the session.
 //   - Failure detection: a node not heard for HeartbeatMisses heartbeat
-//     intervals is down (within (HeartbeatMisses+1) x HeartbeatInterval);
+//     intervals is down (found within a quarter interval after that);
 //     then every link to its processes fires noconnection, every monitor
 //     DOWN noconnection, node monitors get a node-down message and pending
 //     calls fail. A bye, a sequence gap, a slow consumer and the node's own

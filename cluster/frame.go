@@ -37,44 +37,60 @@ const (
 // it: sender, receiver, the sender's Join, the sender's session with the
 // receiver and its number there. The rest is the signal.
 type frame struct {
-	V      uint8    `cbor:"1,keyasint"`
-	Kind   kind     `cbor:"2,keyasint"`
-	Node   uint16   `cbor:"3,keyasint"`
-	Dst    uint16   `cbor:"4,keyasint,omitempty"`
-	Epoch  uint64   `cbor:"5,keyasint"`
-	Gen    uint32   `cbor:"6,keyasint,omitempty"`
-	Seq    uint64   `cbor:"7,keyasint,omitempty"`
-	From   uint64   `cbor:"8,keyasint,omitempty"`
-	To     uint64   `cbor:"9,keyasint,omitempty"`
-	Ref    uint64   `cbor:"10,keyasint,omitempty"`
-	Tag    int64    `cbor:"11,keyasint,omitempty"`
-	Body   []byte   `cbor:"12,keyasint,omitempty"`
-	Reason uint32   `cbor:"13,keyasint,omitempty"`
-	Text   string   `cbor:"14,keyasint,omitempty"`
-	Op     string   `cbor:"15,keyasint,omitempty"`
-	Env    []uint64 `cbor:"16,keyasint,omitempty"`
-	ErrIs  uint8    `cbor:"17,keyasint,omitempty"`
+	_      struct{} `cbor:",toarray"`
+	V      uint8
+	Kind   kind
+	Node   uint16
+	Dst    uint16
+	Epoch  uint64
+	Gen    uint32
+	Seq    uint64
+	From   uint64
+	To     uint64
+	Ref    uint64
+	Tag    int64
+	Body   []byte
+	Reason uint32
+	Text   string
+	Op     string
+	Env    []uint64
+	ErrIs  uint8
 }
 
-// envelope is a frame on the wire: its encoding and the sender's
-// signature (heartbeats) or MAC (frames to one node, see keys.go) of
-// exactly those bytes, so a receiver verifies what it decodes.
+// On the wire a frame is one byte giving the length of its
+// authenticator, the authenticator, and the frame's CBOR encoding (an
+// array: cheaper to code than a map, and the version is its first
+// element). The authenticator is the sender's MAC (frames to one node,
+// see keys.go) or nkey signature (heartbeats) of exactly the encoded
+// bytes, so a receiver verifies what it decodes.
+
+// envelope is a frame on the wire, split.
 type envelope struct {
-	_    struct{} `cbor:",toarray"`
 	Body []byte
 	Sig  []byte
 }
 
 var errMalformed = errors.New("ward: malformed frame")
 
+var (
+	encMode, _ = cbor.EncOptions{}.EncMode()
+	decMode, _ = cbor.DecOptions{}.DecMode()
+)
+
 // sealMAC encodes f and authenticates it with m (see keys.go).
 func sealMAC(m hash.Hash, f *frame) ([]byte, error) {
 	f.V = frameVersion
-	body, err := cbor.Marshal(f)
+	body, err := encMode.Marshal(f)
 	if err != nil {
 		return nil, fmt.Errorf("ward: encoding a frame: %w", err)
 	}
-	return cbor.Marshal(envelope{Body: body, Sig: mac(m, body)})
+	size := m.Size()
+	out := make([]byte, 1, 1+size+len(body))
+	out[0] = byte(size)
+	m.Reset()
+	m.Write(body)
+	out = m.Sum(out)
+	return append(out, body...), nil
 }
 
 // checkMAC reports whether env carries body's MAC under m.
@@ -89,7 +105,7 @@ func seal(kp nkeys.KeyPair, f *frame) ([]byte, error) {
 
 func sealVersion(kp nkeys.KeyPair, f *frame, v uint8) ([]byte, error) {
 	f.V = v
-	body, err := cbor.Marshal(f)
+	body, err := encMode.Marshal(f)
 	if err != nil {
 		return nil, fmt.Errorf("ward: encoding a frame: %w", err)
 	}
@@ -97,21 +113,23 @@ func sealVersion(kp nkeys.KeyPair, f *frame, v uint8) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ward: signing a frame: %w", err)
 	}
-	return cbor.Marshal(envelope{Body: body, Sig: sig})
+	out := append([]byte{byte(len(sig))}, sig...)
+	return append(out, body...), nil
 }
 
-// open decodes a frame without checking its signature: the signer is
-// known only once the frame names its node. check does the rest.
+// open decodes a frame without checking it: who must have signed it is
+// known only once the frame names its node. check and checkMAC do the
+// rest.
 func open(data []byte) (*frame, *envelope, error) {
-	var env envelope
-	if err := cbor.Unmarshal(data, &env); err != nil || len(env.Body) == 0 {
+	if len(data) < 2 || len(data) < 2+int(data[0]) {
 		return nil, nil, errMalformed
 	}
+	env := &envelope{Sig: data[1 : 1+int(data[0])], Body: data[1+int(data[0]):]}
 	f := new(frame)
-	if err := cbor.Unmarshal(env.Body, f); err != nil {
+	if err := decMode.Unmarshal(env.Body, f); err != nil {
 		return nil, nil, errMalformed
 	}
-	return f, &env, nil
+	return f, env, nil
 }
 
 // check reports whether env was signed by the holder of pub's key.

@@ -21,7 +21,8 @@ import (
 	"github.com/wardrt/ward/runtime"
 )
 
-// ErrLeft is returned by a Node's operations after Leave.
+// ErrLeft is wrapped (with route.ErrNoNode) by what a node is asked to
+// send after its Leave.
 var ErrLeft = errors.New("ward: the node has left the cluster")
 
 // maxNode is the highest node number (ids keep 16 bits for it).

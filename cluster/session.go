@@ -327,22 +327,29 @@ func (n *Node) verify(f *frame, env *envelope, broadcast bool) *peer {
 	return nil
 }
 
+// checksPerBeat is how many times per heartbeat interval a node looks for
+// peers gone silent: a peer is found within a quarter interval of its
+// HeartbeatMisses intervals, not up to a whole one late.
+const checksPerBeat = 4
+
 // heartbeats beats every interval and ends the sessions the beats show
 // are over.
 func (n *Node) heartbeats() {
 	defer n.wg.Done()
-	t := time.NewTicker(n.cfg.HeartbeatInterval)
+	t := time.NewTicker(max(n.cfg.HeartbeatInterval/checksPerBeat, time.Millisecond/4))
 	defer t.Stop()
 	n.beat()
 	var disconnected bool
 	var dropped int
-	for {
+	for tick := 1; ; tick++ {
 		select {
 		case <-n.stop:
 			return
 		case <-t.C:
 		}
-		n.beat()
+		if tick%checksPerBeat == 0 {
+			n.beat()
+		}
 		// Ending sessions waits for the receive loop to finish the frame
 		// it is applying: beats must go on meanwhile.
 		if !n.nc.IsConnected() {

@@ -87,7 +87,10 @@ func (n *Node) send(node uint16, f *frame) error {
 // sendTo is send to a known peer: it fails with route.ErrNoNode unless
 // the peer is up.
 func (n *Node) sendTo(p *peer, f *frame) error {
-	if !p.up.Load() || n.left.Load() {
+	if n.left.Load() {
+		return fmt.Errorf("%w: %w", ErrLeft, route.ErrNoNode)
+	}
+	if !p.up.Load() {
 		return fmt.Errorf("ward: node %d is not up: %w", p.id, route.ErrNoNode)
 	}
 	p.smu.Lock()
