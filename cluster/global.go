@@ -68,15 +68,16 @@ type Global struct {
 	log    *slog.Logger
 	cache  *globalCache
 
-	ctx      context.Context // ends at close
-	cancel   context.CancelFunc
-	watchMu  sync.Mutex
-	watcher  jetstream.KeyWatcher // the current one; see global_watch.go
-	watchers sync.WaitGroup       // their loops
-	janitor  *runtime.Process
-	watchTag int64      // the tag of the janitor's "watch this process" messages
-	bgMu     sync.Mutex // orders background's Add before close's Wait
-	wg       sync.WaitGroup
+	ctx       context.Context // ends at close
+	cancel    context.CancelFunc
+	watchMu   sync.Mutex
+	watcher   jetstream.KeyWatcher // the current one; see global_watch.go
+	watchers  sync.WaitGroup       // their loops
+	janitor   *runtime.Process
+	watchTag  int64      // the tag of the janitor's "watch this process" messages
+	forgetTag int64      // and of its "this process holds no name now"
+	bgMu      sync.Mutex // orders background's Add before close's Wait
+	wg        sync.WaitGroup
 }
 
 // newGlobal starts the global registry of node on bucket, creating the
@@ -97,10 +98,12 @@ func newGlobal(ctx context.Context, js jetstream.JetStream, rt *runtime.Runtime,
 	}
 	g := &Global{
 		kv: kv, js: js, bucket: bucket, rt: rt, node: node,
-		log:      log.With("component", "global", "node", node),
-		cache:    newGlobalCache(),
-		watchTag: runtime.UniqueTag(),
+		log:       log.With("component", "global", "node", node),
+		cache:     newGlobalCache(),
+		watchTag:  runtime.UniqueTag(),
+		forgetTag: runtime.UniqueTag(),
 	}
+	g.cache.unheld = g.forgetProcess
 	g.ctx, g.cancel = context.WithCancel(context.Background())
 	if err := g.startJanitor(ctx); err != nil {
 		g.cancel()
@@ -188,8 +191,13 @@ func (g *Global) Register(ctx context.Context, name, version string, pid runtime
 	rec := &globalRecord{Name: name, Version: v.String(), PID: q, Node: route.NodeOf(q)}
 	key := globalKey(name, v)
 	rev, err := g.create(ctx, key, rec)
+	if err != nil && !revisionConflict(err) && ctx.Err() == nil {
+		// The create may have landed with its answer lost (a timeout,
+		// an election): if the bucket holds this very record, it did.
+		rev, err = g.landed(ctx, key, rec, err)
+	}
 	if err != nil {
-		return g.createErr(ctx, err, name, v)
+		return g.createErr(err, name, v)
 	}
 	g.cache.put(key, rev, rec, v)
 	if rec.Node == g.node {
@@ -206,11 +214,25 @@ func (g *Global) create(ctx context.Context, key string, rec *globalRecord) (uin
 	return g.kv.Create(ctx, key, b)
 }
 
+// landed reads key back after a create of rec failed with err, and
+// returns the revision when the bucket holds rec (same process, same
+// node), or err.
+func (g *Global) landed(ctx context.Context, key string, rec *globalRecord, err error) (uint64, error) {
+	e, gerr := g.kv.Get(ctx, key)
+	if gerr != nil {
+		return 0, err
+	}
+	if got, _, ok := decodeRecord(key, e.Value()); ok && got.PID == rec.PID && got.Node == rec.Node && got.Token == rec.Token {
+		return e.Revision(), nil
+	}
+	return 0, err
+}
+
 // createErr explains a failed Create: taken (by whom, as far as this
 // node knows), or the bucket's own error.
-func (g *Global) createErr(ctx context.Context, err error, name string, v *semver.Version) error {
+func (g *Global) createErr(err error, name string, v *semver.Version) error {
 	if !revisionConflict(err) {
-		return fmt.Errorf("ward: global register %s@%s: %w", name, v, err)
+		return fmt.Errorf("ward: global register %s@%s (it may have landed; Lookup tells): %w", name, v, err)
 	}
 	if n := g.cache.get(globalKey(name, v)); n != nil {
 		if n.rec.placeholder() {

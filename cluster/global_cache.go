@@ -27,6 +27,9 @@ type globalCache struct {
 	seq     uint64
 	ready   bool          // the watch delivered the bucket's initial values
 	changed chan struct{} // closed and replaced on every change
+	// unheld is told of a process that no longer holds any name; it is
+	// called with mu held, so it must not wait or use the cache.
+	unheld func(pid uint64)
 }
 
 // cached is one key's state. rec nil is a delete this node made itself,
@@ -63,7 +66,8 @@ func (c *globalCache) put(key string, rev uint64, rec *globalRecord, v *semver.V
 }
 
 func (c *globalCache) putLocked(n *cached) bool {
-	if old := c.keys[n.key]; old != nil {
+	old := c.keys[n.key]
+	if old != nil {
 		if old.rev >= n.rev {
 			return false
 		}
@@ -71,8 +75,17 @@ func (c *globalCache) putLocked(n *cached) bool {
 	}
 	c.keys[n.key] = n
 	c.index(n)
+	c.released(old)
 	c.broadcastLocked()
 	return true
+}
+
+// released tells unheld when old, a record just replaced or removed, was
+// its process's last name.
+func (c *globalCache) released(old *cached) {
+	if old != nil && old.live() && len(c.byPID[old.rec.PID]) == 0 && c.unheld != nil {
+		c.unheld(old.rec.PID)
+	}
 }
 
 // deleted records that this node deleted key at revision rev: the key is
@@ -90,6 +103,7 @@ func (c *globalCache) deleted(key string, rev uint64) {
 		c.unindex(old)
 	}
 	c.keys[key] = &cached{key: key, rev: rev}
+	c.released(old)
 	c.broadcastLocked()
 }
 
@@ -110,6 +124,7 @@ func (c *globalCache) watched(key string, rev uint64, del bool, rec *globalRecor
 	case old != nil && old.rev < rev:
 		c.unindex(old)
 		delete(c.keys, key)
+		c.released(old)
 	}
 	// The sequence moved even when no key changed: waiters on it (a
 	// node-down sweep, a GetOrSpawn) look again.

@@ -14,8 +14,9 @@ import (
 // they end. Being a process, it learns of an end the way any process
 // does (a DOWN), including NoProc for a process that ended before it
 // asked, so a name registered for a process already gone goes as well.
-// It holds one monitor per process, which counts against the root
-// environment's MaxMonitors.
+// It holds one monitor per process that holds a name, which counts
+// against the root environment's MaxMonitors, and lets it go when the
+// process's last name goes.
 
 func (g *Global) startJanitor(ctx context.Context) error {
 	p, err := g.rt.Environment().SpawnGo(ctx, "ward-global-janitor", g.janitorLoop)
@@ -27,7 +28,7 @@ func (g *Global) startJanitor(ctx context.Context) error {
 }
 
 func (g *Global) janitorLoop(ctx context.Context, self *runtime.Self) error {
-	watched := make(map[runtime.ProcessID]bool)
+	watched := make(map[runtime.ProcessID]runtime.MonitorRef)
 	for {
 		m, err := self.Receive(ctx)
 		if err != nil {
@@ -35,18 +36,28 @@ func (g *Global) janitorLoop(ctx context.Context, self *runtime.Self) error {
 		}
 		switch m.Tag {
 		case g.watchTag:
-			if len(m.Data) != 8 {
+			pid, ok := janitorPID(m)
+			if _, held := watched[pid]; !ok || held {
 				continue
 			}
-			pid := runtime.ProcessID(binary.LittleEndian.Uint64(m.Data))
-			if watched[pid] {
-				continue
+			if len(g.cache.ofPID(route.Qualify(uint64(pid), g.node))) == 0 {
+				continue // its names went since the message was sent
 			}
-			if _, err := self.Monitor(pid); err != nil {
+			ref, err := self.Monitor(pid)
+			if err != nil {
 				g.log.Warn("ward: global registry: cannot watch a registered process; its names stay when it ends", "process", pid, "err", err)
 				continue
 			}
-			watched[pid] = true
+			watched[pid] = ref
+		case g.forgetTag:
+			pid, ok := janitorPID(m)
+			ref, held := watched[pid]
+			// The cache decides, not the message: a name taken since
+			// the message was sent keeps the monitor.
+			if ok && held && len(g.cache.ofPID(route.Qualify(uint64(pid), g.node))) == 0 {
+				self.Demonitor(ref)
+				delete(watched, pid)
+			}
 		case runtime.TagDown:
 			d, ok := runtime.ParseDown(m)
 			if !ok {
@@ -55,21 +66,43 @@ func (g *Global) janitorLoop(ctx context.Context, self *runtime.Self) error {
 			delete(watched, d.Process)
 			q := route.Qualify(uint64(d.Process), g.node)
 			g.background(func() { g.removeProcess(q) })
+		default:
+			// A request it does not know gets an empty reply: the asker
+			// then knows that everything sent before has been handled.
+			// Anything else a process sends it changes nothing: watch
+			// and forget are checked against the cache.
+			if m.Sender != 0 && m.Tag > 0 {
+				_ = self.Reply(m, runtime.Message{})
+			}
 		}
 	}
 }
 
 // watchProcess asks the janitor to monitor a process of this node that
 // holds a name; asking twice is harmless.
-func (g *Global) watchProcess(pid uint64) {
+func (g *Global) watchProcess(pid uint64) { g.tellJanitor(g.watchTag, pid) }
+
+// forgetProcess tells the janitor that a process of this node no longer
+// holds a name. Called with the cache locked: a send does not wait.
+func (g *Global) forgetProcess(pid uint64) { g.tellJanitor(g.forgetTag, pid) }
+
+func (g *Global) tellJanitor(tag int64, pid uint64) {
 	if route.NodeOf(pid) != g.node || g.janitor == nil {
 		return
 	}
 	var b [8]byte
 	binary.LittleEndian.PutUint64(b[:], pid&route.LocalMask)
-	if err := g.janitor.Send(g.ctx, runtime.Message{Tag: g.watchTag, Data: b[:]}); err != nil && g.ctx.Err() == nil {
-		g.log.Warn("ward: global registry: cannot reach the janitor; a name stays when its process ends", "process", pid&route.LocalMask, "err", err)
+	if err := g.janitor.Send(g.ctx, runtime.Message{Tag: tag, Data: b[:]}); err != nil && g.ctx.Err() == nil {
+		g.log.Warn("ward: global registry: cannot reach the janitor; a name may stay when its process ends", "process", pid&route.LocalMask, "err", err)
 	}
+}
+
+// janitorPID reads the process id of a message to the janitor.
+func janitorPID(m runtime.Message) (runtime.ProcessID, bool) {
+	if len(m.Data) != 8 {
+		return 0, false
+	}
+	return runtime.ProcessID(binary.LittleEndian.Uint64(m.Data)), true
 }
 
 // removeProcess deletes the names of a process that ended, each at the

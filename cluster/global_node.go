@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -26,12 +27,20 @@ func (n *Node) initGlobal() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	bucket := n.cfg.globalBucket()
-	_, err := n.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      bucket,
-		Storage:     n.cfg.Storage,
-		History:     1,
-		Description: "ward global registry: name and version -> process",
-	})
+	// A bucket made already is kept as it is: an operator may have made
+	// it with replicas, which an update to this config would take away.
+	_, err := n.js.KeyValue(ctx, bucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		_, err = n.js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket:      bucket,
+			Storage:     n.cfg.Storage,
+			History:     1,
+			Description: "ward global registry: name and version -> process",
+		})
+		if errors.Is(err, jetstream.ErrBucketExists) {
+			err = nil // another node made it first
+		}
+	}
 	if err != nil {
 		n.log.Error("ward: cluster: no global registry on this node: its bucket", "bucket", bucket, "err", err)
 		return

@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/wardrt/ward/environment"
 	"github.com/wardrt/ward/internal/route"
 	"github.com/wardrt/ward/runtime"
 	"github.com/wardrt/ward/testdata"
@@ -86,7 +87,13 @@ func startGlobals(tb testing.TB, s *server.Server, n int) []*globalNode {
 
 func startGlobalNode(tb testing.TB, id uint16, opts ...nats.Option) *globalNode {
 	tb.Helper()
-	rt, err := runtime.New()
+	return startGlobalNodeWith(tb, id, nil, opts...)
+}
+
+// startGlobalNodeWith is startGlobalNode with options for the runtime.
+func startGlobalNodeWith(tb testing.TB, id uint16, rtOpts []runtime.Option, opts ...nats.Option) *globalNode {
+	tb.Helper()
+	rt, err := runtime.New(rtOpts...)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -664,5 +671,81 @@ func TestGlobalReclaimsOwnPlaceholderOnly(t *testing.T) {
 	g.reclaim(ctx, key, 42)
 	if _, err := g.kv.Get(ctx, key); !errors.Is(err, jetstream.ErrKeyNotFound) {
 		t.Fatalf("the call's own placeholder stays: %v", err)
+	}
+}
+
+// TestGlobalJanitorLetsGoOfUnnamed: the janitor's monitor of a process
+// goes with the process's last name, so a node whose root environment
+// allows two monitors keeps names of any number of processes in turn,
+// and still drops the name of one that ends.
+func TestGlobalJanitorLetsGoOfUnnamed(t *testing.T) {
+	srv := startGlobalServer(t)
+	n := startGlobalNodeWith(t, 1, []runtime.Option{runtime.WithRootEnvironment(environment.Config{MaxMonitors: 2})}, nats.InProcessServer(srv))
+	ctx := globalTestCtx(t)
+	for i := range 5 {
+		p := n.holder(t)
+		for _, v := range []string{"1.0.0", "2.0.0"} {
+			if err := n.g.Register(ctx, "turn", v, p.ID()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, v := range []string{"1.0.0", "2.0.0"} {
+			if err := n.g.Unregister(ctx, "turn", v); err != nil {
+				t.Fatalf("round %d: %v", i, err)
+			}
+		}
+	}
+	last := n.holder(t)
+	if err := n.g.Register(ctx, "turn", "1.0.0", last.ID()); err != nil {
+		t.Fatal(err)
+	}
+	// Both requests to watch it (from the register and from the watch)
+	// are handled before it ends, so a monitor refused for want of room
+	// would leave its name behind.
+	top, err := n.g.lastSeq(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	globalEventually(t, "the watch brings the register", func() bool {
+		n.g.cache.mu.Lock()
+		defer n.g.cache.mu.Unlock()
+		return n.g.cache.seq >= top
+	})
+	if _, err := n.rt.Request(ctx, n.g.janitor.ID(), runtime.Message{}); err != nil {
+		t.Fatal(err)
+	}
+	last.Kill()
+	globalEventually(t, "the last holder's name goes with it", func() bool {
+		_, _, err := n.g.Lookup(ctx, "turn", "")
+		return errors.Is(err, ErrNameNotFound)
+	})
+}
+
+// TestGlobalRegisterReadsBackALostAnswer: a register whose answer was
+// lost succeeds if the bucket holds its very record, and fails if the
+// name went to another process.
+func TestGlobalRegisterReadsBackALostAnswer(t *testing.T) {
+	nodes := startGlobals(t, startGlobalServer(t), 1)
+	g := nodes[0].g
+	ctx := globalTestCtx(t)
+	key := globalKey("lost-answer", globalMustVersion(t, "1.0.0"))
+	// A process of a node that is not running: no janitor removes it.
+	mine := &globalRecord{Name: "lost-answer", Version: "1.0.0", PID: route.Qualify(7, 9), Node: 9}
+	b, err := mine.encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev, err := g.kv.Create(ctx, key, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lost := errors.New("timeout")
+	if got, err := g.landed(ctx, key, mine, lost); err != nil || got != rev {
+		t.Fatalf("landed(own record) = %d, %v; want %d, nil", got, err, rev)
+	}
+	other := *mine
+	other.PID = route.Qualify(8, 9)
+	if _, err := g.landed(ctx, key, &other, lost); err != lost {
+		t.Fatalf("landed(another's record) = %v, want the create's error", err)
 	}
 }

@@ -182,6 +182,10 @@ type moduleCache struct {
 	byHash  map[[32]byte]*Module
 	pending map[[32]byte]*pendingCompile
 	closed  bool
+	// compiling counts compiles under way, which use the engine: one
+	// whose LoadModule gave up on its ctx goes on in the background, and
+	// Close must not free the engine under it.
+	compiling sync.WaitGroup
 }
 
 type pendingCompile struct {
@@ -212,9 +216,11 @@ func (c *moduleCache) get(hash [32]byte, compile func() (*Module, error)) (*Modu
 	}
 	p := &pendingCompile{done: make(chan struct{})}
 	c.pending[hash] = p
+	c.compiling.Add(1)
 	c.mu.Unlock()
 
 	p.m, p.err = compile()
+	defer c.compiling.Done()
 
 	c.mu.Lock()
 	delete(c.pending, hash)
@@ -235,6 +241,24 @@ func (c *moduleCache) len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.byHash)
+}
+
+// drain refuses new compiles and waits, within ctx, for those under way.
+func (c *moduleCache) drain(ctx context.Context) error {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		c.compiling.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func (c *moduleCache) closeAll() {

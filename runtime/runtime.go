@@ -262,6 +262,9 @@ func (r *Runtime) Close(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("ward: closing runtime: %d processes still ending: %w", r.NumProcesses(), ctx.Err())
 	}
+	if err := r.modules.drain(ctx); err != nil {
+		return fmt.Errorf("ward: closing runtime: a module is still compiling: %w", err)
+	}
 	r.modules.closeAll()
 	// Every environment not yet released is below the root (envLife.kids).
 	r.root.life.release()
