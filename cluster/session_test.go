@@ -297,3 +297,38 @@ func TestFakeSilentNodeComesBack(t *testing.T) {
 		t.Fatalf("b is not listed again: %+v", a.Nodes())
 	}
 }
+
+// A runtime that leaves can join again: it takes its number back (the
+// lowest free), and its processes, old and new, are reachable.
+func TestRuntimeRejoins(t *testing.T) {
+	srv, creds, _ := startServer(t, 2, false)
+	a, b := joinNode(t, srv, creds[0]), joinNode(t, srv, creds[1])
+	awaitMesh(t, []*Node{a, b})
+	old, got := collector(t, b)
+	if err := b.Leave(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	nc, err := srv.Connect(creds[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	cfg := testConfig(nc)
+	cfg.Seed = creds[1].Seed()
+	b2, err := Join(testCtx(t), b.rt, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b2.Leave(context.Background()) })
+	if b2.ID() != b.ID() {
+		t.Fatalf("rejoined as node %d, was %d", b2.ID(), b.ID())
+	}
+	awaitMesh(t, []*Node{a, b2})
+	ctx := testCtx(t)
+	if err := a.rt.Send(ctx, old.ID(), runtime.Message{Tag: 1, Data: []byte("again")}); err != nil {
+		t.Fatal(err)
+	}
+	if m := recv(t, got); string(m.Data) != "again" {
+		t.Fatalf("got %q", m.Data)
+	}
+}
