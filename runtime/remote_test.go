@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wardrt/ward/environment"
 	"github.com/wardrt/ward/internal/abi"
 	"github.com/wardrt/ward/internal/route"
 )
@@ -600,4 +601,47 @@ func numRemoteWatchers(r *Runtime, p *Process) int {
 		return len(t.watchers)
 	}
 	return 0
+}
+
+func TestRemoteTiesAreChargedAndGiveBack(t *testing.T) {
+	a, b, net := twoNodes(t)
+	ctx := testCtx(t)
+	remote, _ := b.Environment().SpawnGo(ctx, "remote", blockGo)
+	env := childEnv(t, a.Environment(), environment.Config{})
+	step := make(chan string)
+	next := make(chan struct{})
+	p, err := env.SpawnGo(ctx, "tied", func(ctx context.Context, s *Self) error {
+		s.TrapExit(true)
+		<-next
+		if err := s.Link(remote.ID()); err != nil {
+			return err
+		}
+		if _, err := s.Monitor(remote.ID()); err != nil {
+			return err
+		}
+		step <- "tied"
+		for range 2 { // the exit and the DOWN of the lost node
+			if _, err := s.Receive(ctx, TagExit, TagDown); err != nil {
+				return err
+			}
+		}
+		step <- "cut"
+		<-ctx.Done()
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Kill()
+	before := env.MemoryInUse()
+	next <- struct{}{}
+	<-step
+	if got := env.MemoryInUse() - before; got != 2*signalEntryCost {
+		t.Fatalf("a remote link and monitor charge %d bytes, want %d", got, 2*signalEntryCost)
+	}
+	net.crash(2)
+	<-step
+	if got := env.MemoryInUse(); got != before {
+		t.Fatalf("after the node went: %d bytes in use, want %d as before the ties", got, before)
+	}
 }
