@@ -70,7 +70,9 @@ var ErrNoCredentials = errors.New("ward: standalone: every node credential is in
 
 // Join joins another runtime of the program to the same cluster, with the
 // first node's Config.
-func (s *Node) Join(ctx context.Context, rt *runtime.Runtime) (*cluster.Node, error) { return s.join(ctx, rt) }
+func (s *Node) Join(ctx context.Context, rt *runtime.Runtime) (*cluster.Node, error) {
+	return s.join(ctx, rt)
+}
 
 func (s *Node) join(ctx context.Context, rt *runtime.Runtime) (*cluster.Node, error) {
 	i := len(s.conns)
