@@ -10,7 +10,6 @@ import (
 
 	"github.com/wardrt/ward/environment"
 	"github.com/wardrt/ward/internal/abi"
-	"github.com/wardrt/ward/internal/route"
 	"github.com/wardrt/ward/internal/wasm"
 	"github.com/wardrt/ward/registry"
 )
@@ -189,16 +188,9 @@ func (e *Environment) Close(ctx context.Context) error {
 		return fmt.Errorf("ward: closing environment: %w", ErrClosed)
 	}
 	e.life.close()
-	// admit enters a process in the table holding r.mu and refuses one in
-	// a closed environment, so after this scan no process of e can start.
-	r.mu.RLock()
-	var procs []*Process
-	for _, p := range r.procs {
-		if p.env.within(e) {
-			procs = append(procs, p)
-		}
-	}
-	r.mu.RUnlock()
+	// enter refuses a process of a closed environment, so after this
+	// scan no process of e can start.
+	procs := r.processesWithin(e)
 	for _, p := range procs {
 		p.Kill()
 	}
@@ -478,29 +470,13 @@ func (e *Environment) admit(m *Module, entry string, params []Value, parent Proc
 			return nil, fmt.Errorf("ward: spawning %s linked to %d: %w", entry, linkTo.id, err)
 		}
 	}
-	r.mu.Lock()
-	if r.closing {
-		r.mu.Unlock()
+	if err := r.enter(p); err != nil {
 		if linkTo != nil {
 			r.unlink(p, linkTo.id)
 		}
 		e.release()
-		return nil, fmt.Errorf("ward: spawning %s: %w", entry, ErrClosed)
+		return nil, fmt.Errorf("ward: spawning %s: %w", entry, err)
 	}
-	// Checked holding r.mu: Environment.Close marks the environment
-	// closed before it scans the table under r.mu, so a process is either
-	// refused here or found and killed there.
-	if e.life.closed.Load() {
-		r.mu.Unlock()
-		if linkTo != nil {
-			r.unlink(p, linkTo.id)
-		}
-		e.release()
-		return nil, fmt.Errorf("ward: spawning %s: %w", entry, ErrEnvironmentClosed)
-	}
-	r.procs[p.id&route.LocalMask] = p
-	r.wg.Add(1)
-	r.mu.Unlock()
 	return p, nil
 }
 

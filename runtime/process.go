@@ -11,7 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/wardrt/ward/internal/route"
 	"github.com/wardrt/ward/internal/wasm"
 	"github.com/wardrt/ward/mailbox"
 )
@@ -192,9 +191,7 @@ func (p *Process) end(reason Reason) {
 	if !viaLink && !reason.Normal() && reason != Killed {
 		names = p.names() // for the failure log, before the names go
 	}
-	r.mu.Lock()
-	delete(r.procs, p.id&route.LocalMask)
-	r.mu.Unlock()
+	r.leave(p)
 	p.unregisterAll()
 	p.mb.Close()
 	p.env.release()

@@ -9,7 +9,9 @@ import (
 	"github.com/wardrt/ward/internal/route"
 )
 
-// The router is the one place a process id becomes a process. An id's top
+// The router is the one place a process id becomes a process, and the
+// home of the process table: entering it (enter), leaving it (leave),
+// scanning it (processesWithin, closeTable). An id's top
 // 16 bits name its node (route.NodeOf): 0, or this runtime's node number
 // once it has joined a cluster, means a process in this runtime's table;
 // any other node is reached through the cluster's transport (remote.go),
@@ -32,6 +34,61 @@ func (r *Runtime) lookup(id ProcessID) *Process {
 	p := r.procs[id&route.LocalMask]
 	r.mu.RUnlock()
 	return p
+}
+
+// enter puts a process admitted to an environment in the table, so ids
+// find it; it refuses one once the runtime is closing (ErrClosed) or the
+// environment is closed (ErrEnvironmentClosed). Both are checked holding
+// r.mu: Close and Environment.Close mark themselves before they scan the
+// table under r.mu, so a process is either refused here or found and
+// killed there.
+func (r *Runtime) enter(p *Process) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closing {
+		return ErrClosed
+	}
+	if p.env.life.closed.Load() {
+		return ErrEnvironmentClosed
+	}
+	r.procs[p.id&route.LocalMask] = p
+	r.wg.Add(1)
+	return nil
+}
+
+// leave takes an ended process out of the table: its id finds nothing
+// from now on.
+func (r *Runtime) leave(p *Process) {
+	r.mu.Lock()
+	delete(r.procs, p.id&route.LocalMask)
+	r.mu.Unlock()
+}
+
+// processesWithin returns the live processes of env and the environments
+// below it.
+func (r *Runtime) processesWithin(env *Environment) []*Process {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	var procs []*Process
+	for _, p := range r.procs {
+		if p.env.within(env) {
+			procs = append(procs, p)
+		}
+	}
+	return procs
+}
+
+// closeTable marks the runtime closing, so enter refuses from now on, and
+// returns the processes alive.
+func (r *Runtime) closeTable() []*Process {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.closing = true
+	live := make([]*Process, 0, len(r.procs))
+	for _, p := range r.procs {
+		live = append(live, p)
+	}
+	return live
 }
 
 // nodeID is this runtime's node number, 0 until it joins a cluster.

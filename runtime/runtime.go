@@ -241,13 +241,7 @@ func (r *Runtime) Stats() Stats {
 // Close again waits for them. Once Close has returned nil, calling it again
 // does nothing and returns nil.
 func (r *Runtime) Close(ctx context.Context) error {
-	r.mu.Lock()
-	r.closing = true
-	live := make([]*Process, 0, len(r.procs))
-	for _, p := range r.procs {
-		live = append(live, p)
-	}
-	r.mu.Unlock()
+	live := r.closeTable()
 	r.stopTimers()
 	for _, p := range live {
 		p.Kill()
