@@ -297,6 +297,13 @@ func TestRemoteSendErrors(t *testing.T) {
 	if err := a.Send(ctx, idle.ID(), Message{Tag: -5}); !errors.Is(err, ErrReservedTag) {
 		t.Fatalf("a negative tag: %v", err)
 	}
+	// A message to a process that is not there crosses, and is dropped
+	// and counted on arrival.
+	gone := ProcessID(route.Qualify(1<<40, 2))
+	if err := a.Send(ctx, gone, Message{Tag: 1}); err != nil {
+		t.Fatalf("a send to a remote id is refused only for what cannot cross: %v", err)
+	}
+	waitFor(t, testTimeout, "the drop to be counted", func() bool { return b.Stats().RemoteDropped == 1 })
 }
 
 func TestRemoteGuestRequestReply(t *testing.T) {

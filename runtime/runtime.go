@@ -218,6 +218,11 @@ type Stats struct {
 	Modules     int // compiled and cached
 	StacksInUse int // fiber stacks held by running or parked calls
 	StacksAlloc int // fiber stacks mapped (address space)
+	// RemoteDropped counts messages from other nodes of a cluster that
+	// were dropped on arrival: no such process, or its mailbox full (a
+	// remote sender cannot be told in time, so, unlike a local send,
+	// nothing refuses it).
+	RemoteDropped uint64
 }
 
 // Stats returns a snapshot of the runtime's resource use; all zero once
@@ -230,7 +235,7 @@ func (r *Runtime) Stats() Stats {
 		return Stats{} // the stack pool went with the engine
 	}
 	inUse, mapped := r.engine.StacksInUse()
-	return Stats{Processes: r.NumProcesses(), Modules: r.modules.len(), StacksInUse: inUse, StacksAlloc: mapped}
+	return Stats{Processes: r.NumProcesses(), Modules: r.modules.len(), StacksInUse: inUse, StacksAlloc: mapped, RemoteDropped: r.remoteDropped.Load()}
 }
 
 // Close kills every process, waits until each has ended and its store is
