@@ -234,6 +234,9 @@ func (n *Node) leave(ctx context.Context) error {
 		n.sendTo(p, &frame{Kind: kindBye})
 	}
 	n.left.Store(true)
+	for _, p := range n.peerList() {
+		n.flushQueue(p)
+	}
 	fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	flushErr := n.nc.FlushWithContext(fctx)
 	cancel()
