@@ -146,6 +146,9 @@ func (n *Node) write(p *peer) {
 		p.outQ, p.queued = nil, 0
 		p.smu.Unlock()
 		for _, b := range q {
+			if b.n > 1 {
+				n.stats.batchesOut.Add(1)
+			}
 			if err := n.nc.Publish(p.subject, b.b); err != nil {
 				// The frames are lost as NATS loses messages: the peer
 				// sees the gap, and the session ends on both sides.
