@@ -63,6 +63,11 @@ type Node struct {
 
 	stats counters
 
+	// global is the node's global registry (global_node.go), nil if it
+	// did not start; spawn its share of spawning (spawn.go).
+	global *Global
+	spawn  spawnState
+
 	hbMu  sync.Mutex
 	hbSeq uint64
 
@@ -249,6 +254,11 @@ func (n *Node) leave(ctx context.Context) error {
 	for _, p := range n.peerList() {
 		p.up.Store(false)
 		n.failCalls(p.id)
+	}
+	if n.global != nil {
+		// After the calls failed, so none of its work waits on a peer.
+		// Names stay: they go when the peers see the node leave.
+		n.global.close()
 	}
 	n.wg.Wait()
 	n.log.Info("ward: left cluster", "cluster", n.cfg.Cluster, "node", n.id)
