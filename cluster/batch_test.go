@@ -257,3 +257,27 @@ func FuzzOpenBatch(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkRemoteSend streams 8-byte messages from one node to a process
+// of another (fake runtimes: the transport alone), until all arrived.
+func BenchmarkRemoteSend(b *testing.B) {
+	fc := startFake(b, 2)
+	a, lb := fc.nodes[0], fc.locals[1]
+	to := lb.spawn(7)
+	lb.countOnly.Store(true)
+	tr := (*transport)(a)
+	data := make([]byte, 8)
+	b.ResetTimer()
+	for range b.N {
+		if err := tr.Send(1, to, 1, data); err != nil {
+			b.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(time.Minute)
+	for lb.delivered.Load() < int64(b.N) {
+		if time.Now().After(deadline) {
+			b.Fatalf("%d of %d delivered", lb.delivered.Load(), b.N)
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+}
