@@ -46,8 +46,10 @@ const macSize = 32
 // sender waits for the writer, as it waited for NATS before.
 const maxQueued = 8 << 20
 
-// maxSpare bounds the buffer a writer keeps for the next batch.
-const maxSpare = 1 << 20
+// idleSpare bounds the buffer a peer keeps for its next batch while no
+// writer runs; a busy writer keeps one of any size (two batches' at most,
+// as it grew), so a stream reuses two buffers instead of growing new ones.
+const idleSpare = 64 << 10
 
 // noHead is the room a batch's head takes until it is sealed.
 var noHead [batchHead]byte
@@ -156,10 +158,13 @@ func (n *Node) write(p *peer) {
 			}
 		}
 		p.smu.Lock()
-		if last := q[len(q)-1].b; cap(last) <= maxSpare {
+		if last := q[len(q)-1].b; int64(cap(last)) <= 2*(n.maxPay+batchHead) {
 			p.spare = last[:0]
 		}
 		p.drained.Broadcast()
+	}
+	if cap(p.spare) > idleSpare {
+		p.spare = nil
 	}
 	p.writing = false
 	p.drained.Broadcast()
