@@ -50,6 +50,9 @@ type Node struct {
 
 	peersMu sync.RWMutex
 	peers   map[uint16]*peer
+	// peerTab is a copy of peers made on each change (peers are only
+	// ever added), for the paths of every frame to read without a lock.
+	peerTab atomic.Pointer[map[uint16]*peer]
 
 	cbMu    sync.Mutex
 	downCbs []func(node uint16)
@@ -266,6 +269,24 @@ func (n *Node) leave(ctx context.Context) error {
 		return fmt.Errorf("ward: cluster: leaving: the goodbye may not have reached every node: %w", flushErr)
 	}
 	return regErr
+}
+
+// addPeerLocked adds p to the peers (peersMu held).
+func (n *Node) addPeerLocked(p *peer) {
+	n.peers[p.id] = p
+	tab := make(map[uint16]*peer, len(n.peers))
+	for id, q := range n.peers {
+		tab[id] = q
+	}
+	n.peerTab.Store(&tab)
+}
+
+// peer returns the peer of number id, or nil, without a lock.
+func (n *Node) peer(id uint16) *peer {
+	if tab := n.peerTab.Load(); tab != nil {
+		return (*tab)[id]
+	}
+	return nil
 }
 
 // peerList returns the peers known now.

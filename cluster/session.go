@@ -100,7 +100,7 @@ func (n *Node) setPeer(node uint16, key nkeys.KeyPair, dh *ecdh.PublicKey, r reg
 	if p == nil {
 		p = newPeer(node, n.cfg.subject("sig", node))
 		p.gone = true
-		n.peers[node] = p
+		n.addPeerLocked(p)
 	}
 	n.peersMu.Unlock()
 	p.rmu.Lock()
@@ -267,9 +267,7 @@ func (n *Node) verify(f *frame, env *envelope, broadcast bool) *peer {
 		n.drop(dropVersion, f)
 		return nil
 	}
-	n.peersMu.RLock()
-	p := n.peers[f.Node]
-	n.peersMu.RUnlock()
+	p := n.peer(f.Node)
 	if p != nil {
 		p.rmu.Lock()
 		if p.key != nil && p.epoch == f.Epoch && !p.gone {

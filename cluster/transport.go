@@ -75,9 +75,7 @@ func (t *transport) Exists(ctx context.Context, id uint64) (bool, error) {
 
 // send numbers f in the session to node and publishes it.
 func (n *Node) send(node uint16, f *frame) error {
-	n.peersMu.RLock()
-	p := n.peers[node]
-	n.peersMu.RUnlock()
+	p := n.peer(node)
 	if p == nil || node == n.id {
 		return fmt.Errorf("ward: node %d: %w", node, route.ErrNoNode)
 	}
