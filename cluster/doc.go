@@ -12,7 +12,9 @@
 // What is promised:
 //   - Order per sender-receiver pair, as in Erlang: every frame from one
 //     node to another goes over the sender's one connection to the
-//     receiver's one subject, numbered; a gap ends the session.
+//     receiver's one subject, numbered; a gap ends the session. Frames
+//     that queue while earlier ones are published go as one NATS message
+//     (a batch, batch.go), still applied one by one in order.
 //   - Failure detection: a node not heard for HeartbeatMisses heartbeat
 //     intervals is down (found within a quarter interval after that);
 //     then every link to its processes fires noconnection, every monitor
@@ -22,7 +24,8 @@
 //     ended session is answered with a reset.
 //   - Identity: a node registers its nkey and, signed with it, an X25519
 //     key; frames between two nodes carry an HMAC under keys only those
-//     two can derive (bound to both node numbers and Joins), heartbeats a
+//     two can derive (bound to both node numbers and Joins; one HMAC
+//     covers a batch), heartbeats a
 //     signature of the nkey. Frames from unknown nodes, old epochs, other
 //     sessions, replays and bad MACs or signatures are dropped and counted
 //     in Stats.

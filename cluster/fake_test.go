@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,6 +23,10 @@ type fakeLocal struct {
 	events []event
 	notify chan struct{}
 	gate   chan struct{}
+	// delivered counts Deliver calls, for a benchmark to poll cheaply;
+	// with countOnly set, deliveries are only counted, not recorded.
+	delivered atomic.Int64
+	countOnly atomic.Bool
 }
 
 type event struct {
@@ -93,6 +98,10 @@ func (f *fakeLocal) count(op string) int {
 }
 
 func (f *fakeLocal) Deliver(from, to uint64, tag int64, data []byte) {
+	if f.countOnly.Load() {
+		f.delivered.Add(1)
+		return
+	}
 	f.mu.Lock()
 	g := f.gate
 	f.mu.Unlock()
@@ -100,6 +109,7 @@ func (f *fakeLocal) Deliver(from, to uint64, tag int64, data []byte) {
 		<-g
 	}
 	f.add(event{op: "deliver", from: from, to: to, tag: tag, data: string(data)})
+	f.delivered.Add(1)
 }
 func (f *fakeLocal) Link(from, to uint64) {
 	f.mu.Lock()
@@ -152,7 +162,7 @@ func testConfig(nc *nats.Conn) Config {
 	return Config{Conn: nc, Cluster: "t", HeartbeatInterval: 50 * time.Millisecond, HeartbeatMisses: 6}
 }
 
-func startServer(t *testing.T, n int, listen bool) (*embed.Server, []embed.Cred, embed.Cred) {
+func startServer(t testing.TB, n int, listen bool) (*embed.Server, []embed.Cred, embed.Cred) {
 	t.Helper()
 	creds := make([]embed.Cred, n)
 	for i := range creds {
@@ -176,7 +186,7 @@ func startServer(t *testing.T, n int, listen bool) (*embed.Server, []embed.Cred,
 	return srv, creds, bus
 }
 
-func startFake(t *testing.T, n int) *fakeCluster {
+func startFake(t testing.TB, n int) *fakeCluster {
 	t.Helper()
 	srv, creds, bus := startServer(t, n, false)
 	fc := &fakeCluster{srv: srv, creds: creds, bus: bus}
@@ -188,7 +198,7 @@ func startFake(t *testing.T, n int) *fakeCluster {
 }
 
 // join joins node i (again, after a Leave) with a fresh fake runtime.
-func (fc *fakeCluster) join(t *testing.T, i int) {
+func (fc *fakeCluster) join(t testing.TB, i int) {
 	t.Helper()
 	nc, err := fc.srv.Connect(fc.creds[i])
 	if err != nil {
@@ -216,12 +226,12 @@ func (fc *fakeCluster) join(t *testing.T, i int) {
 }
 
 // awaitMesh waits until every node sees every other one up.
-func (fc *fakeCluster) awaitMesh(t *testing.T) {
+func (fc *fakeCluster) awaitMesh(t testing.TB) {
 	t.Helper()
 	awaitMesh(t, fc.nodes)
 }
 
-func awaitMesh(t *testing.T, nodes []*Node) {
+func awaitMesh(t testing.TB, nodes []*Node) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for _, a := range nodes {

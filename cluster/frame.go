@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"slices"
 
 	"github.com/nats-io/nkeys"
 )
@@ -73,15 +74,22 @@ var errMalformed = errors.New("ward: malformed frame")
 
 // sealMAC encodes f and authenticates it with m (see keys.go).
 func sealMAC(m hash.Hash, f *frame) ([]byte, error) {
+	return sealAppend(nil, m, f), nil
+}
+
+// sealAppend appends f sealed with m to dst.
+func sealAppend(dst []byte, m hash.Hash, f *frame) []byte {
 	f.V = frameVersion
 	size := m.Size()
-	out := make([]byte, 1+size, 1+size+frameSize(f))
-	out[0] = byte(size)
-	out = appendFrame(out, f)
+	dst = slices.Grow(dst, 1+size+frameSize(f))
+	start := len(dst)
+	dst = append(dst, byte(size))
+	dst = dst[:len(dst)+size]
+	dst = appendFrame(dst, f)
 	m.Reset()
-	m.Write(out[1+size:])
-	m.Sum(out[1:1])
-	return out, nil
+	m.Write(dst[start+1+size:])
+	m.Sum(dst[start+1 : start+1])
+	return dst
 }
 
 // checkMAC reports whether env carries body's MAC under m.

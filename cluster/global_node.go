@@ -3,7 +3,6 @@ package cluster
 import (
 	"context"
 	"errors"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -11,10 +10,6 @@ import (
 
 // globalBucket is the KV bucket of the cluster's global registry.
 func (c Config) globalBucket() string { return "ward_" + c.Cluster + "_global" }
-
-// nodeGlobals holds each node's registry until Node has a field for it
-// (node.go is the core's to change).
-var nodeGlobals sync.Map // *Node -> *Global
 
 // initGlobal starts the node's global registry: its bucket, in the
 // node's Storage, its janitor and its watch, until the node leaves. Nodes
@@ -50,23 +45,18 @@ func (n *Node) initGlobal() {
 		n.log.Error("ward: cluster: no global registry on this node", "err", err)
 		return
 	}
-	nodeGlobals.Store(n, g)
+	// Set before the node's subjects open (initHandlers runs first), so
+	// it is read without a lock; Leave closes it.
+	n.global = g
 	n.onNodeDown(g.nodeDown)
-	// Leave closes n.stop; the registry goes with the node. Its names go
-	// when the peers see the node leave.
-	go func() {
-		<-n.stop
-		g.close()
-		nodeGlobals.Delete(n)
-	}()
 }
 
 // Global returns the cluster's global registry as this node sees it. On
 // a node whose registry did not start (the node's log says why) its
 // methods fail with an error saying so.
 func (n *Node) Global() *Global {
-	if g, ok := nodeGlobals.Load(n); ok {
-		return g.(*Global)
+	if n.left.Load() {
+		return nil
 	}
-	return nil
+	return n.global
 }

@@ -206,7 +206,7 @@ func (n *Node) refreshPeer(node uint16) *peer {
 	if p == nil {
 		p = newPeer(node, n.cfg.subject("sig", node))
 		p.gone = true
-		n.peers[node] = p
+		n.addPeerLocked(p)
 	}
 	n.peersMu.Unlock()
 	p.rmu.Lock()

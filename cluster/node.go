@@ -50,6 +50,9 @@ type Node struct {
 
 	peersMu sync.RWMutex
 	peers   map[uint16]*peer
+	// peerTab is a copy of peers made on each change (peers are only
+	// ever added), for the paths of every frame to read without a lock.
+	peerTab atomic.Pointer[map[uint16]*peer]
 
 	cbMu    sync.Mutex
 	downCbs []func(node uint16)
@@ -62,6 +65,11 @@ type Node struct {
 	nextCall atomic.Uint64
 
 	stats counters
+
+	// global is the node's global registry (global_node.go), nil if it
+	// did not start; spawn its share of spawning (spawn.go).
+	global *Global
+	spawn  spawnState
 
 	hbMu  sync.Mutex
 	hbSeq uint64
@@ -234,6 +242,9 @@ func (n *Node) leave(ctx context.Context) error {
 		n.sendTo(p, &frame{Kind: kindBye})
 	}
 	n.left.Store(true)
+	for _, p := range n.peerList() {
+		n.flushQueue(p)
+	}
 	fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	flushErr := n.nc.FlushWithContext(fctx)
 	cancel()
@@ -247,12 +258,35 @@ func (n *Node) leave(ctx context.Context) error {
 		p.up.Store(false)
 		n.failCalls(p.id)
 	}
+	if n.global != nil {
+		// After the calls failed, so none of its work waits on a peer.
+		// Names stay: they go when the peers see the node leave.
+		n.global.close()
+	}
 	n.wg.Wait()
 	n.log.Info("ward: left cluster", "cluster", n.cfg.Cluster, "node", n.id)
 	if flushErr != nil {
 		return fmt.Errorf("ward: cluster: leaving: the goodbye may not have reached every node: %w", flushErr)
 	}
 	return regErr
+}
+
+// addPeerLocked adds p to the peers (peersMu held).
+func (n *Node) addPeerLocked(p *peer) {
+	n.peers[p.id] = p
+	tab := make(map[uint16]*peer, len(n.peers))
+	for id, q := range n.peers {
+		tab[id] = q
+	}
+	n.peerTab.Store(&tab)
+}
+
+// peer returns the peer of number id, or nil, without a lock.
+func (n *Node) peer(id uint16) *peer {
+	if tab := n.peerTab.Load(); tab != nil {
+		return (*tab)[id]
+	}
+	return nil
 }
 
 // peerList returns the peers known now.

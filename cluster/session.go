@@ -51,10 +51,22 @@ type peer struct {
 	outMAC hash.Hash // authenticates this node's frames to the peer
 	outGen uint32
 	outSeq uint64
+	// The outbound queue (batch.go): the batch being filled (outN frames
+	// in outBuf), full batches before it, their bytes, whether a writer
+	// is running, and the buffer the last batch left for the next.
+	outBuf  []byte
+	outN    int
+	outQ    []batch
+	queued  int
+	writing bool
+	spare   []byte
+	drained sync.Cond // on smu: the writer published, or stopped
 }
 
 func newPeer(id uint16, subject string) *peer {
-	return &peer{id: id, subject: subject}
+	p := &peer{id: id, subject: subject}
+	p.drained.L = &p.smu
+	return p
 }
 
 // Why a session ended.
@@ -88,7 +100,7 @@ func (n *Node) setPeer(node uint16, key nkeys.KeyPair, dh *ecdh.PublicKey, r reg
 	if p == nil {
 		p = newPeer(node, n.cfg.subject("sig", node))
 		p.gone = true
-		n.peers[node] = p
+		n.addPeerLocked(p)
 	}
 	n.peersMu.Unlock()
 	p.rmu.Lock()
@@ -110,6 +122,7 @@ func (n *Node) setPeer(node uint16, key nkeys.KeyPair, dh *ecdh.PublicKey, r reg
 	p.pubText, p.inMAC = r.Pub, in
 	p.hbSeq, p.inOpen, p.inGen, p.inNext, p.resetFor = 0, false, 0, 0, 0
 	p.smu.Lock()
+	p.sealBatchLocked()
 	p.outMAC = out
 	p.outGen++
 	p.outSeq = 0
@@ -147,7 +160,7 @@ func (n *Node) downLocked(p *peer, cause downCause) {
 		if p.inOpen {
 			over = p.inGen
 		}
-		n.publishLocked(p, &frame{Kind: kindReset, Gen: newGen, Ref: uint64(over)}, false)
+		n.enqueueLocked(p, &frame{Kind: kindReset, Gen: newGen, Ref: uint64(over)}, false)
 	}
 	p.outGen, p.outSeq = newGen, 0
 	p.smu.Unlock()
@@ -221,7 +234,7 @@ func (n *Node) resetLocked(p *peer, gen uint32) {
 	}
 	p.resetFor = gen
 	p.smu.Lock()
-	n.publishLocked(p, &frame{Kind: kindReset, Gen: p.outGen, Ref: uint64(gen)}, false)
+	n.enqueueLocked(p, &frame{Kind: kindReset, Gen: p.outGen, Ref: uint64(gen)}, false)
 	p.smu.Unlock()
 }
 
@@ -254,9 +267,7 @@ func (n *Node) verify(f *frame, env *envelope, broadcast bool) *peer {
 		n.drop(dropVersion, f)
 		return nil
 	}
-	n.peersMu.RLock()
-	p := n.peers[f.Node]
-	n.peersMu.RUnlock()
+	p := n.peer(f.Node)
 	if p != nil {
 		p.rmu.Lock()
 		if p.key != nil && p.epoch == f.Epoch && !p.gone {

@@ -7,10 +7,8 @@ import (
 	"io"
 	"math"
 	"reflect"
-	goruntime "runtime"
 	"sync"
 	"sync/atomic"
-	"weak"
 
 	"github.com/fxamacker/cbor/v2"
 
@@ -294,30 +292,8 @@ type spawnState struct {
 	jobs   *runtime.Process // the job server, once started
 }
 
-// spawnStates holds each Node's spawnState, keyed weakly so that a Node
-// that is dropped takes its state with it.
-var (
-	spawnStatesMu sync.Mutex
-	spawnStates   = map[weak.Pointer[Node]]*spawnState{}
-)
-
 // spawning returns n's spawnState.
-func (n *Node) spawning() *spawnState {
-	key := weak.Make(n)
-	spawnStatesMu.Lock()
-	defer spawnStatesMu.Unlock()
-	st := spawnStates[key]
-	if st == nil {
-		st = &spawnState{}
-		spawnStates[key] = st
-		goruntime.AddCleanup(n, func(k weak.Pointer[Node]) {
-			spawnStatesMu.Lock()
-			delete(spawnStates, k)
-			spawnStatesMu.Unlock()
-		}, key)
-	}
-	return st
-}
+func (n *Node) spawning() *spawnState { return &n.spawn }
 
 // modules returns n's module store, opening its bucket on first use.
 func (n *Node) modules(ctx context.Context) (*modules, error) {

@@ -6,8 +6,11 @@ import "sync/atomic"
 type Stats struct {
 	FramesIn  uint64 // frames accepted and applied
 	FramesOut uint64 // frames published
-	Dropped   Drops  // frames not applied, by cause
-	Downs     Downs  // sessions ended, by cause
+	// BatchesOut counts the NATS messages that carried more than one
+	// frame (batch.go).
+	BatchesOut uint64
+	Dropped    Drops // frames not applied, by cause
+	Downs      Downs // sessions ended, by cause
 	// KillsRefused and LinksRefused count remote kills and links the
 	// environment rules did not allow.
 	KillsRefused, LinksRefused uint64
@@ -34,6 +37,7 @@ type Downs struct {
 
 type counters struct {
 	framesIn, framesOut        atomic.Uint64
+	batchesOut                 atomic.Uint64
 	drops                      [dropCauses]atomic.Uint64
 	downs                      [len(causeNames)]atomic.Uint64
 	killsRefused, linksRefused atomic.Uint64
@@ -45,7 +49,7 @@ func (n *Node) Stats() Stats {
 	d := func(x dropCause) uint64 { return c.drops[x].Load() }
 	w := func(x downCause) uint64 { return c.downs[x].Load() }
 	return Stats{
-		FramesIn: c.framesIn.Load(), FramesOut: c.framesOut.Load(),
+		FramesIn: c.framesIn.Load(), FramesOut: c.framesOut.Load(), BatchesOut: c.batchesOut.Load(),
 		Dropped: Drops{
 			Malformed: d(dropMalformed), Version: d(dropVersion), Misrouted: d(dropMisrouted),
 			UnknownNode: d(dropUnknownNode), OldEpoch: d(dropOldEpoch), BadSignature: d(dropBadSignature),

@@ -75,9 +75,7 @@ func (t *transport) Exists(ctx context.Context, id uint64) (bool, error) {
 
 // send numbers f in the session to node and publishes it.
 func (n *Node) send(node uint16, f *frame) error {
-	n.peersMu.RLock()
-	p := n.peers[node]
-	n.peersMu.RUnlock()
+	p := n.peer(node)
 	if p == nil || node == n.id {
 		return fmt.Errorf("ward: node %d: %w", node, route.ErrNoNode)
 	}
@@ -95,45 +93,27 @@ func (n *Node) sendTo(p *peer, f *frame) error {
 	}
 	p.smu.Lock()
 	defer p.smu.Unlock()
-	return n.publishLocked(p, f, true)
+	return n.enqueueLocked(p, f, true)
 }
 
-// publishLocked seals f for p and publishes it (p.smu held), numbered in
-// the session when numbered is set.
-func (n *Node) publishLocked(p *peer, f *frame, numbered bool) error {
-	f.Node, f.Dst, f.Epoch = n.id, p.id, n.epoch
-	if numbered {
-		f.Gen, f.Seq = p.outGen, p.outSeq+1
-	}
-	if p.outMAC == nil {
-		return fmt.Errorf("ward: node %d has no session key yet: %w", p.id, route.ErrNoNode)
-	}
-	b, err := sealMAC(p.outMAC, f)
-	if err != nil {
-		return err
-	}
-	if int64(len(b)) > n.maxPay {
-		return fmt.Errorf("ward: a %d-byte frame to node %d is over the %d-byte NATS payload limit: %w", len(b), p.id, n.maxPay, route.ErrTooLarge)
-	}
-	if err := n.nc.Publish(p.subject, b); err != nil {
-		return fmt.Errorf("ward: publishing to node %d: %w (%w)", p.id, route.ErrNoNode, err)
-	}
-	if numbered {
-		p.outSeq++
-	}
-	n.stats.framesOut.Add(1)
-	return nil
-}
-
-// onSig is the receive loop: NATS calls it for each frame on the node's
+// onSig is the receive loop: NATS calls it for each message on the node's
 // subject, one at a time, in the order they came.
 func (n *Node) onSig(m *nats.Msg) {
-	f, env, err := open(m.Data)
+	if len(m.Data) > 0 && m.Data[0] == batchMarker {
+		n.onBatch(m.Data[1:])
+		return
+	}
+	n.onFrame(m.Data)
+}
+
+// onFrame checks and applies one sealed frame.
+func (n *Node) onFrame(data []byte) {
+	f, env, err := open(data)
 	if err != nil {
 		n.drop(dropMalformed, nil)
 		return
 	}
-	if f.Kind == kindHB || f.Kind == 0 || f.Kind > kindHB {
+	if !frameKindOK(f.Kind) {
 		n.drop(dropMalformed, f)
 		return
 	}
@@ -149,16 +129,29 @@ func (n *Node) onSig(m *nats.Msg) {
 	if n.left.Load() {
 		return
 	}
+	n.placeAndApply(p, f, true)
+}
+
+// frameKindOK reports whether k may come on a node's own subject.
+func frameKindOK(k kind) bool { return k != 0 && k < kindHB }
+
+// placeAndApply places an authenticated frame in p's session and applies
+// it if it is next (p.rmu held), marking p heard if hear is set. It
+// reports whether it applied f.
+func (n *Node) placeAndApply(p *peer, f *frame, hear bool) bool {
 	if f.Kind == kindReset {
 		n.onReset(p, f)
-		return
+		return false
 	}
 	if !n.accept(p, f) {
-		return
+		return false
 	}
 	n.stats.framesIn.Add(1)
-	n.heard(p)
+	if hear {
+		n.heard(p)
+	}
 	n.apply(p, f)
+	return true
 }
 
 // apply carries out an accepted frame (p.rmu held).

@@ -145,11 +145,20 @@ func (r *reader) str(major byte) []byte {
 
 // decodeFrame decodes b, which must hold exactly one frame. Body aliases b.
 func decodeFrame(b []byte) (*frame, bool) {
-	r := &reader{b: b}
-	if m, n := r.head(); m != 4 || n != frameFields {
+	f := new(frame)
+	if !decodeFrameInto(f, b) {
 		return nil, false
 	}
-	f := &frame{
+	return f, true
+}
+
+// decodeFrameInto is decodeFrame into f, which it overwrites whole.
+func decodeFrameInto(f *frame, b []byte) bool {
+	r := &reader{b: b}
+	if m, n := r.head(); m != 4 || n != frameFields {
+		return false
+	}
+	*f = frame{
 		V:     uint8(r.uint(math.MaxUint8)),
 		Kind:  kind(r.uint(math.MaxUint8)),
 		Node:  uint16(r.uint(math.MaxUint16)),
@@ -175,7 +184,7 @@ func decodeFrame(b []byte) (*frame, bool) {
 		// Each element takes a byte at least: a count past the input is a
 		// lie, and must not size an allocation.
 		if m != 4 || n > uint64(len(r.b)) {
-			return nil, false
+			return false
 		}
 		if n > 0 {
 			f.Env = make([]uint64, n)
@@ -185,8 +194,5 @@ func decodeFrame(b []byte) (*frame, bool) {
 		}
 	}
 	f.ErrIs = uint8(r.uint(math.MaxUint8))
-	if r.bad || len(r.b) != 0 {
-		return nil, false
-	}
-	return f, true
+	return !r.bad && len(r.b) == 0
 }
