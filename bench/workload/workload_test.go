@@ -223,3 +223,25 @@ func TestBeam(t *testing.T) {
 		t.Errorf("Parked = %+v", p)
 	}
 }
+
+func TestCluster(t *testing.T) {
+	c, err := NewCluster()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	d, err := c.RemotePingPong(10)
+	checkDuration(t, "RemotePingPong", d, err)
+	d, err = c.RemoteOneWay(1000)
+	checkDuration(t, "RemoteOneWay", d, err)
+	d, err = c.NATSRequest(10)
+	checkDuration(t, "NATSRequest", d, err)
+	d, err = c.NATSPublish(1000)
+	checkDuration(t, "NATSPublish", d, err)
+	d, err = c.GlobalRegister(5)
+	checkDuration(t, "GlobalRegister", d, err)
+	d, err = c.GlobalLookup(100)
+	checkDuration(t, "GlobalLookup", d, err)
+	d, err = c.NoConnection(50 * time.Millisecond)
+	checkDuration(t, "NoConnection", d, err)
+}
