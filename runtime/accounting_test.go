@@ -242,8 +242,11 @@ func TestAccountingHoldsRSSToTheBudget(t *testing.T) {
 	t.Logf("after Close: RSS %+.1f MiB from the start, Go heap %+.1f MiB", mib(after-before),
 		mib(int64(heapAfter.HeapAlloc)-int64(heapBefore.HeapAlloc)))
 	// RSS need not shrink all the way (the C allocator keeps some), but
-	// most of what the hogs held must go.
-	if after-before > growth/4 {
+	// most of what the hogs held must go. Not under -race: the race
+	// detector's shadow of the freed Go memory stays resident for a while
+	// (after Close it held 49.5 MiB of 164.3 in one run, and under a
+	// quarter in others).
+	if after-before > growth/4 && !raceDetector {
 		t.Errorf("after Close, RSS is %.1f MiB above the start, more than a quarter of the %.1f MiB the guest took",
 			mib(after-before), mib(growth))
 	}
