@@ -1,0 +1,106 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ErrNoReply is matched by the error of a Call whose process ended without
+// replying; the error wraps the process's Reason too (errors.As with a
+// *TrapError, *FuelError and the like says how it ended).
+var ErrNoReply = errors.New("ward: the process ended without replying")
+
+// Call is the plugin call: bytes in, bytes out. It spawns entry of m (an
+// export without parameters) in a fresh process of e, sends it in as its
+// first message, a request under a fresh tag, and returns the data of the
+// process's reply: the first message it sends back under that tag (a Go
+// guest answers with guest.Reply; a WAT or C guest sends to sender() under
+// get_tag()). The process is killed once it has replied, or when ctx ends,
+// so a plugin that loops past the caller's deadline does not outlive it.
+//
+// It fails with an error matching ErrNoReply and wrapping the process's
+// reason when the process ends before replying, and with ctx's error when
+// ctx ends first.
+func (e *Environment) Call(ctx context.Context, m *Module, entry string, in []byte) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	p, err := e.Spawn(ctx, m, entry)
+	if err != nil {
+		return nil, err
+	}
+	defer p.Kill() // one call per process: what it does after replying is of no use
+	return p.call(ctx, in)
+}
+
+// Call sends in to a long-lived process as a request and returns the data
+// of its reply, as Environment.Call does for a fresh one; the process is
+// left running. It fails with ErrNoReply (wrapping the reason) when the
+// process ends before replying, and with ErrNoProcess when it is not
+// alive.
+func (p *Process) Call(ctx context.Context, in []byte) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if p.Reason() != nil {
+		return nil, fmt.Errorf("ward: calling %s: %w", p, p.env.rt.noProcess(p.id))
+	}
+	return p.call(ctx, in)
+}
+
+func (p *Process) call(ctx context.Context, in []byte) ([]byte, error) {
+	reply, err := p.env.rt.Request(ctx, p.id, Message{Data: in})
+	if err == nil {
+		return reply.Data, nil
+	}
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return nil, fmt.Errorf("ward: calling %s: %w", p, ctxErr)
+	}
+	if errors.Is(err, ErrNoProcess) {
+		// The request's monitor fired: the process has ended, or is
+		// ending, and its reason says how, once, rather than "no such
+		// process" with the reason in brackets.
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		reason, werr := p.Wait(wctx)
+		cancel()
+		if werr == nil {
+			return nil, &CallError{Process: p.id, Label: p.label(), Reason: reason}
+		}
+	}
+	return nil, fmt.Errorf("ward: calling %s: %w", p, err)
+}
+
+// CallError is the error of a call whose process ended without replying.
+// It matches ErrNoReply, and unwraps to the process's reason.
+type CallError struct {
+	Process ProcessID
+	Label   string // "module.entry"
+	Reason  Reason
+}
+
+func (e *CallError) Error() string {
+	return fmt.Sprintf("ward: calling %s (process %s): it ended without replying: %v", e.Label, e.Process, e.Reason)
+}
+
+// Unwrap returns ErrNoReply and the reason.
+func (e *CallError) Unwrap() []error { return []error{ErrNoReply, e.Reason} }
+
+// CallCBOR is Call with CBOR on both sides: in is encoded as the request
+// (see EncodeMessage) and the reply decoded into a T.
+func CallCBOR[T any](ctx context.Context, e *Environment, m *Module, entry string, in any) (T, error) {
+	var out T
+	req, err := EncodeMessage(0, in)
+	if err != nil {
+		return out, err
+	}
+	data, err := e.Call(ctx, m, entry, req.Data)
+	if err != nil {
+		return out, err
+	}
+	if err := DecodeMessage(Message{Data: data}, &out); err != nil {
+		return out, err
+	}
+	return out, nil
+}
