@@ -245,3 +245,24 @@ func TestCluster(t *testing.T) {
 	d, err = c.NoConnection(50 * time.Millisecond)
 	checkDuration(t, "NoConnection", d, err)
 }
+
+func TestCallers(t *testing.T) {
+	w, err := NewWard()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	c, err := w.NewCaller()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := Seq(3, c.Call)
+	checkDuration(t, "ward Call", d, err)
+	e, err := NewExtismCaller()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	d, err = Seq(3, e.Call)
+	checkDuration(t, "Extism Call", d, err)
+}

@@ -184,6 +184,20 @@ func run(cfg config) (*results, error) {
 		peerRow(implExtism, "extism", p.extismErr, workload.Timed{Run: func(n int) (time.Duration, error) { return ex.HostCall(n) }, Unit: ns, MinN: 10_000}),
 	}, false)
 
+	wc, wcErr := w.NewCaller()
+	ec, ecErr := workload.NewExtismCaller()
+	if ecErr == nil {
+		defer ec.Close()
+	}
+	timedGroup("call", "plugin call, 8 bytes in and out, fresh instance", "call_us", "µs/call", true, []timedRow{
+		func() timedRow {
+			r := peerRow("ward Environment.Call", "ward", wcErr, workload.Timed{Run: spawnOp(func() error { return wc.Call() }), Unit: us, MinN: 10})
+			r.ref = true
+			return r
+		}(),
+		peerRow(implExtism+" Plugin.Call", "extism", ecErr, workload.Timed{Run: spawnOp(func() error { return ec.Call() }), Unit: us, MinN: 5}),
+	}, false)
+
 	if cfg.want("request") {
 		runRequests(cfg, rs, &p)
 	}
