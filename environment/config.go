@@ -3,6 +3,7 @@ package environment
 import (
 	"io"
 	"math"
+	"time"
 )
 
 // PageSize is the size of a WebAssembly linear-memory page. Memory grows
@@ -48,6 +49,10 @@ const (
 // speed this much fuel outlasts the host.
 const UnlimitedFuel = math.MaxUint64
 
+// UnlimitedWallTime is the MaxWallTime of an environment without a wall-clock
+// limit.
+const UnlimitedWallTime time.Duration = math.MaxInt64
+
 // DefaultNamespaces is a root environment's Namespaces when none is given:
 // ward's own host functions and WASI preview 1. Root copies it, so changing
 // it later does not affect environments already made.
@@ -84,6 +89,14 @@ type Config struct {
 	// MaxFuel is the fuel (roughly: Wasm instructions) one process may burn
 	// in its whole life. 0 means inherit (for a root: UnlimitedFuel).
 	MaxFuel uint64
+
+	// MaxWallTime is how long one process may live, by the wall clock,
+	// from its spawn: past it, the runtime kills it with a reason of its
+	// own (runtime.TimeLimitError), whether it is running, waiting or
+	// parked. It bounds what fuel cannot: a process that waits forever
+	// burns none. 0 means inherit (for a root: UnlimitedWallTime);
+	// negative values are refused.
+	MaxWallTime time.Duration
 
 	// Namespaces lists the host-function namespaces processes may import.
 	// An entry ending in "*" is a prefix pattern ("ward_*"); a "*" anywhere

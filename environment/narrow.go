@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"time"
 )
 
 // Narrow returns the effective configuration of a child environment of
@@ -38,6 +39,7 @@ func (parent Config) Narrow(child Config) (Config, error) {
 	out := Config{
 		MaxMemory:      cmp.Or(child.MaxMemory, parent.MaxMemory),
 		MaxFuel:        cmp.Or(child.MaxFuel, parent.MaxFuel),
+		MaxWallTime:    cmp.Or(child.MaxWallTime, parent.MaxWallTime),
 		MaxTotalMemory: cmp.Or(child.MaxTotalMemory, parent.MaxTotalMemory),
 		Namespaces:     child.Namespaces,
 		Permissions: Permissions{
@@ -98,6 +100,9 @@ func (parent Config) widenings(out Config) error {
 	if out.MaxFuel > parent.MaxFuel {
 		p.add(ErrWiden, "MaxFuel %s is more than the parent's %s", fuel(out.MaxFuel), fuel(parent.MaxFuel))
 	}
+	if out.MaxWallTime > parent.MaxWallTime {
+		p.add(ErrWiden, "MaxWallTime %v is more than the parent's %s", out.MaxWallTime, wallTime(parent.MaxWallTime))
+	}
 	for _, b := range bounds {
 		if o, par := *b.of(&out), *b.of(&parent); o > par {
 			p.add(ErrWiden, "%s %d is more than the parent's %d", b.name, o, par)
@@ -131,6 +136,14 @@ func (parent Config) widenings(out Config) error {
 		}
 	}
 	return p.err()
+}
+
+// wallTime formats a MaxWallTime for an error message.
+func wallTime(d time.Duration) string {
+	if d == UnlimitedWallTime {
+		return "unlimited"
+	}
+	return d.String()
 }
 
 // fuel formats a MaxFuel for an error message.

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // parentConfig is a root with a bound on every field, so that children can
@@ -348,5 +349,29 @@ func TestNarrowMaxTotalMemory(t *testing.T) {
 	}
 	if _, err := child.Narrow(Config{MaxTotalMemory: 2 << 20}); !errors.Is(err, ErrWiden) || !strings.Contains(err.Error(), "MaxTotalMemory") {
 		t.Fatalf("widening: %v, want ErrWiden naming MaxTotalMemory", err)
+	}
+}
+
+func TestMaxWallTimeNarrows(t *testing.T) {
+	root, err := Root(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if root.MaxWallTime != UnlimitedWallTime {
+		t.Fatalf("root MaxWallTime %v, want unlimited", root.MaxWallTime)
+	}
+	child, err := root.Narrow(Config{MaxWallTime: time.Second})
+	if err != nil || child.MaxWallTime != time.Second {
+		t.Fatalf("child: %v, %v", child.MaxWallTime, err)
+	}
+	grand, err := child.Narrow(Config{})
+	if err != nil || grand.MaxWallTime != time.Second {
+		t.Fatalf("a child inherits: %v, %v", grand.MaxWallTime, err)
+	}
+	if _, err := child.Narrow(Config{MaxWallTime: time.Minute}); !errors.Is(err, ErrWiden) {
+		t.Fatalf("a wider MaxWallTime: %v, want ErrWiden", err)
+	}
+	if _, err := Root(Config{MaxWallTime: -time.Second}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("a negative MaxWallTime: %v, want ErrInvalid", err)
 	}
 }

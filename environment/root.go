@@ -30,6 +30,9 @@ func Root(c Config) (Config, error) {
 	if out.MaxFuel == 0 {
 		out.MaxFuel = UnlimitedFuel
 	}
+	if out.MaxWallTime == 0 {
+		out.MaxWallTime = UnlimitedWallTime
+	}
 	if out.MaxTotalMemory == 0 {
 		out.MaxTotalMemory = DefaultMaxTotalMemory
 	}
@@ -74,6 +77,12 @@ func (c Config) validate(who string) error {
 	}
 	if c.MaxFuel == 0 {
 		p.add(ErrInvalid, "%sMaxFuel is 0%s", who, notEffective)
+	}
+	switch {
+	case c.MaxWallTime < 0:
+		p.add(ErrInvalid, "%sMaxWallTime %v is negative", who, c.MaxWallTime)
+	case c.MaxWallTime == 0:
+		p.add(ErrInvalid, "%sMaxWallTime is 0%s", who, notEffective)
 	}
 	if c.MaxTotalMemory == 0 {
 		p.add(ErrInvalid, "%sMaxTotalMemory is 0%s", who, notEffective)

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/wardrt/ward/environment"
 	"github.com/wardrt/ward/internal/wasm"
 	"github.com/wardrt/ward/mailbox"
 )
@@ -154,6 +155,12 @@ func (p *Process) label() string {
 }
 
 func (p *Process) run() {
+	if limit := p.env.cfg.MaxWallTime; limit != environment.UnlimitedWallTime {
+		// Held here, not in the Process: the goroutine lives exactly as
+		// long as the process, and Process has no room to spare.
+		t := time.AfterFunc(limit, func() { p.terminate(&TimeLimitError{Process: p.id, Limit: limit}, false) })
+		defer t.Stop()
+	}
 	var reason Reason
 	defer func() {
 		// Deferred, so that runtime.Goexit still ends the process: from

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Reason says why a process ended. Every Reason is also an error, so
@@ -224,3 +225,24 @@ func (e *InstantiateError) Normal() bool { return false }
 // Unwrap returns the underlying error, a *TrapError when a start function
 // or _initialize trapped.
 func (e *InstantiateError) Unwrap() error { return e.Err }
+
+// ErrTimeLimit is matched by the reason of a process that lived past its
+// environment's MaxWallTime (a *TimeLimitError).
+var ErrTimeLimit = errors.New("ward: wall-clock time limit reached")
+
+// TimeLimitError is the reason of a process killed at its environment's
+// MaxWallTime. Guests see it as ReasonKilled, with this text.
+type TimeLimitError struct {
+	Process ProcessID
+	Limit   time.Duration
+}
+
+func (e *TimeLimitError) Error() string {
+	return fmt.Sprintf("process %s killed at its environment's wall-clock limit of %v", e.Process, e.Limit)
+}
+
+// Normal reports false.
+func (e *TimeLimitError) Normal() bool { return false }
+
+// Is matches ErrTimeLimit.
+func (e *TimeLimitError) Is(target error) bool { return target == ErrTimeLimit }

@@ -436,7 +436,7 @@ func reasonKind(r Reason) uint32 {
 		return abi.ReasonNoConnection
 	case r.Normal():
 		return abi.ReasonNormal
-	case r == Killed:
+	case r == Killed, errors.Is(r, ErrTimeLimit):
 		return abi.ReasonKilled
 	case r == NoProc:
 		return abi.ReasonNoProc
