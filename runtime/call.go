@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 )
 
 // ErrNoReply is matched by the error of a Call whose process ended without
@@ -58,34 +57,38 @@ func (p *Process) call(ctx context.Context, in []byte) ([]byte, error) {
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return nil, fmt.Errorf("ward: calling %s: %w", p, ctxErr)
 	}
-	if errors.Is(err, ErrNoProcess) {
-		// The request's monitor fired: the process has ended, or is
-		// ending, and its reason says how, once, rather than "no such
-		// process" with the reason in brackets.
-		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		reason, werr := p.Wait(wctx)
-		cancel()
-		if werr == nil {
-			return nil, &CallError{Process: p.id, Label: p.label(), Reason: reason}
-		}
+	var ce *CallError
+	if errors.As(err, &ce) {
+		ce.Label = p.label()
+		return nil, ce
 	}
 	return nil, fmt.Errorf("ward: calling %s: %w", p, err)
 }
 
-// CallError is the error of a call whose process ended without replying.
-// It matches ErrNoReply, and unwraps to the process's reason.
+// CallError is the error of a request (Environment.Call, Process.Call,
+// Runtime.Request, Self.Request) whose target ended without replying: it
+// says how the target ended, once. It matches ErrNoReply and, as the
+// target is no longer alive, ErrNoProcess; it unwraps to the target's
+// reason (errors.As with a *TrapError, *FuelError, ...).
 type CallError struct {
 	Process ProcessID
-	Label   string // "module.entry"
+	Label   string // "module.entry", when known
 	Reason  Reason
 }
 
 func (e *CallError) Error() string {
-	return fmt.Sprintf("ward: calling %s (process %s): it ended without replying: %v", e.Label, e.Process, e.Reason)
+	who := "process " + e.Process.String()
+	if e.Label != "" {
+		who = e.Label + " (" + who + ")"
+	}
+	return fmt.Sprintf("ward: request to %s: it ended without replying: %v", who, e.Reason)
 }
 
 // Unwrap returns ErrNoReply and the reason.
 func (e *CallError) Unwrap() []error { return []error{ErrNoReply, e.Reason} }
+
+// Is matches ErrNoProcess: the target is not alive any more.
+func (e *CallError) Is(target error) bool { return target == ErrNoProcess }
 
 // CallCBOR is Call with CBOR on both sides: in is encoded as the request
 // (see EncodeMessage) and the reply decoded into a T.

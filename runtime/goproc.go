@@ -174,7 +174,10 @@ func (s *Self) Request(ctx context.Context, to ProcessID, m Message) (Message, e
 		reply, err = s.Receive(ctx, m.Tag)
 	}
 	if reason, ended := endedBeforeReply(reply); err == nil && ended {
-		return Message{}, fmt.Errorf("ward: process %d ended before replying: %w (%w)", to, ErrNoProcess, reason)
+		if reason == NoProc {
+			return Message{}, fmt.Errorf("ward: request to process %s: %w: %w", to, ErrNoProcess, reason)
+		}
+		return Message{}, &CallError{Process: to, Reason: reason}
 	}
 	if !rt.demonitor(s.p, ref) {
 		s.flushDown(m.Tag) // the target ended meanwhile
