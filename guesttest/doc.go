@@ -17,6 +17,11 @@
 // error are printed with the reason; a passing test's output is logged,
 // which go test shows only with -v.
 //
+// The runtime logs every abnormal end as well, to its own logger; a test
+// that wants only guesttest's report gives runtime.New a quiet one
+// (runtime.WithLogger). A test export that takes parameters cannot be
+// spawned without arguments, and fails saying so.
+//
 //	func TestGuest(t *testing.T) {
 //		rt, _ := runtime.New()
 //		t.Cleanup(func() { rt.Close(context.Background()) })

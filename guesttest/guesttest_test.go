@@ -65,8 +65,16 @@ func TestChildSuite(t *testing.T) {
 		guesttest.Run(t, loadGuest(t), guesttest.WithTimeout(300*time.Millisecond))
 	case "fuel":
 		guesttest.Run(t, loadGuest(t),
-			guesttest.WithConfig(environment.Config{MaxFuel: 100_000}),
+			guesttest.WithConfig(environment.Config{MaxFuel: 100_000}), guesttest.WithTimeout(30*time.Second),
 			guesttest.WithFilter(regexp.MustCompile(`^test_loop$`)))
+	case "parent":
+		mod := loadGuest(t)
+		parent, err := mod.Runtime().NewEnvironment(environment.Config{MaxFuel: 100_000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		guesttest.Run(t, mod, guesttest.WithEnvironment(parent), guesttest.WithTimeout(30*time.Second),
+			guesttest.WithFilter(regexp.MustCompile(`^test_(loop|pass)$`)))
 	case "none":
 		rt, err := runtime.New()
 		if err != nil {
@@ -177,6 +185,21 @@ func TestRunFuelLimitAndFilter(t *testing.T) {
 	}
 	if strings.Contains(out, "TestChildSuite/test_pass") {
 		t.Errorf("the filter let test_pass run:\n%s", out)
+	}
+}
+
+// The tests' environments are children of WithEnvironment's, so they get
+// its limits.
+func TestRunWithEnvironment(t *testing.T) {
+	out, ok := runChild(t, "parent", true)
+	if ok {
+		t.Fatalf("the suite passed; want test_loop to run out of the parent's fuel:\n%s", out)
+	}
+	if res, text := subtestResult(t, out, "test_loop"); res != "FAIL" || !strings.Contains(text, "ran out of fuel (limit 100000)") {
+		t.Errorf("test_loop: %s, want FAIL for the parent's fuel limit:\n%s", res, out)
+	}
+	if res, _ := subtestResult(t, out, "test_pass"); res != "PASS" {
+		t.Errorf("test_pass: %s, want PASS:\n%s", res, out)
 	}
 }
 
