@@ -91,7 +91,7 @@ func Run(t *testing.T, m *runtime.Module, opts ...Option) {
 	}
 	names := Tests(m)
 	if len(names) == 0 {
-		t.Errorf("ward: module %q has no test exports (exported functions named %s*)", m.Name(), TestPrefix)
+		t.Errorf("module %q has no test exports (exported functions named %s*)", m.Name(), TestPrefix)
 		return
 	}
 	for _, name := range names {
@@ -110,13 +110,13 @@ func runOne(t *testing.T, parent *runtime.Environment, m *runtime.Module, name s
 	c.WASI.Stderr = &stderr
 	env, err := parent.NewChild(c)
 	if err != nil {
-		t.Fatalf("ward: making the test's environment: %v", err)
+		t.Fatalf("making the test's environment: %v", err)
 	}
 	// Close kills whatever the test left running (processes it spawned)
 	// and frees the environment before the next test starts.
 	defer func() {
 		if err := env.Close(context.Background()); err != nil {
-			t.Errorf("ward: closing the test's environment: %v", err)
+			t.Errorf("closing the test's environment: %v", err)
 		}
 	}()
 
@@ -124,7 +124,7 @@ func runOne(t *testing.T, parent *runtime.Environment, m *runtime.Module, name s
 	defer cancel()
 	p, err := env.Spawn(ctx, m, name)
 	if err != nil {
-		t.Fatalf("ward: spawning %s: %v", name, err)
+		t.Fatalf("%s cannot run as a test: %v", name, err)
 	}
 	reason, waitErr := p.Wait(ctx)
 	if waitErr != nil {

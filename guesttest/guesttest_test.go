@@ -36,6 +36,7 @@ const guestWAT = `(module $guest
     (call $deep_fault))
   (func (export "test_exit") (call $proc_exit (i32.const 3)))
   (func (export "test_loop") (loop $l (br $l)))
+  (func (export "test_params") (param i32))
   (func (export "helper_trap") unreachable))`
 
 func loadGuest(t *testing.T) *runtime.Module {
@@ -142,6 +143,7 @@ func TestRunReportsEachEnd(t *testing.T) {
 		{"test_print", "PASS", nil},
 		{"test_trap", "FAIL", []string{"trapped", "unreachable", "backtrace:", "deep_fault", "--- guest stderr ---\n", "about to trap"}},
 		{"test_exit", "FAIL", []string{"exited with code 3"}},
+		{"test_params", "FAIL", []string{"test_params cannot run as a test", "takes 1 params"}},
 		{"test_loop", "FAIL", []string{"ward: guest test timed out after 300ms", "killed"}},
 	} {
 		res, text := subtestResult(t, out, c.name)
@@ -216,7 +218,7 @@ func TestRunPassingSuite(t *testing.T) {
 
 func TestTests(t *testing.T) {
 	got := strings.Join(guesttest.Tests(loadGuest(t)), " ")
-	if want := "test_exit test_loop test_pass test_print test_trap"; got != want {
+	if want := "test_exit test_loop test_params test_pass test_print test_trap"; got != want {
 		t.Errorf("Tests = %q, want %q", got, want)
 	}
 }
