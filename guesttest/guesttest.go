@@ -115,7 +115,7 @@ func runOne(t *testing.T, parent *runtime.Environment, m *runtime.Module, name s
 	// Close kills whatever the test left running (processes it spawned)
 	// and frees the environment before the next test starts.
 	defer func() {
-		if err := env.Close(context.Background()); err != nil {
+		if err := env.Close(t.Context()); err != nil {
 			t.Errorf("closing the test's environment: %v", err)
 		}
 	}()
@@ -143,9 +143,9 @@ func runOne(t *testing.T, parent *runtime.Environment, m *runtime.Module, name s
 // deadline, so the runner reports a hung guest instead of go test
 // panicking with every goroutine's stack.
 func testContext(t *testing.T, timeout time.Duration) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(t.Context())
 	if timeout > 0 {
-		ctx, cancel = context.WithTimeout(context.Background(), timeout)
+		ctx, cancel = context.WithTimeout(t.Context(), timeout)
 	}
 	if dl, ok := t.Deadline(); ok {
 		inner, innerCancel := context.WithDeadline(ctx, dl.Add(-time.Second))
