@@ -19,8 +19,9 @@ import (
 // TestPrefix is the start of the name of every export Run treats as a test.
 const TestPrefix = "test_"
 
-// ErrTimeout is in the failure of a test whose process outlived the
-// per-test timeout (WithTimeout) and was killed.
+// ErrTimeout is the reason a test fails when its process outlived the
+// per-test timeout (WithTimeout) and was killed; its text starts the
+// failure message.
 var ErrTimeout = errors.New("ward: guest test timed out")
 
 // Option changes how Run runs a module's tests.
