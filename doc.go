@@ -22,6 +22,8 @@
 //     jobs, a global registry; [github.com/wardrt/ward/cluster/embed]
 //     starts a NATS server inside the program.
 //   - [github.com/wardrt/ward/guest]: the SDK for Go guests.
+//   - [github.com/wardrt/ward/guesttest]: a guest's test_* exports run as
+//     subtests of a Go test, each in a fresh process.
 //
 // Guests reach the host through the functions of the ward_process,
 // ward_message and ward_registry namespaces and WASI preview 1; process

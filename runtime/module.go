@@ -33,6 +33,10 @@ func (m *Module) Name() string { return m.name }
 // Hash returns the SHA-256 of the module's bytes, hex-encoded.
 func (m *Module) Hash() string { return hex.EncodeToString(m.hash[:]) }
 
+// Runtime returns the runtime that compiled the module, the only one
+// whose environments can spawn it.
+func (m *Module) Runtime() *Runtime { return m.rt }
+
 // Imports lists the module's imports.
 func (m *Module) Imports() []environment.Import {
 	return append([]environment.Import(nil), m.imports...)

@@ -156,3 +156,11 @@ func TestCloseWaitsForBackgroundCompile(t *testing.T) {
 		}
 	}
 }
+
+func TestModuleRuntime(t *testing.T) {
+	r1, r2 := newRuntime(t), newRuntime(t)
+	m := load(t, r1, "m", []byte(`(module (func (export "run")))`))
+	if m.Runtime() != r1 || m.Runtime() == r2 {
+		t.Errorf("Module.Runtime is not the runtime that loaded it")
+	}
+}
