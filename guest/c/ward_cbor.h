@@ -194,7 +194,9 @@ static inline int32_t ward__cbor_take(ward_cbor_reader *r, uint8_t want, uint64_
   return WARD_CBOR_OK;
 }
 
-/* ward_cbor_peek returns the type of the next item without taking it. */
+/* ward_cbor_peek returns the type of the next item without taking it:
+ * WARD_CBOR_NONE at the end of the data, or when the reader has an error,
+ * or when the next head is malformed (which sets the error). */
 static inline enum ward_cbor_type ward_cbor_peek(ward_cbor_reader *r) {
   uint8_t major;
   uint64_t arg;
