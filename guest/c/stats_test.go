@@ -244,3 +244,53 @@ func reversed(b []byte) []byte {
 
 // head shortens data for a failure message.
 func head(b []byte) []byte { return b[:min(len(b), 32)] }
+
+// TestCBORClient runs the C client: it encodes a request with
+// ward_cbor.h, sends it to a C stats server with ward_cbor_request, decodes
+// the reply and reports part of it with ward_cbor_send, which Go decodes.
+func TestCBORClient(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rt, err := runtime.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close(context.Background())
+	mod, err := rt.LoadModule(ctx, "stats", statsWasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reports := make(chan runtime.Message, 1)
+	collector, err := rt.Environment().SpawnGo(ctx, "collector", func(ctx context.Context, self *runtime.Self) error {
+		m, err := self.Receive(ctx, 1)
+		if err == nil {
+			reports <- m
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := rt.Environment().Spawn(ctx, mod, "stats_client", runtime.I64(int64(collector.ID())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reason, err := p.Wait(ctx); err != nil || !reason.Normal() {
+		t.Fatalf("client ended: %v, %v", reason, err)
+	}
+	select {
+	case m := <-reports:
+		var got struct {
+			Name string `cbor:"name"`
+			Sum  int64  `cbor:"sum"`
+		}
+		if err := runtime.DecodeMessage(m, &got); err != nil {
+			t.Fatal(err)
+		}
+		if got.Name != "FROM C" || got.Sum != 41 {
+			t.Errorf("report %+v, want name FROM C, sum 41", got)
+		}
+	case <-ctx.Done():
+		t.Fatal("no report from the client")
+	}
+}

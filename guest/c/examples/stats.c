@@ -1,7 +1,12 @@
 /*
  * stats.c: a ward guest in C that speaks CBOR, with ward_cbor.h.
  *
- *   stats_server()  answers every request until a message with tag 0.
+ *   stats_server()          answers every request until a message with
+ *                           tag 0.
+ *   stats_client(report_to) spawns a stats_server, sends it a request,
+ *                           checks the reply, reports {"name", "sum"} from
+ *                           it to report_to (tag 1), stops the server and
+ *                           exits with 0 if all went well.
  *
  * A request is a CBOR map (what runtime.EncodeMessage makes of a Go
  * struct):
@@ -27,7 +32,7 @@
 #include "ward.h"
 #include "ward_cbor.h"
 
-enum { TAG_STOP = 0 };
+enum { TAG_STOP = 0, TAG_REPORT = 1 };
 
 typedef struct request {
   const char *name;
@@ -149,4 +154,57 @@ void stats_server(void) {
     if (ward_message_get_tag() == TAG_STOP) return; /* a normal end */
     answer(ward_message_data_size());
   }
+}
+
+__attribute__((export_name("stats_client")))
+void stats_client(int64_t report_to) {
+  static const char entry[] = "stats_server";
+  int64_t server = 0; /* written by the host */
+  if (ward_process_spawn((int32_t)(uintptr_t)entry, sizeof entry - 1, 0, 0, (int32_t)(uintptr_t)&server) != WARD_OK)
+    ward_process_exit(1);
+
+  /* {"values": [40, 2, -1], "name": "from c", "upper": true} */
+  uint8_t out[64], in[64];
+  ward_cbor_writer w;
+  ward_cbor_writer_init(&w, out, sizeof out);
+  ward_cbor_put_map(&w, 3);
+  ward_cbor_put_cstr(&w, "values");
+  ward_cbor_put_array(&w, 3);
+  ward_cbor_put_int(&w, 40);
+  ward_cbor_put_int(&w, 2);
+  ward_cbor_put_int(&w, -1);
+  ward_cbor_put_cstr(&w, "name");
+  ward_cbor_put_cstr(&w, "from c");
+  ward_cbor_put_cstr(&w, "upper");
+  ward_cbor_put_bool(&w, 1);
+  ward_cbor_reader r;
+  if (ward_cbor_request(server, &w, &r, in, sizeof in, 5000) != WARD_OK) ward_process_exit(2);
+
+  /* The reply: name, sum, count, data, error (null), in any order. */
+  const char *name = 0;
+  size_t name_len = 0, pairs = 0;
+  int64_t sum = 0;
+  ward_cbor_get_map(&r, &pairs);
+  for (size_t i = 0; i < pairs && !r.err; i++) {
+    const char *key = 0;
+    size_t n = 0;
+    ward_cbor_get_text(&r, &key, &n);
+    if (ward_cbor_text_is(key, n, "name")) ward_cbor_get_text(&r, &name, &name_len);
+    else if (ward_cbor_text_is(key, n, "sum")) ward_cbor_get_int(&r, &sum);
+    else if (ward_cbor_text_is(key, n, "error")) ward_cbor_get_null(&r); /* an error is text */
+    else ward_cbor_skip(&r);
+  }
+  if (ward_cbor_end(&r) != WARD_CBOR_OK) ward_process_exit(3);
+
+  ward_cbor_writer_init(&w, out, sizeof out);
+  ward_cbor_put_map(&w, 2);
+  ward_cbor_put_cstr(&w, "name");
+  ward_cbor_put_text(&w, name, name_len);
+  ward_cbor_put_cstr(&w, "sum");
+  ward_cbor_put_int(&w, sum);
+  if (ward_cbor_send(report_to, TAG_REPORT, &w) != WARD_OK) ward_process_exit(4);
+
+  ward_message_create_data(TAG_STOP);
+  ward_message_send(server);
+  ward_process_exit(0);
 }
