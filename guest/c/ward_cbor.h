@@ -11,8 +11,8 @@
  * floats, undefined, simple values. Indefinite lengths are refused, as is
  * text that is not UTF-8 (Go's decoder refuses it too).
  *
- * Header only: include it after ward.h. It needs memcpy (wasi-libc, or
- * your own in a -nostdlib build).
+ * Header only: include it after ward.h. It uses <string.h> (memcpy,
+ * memcmp, strlen), so it needs a C library: wasi-libc, as build.sh links.
  *
  * Errors. Every function returns WARD_CBOR_OK (0) or a WARD_CBOR_ERR_*
  * code; the message helpers also return ward.h's WARD_ERR_* statuses,
