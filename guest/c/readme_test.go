@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,15 +18,21 @@ import (
 )
 
 // readmeProgram returns the first ```c block of README.md.
-func readmeProgram(t *testing.T) string {
+func readmeProgram(t *testing.T) string { return readmeBlock(t, 0) }
+
+// readmeBlock returns the ```c block of README.md after skip others.
+func readmeBlock(t *testing.T, skip int) string {
 	t.Helper()
 	b, err := os.ReadFile("README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, rest, ok := strings.Cut(string(b), "```c\n")
-	if !ok {
-		t.Fatal("README.md has no ```c block")
+	rest := string(b)
+	for range skip + 1 {
+		var ok bool
+		if _, rest, ok = strings.Cut(rest, "```c\n"); !ok {
+			t.Fatalf("README.md has fewer than %d ```c blocks", skip+1)
+		}
 	}
 	prog, _, ok := strings.Cut(rest, "```")
 	if !ok {
@@ -130,5 +137,98 @@ func TestREADMEProgramBare(t *testing.T) {
 	t.Logf("greet.wasm (bare): %d bytes", len(wasm))
 	if got := runGreet(t, wasm); got != "hello, ward" {
 		t.Errorf("main reported %q, want %q", got, "hello, ward")
+	}
+}
+
+// TestREADMECBOR builds the README's CBOR program (its second C block) and
+// talks to it as its Go snippet does: typed requests in, typed replies
+// out, and an error reply, not a wrong total, for data that is not a
+// request.
+func TestREADMECBOR(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "counter.c")
+	if err := os.WriteFile(src, []byte(readmeBlock(t, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	buildC(t, dir, src)
+	wasm, err := os.ReadFile(filepath.Join(dir, "counter.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rt, err := runtime.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close(context.Background())
+	mod, err := rt.LoadModule(ctx, "counter", wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counter, err := rt.Environment().Spawn(ctx, mod, "counter")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type reply struct {
+		Total *uint64 `cbor:"total"`
+		Error *uint64 `cbor:"error"`
+	}
+	show := func(r reply) string {
+		f := func(p *uint64) string {
+			if p == nil {
+				return "none"
+			}
+			return fmt.Sprint(*p)
+		}
+		return "total " + f(r.Total) + ", error " + f(r.Error)
+	}
+	ask := func(m runtime.Message) reply {
+		t.Helper()
+		r, err := rt.Request(ctx, counter.ID(), m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out reply
+		if err := runtime.DecodeMessage(r, &out); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	for i, tc := range []struct {
+		req   any
+		total uint64
+	}{
+		{map[string]uint64{"add": 2}, 2},
+		{struct {
+			Note string `cbor:"note"`
+			Add  uint64 `cbor:"add"`
+		}{"skipped", 40}, 42},
+		{map[string]any{}, 42},
+	} {
+		m, err := runtime.EncodeMessage(0, tc.req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ask(m); got.Total == nil || *got.Total != tc.total || got.Error != nil {
+			t.Errorf("request %d: reply %s, want total %d", i, show(got), tc.total)
+		}
+	}
+	for _, bad := range []struct {
+		data []byte
+		code uint64
+	}{
+		{[]byte{0xa1, 0x63, 'a', 'd', 'd', 0x20}, 103},               // {"add": -1}
+		{[]byte{0xa1, 0x63, 'a', 'd', 'd'}, 101},                     // no value
+		{append([]byte{0xa1, 0x63, 'a', 'd', 'd', 0x01}, 0x01), 102}, // trailing byte
+		{append([]byte{0x41}, make([]byte, 2000)...), 105},           // larger than in[]
+	} {
+		if got := ask(runtime.Message{Data: bad.data}); got.Error == nil || *got.Error != bad.code || got.Total != nil {
+			t.Errorf("% x: reply %s, want error %d", head(bad.data), show(got), bad.code)
+		}
+	}
+	m, _ := runtime.EncodeMessage(0, map[string]uint64{"add": 1})
+	if got := ask(m); got.Total == nil || *got.Total != 43 {
+		t.Errorf("after the bad requests: reply %s, want total 43", show(got))
 	}
 }
