@@ -212,3 +212,20 @@ func TestSpawnChecksEntry(t *testing.T) {
 		t.Fatalf("add: %v", reason)
 	}
 }
+
+// A start function that runs out of fuel ends the way it would later in
+// the process's life: its InstantiateError wraps the same FuelError.
+func TestInstantiationLimitsEndLikeLater(t *testing.T) {
+	r := newRuntime(t)
+	env := childEnv(t, r.Environment(), environment.Config{MaxFuel: 10000, MaxMemory: 2 << 16})
+	spin := load(t, r, "spin_start", []byte(`(module (memory 1) (func $s (loop $l (br $l))) (start $s) (func (export "run")))`))
+	reason := wait(t, spawn(t, env, spin, "run"))
+	var ie *InstantiateError
+	var fe *FuelError
+	if !errors.As(reason, &ie) || !errors.Is(reason, ErrOutOfFuel) || !errors.As(reason, &fe) {
+		t.Fatalf("a start function out of fuel: %T %v, want an InstantiateError matching ErrOutOfFuel", reason, reason)
+	}
+	if reasonKind(reason) != reasonKind(&InstantiateError{}) {
+		t.Fatalf("guests see kind %d", reasonKind(reason))
+	}
+}

@@ -357,7 +357,13 @@ func (p *Process) classify(wp *wasm.Proc) Reason {
 		t.Backtrace = append(t.Backtrace, Frame{Module: f.Module, Func: f.Func, FuncIndex: f.FuncIndex, ModuleOffset: f.ModuleOffset})
 	}
 	if o.Phase == "instantiate" || o.Phase == "initialize" {
+		// A start function or _initialize that runs out of fuel ends the
+		// way it would later: the InstantiateError wraps the same
+		// FuelError, so errors.Is(reason, ErrOutOfFuel) holds either way.
 		var err error = t
+		if t.Code == TrapOutOfFuel {
+			err = &FuelError{Limit: p.env.cfg.MaxFuel, Trap: t}
+		}
 		if o.Kind == wasm.Failed {
 			err = errors.New(o.Message)
 			if wp.BudgetRefused() || strings.Contains(o.Message, "exceeds memory limits") {
