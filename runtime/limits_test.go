@@ -225,7 +225,7 @@ func TestInstantiationLimitsEndLikeLater(t *testing.T) {
 	if !errors.As(reason, &ie) || !errors.Is(reason, ErrOutOfFuel) || !errors.As(reason, &fe) {
 		t.Fatalf("a start function out of fuel: %T %v, want an InstantiateError matching ErrOutOfFuel", reason, reason)
 	}
-	if reasonKind(reason) != reasonKind(&InstantiateError{}) {
-		t.Fatalf("guests see kind %d", reasonKind(reason))
+	if reasonKind(reason) != reasonKind(&FuelError{}) {
+		t.Fatalf("guests see kind %d, want out of fuel as for a later end", reasonKind(reason))
 	}
 }
