@@ -191,3 +191,69 @@ func TestEventsHookPanic(t *testing.T) {
 		}
 	}
 }
+
+// TestStatsMessagesConcurrent sends from several goroutines to processes
+// that receive and end while Stats is read, and checks that no message
+// is lost from the count or counted twice once all have ended.
+func TestStatsMessagesConcurrent(t *testing.T) {
+	r := newRuntime(t)
+	ctx := testCtx(t)
+	const senders, perSender = 4, 200
+	sink := func() *Process {
+		p, err := r.Environment().SpawnGo(ctx, "sink", func(ctx context.Context, self *Self) error {
+			for range senders * perSender / 2 {
+				if _, err := self.Receive(ctx); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	sinks := []*Process{sink(), sink()}
+	var wg sync.WaitGroup
+	for i := range senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			to := sinks[i%2].ID()
+			for range perSender {
+				for {
+					err := r.Send(ctx, to, Message{Tag: 1})
+					if err == nil {
+						break
+					}
+					if !errors.Is(err, mailbox.ErrFull) {
+						t.Error(err)
+						return
+					}
+				}
+			}
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	for running := true; running; {
+		select {
+		case <-done:
+			running = false
+		default:
+		}
+		// A process ending now may be missing for a moment, but the
+		// count never exceeds what was sent.
+		if s := r.Stats(); s.MessagesSent > senders*perSender {
+			t.Fatalf("%d messages counted, more than the %d sent", s.MessagesSent, senders*perSender)
+		}
+	}
+	for _, p := range sinks {
+		if reason := wait(t, p); reason != Normal {
+			t.Fatalf("sink: %v", reason)
+		}
+	}
+	if s := r.Stats(); s.MessagesSent != senders*perSender {
+		t.Errorf("%d messages counted, want %d", s.MessagesSent, senders*perSender)
+	}
+}
