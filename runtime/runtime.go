@@ -240,10 +240,11 @@ type Stats struct {
 	Ended   [NumEndKinds]uint64
 	// MessagesSent counts messages queued in the mailboxes of this
 	// runtime's processes: sends from processes and from Go, timers'
-	// messages and arrivals from other nodes, but not the runtime's own
-	// exit and DOWN signals. MailboxFull counts messages a full mailbox
-	// refused (mailbox.ErrFull), including those from other nodes, which
-	// RemoteDropped counts too.
+	// messages and arrivals from other nodes, but not the exit and DOWN
+	// signals of links and monitors (a DOWN for a monitor of a process
+	// already gone is queued as a message, and counted). MailboxFull
+	// counts messages a full mailbox refused (mailbox.ErrFull), including
+	// those from other nodes, which RemoteDropped counts too.
 	MessagesSent uint64
 	MailboxFull  uint64
 }
