@@ -21,6 +21,11 @@ type Mailbox struct {
 	// It is sent to only with mu held, so that Close, which also holds mu,
 	// can never close it under a sender.
 	notify chan struct{}
+	// accepted and refused count Push and PushQuiet calls that queued a
+	// message and that met a limit. Under mu, which every push holds
+	// anyway: a shared counter elsewhere would cost each send a contended
+	// cache line.
+	accepted, refused uint64
 }
 
 // New returns an empty, open mailbox with the given limits. Zero fields of l
@@ -54,21 +59,34 @@ func (m *Mailbox) push(msg Message, wake bool) error {
 		return ErrClosed
 	}
 	if m.q.count >= m.limits.MaxMessages {
+		m.refused++
 		return &FullError{Limit: LimitMessages, Max: m.limits.MaxMessages, Used: m.q.count, Size: 1}
 	}
 	if size := len(msg.Data); size > m.limits.MaxBytes-m.q.bytes {
+		m.refused++
 		return &FullError{Limit: LimitBytes, Max: m.limits.MaxBytes, Used: m.q.bytes, Size: size}
 	}
 	// Inline the common case, a push the reservation already covers.
 	if m.limits.Budget != nil && m.q.held()+int64(len(msg.Data))+MessageOverhead > m.reserved &&
 		!m.reserveLocked(len(msg.Data)) {
+		m.refused++
 		return &FullError{Limit: LimitBudget, Used: m.q.bytes, Size: len(msg.Data)}
 	}
+	m.accepted++
 	m.q.push(msg)
 	if wake {
 		m.wakeLocked()
 	}
 	return nil
+}
+
+// Counts reports how many messages Push and PushQuiet have queued
+// (accepted) and refused with ErrFull (refused) since New. Signals
+// (PushSignal) and pushes to a closed mailbox are in neither.
+func (m *Mailbox) Counts() (accepted, refused uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.accepted, m.refused
 }
 
 // PushSignal appends msg like Push but ignores the limits. It is for the

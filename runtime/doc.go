@@ -87,4 +87,11 @@
 // *TrapError, *FuelError, *MemoryLimitError, *ExitError, *InstantiateError.
 // Every Reason is an error; abnormal ones are logged through the runtime's
 // *slog.Logger (WithLogger), Killed excepted.
+//
+// # Observability
+//
+// Stats counts processes spawned, processes ended by EndKind, messages
+// queued and messages refused by full mailboxes. WithEvents reports each
+// process's start and end, with its environment, module, entry and
+// reason, to a function of the embedder's, on the process's own goroutine.
 package runtime

@@ -177,6 +177,7 @@ func (p *Process) run() {
 		}
 		p.end(reason)
 	}()
+	p.emit(EventStart, nil, 0)
 	if p.goFn != nil {
 		p.executeGo(&reason)
 	} else {
@@ -198,15 +199,22 @@ func (p *Process) end(reason Reason) {
 	if !viaLink && !reason.Normal() && reason != Killed {
 		names = p.names() // for the failure log, before the names go
 	}
-	r.leave(p)
+	kind := endKind(reason, viaLink)
+	r.leave(p, kind)
 	p.unregisterAll()
 	p.mb.Close()
+	sent, full := p.mb.Counts() // final: the mailbox is closed
+	r.endedSent.Add(sent)
+	if full > 0 {
+		r.endedFull.Add(full)
+	}
 	p.env.release()
 	p.reason = reason
 	p.propagateExit(reason)
 	if !viaLink && !p.quiet {
 		p.logExit(reason, names)
 	}
+	p.emit(EventEnd, reason, kind)
 	close(p.done)
 	r.wg.Done()
 }

@@ -52,15 +52,17 @@ func (r *Runtime) enter(p *Process) error {
 		return ErrEnvironmentClosed
 	}
 	r.procs[p.id&route.LocalMask] = p
+	r.spawned++
 	r.wg.Add(1)
 	return nil
 }
 
 // leave takes an ended process out of the table: its id finds nothing
 // from now on.
-func (r *Runtime) leave(p *Process) {
+func (r *Runtime) leave(p *Process, kind EndKind) {
 	r.mu.Lock()
 	delete(r.procs, p.id&route.LocalMask)
+	r.ended[kind]++
 	r.mu.Unlock()
 }
 

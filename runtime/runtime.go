@@ -64,6 +64,14 @@ type Runtime struct {
 	cluster       atomic.Pointer[attachment]
 	remoteDropped atomic.Uint64
 	nextEnvID     atomic.Uint64
+
+	// Counters for Stats. spawned and ended are kept under mu, which
+	// enter and leave hold anyway; what ended processes' mailboxes
+	// counted is folded into the atomics once per process, so a send
+	// touches no shared counter (mailbox.Counts).
+	spawned              uint64
+	ended                [NumEndKinds]uint64
+	endedSent, endedFull atomic.Uint64
 }
 
 type options struct {
@@ -76,6 +84,7 @@ type options struct {
 	memoryReserve uint64
 	root          environment.Config
 	hostModules   []hostapi.Module
+	events        func(Event)
 }
 
 // Option configures a Runtime.
@@ -223,19 +232,47 @@ type Stats struct {
 	// remote sender cannot be told in time, so, unlike a local send,
 	// nothing refuses it).
 	RemoteDropped uint64
+
+	// Spawned counts the processes started since New, Go-native ones
+	// and those Request makes included; Ended counts those that ended,
+	// by EndKind.
+	Spawned uint64
+	Ended   [NumEndKinds]uint64
+	// MessagesSent counts messages queued in the mailboxes of this
+	// runtime's processes: sends from processes and from Go, timers'
+	// messages and arrivals from other nodes, but not the exit and DOWN
+	// signals of links and monitors (a DOWN for a monitor of a process
+	// already gone is queued as a message, and counted). MailboxFull
+	// counts messages a full mailbox refused (mailbox.ErrFull), including
+	// those from other nodes, which RemoteDropped counts too.
+	MessagesSent uint64
+	MailboxFull  uint64
 }
 
-// Stats returns a snapshot of the runtime's resource use; all zero once
-// Close has finished.
+// Stats returns a snapshot of the runtime's resource use and counters. Its
+// cost grows with the processes alive, whose mailboxes it asks for their
+// counts: call it now and then, not per message. The messages of a
+// process ending at that moment may show up in the next snapshot instead.
+// Once Close has finished, the resource fields are zero and the counters
+// keep their final values.
 func (r *Runtime) Stats() Stats {
 	r.mu.RLock()
+	s := Stats{Processes: len(r.procs), Spawned: r.spawned, Ended: r.ended, RemoteDropped: r.remoteDropped.Load()}
+	for _, p := range r.procs {
+		sent, full := p.mb.Counts()
+		s.MessagesSent += sent
+		s.MailboxFull += full
+	}
 	closed := r.closed
 	r.mu.RUnlock()
+	s.MessagesSent += r.endedSent.Load()
+	s.MailboxFull += r.endedFull.Load()
 	if closed {
-		return Stats{} // the stack pool went with the engine
+		return s // the stack pool went with the engine
 	}
-	inUse, mapped := r.engine.StacksInUse()
-	return Stats{Processes: r.NumProcesses(), Modules: r.modules.len(), StacksInUse: inUse, StacksAlloc: mapped, RemoteDropped: r.remoteDropped.Load()}
+	s.Modules = r.modules.len()
+	s.StacksInUse, s.StacksAlloc = r.engine.StacksInUse()
+	return s
 }
 
 // Close kills every process, waits until each has ended and its store is

@@ -1,3 +1,5 @@
+//go:build linux && (amd64 || arm64) && cgo
+
 // Command wat2wasm builds WebAssembly text fixtures into the binaries tests
 // embed, using the same wasmtime that runs them, so there is no external
 // toolchain to install and no version of it to drift from.
