@@ -7,6 +7,10 @@
 // host and the other processes carry on. Processes wait without holding OS
 // threads, so a program can keep a hundred thousand of them parked at once.
 //
+// The plugin call is one line: Environment.Call spawns a fresh process,
+// hands it the input and returns its reply, killing it when the call is
+// done or its context ends (README.md, "Your first plugin").
+//
 // The packages:
 //
 //   - [github.com/wardrt/ward/runtime]: the runtime, modules, environments
@@ -20,7 +24,9 @@
 //   - [github.com/wardrt/ward/cluster]: several runtimes as nodes of one
 //     cluster over NATS: remote processes, noconnection, remote spawn and
 //     jobs, a global registry; [github.com/wardrt/ward/cluster/embed]
-//     starts a NATS server inside the program.
+//     starts a NATS server inside the program, and
+//     [github.com/wardrt/ward/cluster/standalone] joins a node to one it
+//     starts.
 //   - [github.com/wardrt/ward/guest]: the SDK for Go guests.
 //   - [github.com/wardrt/ward/guesttest]: a guest's test_* exports run as
 //     subtests of a Go test, each in a fresh process.
