@@ -543,6 +543,10 @@ func TestGlobalNoLostUpdates(t *testing.T) {
 	if err := n1.g.Register(ctx, "cas", "1.0.0", b.ID()); err != nil {
 		t.Fatal(err)
 	}
+	// Once node 2 has seen the new holder no later update is on its way
+	// to overwrite the stale entry put back below (under -race, one could
+	// land between the two and make the unregister current).
+	globalEventually(t, "node 2 sees the new holder", func() bool { return n2.cachedPID("cas", "1.0.0") == n1.qid(b) })
 	n2.g.cache.mu.Lock()
 	n2.g.cache.keys[key] = stale // as if node 2's watch lagged
 	n2.g.cache.mu.Unlock()
