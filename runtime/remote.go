@@ -194,17 +194,13 @@ func (a *attachment) linkRemote(p *Process, to ProcessID) error {
 		p.sig.mu.Unlock()
 		return nil
 	}
-	if n := len(p.sig.links) + len(t.links); n >= p.env.cfg.MaxLinks {
-		p.sig.mu.Unlock()
-		return fmt.Errorf("%w: process %s has %d, its environment's MaxLinks", ErrTooManyLinks, p.id, n)
+	err := p.linkRoom(p.id, to)
+	if err == nil {
+		err = p.chargeEntry(ErrTooManyLinks)
 	}
-	if err := p.mb.CheckFull(); err != nil {
+	if err != nil {
 		p.sig.mu.Unlock()
-		return fmt.Errorf("ward: link of %s and %s refused while process %s's mailbox is full: %w", p.id, to, p.id, err)
-	}
-	if !p.env.mem.Take(signalEntryCost) {
-		p.sig.mu.Unlock()
-		return fmt.Errorf("%w: process %s's environment has no room left in its MaxTotalMemory", ErrTooManyLinks, p.id)
+		return err
 	}
 	if t.links == nil {
 		t.links = map[ProcessID]struct{}{}
@@ -240,28 +236,15 @@ func (a *attachment) unlinkRemote(p *Process, to ProcessID) {
 // under tag; bounded as watch bounds a local monitor. A node that is not
 // there answers with a DOWN noconnection at once.
 func (a *attachment) watchRemote(w *Process, target ProcessID, ref MonitorRef, tag int64) error {
-	bounded := tag == abi.TagDown
 	w.sig.mu.Lock()
 	if w.sig.dead {
 		w.sig.mu.Unlock()
 		return nil
 	}
 	t := a.tiesOf(w, true)
-	if bounded {
-		if n := len(w.sig.watching) + len(t.watching); n >= w.env.cfg.MaxMonitors {
-			w.sig.mu.Unlock()
-			return fmt.Errorf("%w: process %s holds %d, its environment's MaxMonitors", ErrTooManyMonitors, w.id, n)
-		}
-		if err := w.mb.CheckFull(); err != nil {
-			w.sig.mu.Unlock()
-			return fmt.Errorf("ward: monitor of %s refused while process %s's mailbox is full: %w", target, w.id, err)
-		}
-		if !w.env.mem.Take(signalEntryCost) {
-			w.sig.mu.Unlock()
-			return fmt.Errorf("%w: process %s's environment has no room left in its MaxTotalMemory", ErrTooManyMonitors, w.id)
-		}
-	} else {
-		w.env.mem.Force(signalEntryCost)
+	if err := w.chargeWatch(target, tag == abi.TagDown); err != nil {
+		w.sig.mu.Unlock()
+		return err
 	}
 	if t.watching == nil {
 		t.watching = map[MonitorRef]remoteRef{}

@@ -122,19 +122,16 @@ func (r *Runtime) link(a, b *Process) error {
 		return nil // at most one link per pair
 	}
 	for _, p := range [2]*Process{a, b} {
-		if n := len(p.sig.links) + p.remoteLinks(); n >= p.env.cfg.MaxLinks {
-			return fmt.Errorf("%w: process %d has %d, its environment's MaxLinks", ErrTooManyLinks, p.id, n)
-		}
-		if err := p.mb.CheckFull(); err != nil {
-			return fmt.Errorf("ward: link of %d and %d refused while process %d's mailbox is full: %w", a.id, b.id, p.id, err)
+		if err := p.linkRoom(a.id, b.id); err != nil {
+			return err
 		}
 	}
-	if !a.env.mem.Take(signalEntryCost) {
-		return fmt.Errorf("%w: process %d's environment has no room left in its MaxTotalMemory", ErrTooManyLinks, a.id)
+	if err := a.chargeEntry(ErrTooManyLinks); err != nil {
+		return err
 	}
-	if !b.env.mem.Take(signalEntryCost) {
+	if err := b.chargeEntry(ErrTooManyLinks); err != nil {
 		a.env.mem.Give(signalEntryCost)
-		return fmt.Errorf("%w: process %d's environment has no room left in its MaxTotalMemory", ErrTooManyLinks, b.id)
+		return err
 	}
 	if a.sig.links == nil {
 		a.sig.links = map[ProcessID]*Process{}
@@ -145,6 +142,49 @@ func (r *Runtime) link(a, b *Process) error {
 	a.sig.links[b.id] = b
 	b.sig.links[a.id] = a
 	return nil
+}
+
+// linkRoom says why p, one end of a link of a and b, may not take it:
+// p has MaxLinks links already (with processes of any node), or its
+// mailbox is full (a link can bring an EXIT message, see signal). The
+// caller holds p.sig.mu.
+func (p *Process) linkRoom(a, b ProcessID) error {
+	if n := len(p.sig.links) + p.remoteLinks(); n >= p.env.cfg.MaxLinks {
+		return fmt.Errorf("%w: process %d has %d, its environment's MaxLinks", ErrTooManyLinks, p.id, n)
+	}
+	if err := p.mb.CheckFull(); err != nil {
+		return fmt.Errorf("ward: link of %d and %d refused while process %d's mailbox is full: %w", a, b, p.id, err)
+	}
+	return nil
+}
+
+// chargeEntry charges p's environment for one link end or monitor, or
+// says with sentinel that its MaxTotalMemory has no room for it.
+func (p *Process) chargeEntry(sentinel error) error {
+	if !p.env.mem.Take(signalEntryCost) {
+		return fmt.Errorf("%w: process %d's environment has no room left in its MaxTotalMemory", sentinel, p.id)
+	}
+	return nil
+}
+
+// chargeWatch admits and charges one more monitor held by w, of a target
+// on any node. Only a plain monitor (bounded) is refused: at MaxMonitors
+// (counting those on other nodes' processes), while w's mailbox is full
+// (its DOWN could not be refused later), or past MaxTotalMemory. A
+// request's watch is charged all the same, never refused: a process has
+// one request pending at a time. The caller holds w.sig.mu.
+func (w *Process) chargeWatch(target ProcessID, bounded bool) error {
+	if !bounded {
+		w.env.mem.Force(signalEntryCost)
+		return nil
+	}
+	if n := len(w.sig.watching) + w.remoteMonitors(); n >= w.env.cfg.MaxMonitors {
+		return fmt.Errorf("%w: process %d holds %d, its environment's MaxMonitors", ErrTooManyMonitors, w.id, n)
+	}
+	if err := w.mb.CheckFull(); err != nil {
+		return fmt.Errorf("ward: monitor of %d refused while process %d's mailbox is full: %w", target, w.id, err)
+	}
+	return w.chargeEntry(ErrTooManyMonitors)
 }
 
 // signalEntryCost is what one side of a link, or a monitor, costs its
@@ -228,18 +268,8 @@ func (r *Runtime) watch(w, t *Process, target ProcessID, ref MonitorRef, tag int
 	if t.sig.dead {
 		return w.noProc(ref, tag, target, bounded)
 	}
-	if bounded {
-		if n := len(w.sig.watching) + w.remoteMonitors(); n >= w.env.cfg.MaxMonitors {
-			return fmt.Errorf("%w: process %d holds %d, its environment's MaxMonitors", ErrTooManyMonitors, w.id, n)
-		}
-		if err := w.mb.CheckFull(); err != nil {
-			return fmt.Errorf("ward: monitor of %d refused while process %d's mailbox is full: %w", target, w.id, err)
-		}
-	}
-	if !bounded {
-		w.env.mem.Force(signalEntryCost) // one request at a time: never refused
-	} else if !w.env.mem.Take(signalEntryCost) {
-		return fmt.Errorf("%w: process %d's environment has no room left in its MaxTotalMemory", ErrTooManyMonitors, w.id)
+	if err := w.chargeWatch(target, bounded); err != nil {
+		return err
 	}
 	if t.sig.watchers == nil {
 		t.sig.watchers = map[MonitorRef]watcher{}
