@@ -217,19 +217,7 @@ func openBatch(data []byte) (first *frame, env *envelope, err error) {
 // one that is not, or malformed, is dropped.
 func (n *Node) onBatch(data []byte) {
 	f, env, err := openBatch(data)
-	if err != nil {
-		n.drop(dropMalformed, nil)
-		return
-	}
-	if !frameKindOK(f.Kind) {
-		n.drop(dropMalformed, f)
-		return
-	}
-	if f.Dst != n.id {
-		n.drop(dropMisrouted, f)
-		return
-	}
-	p := n.verify(f, env, false)
+	p := n.authenticate(f, env, err)
 	if p == nil {
 		return
 	}

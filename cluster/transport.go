@@ -109,19 +109,7 @@ func (n *Node) onSig(m *nats.Msg) {
 // onFrame checks and applies one sealed frame.
 func (n *Node) onFrame(data []byte) {
 	f, env, err := open(data)
-	if err != nil {
-		n.drop(dropMalformed, nil)
-		return
-	}
-	if !frameKindOK(f.Kind) {
-		n.drop(dropMalformed, f)
-		return
-	}
-	if f.Dst != n.id {
-		n.drop(dropMisrouted, f)
-		return
-	}
-	p := n.verify(f, env, false)
+	p := n.authenticate(f, env, err)
 	if p == nil {
 		return
 	}
@@ -130,6 +118,26 @@ func (n *Node) onFrame(data []byte) {
 		return
 	}
 	n.placeAndApply(p, f, true)
+}
+
+// authenticate checks what open or openBatch gave (f, the frame or a
+// batch's first frame, and env, what carries its MAC): a frame that came
+// whole, of a kind a node's own subject carries, addressed here, from a
+// known peer whose key made its MAC. It returns that peer with its rmu
+// held, or nil once the frame is dropped and counted.
+func (n *Node) authenticate(f *frame, env *envelope, err error) *peer {
+	switch {
+	case err != nil:
+		n.drop(dropMalformed, nil)
+		return nil
+	case !frameKindOK(f.Kind):
+		n.drop(dropMalformed, f)
+		return nil
+	case f.Dst != n.id:
+		n.drop(dropMisrouted, f)
+		return nil
+	}
+	return n.verify(f, env, false)
 }
 
 // frameKindOK reports whether k may come on a node's own subject.
