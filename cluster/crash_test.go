@@ -18,10 +18,11 @@ import (
 	"github.com/wardrt/ward/runtime"
 )
 
-// The crash test's node in another OS process: this test binary run again
+// The crash tests' node in another OS process: this test binary run again
 // with crashChildEnv set, as runtime/childproc_test.go does for hostile
-// guests. The child joins over loopback TCP, prints the id of a process
-// the parent can tie to, and waits to be SIGKILLed.
+// guests. The child joins over loopback TCP (joinCrashChild), prints the
+// id of a process the parent can tie to, and waits to be SIGKILLed
+// (crashChildReady); startCrashChild is the parent's side.
 const (
 	crashChildEnv  = "WARD_CLUSTER_CRASH_CHILD" // the server's URL
 	crashSeedEnv   = "WARD_CLUSTER_CRASH_SEED"
@@ -44,45 +45,7 @@ func TestCrashedNode(t *testing.T) {
 	ctx := testCtx(t)
 	parent := joinNodeWith(t, srv, creds[0], crashInterval, crashMisses)
 
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashedNode$", "-test.count=1", "-test.timeout=120s")
-	cmd.Env = append(os.Environ(), crashChildEnv+"="+srv.ClientURL(), crashSeedEnv+"="+string(creds[1].Seed()))
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	pidc := make(chan runtime.ProcessID, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if s, ok := strings.CutPrefix(sc.Text(), crashPIDPrefix); ok {
-				v, _ := strconv.ParseUint(s, 10, 64)
-				pidc <- runtime.ProcessID(v)
-			}
-		}
-		io.Copy(io.Discard, out)
-		exited <- cmd.Wait()
-	}()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		select {
-		case <-exited:
-		case <-time.After(testTimeout):
-			t.Error("the child did not exit")
-		}
-	})
-	var remote runtime.ProcessID
-	select {
-	case remote = <-pidc:
-	case err := <-exited:
-		t.Fatalf("the child ended before joining: %v", err)
-	case <-time.After(60 * time.Second):
-		t.Fatal("the child did not join")
-	}
+	cmd, remote := startCrashChild(t, srv, creds[1], "TestCrashedNode")
 	child := remote.Node()
 	deadline := time.Now().Add(testTimeout)
 	for !isUp(parent, child) {
@@ -147,6 +110,68 @@ func TestCrashedNode(t *testing.T) {
 
 // crashChild is the child's side: join, offer a process, wait for the end.
 func crashChild(t *testing.T, url, seed string) {
+	n := joinCrashChild(t, url, seed)
+	p, err := n.rt.Environment().SpawnGo(testCtx(t), "idle", func(ctx context.Context, s *runtime.Self) error {
+		_, err := s.Receive(ctx)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	crashChildReady(t, p.ID())
+}
+
+// startCrashChild runs this test binary again, running test alone, as a
+// node joined to srv with cred in another OS process, and returns its
+// command and the process id it offers once ready. The test's cleanup
+// kills the child and waits for it.
+func startCrashChild(t *testing.T, srv *embed.Server, cred embed.Cred, test string) (*exec.Cmd, runtime.ProcessID) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+test+"$", "-test.count=1", "-test.timeout=120s")
+	cmd.Env = append(os.Environ(), crashChildEnv+"="+srv.ClientURL(), crashSeedEnv+"="+string(cred.Seed()))
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	pidc := make(chan runtime.ProcessID, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if s, ok := strings.CutPrefix(sc.Text(), crashPIDPrefix); ok {
+				v, _ := strconv.ParseUint(s, 10, 64)
+				pidc <- runtime.ProcessID(v)
+			}
+		}
+		io.Copy(io.Discard, out)
+		exited <- cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		select {
+		case <-exited:
+		case <-time.After(testTimeout):
+			t.Error("the child did not exit")
+		}
+	})
+	select {
+	case pid := <-pidc:
+		return cmd, pid
+	case err := <-exited:
+		t.Fatalf("the child ended before it was ready: %v", err)
+	case <-time.After(60 * time.Second):
+		t.Fatal("the child was not ready within a minute")
+	}
+	return nil, 0
+}
+
+// joinCrashChild is the child's side of startCrashChild: it joins the
+// server at url as the node of seed, with the crash tests' heartbeat.
+func joinCrashChild(t *testing.T, url, seed string) *Node {
 	cred, err := embed.CredFromSeed([]byte(seed))
 	if err != nil {
 		t.Fatal(err)
@@ -162,17 +187,17 @@ func crashChild(t *testing.T, url, seed string) {
 	cfg := Config{Conn: nc, Cluster: "t", Seed: cred.Seed(), HeartbeatInterval: crashInterval, HeartbeatMisses: crashMisses}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if _, err := Join(ctx, rt, cfg); err != nil {
-		t.Fatal(err)
-	}
-	p, err := rt.Environment().SpawnGo(ctx, "idle", func(ctx context.Context, s *runtime.Self) error {
-		_, err := s.Receive(ctx)
-		return err
-	})
+	n, err := Join(ctx, rt, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fmt.Printf("%s%d\n", crashPIDPrefix, p.ID())
+	return n
+}
+
+// crashChildReady tells the parent the child is ready, offering pid, and
+// waits to be killed.
+func crashChildReady(t *testing.T, pid runtime.ProcessID) {
+	fmt.Printf("%s%d\n", crashPIDPrefix, pid)
 	// The parent kills this process; the wait is a guard against a
 	// parent that died first.
 	time.Sleep(90 * time.Second)
