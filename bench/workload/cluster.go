@@ -113,27 +113,7 @@ func (c *Cluster) Close() {
 // RemotePingPong times n round trips between a guest on node 1 and one on
 // node 2 (send_receive and send, the local ping-pong's guests).
 func (c *Cluster) RemotePingPong(n int) (time.Duration, error) {
-	ctx := context.Background()
-	pong, err := c.rts[1].Environment().Spawn(ctx, c.msg[1], "pong")
-	if err != nil {
-		return 0, err
-	}
-	start := time.Now()
-	ping, err := c.rts[0].Environment().Spawn(ctx, c.msg[0], "ping", runtime.I64(int64(pong.ID())), runtime.I64(int64(n)))
-	if err != nil {
-		pong.Kill()
-		return 0, err
-	}
-	err = normal(ping.Wait(ctx))
-	d := time.Since(start)
-	if err != nil {
-		pong.Kill()
-		return 0, fmt.Errorf("ping: %w", err)
-	}
-	if err := normal(pong.Wait(ctx)); err != nil {
-		return 0, fmt.Errorf("pong: %w", err)
-	}
-	return d, nil
+	return pingPong(context.Background(), c.rts[0].Environment(), c.msg[0], c.rts[1].Environment(), c.msg[1], n)
 }
 
 // RemoteOneWay times n messages from a guest on node 1 to a guest on node
@@ -141,25 +121,9 @@ func (c *Cluster) RemotePingPong(n int) (time.Duration, error) {
 func (c *Cluster) RemoteOneWay(n int) (time.Duration, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	start := time.Now()
-	recv, err := c.rts[1].Environment().Spawn(ctx, c.msg[1], "receiver", runtime.I64(int64(n)))
+	d, err := oneToOne(ctx, c.rts[0].Environment(), c.msg[0], c.rts[1].Environment(), c.msg[1], n)
 	if err != nil {
-		return 0, err
-	}
-	send, err := c.rts[0].Environment().Spawn(ctx, c.msg[0], "sender", runtime.I64(int64(recv.ID())), runtime.I64(int64(n)))
-	if err != nil {
-		recv.Kill()
-		return 0, err
-	}
-	err = normal(recv.Wait(ctx))
-	d := time.Since(start)
-	if err != nil {
-		recv.Kill()
-		send.Kill()
-		return 0, fmt.Errorf("receiver (a message lost across nodes?): %w", err)
-	}
-	if err := normal(send.Wait(ctx)); err != nil {
-		return 0, fmt.Errorf("sender: %w", err)
+		return 0, fmt.Errorf("across nodes (a message lost?): %w", err)
 	}
 	return d, nil
 }

@@ -129,13 +129,28 @@ func (w *Ward) PingPong(n int) (time.Duration, error) {
 	if w.msg == nil {
 		return 0, w.MsgErr
 	}
-	ctx := context.Background()
-	pong, err := w.env.Spawn(ctx, w.msg, "pong")
+	return pingPong(context.Background(), w.env, w.msg, w.env, w.msg, n)
+}
+
+// OneToOne times n messages from one process to another, until the
+// receiver has taken them all.
+func (w *Ward) OneToOne(n int) (time.Duration, error) {
+	if w.msg == nil {
+		return 0, w.MsgErr
+	}
+	return oneToOne(context.Background(), w.env, w.msg, w.env, w.msg, n)
+}
+
+// pingPong times n round trips of the messaging guest (WardMsgWAT) from a
+// ping in pingEnv to a pong in pongEnv, each running the guest as loaded
+// in its environment's runtime: one runtime, or two nodes of a cluster.
+func pingPong(ctx context.Context, pingEnv *runtime.Environment, pingMod *runtime.Module, pongEnv *runtime.Environment, pongMod *runtime.Module, n int) (time.Duration, error) {
+	pong, err := pongEnv.Spawn(ctx, pongMod, "pong")
 	if err != nil {
 		return 0, err
 	}
 	start := time.Now()
-	ping, err := w.env.Spawn(ctx, w.msg, "ping", runtime.I64(int64(pong.ID())), runtime.I64(int64(n)))
+	ping, err := pingEnv.Spawn(ctx, pingMod, "ping", runtime.I64(int64(pong.ID())), runtime.I64(int64(n)))
 	if err != nil {
 		pong.Kill()
 		return 0, err
@@ -152,19 +167,15 @@ func (w *Ward) PingPong(n int) (time.Duration, error) {
 	return d, nil
 }
 
-// OneToOne times n messages from one process to another, until the
-// receiver has taken them all.
-func (w *Ward) OneToOne(n int) (time.Duration, error) {
-	if w.msg == nil {
-		return 0, w.MsgErr
-	}
-	ctx := context.Background()
+// oneToOne times n messages of the messaging guest from a sender in
+// sendEnv to a receiver in recvEnv, until the receiver has taken them all.
+func oneToOne(ctx context.Context, sendEnv *runtime.Environment, sendMod *runtime.Module, recvEnv *runtime.Environment, recvMod *runtime.Module, n int) (time.Duration, error) {
 	start := time.Now()
-	recv, err := w.env.Spawn(ctx, w.msg, "receiver", runtime.I64(int64(n)))
+	recv, err := recvEnv.Spawn(ctx, recvMod, "receiver", runtime.I64(int64(n)))
 	if err != nil {
 		return 0, err
 	}
-	send, err := w.env.Spawn(ctx, w.msg, "sender", runtime.I64(int64(recv.ID())), runtime.I64(int64(n)))
+	send, err := sendEnv.Spawn(ctx, sendMod, "sender", runtime.I64(int64(recv.ID())), runtime.I64(int64(n)))
 	if err != nil {
 		recv.Kill()
 		return 0, err
@@ -172,6 +183,7 @@ func (w *Ward) OneToOne(n int) (time.Duration, error) {
 	err = normal(recv.Wait(ctx))
 	d := time.Since(start)
 	if err != nil {
+		recv.Kill()
 		send.Kill()
 		return 0, fmt.Errorf("receiver: %w", err)
 	}
