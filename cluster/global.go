@@ -174,13 +174,7 @@ func (g *Global) closedErr() error {
 // not parse. The name goes when pid ends, when its node is lost, or by
 // Unregister.
 func (g *Global) Register(ctx context.Context, name, version string, pid runtime.ProcessID) error {
-	if err := g.closedErr(); err != nil {
-		return err
-	}
-	if err := checkGlobalName(name); err != nil {
-		return err
-	}
-	v, err := parseGlobalVersion(version)
+	v, err := g.entryKey(name, version)
 	if err != nil {
 		return err
 	}
@@ -265,13 +259,7 @@ func revisionConflict(err error) bool {
 // fails with ErrNameNotFound when the name is not held at that version,
 // or is still being spawned by GetOrSpawn.
 func (g *Global) Unregister(ctx context.Context, name, version string) error {
-	if err := g.closedErr(); err != nil {
-		return err
-	}
-	if err := checkGlobalName(name); err != nil {
-		return err
-	}
-	v, err := parseGlobalVersion(version)
+	v, err := g.entryKey(name, version)
 	if err != nil {
 		return err
 	}

@@ -76,6 +76,18 @@ func decodeRecord(key string, b []byte) (*globalRecord, *semver.Version, bool) {
 	return &r, v, true
 }
 
+// entryKey checks what Register, Unregister and GetOrSpawn are given: a
+// registry still open, a good name and an exact version, which it returns.
+func (g *Global) entryKey(name, version string) (*semver.Version, error) {
+	if err := g.closedErr(); err != nil {
+		return nil, err
+	}
+	if err := checkGlobalName(name); err != nil {
+		return nil, err
+	}
+	return parseGlobalVersion(version)
+}
+
 // checkGlobalName applies package registry's rules for names.
 func checkGlobalName(name string) error {
 	switch {

@@ -29,13 +29,7 @@ import (
 // meanwhile. A process that ends takes the name with it, as with
 // Register, and the next call spawns again.
 func (g *Global) GetOrSpawn(ctx context.Context, name, version string, env *runtime.Environment, m *runtime.Module, entry string, params ...runtime.Value) (runtime.ProcessID, bool, error) {
-	if err := g.closedErr(); err != nil {
-		return 0, false, err
-	}
-	if err := checkGlobalName(name); err != nil {
-		return 0, false, err
-	}
-	v, err := parseGlobalVersion(version)
+	v, err := g.entryKey(name, version)
 	if err != nil {
 		return 0, false, err
 	}
