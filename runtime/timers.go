@@ -80,21 +80,12 @@ func (r *Runtime) sendAfter(from *Process, d time.Duration, to ProcessID, m Mess
 		}
 		return id, nil
 	}
-	r.timerMu.Lock()
-	defer r.timerMu.Unlock()
-	if r.timers == nil { // closed
-		if from != nil {
-			unchargeTimer(from, size)
-		}
-		return 0, ErrClosed
-	}
-	t := time.AfterFunc(d, func() {
-		if !r.takeTimer(id) {
-			return // cancelled meanwhile
-		}
+	err := r.armTimer(id, timerEntry{from: from, to: q, bytes: size}, d, func() {
 		_ = q.deliver(m) // dropped when full or ended, as Erlang drops it
 	})
-	r.timers[id] = timerEntry{t: t, from: from, to: q, bytes: size}
+	if err != nil {
+		return 0, err
+	}
 	if q.sig.timersTo == nil {
 		q.sig.timersTo = map[TimerID]struct{}{}
 	}
@@ -115,21 +106,34 @@ func (r *Runtime) sendAfterRemote(id TimerID, from *Process, d time.Duration, to
 			return 0, err
 		}
 	}
+	err := r.armTimer(id, timerEntry{from: from, bytes: size}, d, func() {
+		_ = r.sendTo(ProcessID(m.Sender), to, m) // dropped when it cannot go, as a local one is
+	})
+	if err != nil {
+		return 0, err
+	}
+	return id, nil
+}
+
+// armTimer enters e as timer id, to fire after d unless cancelled first;
+// the setter (e.from) has been charged for it. Once the runtime is closed
+// it gives the charge back and fails with ErrClosed.
+func (r *Runtime) armTimer(id TimerID, e timerEntry, d time.Duration, fire func()) error {
 	r.timerMu.Lock()
 	defer r.timerMu.Unlock()
 	if r.timers == nil { // closed
-		if from != nil {
-			unchargeTimer(from, size)
+		if e.from != nil {
+			unchargeTimer(e.from, e.bytes)
 		}
-		return 0, ErrClosed
+		return ErrClosed
 	}
-	t := time.AfterFunc(d, func() {
-		if r.takeTimer(id) {
-			_ = r.sendTo(ProcessID(m.Sender), to, m) // dropped when it cannot go, as a local one is
+	e.t = time.AfterFunc(d, func() {
+		if r.takeTimer(id) { // false: cancelled meanwhile
+			fire()
 		}
 	})
-	r.timers[id] = timerEntry{t: t, from: from, bytes: size}
-	return id, nil
+	r.timers[id] = e
+	return nil
 }
 
 // takeTimer removes a timer that fired; false if it was cancelled first.
