@@ -201,14 +201,7 @@ func (n *Node) refreshPeer(node uint16) *peer {
 		return nil
 	}
 	now := time.Now()
-	n.peersMu.Lock()
-	p := n.peers[node]
-	if p == nil {
-		p = newPeer(node, n.cfg.subject("sig", node))
-		p.gone = true
-		n.addPeerLocked(p)
-	}
-	n.peersMu.Unlock()
+	p := n.peerOrNew(node)
 	p.rmu.Lock()
 	stale := now.Sub(p.refreshed) < n.cfg.HeartbeatInterval
 	if !stale {

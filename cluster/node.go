@@ -281,6 +281,20 @@ func (n *Node) addPeerLocked(p *peer) {
 	n.peerTab.Store(&tab)
 }
 
+// peerOrNew returns the peer of number node, entering a new one, gone
+// until its registration is read, when there is none yet.
+func (n *Node) peerOrNew(node uint16) *peer {
+	n.peersMu.Lock()
+	defer n.peersMu.Unlock()
+	p := n.peers[node]
+	if p == nil {
+		p = newPeer(node, n.cfg.subject("sig", node))
+		p.gone = true
+		n.addPeerLocked(p)
+	}
+	return p
+}
+
 // peer returns the peer of number id, or nil, without a lock.
 func (n *Node) peer(id uint16) *peer {
 	if tab := n.peerTab.Load(); tab != nil {

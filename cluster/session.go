@@ -95,14 +95,7 @@ func (n *Node) setPeer(node uint16, key nkeys.KeyPair, dh *ecdh.PublicKey, r reg
 		n.log.Warn("ward: node registration with a bad session key", "node", node, "err", err)
 		return
 	}
-	n.peersMu.Lock()
-	p := n.peers[node]
-	if p == nil {
-		p = newPeer(node, n.cfg.subject("sig", node))
-		p.gone = true
-		n.addPeerLocked(p)
-	}
-	n.peersMu.Unlock()
+	p := n.peerOrNew(node)
 	p.rmu.Lock()
 	defer p.rmu.Unlock()
 	if rev <= p.rev {
