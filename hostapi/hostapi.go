@@ -52,7 +52,10 @@ type Func struct {
 // c.Return. Returning an error traps the calling guest with the error's
 // text (the guest's process ends with a *runtime.TrapError); it never
 // affects other processes. ctx ends when the process is killed: a handler
-// blocked on I/O should return then.
+// blocked on I/O should return then. ctx carries the values of the context
+// the process was spawned with (Environment.Spawn, Run, Call; a guest's
+// children inherit its values), so request-scoped data such as a trace
+// span reaches handlers without a side channel.
 type Handler func(ctx context.Context, c *Call) error
 
 // MaxParams and MaxResults bound a host function's signature.

@@ -370,12 +370,13 @@ func addBelow(c *atomic.Int64, limit, n int64) (int64, bool) {
 // params (ErrNoEntry, ErrBadParams).
 //
 // ctx bounds only the spawn itself; the process lives until it ends or is
-// killed.
+// killed. ctx's values stay with the process: its host handlers
+// (hostapi.Handler) and the processes it spawns see them.
 func (e *Environment) Spawn(ctx context.Context, m *Module, entry string, params ...Value) (*Process, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	p, err := e.register(m, entry, params, 0, nil)
+	p, err := e.register(ctx, m, entry, params, 0, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -398,7 +399,7 @@ func (e *Environment) Run(ctx context.Context, m *Module, entry string, params .
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("ward: run %s: %w", entry, err)
 	}
-	p, err := e.register(m, entry, params, 0, nil)
+	p, err := e.register(ctx, m, entry, params, 0, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -423,7 +424,7 @@ func (e *Environment) spawn(m *Module, entry string, params []Value, parent *Pro
 	if link {
 		linkTo = parent
 	}
-	p, err := e.register(m, entry, params, parent.id, linkTo)
+	p, err := e.register(parent.spawnValues(), m, entry, params, parent.id, linkTo)
 	if err != nil {
 		return nil, err
 	}
@@ -433,7 +434,7 @@ func (e *Environment) spawn(m *Module, entry string, params []Value, parent *Pro
 
 // register checks a Wasm spawn and admits the process; the caller then
 // runs it, on a new goroutine or its own.
-func (e *Environment) register(m *Module, entry string, params []Value, parent ProcessID, linkTo *Process) (*Process, error) {
+func (e *Environment) register(spawnCtx context.Context, m *Module, entry string, params []Value, parent ProcessID, linkTo *Process) (*Process, error) {
 	if m == nil || m.rt != e.rt {
 		return nil, ErrForeignModule
 	}
@@ -443,17 +444,17 @@ func (e *Environment) register(m *Module, entry string, params []Value, parent P
 	if err := m.checkImports(e); err != nil {
 		return nil, fmt.Errorf("ward: spawning %s.%s: %w", m.name, entry, err)
 	}
-	return e.admit(m, entry, params, parent, linkTo)
+	return e.admit(spawnCtx, m, entry, params, parent, linkTo)
 }
 
 // admit takes a process slot and enters a new process in the table, linked
 // to linkTo when it is not nil.
-func (e *Environment) admit(m *Module, entry string, params []Value, parent ProcessID, linkTo *Process) (*Process, error) {
+func (e *Environment) admit(spawnCtx context.Context, m *Module, entry string, params []Value, parent ProcessID, linkTo *Process) (*Process, error) {
 	if err := e.reserve(); err != nil {
 		return nil, fmt.Errorf("ward: spawning %s: %w", entry, err)
 	}
 	r := e.rt
-	p := newProcess(r.newID(), e, m, entry, params, parent)
+	p := newProcess(spawnCtx, r.newID(), e, m, entry, params, parent)
 	if linkTo != nil {
 		// Before the child is in the table, so before it runs or anyone
 		// can reach it: spawn-with-link is atomic, and a link refused

@@ -40,7 +40,8 @@ func (e *GoError) Unwrap() error { return e.Err }
 
 // SpawnGo starts a Go-native process running fn in this environment. name
 // appears in logs and reasons. It counts against the environment's process
-// limit like any process.
+// limit like any process. fn's ctx carries ctx's values and ends when the
+// process does, not when ctx does.
 func (e *Environment) SpawnGo(ctx context.Context, name string, fn GoFunc) (*Process, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -48,7 +49,7 @@ func (e *Environment) SpawnGo(ctx context.Context, name string, fn GoFunc) (*Pro
 	if fn == nil {
 		return nil, errors.New("ward: SpawnGo with a nil function")
 	}
-	p, err := e.admit(nil, "go:"+name, nil, 0, nil)
+	p, err := e.admit(ctx, nil, "go:"+name, nil, 0, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -69,18 +69,58 @@ func (p *Process) serveExternal(wp *wasm.Proc, h extHandler) bool {
 	return true
 }
 
-// hostContext returns a context that ends when the process is ending,
+// hostContext returns a context that carries the values of the context
+// the process was spawned with and ends when the process is ending. It is
 // made on first use: most processes never call a host module.
 func (p *Process) hostContext() context.Context {
 	p.ctxMu.Lock()
 	defer p.ctxMu.Unlock()
-	if p.ctx == nil {
-		p.ctx, p.cancel = context.WithCancel(context.Background())
+	if p.cancel == nil {
+		p.ctx, p.cancel = newProcessContext(p.ctx)
 		if p.killed.Load() {
 			p.cancel()
 		}
 	}
 	return p.ctx
+}
+
+// spawnValues returns a context with the values of the one the process
+// was spawned with, that never ends: for its log lines and its children.
+func (p *Process) spawnValues() context.Context {
+	p.ctxMu.Lock()
+	defer p.ctxMu.Unlock()
+	return valuesOf(p.ctx)
+}
+
+// processContext is a process's own context: it ends with the process
+// and carries the values of the spawn's context, kept apart as base so
+// that what the process spawns inherits those values directly. A chain of
+// processes each spawning the next then holds one context, not a chain as
+// long as the line of processes.
+type processContext struct {
+	context.Context // context.WithCancel(base)
+	base            context.Context
+}
+
+func newProcessContext(spawnCtx context.Context) (*processContext, context.CancelFunc) {
+	base := valuesOf(spawnCtx)
+	ctx, cancel := context.WithCancel(base)
+	return &processContext{ctx, base}, cancel
+}
+
+// valuesOf keeps ctx's values and drops its deadline and cancellation: a
+// process outlives the call that spawned it. A nil ctx has no values.
+func valuesOf(ctx context.Context) context.Context {
+	switch c := ctx.(type) {
+	case nil:
+		return context.Background()
+	case *processContext:
+		return c.base
+	}
+	if ctx.Done() == nil { // already never ends: Background, WithoutCancel
+		return ctx
+	}
+	return context.WithoutCancel(ctx)
 }
 
 // procView is what handlers see of the calling process.

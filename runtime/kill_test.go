@@ -46,7 +46,7 @@ func TestKillInEveryState(t *testing.T) {
 	})
 	t.Run("not yet started", func(t *testing.T) {
 		stores := wasm.LiveProcs()
-		p, err := env.register(procs, "sleep_forever", nil, 0, nil)
+		p, err := env.register(context.Background(), procs, "sleep_forever", nil, 0, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

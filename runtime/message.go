@@ -135,7 +135,7 @@ func (r *Runtime) Request(ctx context.Context, to ProcessID, m Message) (Message
 		return Message{}, err
 	}
 	var reply Message
-	p, err := r.root.admit(nil, "go:request", nil, 0, nil)
+	p, err := r.root.admit(ctx, nil, "go:request", nil, 0, nil)
 	if err != nil {
 		return Message{}, fmt.Errorf("ward: request to %d: %w", to, err)
 	}

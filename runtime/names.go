@@ -227,7 +227,7 @@ func (e *Environment) getOrSpawn(ctx context.Context, name, version string, m *M
 	id, spawned, err := e.reg.GetOrSpawn(ctx, name, version, func(context.Context) (registry.ID, error) {
 		// Admitted but not yet running: it cannot end before the registry
 		// records its name.
-		p, err := e.register(m, entry, params, parent, nil)
+		p, err := e.register(ctx, m, entry, params, parent, nil)
 		if err != nil {
 			return 0, err
 		}

@@ -29,11 +29,14 @@ type Process struct {
 	params []Value
 	parent ProcessID // 0 when spawned from Go
 
-	mb     *mailbox.Mailbox
-	goFn   GoFunc // set for Go-native processes
-	ctxMu  sync.Mutex
-	ctx    context.Context    // ends when the process ends; made lazily for Wasm processes
-	cancel context.CancelFunc // guarded by ctxMu
+	mb    *mailbox.Mailbox
+	goFn  GoFunc // set for Go-native processes
+	ctxMu sync.Mutex
+	// ctx is the context of the spawn until a Wasm process first needs one
+	// of its own (hostContext); then, as for a Go process from the start,
+	// one that carries the spawn's values and ends when the process ends.
+	ctx    context.Context
+	cancel context.CancelFunc // guarded by ctxMu; nil until ctx is the process's own
 
 	killed     atomic.Bool
 	term       atomic.Pointer[termination] // why it is being ended from outside
@@ -69,9 +72,11 @@ type Process struct {
 	reason Reason // written once, before done is closed
 }
 
-func newProcess(id ProcessID, env *Environment, m *Module, entry string, params []Value, parent ProcessID) *Process {
+// newProcess makes a process; spawnCtx, which may be nil, is the context
+// whose values its host calls see (hostContext).
+func newProcess(spawnCtx context.Context, id ProcessID, env *Environment, m *Module, entry string, params []Value, parent ProcessID) *Process {
 	p := &Process{
-		id: id, env: env, mod: m, entry: entry, params: params, parent: parent,
+		id: id, env: env, mod: m, entry: entry, params: params, parent: parent, ctx: spawnCtx,
 		mb: mailbox.New(mailbox.Limits{
 			MaxMessages: env.cfg.MaxMailboxMessages,
 			MaxBytes:    env.cfg.MaxMailboxBytes,
@@ -80,7 +85,7 @@ func newProcess(id ProcessID, env *Environment, m *Module, entry string, params 
 		done: make(chan struct{}),
 	}
 	if m == nil {
-		p.ctx, p.cancel = context.WithCancel(context.Background())
+		p.ctx, p.cancel = newProcessContext(spawnCtx)
 	}
 	return p
 }
@@ -427,7 +432,7 @@ func (p *Process) logExit(reason Reason, names []string) {
 			attrs = append(attrs, "backtrace", t.Backtrace)
 		}
 	}
-	p.env.rt.log.LogAttrs(context.Background(), slog.LevelWarn, "ward: process failed", argsToAttrs(attrs)...)
+	p.env.rt.log.LogAttrs(p.spawnValues(), slog.LevelWarn, "ward: process failed", argsToAttrs(attrs)...)
 }
 
 func argsToAttrs(args []any) []slog.Attr {
