@@ -87,8 +87,15 @@ type Config struct {
 	MaxTotalMemory uint64
 
 	// MaxFuel is the fuel (roughly: Wasm instructions) one process may burn
-	// in its whole life. 0 means inherit (for a root: UnlimitedFuel).
+	// in its whole life, or on each message with FuelScope FuelPerMessage.
+	// 0 means inherit (for a root: UnlimitedFuel). A process that runs out
+	// ends with runtime.ErrOutOfFuel. runtime.Process.FuelUsed reads what
+	// it has burned.
 	MaxFuel uint64
+
+	// FuelScope says whether MaxFuel is per life (the default) or per
+	// message, for long-lived servers.
+	FuelScope FuelScope
 
 	// MaxWallTime is how long one process may live, by the wall clock,
 	// from its spawn: past it, the runtime kills it with a reason of its

@@ -40,6 +40,7 @@ func (parent Config) Narrow(child Config) (Config, error) {
 		MaxMemory:      cmp.Or(child.MaxMemory, parent.MaxMemory),
 		MaxFuel:        cmp.Or(child.MaxFuel, parent.MaxFuel),
 		MaxWallTime:    cmp.Or(child.MaxWallTime, parent.MaxWallTime),
+		FuelScope:      cmp.Or(child.FuelScope, parent.FuelScope),
 		MaxTotalMemory: cmp.Or(child.MaxTotalMemory, parent.MaxTotalMemory),
 		Namespaces:     child.Namespaces,
 		Permissions: Permissions{
@@ -99,6 +100,9 @@ func (parent Config) widenings(out Config) error {
 	}
 	if out.MaxFuel > parent.MaxFuel {
 		p.add(ErrWiden, "MaxFuel %s is more than the parent's %s", fuel(out.MaxFuel), fuel(parent.MaxFuel))
+	}
+	if out.FuelScope == FuelPerMessage && parent.FuelScope != FuelPerMessage {
+		p.add(ErrWiden, "FuelScope is per message but the parent's is %v: a refill per message is more fuel", parent.FuelScope)
 	}
 	if out.MaxWallTime > parent.MaxWallTime {
 		p.add(ErrWiden, "MaxWallTime %v is more than the parent's %s", out.MaxWallTime, wallTime(parent.MaxWallTime))

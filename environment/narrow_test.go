@@ -375,3 +375,34 @@ func TestMaxWallTimeNarrows(t *testing.T) {
 		t.Fatalf("a negative MaxWallTime: %v, want ErrInvalid", err)
 	}
 }
+
+func TestFuelScopeNarrows(t *testing.T) {
+	root, err := Root(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if root.FuelScope != FuelPerLife {
+		t.Fatalf("root FuelScope %v, want per life", root.FuelScope)
+	}
+	if _, err := root.Narrow(Config{FuelScope: FuelPerMessage}); !errors.Is(err, ErrWiden) {
+		t.Fatalf("per message under per life: %v, want ErrWiden", err)
+	}
+	server, err := Root(Config{FuelScope: FuelPerMessage})
+	if err != nil || server.FuelScope != FuelPerMessage {
+		t.Fatalf("a per-message root: %v, %v", server.FuelScope, err)
+	}
+	child, err := server.Narrow(Config{})
+	if err != nil || child.FuelScope != FuelPerMessage {
+		t.Fatalf("a child inherits: %v, %v", child.FuelScope, err)
+	}
+	job, err := server.Narrow(Config{FuelScope: FuelPerLife})
+	if err != nil || job.FuelScope != FuelPerLife {
+		t.Fatalf("per life under per message narrows: %v, %v", job.FuelScope, err)
+	}
+	if _, err := Root(Config{FuelScope: 9}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("FuelScope 9: %v, want ErrInvalid", err)
+	}
+	if _, err := server.Narrow(Config{FuelScope: 9}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("a child's FuelScope 9: %v, want ErrInvalid", err)
+	}
+}

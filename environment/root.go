@@ -33,6 +33,9 @@ func Root(c Config) (Config, error) {
 	if out.MaxWallTime == 0 {
 		out.MaxWallTime = UnlimitedWallTime
 	}
+	if out.FuelScope == FuelInherit {
+		out.FuelScope = FuelPerLife
+	}
 	if out.MaxTotalMemory == 0 {
 		out.MaxTotalMemory = DefaultMaxTotalMemory
 	}
@@ -77,6 +80,13 @@ func (c Config) validate(who string) error {
 	}
 	if c.MaxFuel == 0 {
 		p.add(ErrInvalid, "%sMaxFuel is 0%s", who, notEffective)
+	}
+	switch c.FuelScope {
+	case FuelPerLife, FuelPerMessage:
+	case FuelInherit:
+		p.add(ErrInvalid, "%sFuelScope is inherit%s", who, notEffective)
+	default:
+		p.add(ErrInvalid, "%sFuelScope %v is not FuelPerLife or FuelPerMessage", who, c.FuelScope)
 	}
 	switch {
 	case c.MaxWallTime < 0:

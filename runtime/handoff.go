@@ -109,7 +109,7 @@ func (q *Process) runBorrowed(by *Process, hops int) {
 // (waits is true), or stops at anything else, with st to serve.
 func (q *Process) pollBorrowed(wp *wasm.Proc, hops int) (st wasm.Status, waits bool) {
 	for {
-		st = wp.Poll()
+		st = q.poll(wp)
 		if st != wasm.Host || q.killed.Load() {
 			return st, false
 		}
@@ -177,5 +177,5 @@ func (p *Process) next(wp *wasm.Proc) wasm.Status {
 		p.handedBack = false
 		return p.resume
 	}
-	return wp.Poll()
+	return p.poll(wp)
 }

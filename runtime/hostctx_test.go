@@ -127,17 +127,17 @@ func TestHostHandlersSeeSpawnValues(t *testing.T) {
 // that hands over to its successor forever must not grow a chain.
 func TestSpawnValuesDoNotChain(t *testing.T) {
 	base := context.WithValue(context.Background(), traceKey{}, "v")
-	ctx, cancel := newProcessContext(base)
-	defer cancel()
+	ctx := newProcessContext(base)
+	defer ctx.cancel()
 	for range 3 {
-		next, c := newProcessContext(ctx)
-		defer c()
+		next := newProcessContext(ctx)
+		defer next.cancel()
 		if next.base != base {
 			t.Fatalf("a spawned process's values are %v, not its spawner's %v", next.base, base)
 		}
 		ctx = next
 	}
-	cancel()
+	ctx.cancel()
 	if valuesOf(ctx).Done() != nil {
 		t.Fatal("the values a process passes on can end")
 	}

@@ -75,13 +75,15 @@ func (p *Process) serveExternal(wp *wasm.Proc, h extHandler) bool {
 func (p *Process) hostContext() context.Context {
 	p.ctxMu.Lock()
 	defer p.ctxMu.Unlock()
-	if p.cancel == nil {
-		p.ctx, p.cancel = newProcessContext(p.ctx)
+	pc, ok := p.ctx.(*processContext)
+	if !ok {
+		pc = newProcessContext(p.ctx)
+		p.ctx = pc
 		if p.killed.Load() {
-			p.cancel()
+			pc.cancel()
 		}
 	}
-	return p.ctx
+	return pc
 }
 
 // spawnValues returns a context with the values of the one the process
@@ -100,12 +102,13 @@ func (p *Process) spawnValues() context.Context {
 type processContext struct {
 	context.Context // context.WithCancel(base)
 	base            context.Context
+	cancel          context.CancelFunc
 }
 
-func newProcessContext(spawnCtx context.Context) (*processContext, context.CancelFunc) {
+func newProcessContext(spawnCtx context.Context) *processContext {
 	base := valuesOf(spawnCtx)
 	ctx, cancel := context.WithCancel(base)
-	return &processContext{ctx, base}, cancel
+	return &processContext{ctx, base, cancel}
 }
 
 // valuesOf keeps ctx's values and drops its deadline and cancellation: a

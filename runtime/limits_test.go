@@ -228,4 +228,21 @@ func TestInstantiationLimitsEndLikeLater(t *testing.T) {
 	if reasonKind(reason) != reasonKind(&FuelError{}) {
 		t.Fatalf("guests see kind %d, want out of fuel as for a later end", reasonKind(reason))
 	}
+
+	// A start function that grows its memory until refused, then traps,
+	// as a guest's allocator does.
+	grow := load(t, r, "grow_start", []byte(`(module (memory 1)
+	  (func $s (loop $l (br_if $l (i32.ne (memory.grow (i32.const 1)) (i32.const -1)))) unreachable)
+	  (start $s) (func (export "run")))`))
+	reason = wait(t, spawn(t, env, grow, "run"))
+	var me *MemoryLimitError
+	if !errors.As(reason, &ie) || !errors.Is(reason, ErrMemoryLimit) || !errors.As(reason, &me) {
+		t.Fatalf("a start function out of memory: %T %v, want an InstantiateError matching ErrMemoryLimit", reason, reason)
+	}
+	if me.Limit != 2<<16 || me.Used != 2<<16 {
+		t.Fatalf("MemoryLimitError says %d of %d used, want %d of %d", me.Used, me.Limit, 2<<16, 2<<16)
+	}
+	if reasonKind(reason) != reasonKind(me) {
+		t.Fatalf("guests see kind %d, want memory limit as for a later end", reasonKind(reason))
+	}
 }

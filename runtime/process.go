@@ -34,9 +34,10 @@ type Process struct {
 	ctxMu sync.Mutex
 	// ctx is the context of the spawn until a Wasm process first needs one
 	// of its own (hostContext); then, as for a Go process from the start,
-	// one that carries the spawn's values and ends when the process ends.
-	ctx    context.Context
-	cancel context.CancelFunc // guarded by ctxMu; nil until ctx is the process's own
+	// a *processContext: the spawn's values, ending when the process ends.
+	ctx context.Context
+
+	fuelUsed atomic.Uint64 // as of its last poll (wasm.Proc.FuelUsed)
 
 	killed     atomic.Bool
 	term       atomic.Pointer[termination] // why it is being ended from outside
@@ -75,6 +76,12 @@ type Process struct {
 // newProcess makes a process; spawnCtx, which may be nil, is the context
 // whose values its host calls see (hostContext).
 func newProcess(spawnCtx context.Context, id ProcessID, env *Environment, m *Module, entry string, params []Value, parent ProcessID) *Process {
+	if pc, ok := spawnCtx.(*processContext); ok {
+		// Another process's own context (a Go process spawning, a host
+		// handler): only a process's own may be a *processContext in ctx,
+		// since ending the process cancels it.
+		spawnCtx = pc.base
+	}
 	p := &Process{
 		id: id, env: env, mod: m, entry: entry, params: params, parent: parent, ctx: spawnCtx,
 		mb: mailbox.New(mailbox.Limits{
@@ -85,7 +92,7 @@ func newProcess(spawnCtx context.Context, id ProcessID, env *Environment, m *Mod
 		done: make(chan struct{}),
 	}
 	if m == nil {
-		p.ctx, p.cancel = newProcessContext(spawnCtx)
+		p.ctx = newProcessContext(spawnCtx)
 	}
 	return p
 }
@@ -227,8 +234,8 @@ func (p *Process) end(reason Reason) {
 func (p *Process) cancelContext() {
 	p.ctxMu.Lock()
 	defer p.ctxMu.Unlock()
-	if p.cancel != nil {
-		p.cancel()
+	if pc, ok := p.ctx.(*processContext); ok {
+		pc.cancel()
 	}
 }
 
@@ -263,7 +270,7 @@ func (p *Process) execute() Reason {
 				return Killed // teardown drops the suspended future
 			}
 			r.acquireRun() // behind any process waiting for a slot
-			st = wp.Poll()
+			st = p.poll(wp)
 		case wasm.Host:
 			// Served holding the run slot: most host calls never block,
 			// and those that do let go of it while they wait (unslotted).
@@ -323,8 +330,26 @@ func (p *Process) start() (*wasm.Proc, wasm.Status, Reason) {
 	if err := wp.SetEntry(p.entry, args, len(p.mod.m.Exports[p.entry].Results)); err != nil {
 		return fail(err)
 	}
-	return wp, wp.Start(), nil
+	if cfg.FuelScope == environment.FuelPerMessage {
+		wp.RefillPerMessage(cfg.MaxFuel)
+	}
+	st := wp.Start()
+	p.fuelUsed.Store(wp.FuelUsed())
+	return wp, st, nil
 }
+
+// poll resumes the process and notes the fuel it has used, for FuelUsed.
+func (p *Process) poll(wp *wasm.Proc) wasm.Status {
+	st := wp.Poll()
+	p.fuelUsed.Store(wp.FuelUsed())
+	return st
+}
+
+// FuelUsed returns the fuel the process has burned so far, in all its
+// life (with environment.FuelPerMessage, across every refill), as of its
+// last host call that left C, preemption or end: a figure for metering
+// and for setting MaxFuel. It is 0 for a Go-native process.
+func (p *Process) FuelUsed() uint64 { return p.fuelUsed.Load() }
 
 func (p *Process) releaseOutputs() {
 	if p.outHeld {
@@ -370,12 +395,15 @@ func (p *Process) classify(wp *wasm.Proc) Reason {
 		t.Backtrace = append(t.Backtrace, Frame{Module: f.Module, Func: f.Func, FuncIndex: f.FuncIndex, ModuleOffset: f.ModuleOffset})
 	}
 	if o.Phase == "instantiate" || o.Phase == "initialize" {
-		// A start function or _initialize that runs out of fuel ends the
-		// way it would later: the InstantiateError wraps the same
-		// FuelError, so errors.Is(reason, ErrOutOfFuel) holds either way.
-		var err error = t
+		// A start function or _initialize that runs out of fuel or memory
+		// ends the way it would later: the InstantiateError wraps the same
+		// FuelError or MemoryLimitError, so errors.Is(reason, ErrOutOfFuel)
+		// or ErrMemoryLimit holds either way.
+		var err error
 		if t.Code == TrapOutOfFuel {
 			err = &FuelError{Limit: p.env.cfg.MaxFuel, Trap: t}
+		} else {
+			err = p.memoryLimited(wp, t)
 		}
 		if o.Kind == wasm.Failed {
 			err = errors.New(o.Message)

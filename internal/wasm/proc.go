@@ -164,6 +164,18 @@ func (p *Proc) Poll() Status {
 	return Status(C.ward_proc_poll_handle(C.uintptr_t(uintptr(unsafe.Pointer(p.c)))))
 }
 
+// RefillPerMessage makes each message from another process that becomes
+// current (SetMessage, or a receive served in C) refill the fuel to
+// fuel. Call it before Start.
+func (p *Proc) RefillPerMessage(fuel uint64) { p.c.refill = C.uint64_t(fuel) }
+
+// FuelUsed returns the fuel the process has burned in all, refills
+// included, as of its last poll. Unlike the other methods, any goroutine
+// may call it while the Proc is not freed.
+func (p *Proc) FuelUsed() uint64 {
+	return atomic.LoadUint64((*uint64)(unsafe.Pointer(&p.c.fuel_used)))
+}
+
 // FreshSlice gives the process a whole time slice from its next poll. Call
 // it when the process resumes after waiting: its epoch deadline, set when it
 // last ran, has likely passed, and it would otherwise be preempted at its
@@ -223,10 +235,15 @@ func (p *Proc) Result(i int) int64 {
 
 // SetMessage makes data the current message the guest reads.
 func (p *Proc) SetMessage(data []byte, tag int64, sender uint64) bool {
-	if len(data) > int(p.c.in_cap) {
-		// Grow the C buffer (and copy) in C; otherwise copy from Go and
-		// save the cgo call, which is on every receive's path.
-		return C.ward_proc_set_in(p.c, (*C.uint8_t)(unsafe.Pointer(&data[0])), C.size_t(len(data)), C.int64_t(tag), C.uint64_t(sender)) != 0
+	if len(data) > int(p.c.in_cap) || p.c.refill != 0 && sender != uint64(p.c.id) {
+		// Grow the C buffer (and copy) or refill the fuel in C; otherwise
+		// copy from Go and save the cgo call, which is on every receive's
+		// path.
+		var d *C.uint8_t
+		if len(data) > 0 {
+			d = (*C.uint8_t)(unsafe.Pointer(&data[0]))
+		}
+		return C.ward_proc_set_in(p.c, d, C.size_t(len(data)), C.int64_t(tag), C.uint64_t(sender)) != 0
 	}
 	if len(data) > 0 {
 		copy(unsafe.Slice((*byte)(unsafe.Pointer(p.c.in_data)), len(data)), data)

@@ -249,6 +249,7 @@ static void *mem_grow(void *env, size_t new_size) {
   }
   m->size = new_size;
   if (new_size > m->dirty) m->dirty = new_size;
+  if (ward_tls_proc) ward_tls_proc->mem_size = new_size;
   return NULL;
 }
 
@@ -320,6 +321,9 @@ static void *mem_new(void *env, const void *ty, size_t minimum, size_t maximum, 
   m->size = minimum;
   m->dirty = minimum;
   m->max = maximum;
+  // Before the instance exists (a start function), this is the only way
+  // to know how close to its limit the process came.
+  if (ward_tls_proc) ward_tls_proc->mem_size = minimum;
   m->budget = budget;
   if (budget) __atomic_fetch_add(&budget->refs, 1, __ATOMIC_SEQ_CST);
   ret->env = m;
@@ -681,6 +685,35 @@ C_HOSTFN(c_unique_tag) {
   return NULL;
 }
 
+// observe_fuel brings fuel_used up to date. It costs one call into
+// wasmtime, no more than a poll's own bookkeeping.
+static void observe_fuel(ward_proc_t *p) {
+  uint64_t left;
+  wasmtime_error_t *e = wasmtime_context_get_fuel(p->ctx, &left);
+  if (e) {
+    wasmtime_error_delete(e);
+    return;
+  }
+  __atomic_store_n(&p->fuel_used, p->fuel_spent + (p->fuel_tank - left), __ATOMIC_RELAXED);
+}
+
+// refill fills the tank again, for a message from another process: a
+// server's budget is per message. A process's messages to itself do not
+// count, or fuel would bound nothing. Called with the guest suspended in a
+// host call or between polls, where wasmtime has saved the fuel counter.
+static void refill(ward_proc_t *p, uint64_t sender) {
+  if (!p->refill || sender == p->id) return;
+  uint64_t left;
+  wasmtime_error_t *e = wasmtime_context_get_fuel(p->ctx, &left);
+  if (!e) e = wasmtime_context_set_fuel(p->ctx, p->refill);
+  if (e) {
+    wasmtime_error_delete(e);
+    return;
+  }
+  p->fuel_spent += p->fuel_tank - left;
+  p->fuel_tank = p->refill;
+}
+
 int ward_proc_set_in(ward_proc_t *p, const uint8_t *data, size_t len, int64_t tag,
                      uint64_t sender) {
   if (len > p->in_cap) {
@@ -698,6 +731,7 @@ int ward_proc_set_in(ward_proc_t *p, const uint8_t *data, size_t len, int64_t ta
   p->in_pos = 0;
   p->in_tag = tag;
   p->in_sender = sender;
+  refill(p, sender);
   return 1;
 }
 
@@ -806,6 +840,7 @@ ward_new_proc_t ward_proc_new(wasm_engine_t *e, uint64_t id, int64_t max_memory,
     p->table_charge = charge;
   }
   r.err = wasmtime_context_set_fuel(p->ctx, fuel);
+  p->fuel_tank = fuel;
   wasmtime_context_set_epoch_deadline(p->ctx, 1);
   wasmtime_store_epoch_deadline_callback(p->store, epoch_cb, p, NULL);
   if (r.err) {
@@ -875,6 +910,7 @@ int ward_proc_poll(ward_proc_t *p) {
   ward_tls_proc = p;
   int s = proc_poll(p);
   ward_tls_proc = NULL;
+  observe_fuel(p);
   return s;
 }
 
@@ -948,6 +984,7 @@ void ward_proc_free(ward_proc_t *p) {
 }
 
 size_t ward_proc_memory_size(ward_proc_t *p) {
+  if (p->mem_size) return p->mem_size;
   wt_extern_t ext;
   int ph = p->phase == PHASE_DONE ? p->end_phase : p->phase;
   if (ph == PHASE_NEW || (ph == PHASE_INSTANTIATE && p->fut)) return 0;

@@ -134,6 +134,15 @@ typedef struct ward_proc {
   int64_t clock_epoch;    // Go's: when its WASI context was made (Proc.SetClockEpoch)
   struct ward_stack *stack; // the fiber stack of its current call
   int32_t budget_refused; // a memory or table did not fit the budget
+  uint64_t mem_size;      // its linear memory's size, kept by the memory creator
+
+  // Fuel. The tank is filled at the start and, with refill set, each time
+  // a message from another process becomes current; fuel_used, which Go
+  // reads, counts what every fill lost, as of the last poll.
+  uint64_t fuel_tank;  // fuel at the last fill
+  uint64_t fuel_spent; // burned before the last fill
+  uint64_t fuel_used;  // burned in all, as of the last poll
+  uint64_t refill;     // 0, or the fuel each message from another process refills to
 } ward_proc_t;
 
 ward_stacks_t *ward_config(wasm_config_t *c, size_t stack_size, size_t max_wasm_stack,
