@@ -500,8 +500,10 @@ func checkEntry(m *Module, entry string, params []Value) error {
 	return nil
 }
 
-// wasi builds the WASI context of a process spawned here.
-func (e *Environment) wasi() (wasm.WASI, error) {
+// wasi builds the WASI context of a process spawned here. A Go guest
+// gets a stderr of its own (stderrTail), which the caller must closeWrite
+// once WASI has opened it.
+func (e *Environment) wasi(goGuest bool) (wasm.WASI, *stderrTail, error) {
 	w := wasm.WASI{Args: e.cfg.WASI.Args}
 	for k, v := range e.cfg.WASI.Env {
 		w.Env = append(w.Env, [2]string{k, v})
@@ -512,15 +514,21 @@ func (e *Environment) wasi() (wasm.WASI, error) {
 	}
 	var err error
 	if w.Stdout, err = e.outputPath(outStdout); err != nil {
-		return w, err
+		return w, nil, err
 	}
 	if w.Stderr, err = e.outputPath(outStderr); err != nil {
 		if s := e.stream(outStdout); s != nil {
 			s.release()
 		}
-		return w, err
+		return w, nil, err
 	}
-	return w, nil
+	var tail *stderrTail
+	if goGuest {
+		if tail = e.newStderrTail(); tail != nil {
+			w.Stderr = tail.pipe.path
+		}
+	}
+	return w, tail, nil
 }
 
 // within reports whether e is anc or one of its descendants.

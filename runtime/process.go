@@ -249,20 +249,21 @@ func (p *Process) execute() Reason {
 	r := p.env.rt
 	// After the store is freed: it holds the WASI output files.
 	defer p.releaseOutputs()
-	wp, st, reason := p.start()
+	wp, st, tail, reason := p.start()
 	if reason != nil {
 		return reason
 	}
 	defer p.teardown(wp)
+	defer tail.release() // before teardown: see release
 	p.wp = wp
 	if p.outHeld {
-		defer p.env.flushOutputs(p)
+		defer p.env.flushOutputs(p, tail)
 	}
 	for {
 		switch st {
 		case wasm.Done:
 			r.releaseRun()
-			return p.classify(wp)
+			return p.classify(wp, tail)
 		case wasm.Yield:
 			r.releaseRun()
 			p.yields.Add(1)
@@ -292,7 +293,7 @@ func (p *Process) execute() Reason {
 // reason.
 //
 //go:noinline
-func (p *Process) start() (*wasm.Proc, wasm.Status, Reason) {
+func (p *Process) start() (*wasm.Proc, wasm.Status, *stderrTail, Reason) {
 	r, cfg := p.env.rt, &p.env.cfg
 	// Every cgo call that may take a while runs inside a run slot or a
 	// teardown slot: a spawn or kill storm then holds at most 2*GOMAXPROCS
@@ -304,20 +305,25 @@ func (p *Process) start() (*wasm.Proc, wasm.Status, Reason) {
 		if errors.Is(err, wasm.ErrBudget) {
 			err = fmt.Errorf("%w: %w", ErrMemoryLimit, err)
 		}
-		return nil, 0, &InstantiateError{Process: p.id, Module: p.mod.name, Err: err}
+		return nil, 0, nil, &InstantiateError{Process: p.id, Module: p.mod.name, Err: err}
 	}
-	fail := func(err error) (*wasm.Proc, wasm.Status, Reason) {
+	var tail *stderrTail
+	fail := func(err error) (*wasm.Proc, wasm.Status, *stderrTail, Reason) {
 		r.releaseRun()
+		tail.release()
 		p.teardown(wp)
-		return nil, 0, &InstantiateError{Process: p.id, Module: p.mod.name, Err: err}
+		return nil, 0, nil, &InstantiateError{Process: p.id, Module: p.mod.name, Err: err}
 	}
 	if p.mod.m.UsesWASI {
-		w, err := p.env.wasi()
+		var w wasm.WASI
+		var err error
+		w, tail, err = p.env.wasi(p.mod.m.IsGo)
 		if err == nil {
 			p.outHeld = true
 			wp.SetClockEpoch(time.Now())
 			err = wp.SetWASI(w)
 		}
+		tail.closeWrite() // WASI has its own descriptor now, or never will
 		if err != nil {
 			return fail(err)
 		}
@@ -335,7 +341,7 @@ func (p *Process) start() (*wasm.Proc, wasm.Status, Reason) {
 	}
 	st := wp.Start()
 	p.fuelUsed.Store(wp.FuelUsed())
-	return wp, st, nil
+	return wp, st, tail, nil
 }
 
 // poll resumes the process and notes the fuel it has used, for FuelUsed.
@@ -373,8 +379,9 @@ func (p *Process) teardown(wp *wasm.Proc) {
 	<-r.teardownSlots
 }
 
-// classify turns how the guest ended into a Reason.
-func (p *Process) classify(wp *wasm.Proc) Reason {
+// classify turns how the guest ended into a Reason. tail, if not nil, is
+// the guest's own stderr.
+func (p *Process) classify(wp *wasm.Proc, tail *stderrTail) Reason {
 	o := wp.Outcome()
 	switch o.Kind {
 	case wasm.Returned:
@@ -383,13 +390,13 @@ func (p *Process) classify(wp *wasm.Proc) Reason {
 		if o.ExitStatus == 0 {
 			return Normal
 		}
-		return p.memoryLimited(wp, &ExitError{Process: p.id, Code: o.ExitStatus})
+		return p.memoryLimited(wp, &ExitError{Process: p.id, Code: o.ExitStatus, Stderr: tail.text()})
 	case wasm.NoExport:
 		return &InstantiateError{Process: p.id, Module: p.mod.name, Err: fmt.Errorf("%w: %q", ErrNoEntry, p.entry)}
 	}
 	t := &TrapError{
 		Process: p.id, Module: p.mod.name, Entry: p.entry, Names: p.names(),
-		Code: TrapCode(o.TrapCode), Message: o.Message,
+		Code: TrapCode(o.TrapCode), Message: o.Message, Stderr: tail.text(),
 	}
 	for _, f := range o.Trace {
 		t.Backtrace = append(t.Backtrace, Frame{Module: f.Module, Func: f.Func, FuncIndex: f.FuncIndex, ModuleOffset: f.ModuleOffset})
@@ -459,6 +466,13 @@ func (p *Process) logExit(reason Reason, names []string) {
 		if len(t.Backtrace) > 0 {
 			attrs = append(attrs, "backtrace", t.Backtrace)
 		}
+		if t.Stderr != "" {
+			attrs = append(attrs, "stderr", t.Stderr)
+		}
+	}
+	var x *ExitError
+	if errors.As(reason, &x) && x.Stderr != "" {
+		attrs = append(attrs, "stderr", x.Stderr)
 	}
 	p.env.rt.log.LogAttrs(p.spawnValues(), slog.LevelWarn, "ward: process failed", argsToAttrs(attrs)...)
 }

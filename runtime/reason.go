@@ -114,10 +114,19 @@ type TrapError struct {
 	Code      TrapCode
 	Message   string  // wasmtime's message, including its own backtrace text
 	Backtrace []Frame // innermost first; empty when wasmtime gives none
+	// Stderr is the end (at most 4 KiB) of what a Go guest wrote to
+	// stderr, where the Go runtime puts a panic's message and trace,
+	// whether or not the embedder set a stderr Writer. Empty for other
+	// guests.
+	Stderr string
 }
 
 func (e *TrapError) Error() string {
-	return fmt.Sprintf("process %d (%s.%s) trapped: %s", e.Process, e.Module, e.Entry, trapSummary(e.Message))
+	s := fmt.Sprintf("process %d (%s.%s) trapped: %s", e.Process, e.Module, e.Entry, trapSummary(e.Message))
+	if line := panicLine(e.Stderr); line != "" {
+		s += "; " + line
+	}
+	return s
 }
 
 // trapSummary returns the line that says what happened. wasmtime puts a
@@ -196,10 +205,17 @@ func (e *MemoryLimitError) Unwrap() error { return e.Cause }
 type ExitError struct {
 	Process ProcessID
 	Code    int
+	// Stderr is the end of a Go guest's stderr, as in TrapError: a panic
+	// in a Go command's main exits with code 2 after writing it.
+	Stderr string
 }
 
 func (e *ExitError) Error() string {
-	return fmt.Sprintf("process %d exited with code %d", e.Process, e.Code)
+	s := fmt.Sprintf("process %d exited with code %d", e.Process, e.Code)
+	if line := panicLine(e.Stderr); line != "" {
+		s += "; " + line
+	}
+	return s
 }
 
 // Normal reports false: only code 0 is normal, and it is reported as Normal.

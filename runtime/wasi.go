@@ -250,7 +250,11 @@ func (e *Environment) syncOutputs() {
 }
 
 // flushOutputs waits for p's output to reach the Writers, or for p's kill.
-func (e *Environment) flushOutputs(p *Process) {
+// tail, if not nil, is p's own stderr, which passes its output on.
+func (e *Environment) flushOutputs(p *Process, tail *stderrTail) {
+	if tail != nil {
+		tail.drain()
+	}
 	for _, k := range []outKey{outStdout, outStderr} {
 		if s := e.stream(k); s != nil {
 			s.flush(p)

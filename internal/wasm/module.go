@@ -61,6 +61,9 @@ type Module struct {
 	HasInit bool
 	// UsesWASI is true when the module imports wasi_snapshot_preview1.
 	UsesWASI bool
+	// IsGo is true for a module the Go toolchain built (ReadTables): its
+	// runtime reports panics only on stderr.
+	IsGo bool
 	// Tables and TableElements are the tables a process of the module may
 	// have and the elements each may hold (see ReadTables): the limit
 	// NewProc sets and charges to the budget.

@@ -30,10 +30,11 @@ func (m *Module) ReadTables(src []byte) {
 		}
 		src = bin
 	}
-	n, largest, err := declaredTables(src)
+	n, largest, isGo, err := declaredTables(src)
 	if err != nil {
 		return
 	}
+	m.IsGo = isGo
 	// More than MaxTables fail to instantiate (the store limiter), so no
 	// process is ever charged for more.
 	m.Tables = uint32(min(n, MaxTables))
@@ -47,21 +48,24 @@ func (m *Module) ReadTables(src []byte) {
 var errMalformed = errors.New("malformed module")
 
 // declaredTables reads the import and table sections of a Wasm binary: how
-// many tables the module has, and the largest initial size among them.
-func declaredTables(b []byte) (n int, largest uint64, err error) {
+// many tables the module has, and the largest initial size among them. It
+// also tells a module the Go toolchain built, by its go:buildid section.
+func declaredTables(b []byte) (n int, largest uint64, isGo bool, err error) {
 	r := reader{b: b, i: 8} // magic and version
 	if len(b) < 8 {
-		return 0, 0, errMalformed
+		return 0, 0, false, errMalformed
 	}
 	for r.i < len(r.b) {
 		id := r.byte()
 		size := r.uleb()
 		if r.err != nil || size > uint64(len(r.b)-r.i) {
-			return 0, 0, errMalformed
+			return 0, 0, false, errMalformed
 		}
 		sec := reader{b: r.b[r.i : r.i+int(size)]}
 		r.i += int(size)
 		switch id {
+		case 0: // custom
+			isGo = isGo || sec.nameIs("go:buildid")
 		case 2: // imports
 			for count := sec.uleb(); count > 0 && sec.err == nil; count-- {
 				sec.name()
@@ -83,13 +87,13 @@ func declaredTables(b []byte) (n int, largest uint64, err error) {
 					sec.byte()
 					sec.uleb()
 				default:
-					return 0, 0, errMalformed
+					return 0, 0, false, errMalformed
 				}
 			}
 		case 4: // tables
 			for count := sec.uleb(); count > 0 && sec.err == nil; count-- {
 				if sec.peek() == 0x40 {
-					return 0, 0, errMalformed // a table with an initialiser: not read here
+					return 0, 0, false, errMalformed // a table with an initialiser: not read here
 				}
 				sec.byte() // reference type
 				initial := sec.limits()
@@ -98,10 +102,10 @@ func declaredTables(b []byte) (n int, largest uint64, err error) {
 			}
 		}
 		if sec.err != nil {
-			return 0, 0, sec.err
+			return 0, 0, false, sec.err
 		}
 	}
-	return n, largest, r.err
+	return n, largest, isGo, r.err
 }
 
 // reader reads a Wasm binary's encodings; the first error sticks.
@@ -148,6 +152,18 @@ func (r *reader) name() {
 		return
 	}
 	r.i += int(n)
+}
+
+// nameIs reads a name and reports whether it is want.
+func (r *reader) nameIs(want string) bool {
+	n := r.uleb()
+	if r.err != nil || n > uint64(len(r.b)-r.i) {
+		r.err = errMalformed
+		return false
+	}
+	name := r.b[r.i : r.i+int(n)]
+	r.i += int(n)
+	return string(name) == want
 }
 
 // limits reads a limits encoding and returns its minimum.

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -38,12 +40,12 @@ func buildGuest(t *testing.T) string {
 	return out
 }
 
-func loadGuest(t *testing.T) (*runtime.Runtime, *runtime.Module) {
+func loadGuest(t *testing.T, opts ...runtime.Option) (*runtime.Runtime, *runtime.Module) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	path := buildGuest(t)
-	rt, err := runtime.New()
+	rt, err := runtime.New(opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,28 +69,70 @@ func TestGuest(t *testing.T) {
 
 // TestPanicFailsWithItsMessage checks what the README promises a Go
 // guest's author: a panic ends the process abnormally, which guesttest
-// reports as a failure, and its message is in the stderr guesttest shows.
+// reports as a failure, and its message is in the process's TrapError
+// and its log line whether or not the embedder set a stderr Writer, and
+// in that Writer when it did.
 func TestPanicFailsWithItsMessage(t *testing.T) {
-	rt, mod := loadGuest(t)
-	var stderr bytes.Buffer
-	env, err := rt.NewEnvironment(environment.Config{WASI: environment.WASI{Stderr: &stderr}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer env.Close(context.Background())
+	var log syncBuffer
+	rt, mod := loadGuest(t, runtime.WithLogger(slog.New(slog.NewTextHandler(&log, nil))))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	reason, err := env.Run(ctx, mod, "panics")
-	if err != nil {
-		t.Fatal(err)
+	const want = "panic: the guest gave up"
+	run := func(env *runtime.Environment) {
+		t.Helper()
+		reason, err := env.Run(ctx, mod, "panics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A panic in an export of a c-shared Go guest ends in a trap
+		// (runtime.abort); one in a command's main exits with code 2.
+		var trap *runtime.TrapError
+		if reason.Normal() || !errors.As(reason, &trap) {
+			t.Fatalf("a panicking export ended %v, want a trap", reason)
+		}
+		if !strings.Contains(trap.Stderr, want) || !strings.Contains(trap.Stderr, "goroutine") {
+			t.Errorf("TrapError.Stderr %q lacks the panic message and trace", trap.Stderr)
+		}
+		if !strings.Contains(reason.Error(), want) {
+			t.Errorf("the reason says %q, not the panic", reason.Error())
+		}
 	}
-	// A panic in an export of a c-shared Go guest ends in a trap
-	// (runtime.abort); one in a command's main exits with code 2.
-	var trap *runtime.TrapError
-	if reason.Normal() || !errors.As(reason, &trap) {
-		t.Errorf("a panicking export ended %v, want a trap", reason)
-	}
-	if !strings.Contains(stderr.String(), "panic: the guest gave up") {
-		t.Errorf("stderr %q lacks the panic message", stderr.String())
-	}
+
+	t.Run("no Writer", func(t *testing.T) {
+		run(rt.Environment())
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("the log lacks the panic message:\n%s", log.String())
+		}
+	})
+	t.Run("a Writer", func(t *testing.T) {
+		var stderr syncBuffer
+		env, err := rt.NewEnvironment(environment.Config{WASI: environment.WASI{Stderr: &stderr}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer env.Close(context.Background())
+		run(env)
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr %q lacks the panic message", stderr.String())
+		}
+	})
+}
+
+// syncBuffer is a bytes.Buffer that the runtime's goroutines may write
+// while the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
