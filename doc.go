@@ -28,6 +28,8 @@
 //     [github.com/wardrt/ward/cluster/standalone] joins a node to one it
 //     starts.
 //   - [github.com/wardrt/ward/guest]: the SDK for Go guests.
+//   - [github.com/wardrt/ward/guest/c]: the SDK for C guests: ward.h,
+//     generated from the ABI table, and ward_cbor.h for typed messages.
 //   - [github.com/wardrt/ward/guesttest]: a guest's test_* exports run as
 //     subtests of a Go test, each in a fresh process.
 //
