@@ -3,8 +3,8 @@ package cluster
 import (
 	"bytes"
 	"encoding/binary"
-	"fmt"
 
+	"github.com/wardrt/ward/internal/errs"
 	"github.com/wardrt/ward/internal/route"
 )
 
@@ -74,7 +74,7 @@ func (n *Node) enqueueLocked(p *peer, f *frame, numbered bool) error {
 		f.Gen, f.Seq = p.outGen, p.outSeq+1
 	}
 	if p.outMAC == nil {
-		return fmt.Errorf("ward: node %d has no session key yet: %w", p.id, route.ErrNoNode)
+		return errs.Wrap(route.ErrNoNode, "node %d has no session key yet", p.id)
 	}
 	f.V = frameVersion
 	if p.outN == 0 {
@@ -86,7 +86,7 @@ func (n *Node) enqueueLocked(p *peer, f *frame, numbered bool) error {
 	size := len(b) - start - batchPrefix
 	if int64(1+macSize+size) > n.maxPay {
 		p.outBuf = b[:start]
-		return fmt.Errorf("ward: a %d-byte frame to node %d is over the %d-byte NATS payload limit: %w", 1+macSize+size, p.id, n.maxPay, route.ErrTooLarge)
+		return errs.Wrap(route.ErrTooLarge, "a %d-byte frame to node %d is over the %d-byte NATS payload limit", 1+macSize+size, p.id, n.maxPay)
 	}
 	binary.BigEndian.PutUint32(b[start:], uint32(size))
 	if p.outN > 0 && int64(len(b)) > n.maxPay {

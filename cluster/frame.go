@@ -3,11 +3,11 @@ package cluster
 import (
 	"crypto/hmac"
 	"errors"
-	"fmt"
 	"hash"
 	"slices"
 
 	"github.com/nats-io/nkeys"
+	"github.com/wardrt/ward/internal/errs"
 )
 
 // frameVersion is the wire format's version; a node drops frames of any
@@ -107,7 +107,7 @@ func sealVersion(kp nkeys.KeyPair, f *frame, v uint8) ([]byte, error) {
 	body := appendFrame(nil, f)
 	sig, err := kp.Sign(body)
 	if err != nil {
-		return nil, fmt.Errorf("ward: signing a frame: %w", err)
+		return nil, errs.Wrap(err, "signing a frame")
 	}
 	out := append([]byte{byte(len(sig))}, sig...)
 	return append(out, body...), nil

@@ -11,6 +11,7 @@ import (
 	"github.com/Masterminds/semver/v3"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/wardrt/ward/internal/errs"
 	"github.com/wardrt/ward/internal/route"
 	"github.com/wardrt/ward/runtime"
 )
@@ -111,11 +112,11 @@ func newGlobal(ctx context.Context, js jetstream.JetStream, rt *runtime.Runtime,
 	}
 	if err := g.startWatch(ctx); err != nil {
 		g.close()
-		return nil, fmt.Errorf("ward: global registry: watching bucket %q: %w", bucket, err)
+		return nil, errs.Wrap(err, "global registry: watching bucket %q", bucket)
 	}
 	if err := g.cache.wait(ctx, func() bool { return g.cache.ready }); err != nil {
 		g.close()
-		return nil, fmt.Errorf("ward: global registry: reading bucket %q: %w", bucket, err)
+		return nil, errs.Wrap(err, "global registry: reading bucket %q", bucket)
 	}
 	// Names of this node's number that are in the bucket already belong
 	// to an earlier node of that number (this registry has registered
@@ -138,7 +139,7 @@ func bindBucket(ctx context.Context, js jetstream.JetStream, bucket string) (jet
 		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("ward: global registry: bucket %q: %w", bucket, err)
+		return nil, errs.Wrap(err, "global registry: bucket %q", bucket)
 	}
 	return kv, nil
 }
@@ -161,7 +162,7 @@ func (g *Global) closedErr() error {
 		return errors.New("ward: the global registry did not start on this node; its log says why")
 	}
 	if g.ctx.Err() != nil {
-		return fmt.Errorf("ward: global registry is closed: %w", runtime.ErrClosed)
+		return errs.Wrap(runtime.ErrClosed, "global registry is closed")
 	}
 	return nil
 }
@@ -226,7 +227,7 @@ func (g *Global) landed(ctx context.Context, key string, rec *globalRecord, err 
 // node knows), or the bucket's own error.
 func (g *Global) createErr(err error, name string, v *semver.Version) error {
 	if !revisionConflict(err) {
-		return fmt.Errorf("ward: global register %s@%s (it may have landed; Lookup tells): %w", name, v, err)
+		return errs.Wrap(err, "global register %s@%s (it may have landed; Lookup tells)", name, v)
 	}
 	if n := g.cache.get(globalKey(name, v)); n != nil {
 		if n.rec.placeholder() {
@@ -274,7 +275,7 @@ func (g *Global) Unregister(ctx context.Context, name, version string) error {
 			return fmt.Errorf("%w: %s@%s", ErrNameNotFound, name, v)
 		}
 		if err != nil {
-			return fmt.Errorf("ward: global unregister %s@%s: %w", name, v, err)
+			return errs.Wrap(err, "global unregister %s@%s", name, v)
 		}
 		var ok bool
 		if rec, _, ok = decodeRecord(key, e.Value()); !ok {
@@ -293,7 +294,7 @@ func (g *Global) Unregister(ctx context.Context, name, version string) error {
 	case revisionConflict(err):
 		return fmt.Errorf("%w: %s@%s changed after revision %d", ErrNameConflict, name, v, rev)
 	}
-	return fmt.Errorf("ward: global unregister %s@%s: %w", name, v, err)
+	return errs.Wrap(err, "global unregister %s@%s", name, v)
 }
 
 // Lookup returns the process holding name at the highest version that
@@ -328,7 +329,7 @@ func (g *Global) Lookup(ctx context.Context, name, constraint string) (runtime.P
 				return runtime.ProcessID(rec.PID), v, nil
 			}
 		case !errors.Is(err, jetstream.ErrKeyNotFound) && !errors.Is(err, jetstream.ErrKeyDeleted):
-			return 0, nil, fmt.Errorf("ward: global lookup %s@%s: %w", name, constraint, err)
+			return 0, nil, errs.Wrap(err, "global lookup %s@%s", name, constraint)
 		}
 	}
 	return 0, nil, fmt.Errorf("%w: no %s matching %q", ErrNameNotFound, name, constraint)
@@ -365,7 +366,7 @@ func (g *Global) deleteAt(ctx context.Context, key string, rev uint64) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("ward: global registry: deleting %s at revision %d: %w", key, rev, err)
+			return errs.Wrap(err, "global registry: deleting %s at revision %d", key, rev)
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, 2*time.Second)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/Masterminds/semver/v3"
 	"github.com/fxamacker/cbor/v2"
+	"github.com/wardrt/ward/internal/errs"
 )
 
 // maxGlobalName bounds a global name, as registry.MaxNameLen bounds a
@@ -56,7 +57,7 @@ func (r *globalRecord) placeholder() bool { return r.PID == 0 }
 func (r *globalRecord) encode() ([]byte, error) {
 	b, err := cbor.Marshal(r)
 	if err != nil {
-		return nil, fmt.Errorf("ward: encoding the global registry record of %s@%s: %w", r.Name, r.Version, err)
+		return nil, errs.Wrap(err, "encoding the global registry record of %s@%s", r.Name, r.Version)
 	}
 	return b, nil
 }

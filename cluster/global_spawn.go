@@ -10,6 +10,7 @@ import (
 	"github.com/Masterminds/semver/v3"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/wardrt/ward/internal/errs"
 	"github.com/wardrt/ward/internal/route"
 	"github.com/wardrt/ward/runtime"
 )
@@ -51,11 +52,11 @@ func (g *Global) GetOrSpawn(ctx context.Context, name, version string, env *runt
 		}
 		if !revisionConflict(err) {
 			g.reclaim(ctx, key, ph.Token)
-			return 0, false, fmt.Errorf("ward: global get-or-spawn %s@%s: %w", name, v, err)
+			return 0, false, errs.Wrap(err, "global get-or-spawn %s@%s", name, v)
 		}
 		pid, err := g.awaitWinner(ctx, key)
 		if err != nil {
-			return 0, false, fmt.Errorf("ward: global get-or-spawn %s@%s: waiting for the spawn on another call: %w", name, v, err)
+			return 0, false, errs.Wrap(err, "global get-or-spawn %s@%s: waiting for the spawn on another call", name, v)
 		}
 		if pid != 0 {
 			return pid, false, nil
@@ -79,7 +80,7 @@ func (g *Global) spawnAs(ctx context.Context, key string, rev uint64, name strin
 	p, err := env.Spawn(ctx, m, entry, params...)
 	if err != nil {
 		g.giveBack(ctx, key, rev)
-		return 0, false, fmt.Errorf("ward: global get-or-spawn %s@%s: spawn failed, name released: %w", name, v, err)
+		return 0, false, errs.Wrap(err, "global get-or-spawn %s@%s: spawn failed, name released", name, v)
 	}
 	q := route.Qualify(uint64(p.ID()), g.node)
 	live := &globalRecord{Name: name, Version: v.String(), PID: q, Node: g.node}
@@ -97,7 +98,7 @@ func (g *Global) spawnAs(ctx context.Context, key string, rev uint64, name strin
 		if revisionConflict(err) {
 			return 0, false, fmt.Errorf("%w: %s@%s: the placeholder was removed while spawning (was this node thought lost?)", ErrNameConflict, name, v)
 		}
-		return 0, false, fmt.Errorf("ward: global get-or-spawn %s@%s: publishing the process: %w", name, v, err)
+		return 0, false, errs.Wrap(err, "global get-or-spawn %s@%s: publishing the process", name, v)
 	}
 	g.cache.put(key, rev2, live, v)
 	g.watchProcess(q)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/fxamacker/cbor/v2"
 
+	"github.com/wardrt/ward/internal/errs"
 	"github.com/wardrt/ward/internal/route"
 	"github.com/wardrt/ward/runtime"
 )
@@ -102,7 +103,7 @@ func (n *Node) runJob(ctx context.Context, where Placement, hash, entry string, 
 	pid, err := n.Spawn(sctx, node, hash, entry, SpawnOptions{Grant: JobGrant, Owner: owner})
 	cancel()
 	if err != nil {
-		return nil, fmt.Errorf("ward: job %s: %w", entry, err)
+		return nil, errs.Wrap(err, "job %s", entry)
 	}
 	reply, err := n.rt.Request(ctx, pid, runtime.Message{Data: in})
 	if err != nil {
@@ -112,7 +113,7 @@ func (n *Node) runJob(ctx context.Context, where Placement, hash, entry string, 
 			n.rt.Kill(kctx, pid)
 			cancel()
 		}
-		return nil, fmt.Errorf("ward: job %s on node %d: %w", entry, route.NodeOf(uint64(pid)), err)
+		return nil, errs.Errorf("ward: job %s on node %d: %w", entry, route.NodeOf(uint64(pid)), err)
 	}
 	return reply.Data, nil
 }
@@ -247,7 +248,7 @@ func (n *Node) ServeJobs(ctx context.Context, envs ...*runtime.Environment) erro
 		srv, err = n.rt.Environment().SpawnGo(ctx, JobServer, n.serveJobs)
 		if err != nil {
 			st.mu.Unlock()
-			return fmt.Errorf("ward: starting the job server: %w", err)
+			return errs.Wrap(err, "starting the job server")
 		}
 		st.jobs = srv
 	}
@@ -257,7 +258,7 @@ func (n *Node) ServeJobs(ctx context.Context, envs ...*runtime.Environment) erro
 			if p, _, lerr := env.Lookup(JobServer, JobServerVersion); lerr == nil && p == srv {
 				continue // registered there already
 			}
-			return fmt.Errorf("ward: registering the job server: %w", err)
+			return errs.Wrap(err, "registering the job server")
 		}
 	}
 	return nil

@@ -10,6 +10,7 @@ import (
 
 	"github.com/fxamacker/cbor/v2"
 	"github.com/nats-io/nkeys"
+	"github.com/wardrt/ward/internal/errs"
 )
 
 // Frame authentication. An ed25519 signature per frame costs tens of µs to
@@ -41,7 +42,7 @@ func newRegistration(kp nkeys.KeyPair, pub string, epoch uint64, dh *ecdh.Privat
 	r := registration{Pub: pub, Epoch: epoch, DH: dh.PublicKey().Bytes()}
 	sig, err := kp.Sign(r.signedPart())
 	if err != nil {
-		return r, fmt.Errorf("ward: cluster: signing the registration: %w", err)
+		return r, errs.Wrap(err, "cluster: signing the registration")
 	}
 	r.Sig = sig
 	return r, nil

@@ -12,6 +12,7 @@ import (
 
 	"github.com/fxamacker/cbor/v2"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/wardrt/ward/internal/errs"
 	"github.com/wardrt/ward/internal/route"
 )
 
@@ -29,7 +30,7 @@ func openBucket(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyVa
 		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("ward: cluster: the bucket %s: %w", cfg.Bucket, err)
+		return nil, errs.Wrap(err, "cluster: the bucket %s", cfg.Bucket)
 	}
 	return kv, nil
 }
@@ -49,7 +50,7 @@ func (n *Node) register(ctx context.Context, known []jetstream.KeyValueEntry) er
 	}
 	val, err := cbor.Marshal(reg)
 	if err != nil {
-		return fmt.Errorf("ward: cluster: encoding the registration: %w", err)
+		return errs.Wrap(err, "cluster: encoding the registration")
 	}
 	for id := 1; id <= maxNode; id++ {
 		if taken[strconv.Itoa(id)] {
@@ -60,7 +61,7 @@ func (n *Node) register(ctx context.Context, known []jetstream.KeyValueEntry) er
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("ward: cluster: registering the node: %w", err)
+			return errs.Wrap(err, "cluster: registering the node")
 		}
 		n.id, n.regRev = uint16(id), rev
 		return nil
@@ -107,7 +108,7 @@ func (n *Node) unregister() error {
 	n.regMu.Unlock()
 	err := n.kv.Delete(ctx, strconv.Itoa(int(n.id)), jetstream.LastRevision(rev))
 	if err != nil {
-		return fmt.Errorf("ward: cluster: removing node %d's registration: %w", n.id, err)
+		return errs.Wrap(err, "cluster: removing node %d's registration", n.id)
 	}
 	return nil
 }
@@ -119,7 +120,7 @@ func (n *Node) unregister() error {
 func (n *Node) watchNodes(ctx context.Context) ([]jetstream.KeyValueEntry, error) {
 	w, err := n.kv.WatchAll(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("ward: cluster: watching the nodes bucket: %w", err)
+		return nil, errs.Wrap(err, "cluster: watching the nodes bucket")
 	}
 	n.watcher = w
 	var initial []jetstream.KeyValueEntry
@@ -135,7 +136,7 @@ func (n *Node) watchNodes(ctx context.Context) ([]jetstream.KeyValueEntry, error
 			initial = append(initial, e)
 		case <-ctx.Done():
 			w.Stop()
-			return nil, fmt.Errorf("ward: cluster: loading the nodes bucket: %w", ctx.Err())
+			return nil, errs.Wrap(ctx.Err(), "cluster: loading the nodes bucket")
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/wardrt/ward/internal/errs"
 	"github.com/wardrt/ward/runtime"
 )
 
@@ -96,7 +97,7 @@ func openModules(ctx context.Context, rt *runtime.Runtime, js jetstream.JetStrea
 		Storage:     storage,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("ward: opening the module object store %s: %w", bucket, err)
+		return nil, errs.Wrap(err, "opening the module object store %s", bucket)
 	}
 	return &modules{rt: rt, obs: obs, max: max, fetching: make(chan struct{}, maxFetches), maxFetched: MaxFetchedModules,
 		byID: make(map[string]*runtime.Module), inFlight: make(map[string]*fetchCall)}, nil
@@ -106,7 +107,7 @@ func openModules(ctx context.Context, rt *runtime.Runtime, js jetstream.JetStrea
 // they are there already.
 func (ms *modules) publish(ctx context.Context, name string, wasm []byte) (*runtime.Module, error) {
 	if int64(len(wasm)) > ms.max {
-		return nil, fmt.Errorf("ward: publishing module %s: %d bytes, the limit is %d: %w", name, len(wasm), ms.max, ErrModuleTooLarge)
+		return nil, errs.Wrap(ErrModuleTooLarge, "publishing module %s: %d bytes, the limit is %d", name, len(wasm), ms.max)
 	}
 	m, err := ms.rt.LoadModule(ctx, name, wasm)
 	if err != nil {
@@ -117,11 +118,11 @@ func (ms *modules) publish(ctx context.Context, name string, wasm []byte) (*runt
 		ms.keep(m)
 		return m, nil
 	} else if !errors.Is(err, jetstream.ErrObjectNotFound) {
-		return nil, fmt.Errorf("ward: publishing module %s: %w", name, err)
+		return nil, errs.Wrap(err, "publishing module %s", name)
 	}
 	meta := jetstream.ObjectMeta{Name: hash, Description: name}
 	if _, err := ms.obs.Put(ctx, meta, bytes.NewReader(wasm)); err != nil {
-		return nil, fmt.Errorf("ward: publishing module %s: %w", name, err)
+		return nil, errs.Wrap(err, "publishing module %s", name)
 	}
 	ms.keep(m)
 	return m, nil
@@ -178,36 +179,36 @@ func (ms *modules) fetch(ctx context.Context, hash string) (*runtime.Module, err
 	if errors.Is(err, jetstream.ErrObjectNotFound) {
 		return nil, fmt.Errorf("%w: %s", ErrNoModule, hash)
 	} else if err != nil {
-		return nil, fmt.Errorf("ward: fetching module %s: %w", hash, err)
+		return nil, errs.Wrap(err, "fetching module %s", hash)
 	}
 	ms.mu.Lock()
 	full := ms.fetched >= ms.maxFetched
 	ms.mu.Unlock()
 	if full {
-		return nil, fmt.Errorf("ward: fetching module %s: %d compiled already: %w", hash, ms.maxFetched, ErrTooManyModules)
+		return nil, errs.Wrap(ErrTooManyModules, "fetching module %s: %d compiled already", hash, ms.maxFetched)
 	}
 	if info.Size > uint64(ms.max) {
-		return nil, fmt.Errorf("ward: fetching module %s: %d bytes, the limit is %d: %w", hash, info.Size, ms.max, ErrModuleTooLarge)
+		return nil, errs.Wrap(ErrModuleTooLarge, "fetching module %s: %d bytes, the limit is %d", hash, info.Size, ms.max)
 	}
 	ms.fetching <- struct{}{}
 	defer func() { <-ms.fetching }()
 	obj, err := ms.obs.Get(ctx, hash)
 	if err != nil {
-		return nil, fmt.Errorf("ward: fetching module %s: %w", hash, err)
+		return nil, errs.Wrap(err, "fetching module %s", hash)
 	}
 	defer obj.Close()
 	// The size in the info is the store's word; the read is bounded by
 	// the size checked above.
 	b, err := io.ReadAll(io.LimitReader(obj, int64(info.Size)+1))
 	if err != nil {
-		return nil, fmt.Errorf("ward: fetching module %s: %w", hash, err)
+		return nil, errs.Wrap(err, "fetching module %s", hash)
 	}
 	if int64(len(b)) > int64(info.Size) {
-		return nil, fmt.Errorf("ward: fetching module %s: more bytes than the %d its entry says: %w", hash, info.Size, ErrHashMismatch)
+		return nil, errs.Wrap(ErrHashMismatch, "fetching module %s: more bytes than the %d its entry says", hash, info.Size)
 	}
 	sum := sha256.Sum256(b)
 	if got := hex.EncodeToString(sum[:]); got != hash {
-		return nil, fmt.Errorf("ward: fetching module %s: the store returned bytes of SHA-256 %s: %w", hash, got, ErrHashMismatch)
+		return nil, errs.Wrap(ErrHashMismatch, "fetching module %s: the store returned bytes of SHA-256 %s", hash, got)
 	}
 	name := info.Description
 	if name == "" || len(name) > 128 {

@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
+	"github.com/wardrt/ward/internal/errs"
 	"github.com/wardrt/ward/internal/route"
 	"github.com/wardrt/ward/runtime"
 )
@@ -128,13 +129,13 @@ func Join(ctx context.Context, rt *runtime.Runtime, cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("%w: node key: %w", ErrConfig, err)
 	}
 	if n.dh, err = ecdh.X25519().GenerateKey(rand.Reader); err != nil {
-		return nil, fmt.Errorf("ward: cluster: session key: %w", err)
+		return nil, errs.Wrap(err, "cluster: session key")
 	}
 	var eb [8]byte
 	rand.Read(eb[:])
 	n.epoch = binary.LittleEndian.Uint64(eb[:]) | 1 // never 0
 	if n.js, err = jetstream.New(n.nc); err != nil {
-		return nil, fmt.Errorf("ward: cluster: JetStream: %w", err)
+		return nil, errs.Wrap(err, "cluster: JetStream")
 	}
 	if n.kv, err = openBucket(ctx, n.js, jetstream.KeyValueConfig{
 		Bucket: cfg.nodesBucket(), Storage: cfg.Storage, History: 1,
@@ -177,7 +178,7 @@ func (n *Node) start(ctx context.Context) error {
 		n.local, err = route.Attach(n.rt, n.id, (*transport)(n))
 	}
 	if err != nil {
-		return fmt.Errorf("ward: cluster: attaching the runtime as node %d: %w", n.id, err)
+		return errs.Wrap(err, "cluster: attaching the runtime as node %d", n.id)
 	}
 	fail := func(err error) error {
 		if n.sigSub != nil {
@@ -187,10 +188,10 @@ func (n *Node) start(ctx context.Context) error {
 		return err
 	}
 	if n.sigSub, err = n.nc.Subscribe(n.cfg.subject("sig", n.id), n.onSig); err != nil {
-		return fail(fmt.Errorf("ward: cluster: subscribing to the node's subject: %w", err))
+		return fail(errs.Wrap(err, "cluster: subscribing to the node's subject"))
 	}
 	if n.hbSub, err = n.nc.Subscribe(n.cfg.allSubject("hb"), n.onHB); err != nil {
-		return fail(fmt.Errorf("ward: cluster: subscribing to heartbeats: %w", err))
+		return fail(errs.Wrap(err, "cluster: subscribing to heartbeats"))
 	}
 	// A node's frames wait in the client's queue when the runtime is
 	// busy; NATS's default limits (64 MiB) hold a burst, and past them
@@ -199,7 +200,7 @@ func (n *Node) start(ctx context.Context) error {
 	n.sigSub.SetPendingLimits(-1, 256<<20)
 	if err := n.nc.FlushWithContext(ctx); err != nil {
 		n.hbSub.Unsubscribe()
-		return fail(fmt.Errorf("ward: cluster: flushing the subscriptions: %w", err))
+		return fail(errs.Wrap(err, "cluster: flushing the subscriptions"))
 	}
 	n.wg.Add(1)
 	go n.heartbeats()
@@ -266,7 +267,7 @@ func (n *Node) leave(ctx context.Context) error {
 	n.wg.Wait()
 	n.log.Info("ward: left cluster", "cluster", n.cfg.Cluster, "node", n.id)
 	if flushErr != nil {
-		return fmt.Errorf("ward: cluster: leaving: the goodbye may not have reached every node: %w", flushErr)
+		return errs.Wrap(flushErr, "cluster: leaving: the goodbye may not have reached every node")
 	}
 	return regErr
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/fxamacker/cbor/v2"
+	"github.com/wardrt/ward/internal/errs"
 	"github.com/wardrt/ward/internal/route"
 )
 
@@ -60,7 +61,7 @@ func (n *Node) handle(op string, fn func(ctx context.Context, from uint16, req [
 func (n *Node) call(ctx context.Context, node uint16, op string, req, resp any) error {
 	body, err := cbor.Marshal(req)
 	if err != nil {
-		return fmt.Errorf("ward: call %s: encoding the request: %w", op, err)
+		return errs.Wrap(err, "call %s: encoding the request", op)
 	}
 	id := n.nextCall.Add(1)
 	pc := &pendingCall{node: node, ch: make(chan callResult, 1)}
@@ -74,15 +75,15 @@ func (n *Node) call(ctx context.Context, node uint16, op string, req, resp any) 
 	}()
 	// Registered before it is sent: a node lost after this fails it.
 	if err := n.send(node, &frame{Kind: kindReq, Op: op, Ref: id, Body: body}); err != nil {
-		return fmt.Errorf("ward: call %s on node %d: %w", op, node, err)
+		return errs.Wrap(err, "call %s on node %d", op, node)
 	}
 	select {
 	case r := <-pc.ch:
 		switch {
 		case r.lost:
-			return fmt.Errorf("ward: call %s: node %d was lost: %w", op, node, route.ErrNoNode)
+			return errs.Wrap(route.ErrNoNode, "call %s: node %d was lost", op, node)
 		case r.err != "" && int(r.errIs) < len(remoteSentinels) && r.errIs != 0:
-			return fmt.Errorf("%w: %w: node %d: %s", ErrRemote, remoteSentinels[r.errIs], node, r.err)
+			return errs.Errorf("%w: %w: node %d: %s", ErrRemote, remoteSentinels[r.errIs], node, r.err)
 		case r.err != "":
 			return fmt.Errorf("%w: node %d: %s", ErrRemote, node, r.err)
 		}
@@ -90,11 +91,11 @@ func (n *Node) call(ctx context.Context, node uint16, op string, req, resp any) 
 			return nil
 		}
 		if err := cbor.Unmarshal(r.body, resp); err != nil {
-			return fmt.Errorf("ward: call %s: decoding node %d's reply: %w", op, node, err)
+			return errs.Wrap(err, "call %s: decoding node %d's reply", op, node)
 		}
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("ward: call %s on node %d: %w", op, node, ctx.Err())
+		return errs.Wrap(ctx.Err(), "call %s on node %d", op, node)
 	}
 }
 

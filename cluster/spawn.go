@@ -13,6 +13,7 @@ import (
 	"github.com/fxamacker/cbor/v2"
 
 	"github.com/wardrt/ward/environment"
+	"github.com/wardrt/ward/internal/errs"
 	"github.com/wardrt/ward/internal/route"
 	"github.com/wardrt/ward/runtime"
 )
@@ -156,14 +157,14 @@ func (s *spawner) spawn(ctx context.Context, from uint16, req spawnRequest) (uin
 	}
 	eff, err := grant.Config().Narrow(cfg)
 	if err != nil {
-		return 0, fmt.Errorf("ward: spawn in grant %q: the limits asked for: %w", req.Grant, err)
+		return 0, errs.Wrap(err, "spawn in grant %q: the limits asked for", req.Grant)
 	}
 	if req.OwnerConfig != nil {
 		owner := withoutHost(*req.OwnerConfig)
 		eff = meet(eff, cfg, owner)
 		// What the caller set itself may still be wider than its own.
 		if _, err := owner.Narrow(withoutHost(eff)); err != nil {
-			return 0, fmt.Errorf("ward: spawn in grant %q: wider than the caller's own environment: %w", req.Grant, err)
+			return 0, errs.Wrap(err, "spawn in grant %q: wider than the caller's own environment", req.Grant)
 		}
 	}
 	params, err := fromWire(req.Params)
@@ -176,7 +177,7 @@ func (s *spawner) spawn(ctx context.Context, from uint16, req spawnRequest) (uin
 	}
 	env, err := grant.NewChild(eff)
 	if err != nil {
-		return 0, fmt.Errorf("ward: spawn in grant %q: %w", req.Grant, err)
+		return 0, errs.Wrap(err, "spawn in grant %q", req.Grant)
 	}
 	s.owners.record(env, from, req.Owner)
 	p, err := env.Spawn(ctx, m, req.Entry, params...)
@@ -315,7 +316,7 @@ func (n *Node) initSpawn() {
 	n.handle("spawn", func(ctx context.Context, from uint16, body []byte) (any, error) {
 		var req spawnRequest
 		if err := cbor.Unmarshal(body, &req); err != nil {
-			return nil, fmt.Errorf("ward: decoding a spawn request from node %d: %w", from, err)
+			return nil, errs.Wrap(err, "decoding a spawn request from node %d", from)
 		}
 		id, err := n.spawnHere(ctx, from, req)
 		if err != nil {
@@ -367,16 +368,16 @@ func (n *Node) Publish(ctx context.Context, name string, wasm []byte) (*runtime.
 // included) rather than cancelling it mid-way.
 func (n *Node) Spawn(ctx context.Context, node uint16, hash string, entry string, opts SpawnOptions, params ...runtime.Value) (runtime.ProcessID, error) {
 	if !validHash(hash) {
-		return 0, fmt.Errorf("ward: spawn %s: %w: %q", entry, ErrBadHash, hash)
+		return 0, errs.Errorf("ward: spawn %s: %w: %q", entry, ErrBadHash, hash)
 	}
 	cfg, err := portable(opts.Config)
 	if err != nil {
-		return 0, fmt.Errorf("ward: spawn %s: %w", entry, err)
+		return 0, errs.Wrap(err, "spawn %s", entry)
 	}
 	req := spawnRequest{Hash: hash, Entry: entry, Params: toWire(params), Grant: opts.Grant, Config: cfg}
 	if opts.Owner != nil {
 		if opts.Owner.Runtime() != n.rt {
-			return 0, fmt.Errorf("ward: spawn %s: SpawnOptions.Owner is an environment of another runtime: %w", entry, runtime.ErrForeignModule)
+			return 0, errs.Wrap(runtime.ErrForeignModule, "spawn %s: SpawnOptions.Owner is an environment of another runtime", entry)
 		}
 		own := opts.Owner.Config()
 		own.WASI = environment.WASI{} // host resources, which do not cross
@@ -392,7 +393,7 @@ func (n *Node) Spawn(ctx context.Context, node uint16, hash string, entry string
 	}
 	var rep spawnReply
 	if err := n.call(ctx, node, "spawn", req, &rep); err != nil {
-		return 0, fmt.Errorf("ward: spawn %s on node %d: %w", entry, node, err)
+		return 0, errs.Wrap(err, "spawn %s on node %d", entry, node)
 	}
 	if rep.Code != 0 || rep.Text != "" {
 		return 0, fromCode(rep.Code, rep.Text)

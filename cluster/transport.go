@@ -2,10 +2,10 @@ package cluster
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/nats-io/nats.go"
 	"github.com/wardrt/ward/internal/abi"
+	"github.com/wardrt/ward/internal/errs"
 	"github.com/wardrt/ward/internal/route"
 )
 
@@ -77,7 +77,7 @@ func (t *transport) Exists(ctx context.Context, id uint64) (bool, error) {
 func (n *Node) send(node uint16, f *frame) error {
 	p := n.peer(node)
 	if p == nil || node == n.id {
-		return fmt.Errorf("ward: node %d: %w", node, route.ErrNoNode)
+		return errs.Wrap(route.ErrNoNode, "node %d", node)
 	}
 	return n.sendTo(p, f)
 }
@@ -86,10 +86,10 @@ func (n *Node) send(node uint16, f *frame) error {
 // the peer is up.
 func (n *Node) sendTo(p *peer, f *frame) error {
 	if n.left.Load() {
-		return fmt.Errorf("%w: %w", ErrLeft, route.ErrNoNode)
+		return errs.Errorf("%w: %w", ErrLeft, route.ErrNoNode)
 	}
 	if !p.up.Load() {
-		return fmt.Errorf("ward: node %d is not up: %w", p.id, route.ErrNoNode)
+		return errs.Wrap(route.ErrNoNode, "node %d is not up", p.id)
 	}
 	p.smu.Lock()
 	defer p.smu.Unlock()

@@ -10,16 +10,16 @@ var (
 	// ErrInvalid is wrapped by every error about a Config that makes no
 	// sense on its own, whatever its parent, such as a MaxMemory that is
 	// not a whole number of pages.
-	ErrInvalid = errors.New("environment: invalid configuration")
+	ErrInvalid = errors.New("ward: invalid environment configuration")
 
 	// ErrWiden is wrapped by every error from Narrow about a child that
 	// asks for more than its parent has. The message names the field and
 	// both values.
-	ErrWiden = errors.New("environment: child would widen its parent")
+	ErrWiden = errors.New("ward: a child environment would widen its parent")
 
 	// ErrNamespaceDenied matches (with errors.Is) the *DeniedError that
 	// CheckImports returns.
-	ErrNamespaceDenied = errors.New("environment: namespace not allowed")
+	ErrNamespaceDenied = errors.New("ward: namespace not allowed")
 )
 
 // DeniedError is the error CheckImports returns for an import from a
@@ -40,7 +40,7 @@ func (e *DeniedError) Error() string {
 	if len(e.Allowed) > 0 {
 		allowed = strings.Join(e.Allowed, ", ")
 	}
-	return fmt.Sprintf("import %s is not allowed in this environment (allowed namespaces: %s)", e.Import, allowed)
+	return fmt.Sprintf("ward: import %s is not allowed in this environment (allowed namespaces: %s)", e.Import, allowed)
 }
 
 // Is reports whether target is ErrNamespaceDenied.
@@ -55,10 +55,26 @@ func (p *problems) add(kind error, format string, args ...any) {
 	*p = append(*p, fmt.Errorf("%w: %s", kind, fmt.Sprintf(format, args...)))
 }
 
-// err returns nil, the one problem, or all of them joined.
+// err returns nil, the one problem, or all of them in one error that
+// says "ward: " once and matches each.
 func (p problems) err() error {
-	if len(p) == 1 {
+	switch len(p) {
+	case 0:
+		return nil
+	case 1:
 		return p[0]
 	}
-	return errors.Join(p...)
+	return problemList(p)
 }
+
+type problemList []error
+
+func (l problemList) Error() string {
+	parts := make([]string, len(l))
+	for i, err := range l {
+		parts[i] = strings.TrimPrefix(err.Error(), "ward: ")
+	}
+	return "ward: " + strings.Join(parts, "; ")
+}
+
+func (l problemList) Unwrap() []error { return l }

@@ -65,9 +65,9 @@ func ExampleConfig_Narrow() {
 	})
 	fmt.Println(err)
 	// Output:
-	// environment: child would widen its parent: MaxProcesses 1000 is more than the parent's 100
+	// ward: a child environment would widen its parent: MaxProcesses 1000 is more than the parent's 100
 	// true
-	// environment: child would widen its parent: Permissions.CompileModules is allow but the parent's is deny
+	// ward: a child environment would widen its parent: Permissions.CompileModules is allow but the parent's is deny
 }
 
 // The runtime checks a module's imports before instantiating it.
@@ -88,7 +88,7 @@ func ExampleConfig_CheckImports() {
 		fmt.Println("refused namespace:", denied.Import.Module)
 	}
 	// Output:
-	// import "env"."abort" is not allowed in this environment (allowed namespaces: ward_*, wasi_snapshot_preview1)
+	// ward: import "env"."abort" is not allowed in this environment (allowed namespaces: ward_*, wasi_snapshot_preview1)
 	// refused namespace: env
 }
 
@@ -117,6 +117,6 @@ func ExampleRoot() {
 	fmt.Println(err)
 	fmt.Println(errors.Is(err, environment.ErrInvalid))
 	// Output:
-	// environment: invalid configuration: MaxMemory 100000000 is not a whole number of 65536-byte Wasm pages (99942400 is)
+	// ward: invalid environment configuration: MaxMemory 100000000 is not a whole number of 65536-byte Wasm pages (99942400 is)
 	// true
 }

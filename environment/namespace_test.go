@@ -82,7 +82,7 @@ func TestCheckImports(t *testing.T) {
 	// ward_net would be allowed: "ward_*" covers every ward namespace.
 	imports := slices.Concat(allowed, []Import{{"ward_net", "connect"}, {"env", "abort"}, {"wasi_snapshot_preview2", "x"}})
 	err = root.CheckImports(imports)
-	const want = `import "env"."abort" is not allowed in this environment (allowed namespaces: ward_*, wasi_snapshot_preview1)`
+	const want = `ward: import "env"."abort" is not allowed in this environment (allowed namespaces: ward_*, wasi_snapshot_preview1)`
 	if err == nil || err.Error() != want {
 		t.Fatalf("CheckImports error = %v\nwant %s", err, want)
 	}
@@ -118,7 +118,7 @@ func TestCheckImportsNarrowed(t *testing.T) {
 		t.Fatalf("Narrow: %v", err)
 	}
 	err = c.CheckImports([]Import{{"ward_process", "spawn"}, {"ward_net", "connect"}})
-	const want = `import "ward_net"."connect" is not allowed in this environment (allowed namespaces: ward_process, ward_message)`
+	const want = `ward: import "ward_net"."connect" is not allowed in this environment (allowed namespaces: ward_process, ward_message)`
 	if err == nil || err.Error() != want {
 		t.Errorf("CheckImports error = %v\nwant %s", err, want)
 	}
@@ -130,7 +130,7 @@ func TestCheckImportsNoneAllowed(t *testing.T) {
 		t.Fatalf("Root: %v", err)
 	}
 	err = c.CheckImports([]Import{{"wasi_snapshot_preview1", "fd_write"}})
-	const want = `import "wasi_snapshot_preview1"."fd_write" is not allowed in this environment (allowed namespaces: none)`
+	const want = `ward: import "wasi_snapshot_preview1"."fd_write" is not allowed in this environment (allowed namespaces: none)`
 	if err == nil || err.Error() != want {
 		t.Errorf("CheckImports error = %v\nwant %s", err, want)
 	}

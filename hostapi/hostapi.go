@@ -67,7 +67,7 @@ const (
 var namePattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // ErrInvalidModule is returned for a module that cannot be registered.
-var ErrInvalidModule = errors.New("hostapi: invalid module")
+var ErrInvalidModule = errors.New("ward: invalid host module")
 
 // Validate checks a module's names and signatures.
 func (m Module) Validate() error {
@@ -152,7 +152,7 @@ var ErrBadPointer = errors.New("pointer range outside the guest's memory")
 func (c *Call) Read(ptr, n int64) ([]byte, error) {
 	start, size := uint64(uint32(ptr)), uint64(uint32(n))
 	if start+size > uint64(len(c.mem)) {
-		return nil, fmt.Errorf("%w: [%d, %d) in %d bytes", ErrBadPointer, start, start+size, len(c.mem))
+		return nil, fmt.Errorf("ward: %w: [%d, %d) in %d bytes", ErrBadPointer, start, start+size, len(c.mem))
 	}
 	return c.mem[start : start+size : start+size], nil
 }

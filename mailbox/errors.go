@@ -7,10 +7,10 @@ import (
 
 // ErrFull is matched, through errors.Is, by the error of a push that would
 // exceed one of the mailbox's limits. The error itself is a *FullError.
-var ErrFull = errors.New("mailbox full")
+var ErrFull = errors.New("ward: mailbox full")
 
 // ErrClosed is returned by pushes to, and receives from, a closed mailbox.
-var ErrClosed = errors.New("mailbox closed")
+var ErrClosed = errors.New("ward: mailbox closed")
 
 // Values of FullError.Limit.
 const (
@@ -37,7 +37,7 @@ type FullError struct {
 
 // Error describes the limit that was hit.
 func (e *FullError) Error() string {
-	return fmt.Sprintf("mailbox full: %s limit %d, %d in use, message needs %d",
+	return fmt.Sprintf("ward: mailbox full: %s limit %d, %d in use, message needs %d",
 		e.Limit, e.Max, e.Used, e.Size)
 }
 

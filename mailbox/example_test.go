@@ -121,5 +121,5 @@ func ExampleMailbox_Close() {
 	fmt.Println(mb.Push(mailbox.Message{}))
 	// Output:
 	// 1
-	// mailbox closed
+	// ward: mailbox closed
 }

@@ -2,8 +2,9 @@ package mailbox
 
 import (
 	"context"
-	"fmt"
 	"sync"
+
+	"github.com/wardrt/ward/internal/errs"
 )
 
 // Mailbox is the message queue of one process. It is safe for concurrent
@@ -224,9 +225,9 @@ func (m *Mailbox) Receive(ctx context.Context, tags ...int64) (Message, error) {
 func ctxError(ctx context.Context) error {
 	err, cause := ctx.Err(), context.Cause(ctx)
 	if cause != nil && cause != err {
-		return fmt.Errorf("mailbox: receive: %w: %w", err, cause)
+		return errs.Errorf("ward: receive: %w: %w", err, cause)
 	}
-	return fmt.Errorf("mailbox: receive: %w", err)
+	return errs.Errorf("ward: receive: %w", err)
 }
 
 // Notify returns the channel on which the mailbox signals its consumer. It

@@ -13,15 +13,15 @@ import (
 var (
 	// ErrTaken means the name is already registered at that exact version,
 	// or a GetOrSpawn for it is in progress. The message names the holder.
-	ErrTaken = errors.New("registry: taken")
+	ErrTaken = errors.New("ward: name taken")
 	// ErrNotFound means no entry matches the name and version or constraint.
-	ErrNotFound = errors.New("registry: not found")
+	ErrNotFound = errors.New("ward: name not found")
 	// ErrBadVersion means a version or constraint did not parse; the
 	// semver error is wrapped too.
-	ErrBadVersion = errors.New("registry: bad version")
+	ErrBadVersion = errors.New("ward: bad version")
 	// ErrBadName means a name is empty, longer than MaxNameLen bytes, or
 	// contains a NUL byte.
-	ErrBadName = errors.New("registry: bad name")
+	ErrBadName = errors.New("ward: bad name")
 )
 
 // MaxNameLen is the longest name, in bytes, the Registry accepts. Names end

@@ -42,7 +42,7 @@ func ExampleRegistry_Register() {
 	fmt.Println(r.Register("db", "1.0.0", 2))
 	// Output:
 	// true
-	// registry: taken: db@1.0.0 is held by process 1
+	// ward: name taken: db@1.0.0 is held by process 1
 	// [db@1.0.0]
 	// <nil>
 }
@@ -94,7 +94,7 @@ func ExampleWithBudget() {
 	// Output:
 	// <nil>
 	// <nil>
-	// true registry: db@1.2.0: too many names (limit 2)
+	// true ward: db@1.2.0: too many names (limit 2)
 	// 0
 	// <nil>
 }

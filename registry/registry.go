@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/Masterminds/semver/v3"
+	"github.com/wardrt/ward/internal/errs"
 )
 
 // Registry maps (name, exact version) to process ids. The zero value is not
@@ -266,7 +267,7 @@ func (r *Registry) insertLocked(rec *record, charged bool) error {
 	}
 	if !charged && r.budget != nil {
 		if err := r.budget.Take(); err != nil {
-			return fmt.Errorf("registry: %s@%s: %w", rec.name, rec.version, err)
+			return errs.Wrap(err, "%s@%s", rec.name, rec.version)
 		}
 	}
 	r.byName[rec.name] = slices.Insert(list, i, rec)

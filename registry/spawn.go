@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/wardrt/ward/internal/errs"
 )
 
 // spawnKey identifies an in-flight spawn: a name and a versionKey.
@@ -61,7 +63,7 @@ func (r *Registry) GetOrSpawn(ctx context.Context, name, version string, spawn f
 		return 0, false, err
 	}
 	if spawn == nil {
-		return 0, false, fmt.Errorf("registry: GetOrSpawn %s@%s: nil spawn function", name, v)
+		return 0, false, fmt.Errorf("ward: GetOrSpawn %s@%s: nil spawn function", name, v)
 	}
 	key := spawnKey{name, versionKey(v)}
 	for {
@@ -79,7 +81,7 @@ func (r *Registry) GetOrSpawn(ctx context.Context, name, version string, spawn f
 			case <-c.done:
 				if c.retry {
 					if err := ctx.Err(); err != nil {
-						return 0, false, fmt.Errorf("registry: waiting for spawn of %s@%s: %w", name, v, err)
+						return 0, false, errs.Wrap(err, "waiting for spawn of %s@%s", name, v)
 					}
 					continue
 				}
@@ -88,14 +90,14 @@ func (r *Registry) GetOrSpawn(ctx context.Context, name, version string, spawn f
 				}
 				return c.id, false, nil
 			case <-ctx.Done():
-				return 0, false, fmt.Errorf("registry: waiting for spawn of %s@%s: %w", name, v, ctx.Err())
+				return 0, false, errs.Wrap(ctx.Err(), "waiting for spawn of %s@%s", name, v)
 			}
 		}
 		// Starting a spawn for a caller that has already given up would
 		// leave a process nobody asked for.
 		if err := ctx.Err(); err != nil {
 			r.mu.Unlock()
-			return 0, false, fmt.Errorf("registry: spawn of %s@%s: %w", name, v, err)
+			return 0, false, errs.Wrap(err, "spawn of %s@%s", name, v)
 		}
 		// Charged before spawning, so that a full Budget refuses the spawn
 		// rather than a process being started only to lose its name;
@@ -103,7 +105,7 @@ func (r *Registry) GetOrSpawn(ctx context.Context, name, version string, spawn f
 		if r.budget != nil {
 			if err := r.budget.Take(); err != nil {
 				r.mu.Unlock()
-				return 0, false, fmt.Errorf("registry: spawn of %s@%s: %w", name, v, err)
+				return 0, false, errs.Wrap(err, "spawn of %s@%s", name, v)
 			}
 		}
 		c := &call{done: make(chan struct{})}
@@ -119,13 +121,13 @@ func (r *Registry) runSpawn(ctx context.Context, c *call, key spawnKey, rec *rec
 	returned := false
 	defer func() {
 		if !returned {
-			r.finish(c, key, nil, fmt.Errorf("registry: spawn of %s@%s: %w", rec.name, rec.version, errSpawnAborted), false)
+			r.finish(c, key, nil, errs.Wrap(errSpawnAborted, "spawn of %s@%s", rec.name, rec.version), false)
 		}
 	}()
 	id, err := spawn(ctx)
 	returned = true
 	if err != nil {
-		err = fmt.Errorf("registry: spawn of %s@%s: %w", rec.name, rec.version, err)
+		err = errs.Wrap(err, "spawn of %s@%s", rec.name, rec.version)
 		r.finish(c, key, nil, err, ctx.Err() != nil)
 		return 0, false, err
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/wardrt/ward/internal/errs"
 )
 
 // ErrNoReply is matched by the error of a Call whose process ended without
@@ -44,7 +46,7 @@ func (p *Process) Call(ctx context.Context, in []byte) ([]byte, error) {
 		return nil, err
 	}
 	if p.Reason() != nil {
-		return nil, fmt.Errorf("ward: calling %s: %w", p, p.env.rt.noProcess(p.id))
+		return nil, errs.Errorf("ward: calling %s: %w", p, p.env.rt.noProcess(p.id))
 	}
 	return p.call(ctx, in)
 }
@@ -55,14 +57,14 @@ func (p *Process) call(ctx context.Context, in []byte) ([]byte, error) {
 		return reply.Data, nil
 	}
 	if ctxErr := ctx.Err(); ctxErr != nil {
-		return nil, fmt.Errorf("ward: calling %s: %w", p, ctxErr)
+		return nil, errs.Wrap(ctxErr, "calling %s", p)
 	}
 	var ce *CallError
 	if errors.As(err, &ce) {
 		ce.Label = p.label()
 		return nil, ce
 	}
-	return nil, fmt.Errorf("ward: calling %s: %w", p, err)
+	return nil, errs.Wrap(err, "calling %s", p)
 }
 
 // CallError is the error of a request (Environment.Call, Process.Call,

@@ -10,6 +10,7 @@ import (
 
 	"github.com/wardrt/ward/environment"
 	"github.com/wardrt/ward/internal/abi"
+	"github.com/wardrt/ward/internal/errs"
 	"github.com/wardrt/ward/internal/wasm"
 	"github.com/wardrt/ward/registry"
 )
@@ -134,11 +135,11 @@ func (e *Environment) MemoryInUse() uint64 { return e.mem.Used() }
 // with ErrEnvironmentClosed.
 func (e *Environment) NewChild(c environment.Config) (*Environment, error) {
 	if e.rt.isClosing() {
-		return nil, fmt.Errorf("ward: new environment: %w", ErrClosed)
+		return nil, errs.Wrap(ErrClosed, "new environment")
 	}
 	eff, err := e.cfg.Narrow(c)
 	if err != nil {
-		return nil, fmt.Errorf("ward: new environment: %w", err)
+		return nil, errs.Wrap(err, "new environment")
 	}
 	child := newEnvironment(e.rt, e, eff)
 	if !e.life.adopt(child.life) {
@@ -155,9 +156,9 @@ func (e *Environment) NewChild(c environment.Config) (*Environment, error) {
 // when the whole runtime is closing, ErrEnvironmentClosed otherwise.
 func (e *Environment) closedError(op string) error {
 	if e.rt.isClosing() {
-		return fmt.Errorf("ward: %s: %w", op, ErrClosed)
+		return errs.Wrap(ErrClosed, "%s", op)
 	}
-	return fmt.Errorf("ward: %s: %w", op, ErrEnvironmentClosed)
+	return errs.Wrap(ErrEnvironmentClosed, "%s", op)
 }
 
 // Close ends the environment: it kills every process of it and of its
@@ -185,7 +186,7 @@ func (e *Environment) Close(ctx context.Context) error {
 		return ErrRootEnvironment
 	}
 	if r.isClosing() {
-		return fmt.Errorf("ward: closing environment: %w", ErrClosed)
+		return errs.Wrap(ErrClosed, "closing environment")
 	}
 	e.life.close()
 	// enter refuses a process of a closed environment, so after this
@@ -198,7 +199,7 @@ func (e *Environment) Close(ctx context.Context) error {
 		select {
 		case <-p.done:
 		case <-ctx.Done():
-			return fmt.Errorf("ward: closing environment: %d processes still ending: %w", len(procs)-i, ctx.Err())
+			return errs.Errorf("ward: closing environment: %d processes still ending: %w", len(procs)-i, ctx.Err())
 		}
 	}
 	// The processes have ended, so they set no more timers; the pending
@@ -397,7 +398,7 @@ func (e *Environment) Spawn(ctx context.Context, m *Module, entry string, params
 // state of the runtime or the environment.
 func (e *Environment) Run(ctx context.Context, m *Module, entry string, params ...Value) (Reason, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("ward: run %s: %w", entry, err)
+		return nil, errs.Wrap(err, "run %s", entry)
 	}
 	p, err := e.register(ctx, m, entry, params, 0, nil)
 	if err != nil {
@@ -442,7 +443,7 @@ func (e *Environment) register(spawnCtx context.Context, m *Module, entry string
 		return nil, err
 	}
 	if err := m.checkImports(e); err != nil {
-		return nil, fmt.Errorf("ward: spawning %s.%s: %w", m.name, entry, err)
+		return nil, errs.Wrap(err, "spawning %s.%s", m.name, entry)
 	}
 	return e.admit(spawnCtx, m, entry, params, parent, linkTo)
 }
@@ -451,7 +452,7 @@ func (e *Environment) register(spawnCtx context.Context, m *Module, entry string
 // to linkTo when it is not nil.
 func (e *Environment) admit(spawnCtx context.Context, m *Module, entry string, params []Value, parent ProcessID, linkTo *Process) (*Process, error) {
 	if err := e.reserve(); err != nil {
-		return nil, fmt.Errorf("ward: spawning %s: %w", entry, err)
+		return nil, errs.Wrap(err, "spawning %s", entry)
 	}
 	r := e.rt
 	p := newProcess(spawnCtx, r.newID(), e, m, entry, params, parent)
@@ -468,7 +469,7 @@ func (e *Environment) admit(spawnCtx context.Context, m *Module, entry string, p
 			}
 		} else if err != nil {
 			e.release()
-			return nil, fmt.Errorf("ward: spawning %s linked to %d: %w", entry, linkTo.id, err)
+			return nil, errs.Wrap(err, "spawning %s linked to %d", entry, linkTo.id)
 		}
 	}
 	if err := r.enter(p); err != nil {
@@ -476,7 +477,7 @@ func (e *Environment) admit(spawnCtx context.Context, m *Module, entry string, p
 			r.unlink(p, linkTo.id)
 		}
 		e.release()
-		return nil, fmt.Errorf("ward: spawning %s: %w", entry, err)
+		return nil, errs.Wrap(err, "spawning %s", entry)
 	}
 	return p, nil
 }

@@ -66,7 +66,6 @@ func TestErrorsHaveOnePrefix(t *testing.T) {
 
 	for name, err := range errs {
 		s := err.Error()
-		t.Logf("%s: %s", name, s)
 		if !strings.HasPrefix(s, "ward: ") || strings.Count(s, "ward: ") != 1 {
 			t.Errorf("%s: %q, want one \"ward: \" prefix", name, s)
 		}

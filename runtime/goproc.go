@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/wardrt/ward/internal/errs"
 )
 
 // GoFunc is the body of a Go-native process. It runs on its own goroutine
@@ -148,12 +150,12 @@ func (s *Self) Receive(ctx context.Context, tags ...int64) (Message, error) {
 		select {
 		case _, open := <-s.p.mb.Notify():
 			if !open {
-				return Message{}, fmt.Errorf("ward: process %d ended: %w", s.p.id, context.Canceled)
+				return Message{}, errs.Wrap(context.Canceled, "process %d ended", s.p.id)
 			}
 		case <-ctx.Done():
 			return Message{}, ctx.Err()
 		case <-s.p.ctx.Done():
-			return Message{}, fmt.Errorf("ward: process %d is ending: %w", s.p.id, context.Canceled)
+			return Message{}, errs.Wrap(context.Canceled, "process %d is ending", s.p.id)
 		}
 	}
 }
@@ -176,7 +178,7 @@ func (s *Self) Request(ctx context.Context, to ProcessID, m Message) (Message, e
 	}
 	if reason, ended := endedBeforeReply(reply); err == nil && ended {
 		if reason == NoProc {
-			return Message{}, fmt.Errorf("ward: request to process %s: %w: %w", to, ErrNoProcess, reason)
+			return Message{}, errs.Errorf("ward: request to process %s: %w: %w", to, ErrNoProcess, reason)
 		}
 		return Message{}, &CallError{Process: to, Reason: reason}
 	}
@@ -185,7 +187,7 @@ func (s *Self) Request(ctx context.Context, to ProcessID, m Message) (Message, e
 	}
 	if err != nil {
 		if rt.isClosing() && !errors.Is(err, ErrClosed) {
-			return Message{}, fmt.Errorf("ward: request to %d: %w: %w", to, ErrClosed, err)
+			return Message{}, errs.Errorf("ward: request to %d: %w: %w", to, ErrClosed, err)
 		}
 		return Message{}, err
 	}

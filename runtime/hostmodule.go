@@ -7,6 +7,7 @@ import (
 
 	"github.com/wardrt/ward/hostapi"
 	"github.com/wardrt/ward/internal/abi"
+	"github.com/wardrt/ward/internal/errs"
 	"github.com/wardrt/ward/internal/wasm"
 )
 
@@ -28,7 +29,7 @@ func hostFuncs(mods []hostapi.Module) ([]wasm.HostFunc, []extHandler, error) {
 	var handlers []extHandler
 	for _, m := range mods {
 		if err := m.Validate(); err != nil {
-			return nil, nil, fmt.Errorf("ward: host module: %w", err)
+			return nil, nil, errs.Wrap(err, "host module")
 		}
 		if reserved[m.Namespace] || strings.HasPrefix(m.Namespace, "ward_") {
 			return nil, nil, fmt.Errorf("ward: host module namespace %q is taken or reserved (ward_* and WASI are ward's)", m.Namespace)
@@ -60,7 +61,7 @@ func (p *Process) serveExternal(wp *wasm.Proc, h extHandler) bool {
 		return false
 	}
 	if err != nil {
-		wp.Trap(fmt.Sprintf("%s: %v", h.name, err))
+		wp.Trap(h.name + ": " + strings.TrimPrefix(err.Error(), errs.Prefix))
 		return true
 	}
 	var res [hostapi.MaxResults]int64

@@ -8,6 +8,7 @@ import (
 	"github.com/fxamacker/cbor/v2"
 
 	"github.com/wardrt/ward/internal/abi"
+	"github.com/wardrt/ward/internal/errs"
 	"github.com/wardrt/ward/internal/wasm"
 	"github.com/wardrt/ward/mailbox"
 )
@@ -75,7 +76,7 @@ func (p *Process) enqueue(m Message, wake bool) error {
 		return p.env.rt.noProcess(p.id)
 	}
 	if err != nil {
-		return fmt.Errorf("ward: sending to process %d: %w", p.id, err)
+		return errs.Wrap(err, "sending to process %d", p.id)
 	}
 	return nil
 }
@@ -119,7 +120,7 @@ func (r *Runtime) Send(ctx context.Context, to ProcessID, m Message) error {
 // delivery path pays nothing for it.
 func (r *Runtime) noProcess(id ProcessID) error {
 	if r.isClosing() {
-		return fmt.Errorf("ward: process %d: %w (%w)", id, ErrClosed, ErrNoProcess)
+		return errs.Errorf("ward: process %d: %w (%w)", id, ErrClosed, ErrNoProcess)
 	}
 	return fmt.Errorf("%w: %d", ErrNoProcess, id)
 }
@@ -137,7 +138,7 @@ func (r *Runtime) Request(ctx context.Context, to ProcessID, m Message) (Message
 	var reply Message
 	p, err := r.root.admit(ctx, nil, "go:request", nil, 0, nil)
 	if err != nil {
-		return Message{}, fmt.Errorf("ward: request to %d: %w", to, err)
+		return Message{}, errs.Wrap(err, "request to %d", to)
 	}
 	p.quiet = true // its failure is the caller's error, not a log line
 	p.goFn = func(ctx context.Context, self *Self) error {
@@ -162,9 +163,9 @@ func (r *Runtime) Request(ctx context.Context, to ProcessID, m Message) (Message
 			// the requester may be killed, or may first see its target
 			// end. Either way the cause is Close.
 			if reason == Killed {
-				return Message{}, fmt.Errorf("ward: request to %d: %w", to, ErrClosed)
+				return Message{}, errs.Wrap(ErrClosed, "request to %d", to)
 			}
-			return Message{}, fmt.Errorf("ward: request to %d: %w: %w", to, ErrClosed, err)
+			return Message{}, errs.Errorf("ward: request to %d: %w: %w", to, ErrClosed, err)
 		}
 		return Message{}, err
 	}
@@ -179,7 +180,7 @@ func (r *Runtime) Request(ctx context.Context, to ProcessID, m Message) (Message
 func EncodeMessage(tag int64, v any) (Message, error) {
 	b, err := cbor.Marshal(v)
 	if err != nil {
-		return Message{}, fmt.Errorf("ward: encoding message: %w", err)
+		return Message{}, errs.Wrap(err, "encoding message")
 	}
 	return Message{Tag: tag, Data: b}, nil
 }
@@ -187,7 +188,7 @@ func EncodeMessage(tag int64, v any) (Message, error) {
 // DecodeMessage decodes a CBOR message into v.
 func DecodeMessage(m Message, v any) error {
 	if err := cbor.Unmarshal(m.Data, v); err != nil {
-		return fmt.Errorf("ward: decoding message with tag %d from %d: %w", m.Tag, m.Sender, err)
+		return errs.Wrap(err, "decoding message with tag %d from %d", m.Tag, m.Sender)
 	}
 	return nil
 }

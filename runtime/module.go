@@ -5,12 +5,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
 
 	"github.com/wardrt/ward/environment"
+	"github.com/wardrt/ward/internal/errs"
 	"github.com/wardrt/ward/internal/wasm"
 )
 
@@ -62,7 +62,7 @@ func (r *Runtime) LoadModule(ctx context.Context, name string, wasmBytes []byte)
 		return nil, err
 	}
 	if r.isClosing() {
-		return nil, fmt.Errorf("ward: loading module %s: %w", name, ErrClosed)
+		return nil, errs.Wrap(ErrClosed, "loading module %s", name)
 	}
 	hash := sha256.Sum256(wasmBytes)
 	type result struct {
@@ -77,7 +77,7 @@ func (r *Runtime) LoadModule(ctx context.Context, name string, wasmBytes []byte)
 	select {
 	case res := <-ch:
 		if res.err != nil {
-			return nil, fmt.Errorf("ward: loading module %s: %w", name, res.err)
+			return nil, errs.Wrap(res.err, "loading module %s", name)
 		}
 		return res.m, nil
 	case <-ctx.Done():
@@ -89,11 +89,11 @@ func (r *Runtime) LoadModule(ctx context.Context, name string, wasmBytes []byte)
 // the file.
 func (r *Runtime) LoadModuleFile(ctx context.Context, path string) (*Module, error) {
 	if r.isClosing() {
-		return nil, fmt.Errorf("ward: loading module %s: %w", path, ErrClosed)
+		return nil, errs.Wrap(ErrClosed, "loading module %s", path)
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("ward: loading module: %w", err)
+		return nil, errs.Wrap(err, "loading module")
 	}
 	return r.LoadModule(ctx, filepath.Base(path), b)
 }

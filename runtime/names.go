@@ -8,6 +8,7 @@ import (
 
 	"github.com/Masterminds/semver/v3"
 
+	"github.com/wardrt/ward/internal/errs"
 	"github.com/wardrt/ward/registry"
 )
 
@@ -160,7 +161,7 @@ func (e *Environment) Register(name, version string, p *Process) error {
 			ErrTooManyNames, p.id, n, limit)
 	}
 	if err := e.reg.Register(name, version, uint64(p.id)); err != nil {
-		return fmt.Errorf("ward: %w", err)
+		return err
 	}
 	for _, have := range p.reg.envs {
 		if have == e {
@@ -177,7 +178,7 @@ func (e *Environment) Unregister(name, version string) error {
 		if e.life.closed.Load() {
 			return e.closedError("unregister " + name)
 		}
-		return fmt.Errorf("ward: %w", err)
+		return err
 	}
 	return nil
 }
@@ -193,17 +194,17 @@ func (e *Environment) Lookup(name, constraint string) (*Process, *semver.Version
 	if err != nil {
 		if e.rt.isClosing() {
 			// Names go as Close ends their processes: say why.
-			return nil, nil, fmt.Errorf("ward: lookup %s: %w (%w)", name, ErrClosed, err)
+			return nil, nil, errs.Errorf("ward: lookup %s: %w (%w)", name, ErrClosed, err)
 		}
-		return nil, nil, fmt.Errorf("ward: %w", err)
+		return nil, nil, err
 	}
 	p := e.rt.lookup(ProcessID(ent.ID))
 	if p == nil && e.rt.isClosing() {
-		return nil, nil, fmt.Errorf("ward: lookup %s: %w (%w)", ent, ErrClosed, ErrNotRegistered)
+		return nil, nil, errs.Errorf("ward: lookup %s: %w (%w)", ent, ErrClosed, ErrNotRegistered)
 	}
 	if p == nil {
 		// Ended a moment ago; its names are on their way out.
-		return nil, nil, fmt.Errorf("ward: %s: %w", ent, ErrNotRegistered)
+		return nil, nil, errs.Wrap(ErrNotRegistered, "%s", ent)
 	}
 	return p, ent.Version, nil
 }
@@ -250,14 +251,14 @@ func (e *Environment) getOrSpawn(ctx context.Context, name, version string, m *M
 		go started.run()
 	}
 	if err != nil {
-		return nil, false, fmt.Errorf("ward: get-or-spawn %s@%s: %w", name, version, err)
+		return nil, false, errs.Wrap(err, "get-or-spawn %s@%s", name, version)
 	}
 	if spawned {
 		return started, true, nil
 	}
 	p := e.rt.lookup(ProcessID(id))
 	if p == nil {
-		return nil, false, fmt.Errorf("ward: %s@%s: %w", name, version, ErrNotRegistered)
+		return nil, false, errs.Wrap(ErrNotRegistered, "%s@%s", name, version)
 	}
 	return p, false, nil
 }

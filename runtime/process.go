@@ -216,10 +216,12 @@ func (p *Process) end(reason Reason) {
 	p.unregisterAll()
 	p.mb.Close()
 	sent, full := p.mb.Counts() // final: the mailbox is closed
+	// Under the table's lock, as Stats reads them: a snapshot counts the
+	// process's messages through the table or through these, never both.
+	r.mu.Lock()
 	r.endedSent.Add(sent)
-	if full > 0 {
-		r.endedFull.Add(full)
-	}
+	r.endedFull.Add(full)
+	r.mu.Unlock()
 	p.env.release()
 	p.reason = reason
 	p.propagateExit(reason)

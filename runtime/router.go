@@ -3,9 +3,9 @@ package runtime
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/wardrt/ward/internal/abi"
+	"github.com/wardrt/ward/internal/errs"
 	"github.com/wardrt/ward/internal/route"
 )
 
@@ -132,7 +132,7 @@ func (r *Runtime) sendTo(from ProcessID, to ProcessID, m Message) error {
 		return ErrReservedTag
 	}
 	if len(m.Handles) > 0 {
-		return fmt.Errorf("ward: sending to process %s: %w", to, route.ErrHandles)
+		return errs.Wrap(route.ErrHandles, "sending to process %s", to)
 	}
 	if err := a.t.Send(uint64(from), uint64(to), m.Tag, m.Data); err != nil {
 		return remoteError(to, err)
@@ -144,9 +144,9 @@ func (r *Runtime) sendTo(from ProcessID, to ProcessID, m Message) error {
 // not there reads as ErrNoProcess too, as a process nobody can reach.
 func remoteError(to ProcessID, err error) error {
 	if errors.Is(err, route.ErrNoNode) {
-		return fmt.Errorf("ward: process %s: %w (%w)", to, ErrNoProcess, err)
+		return errs.Errorf("ward: process %s: %w (%w)", to, ErrNoProcess, err)
 	}
-	return fmt.Errorf("ward: process %s: %w", to, err)
+	return errs.Wrap(err, "process %s", to)
 }
 
 // remoteStatus is the status a guest sees for a transport's error.

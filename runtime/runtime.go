@@ -12,6 +12,7 @@ import (
 
 	"github.com/wardrt/ward/environment"
 	"github.com/wardrt/ward/hostapi"
+	"github.com/wardrt/ward/internal/errs"
 	"github.com/wardrt/ward/internal/wasm"
 )
 
@@ -166,7 +167,7 @@ func New(opts ...Option) (*Runtime, error) {
 	}
 	rootCfg, err := environment.Root(o.root)
 	if err != nil {
-		return nil, fmt.Errorf("ward: root environment: %w", err)
+		return nil, errs.Wrap(err, "root environment")
 	}
 	extra, handlers, err := hostFuncs(o.hostModules)
 	if err != nil {
@@ -263,10 +264,10 @@ func (r *Runtime) Stats() Stats {
 		s.MessagesSent += sent
 		s.MailboxFull += full
 	}
-	closed := r.closed
-	r.mu.RUnlock()
 	s.MessagesSent += r.endedSent.Load()
 	s.MailboxFull += r.endedFull.Load()
+	closed := r.closed
+	r.mu.RUnlock()
 	if closed {
 		return s // the stack pool went with the engine
 	}
@@ -296,10 +297,10 @@ func (r *Runtime) Close(ctx context.Context) error {
 	select {
 	case <-done:
 	case <-ctx.Done():
-		return fmt.Errorf("ward: closing runtime: %d processes still ending: %w", r.NumProcesses(), ctx.Err())
+		return errs.Wrap(ctx.Err(), "closing runtime: %d processes still ending", r.NumProcesses())
 	}
 	if err := r.modules.drain(ctx); err != nil {
-		return fmt.Errorf("ward: closing runtime: a module is still compiling: %w", err)
+		return errs.Wrap(err, "closing runtime: a module is still compiling")
 	}
 	r.modules.closeAll()
 	// Every environment not yet released is below the root (envLife.kids).

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 
 	"github.com/wardrt/ward/internal/abi"
+	"github.com/wardrt/ward/internal/errs"
 	"github.com/wardrt/ward/mailbox"
 )
 
@@ -153,7 +154,7 @@ func (p *Process) linkRoom(a, b ProcessID) error {
 		return fmt.Errorf("%w: process %d has %d, its environment's MaxLinks", ErrTooManyLinks, p.id, n)
 	}
 	if err := p.mb.CheckFull(); err != nil {
-		return fmt.Errorf("ward: link of %d and %d refused while process %d's mailbox is full: %w", a, b, p.id, err)
+		return errs.Wrap(err, "link of %d and %d refused while process %d's mailbox is full", a, b, p.id)
 	}
 	return nil
 }
@@ -182,7 +183,7 @@ func (w *Process) chargeWatch(target ProcessID, bounded bool) error {
 		return fmt.Errorf("%w: process %d holds %d, its environment's MaxMonitors", ErrTooManyMonitors, w.id, n)
 	}
 	if err := w.mb.CheckFull(); err != nil {
-		return fmt.Errorf("ward: monitor of %d refused while process %d's mailbox is full: %w", target, w.id, err)
+		return errs.Wrap(err, "monitor of %d refused while process %d's mailbox is full", target, w.id)
 	}
 	return w.chargeEntry(ErrTooManyMonitors)
 }
@@ -296,7 +297,7 @@ func (w *Process) noProc(ref MonitorRef, tag int64, target ProcessID, bounded bo
 	case errors.Is(err, mailbox.ErrClosed):
 		return nil // w has ended: nothing to tell
 	case err != nil:
-		return fmt.Errorf("ward: monitor of %d refused: no room for its DOWN in process %d's mailbox: %w", target, w.id, err)
+		return errs.Wrap(err, "monitor of %d refused: no room for its DOWN in process %d's mailbox", target, w.id)
 	}
 	return nil
 }

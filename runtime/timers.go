@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/wardrt/ward/internal/errs"
 	"github.com/wardrt/ward/internal/route"
 )
 
@@ -98,7 +99,7 @@ func (r *Runtime) sendAfter(from *Process, d time.Duration, to ProcessID, m Mess
 // cancelled, bounded like any timer by its setter's limits.
 func (r *Runtime) sendAfterRemote(id TimerID, from *Process, d time.Duration, to ProcessID, m Message) (TimerID, error) {
 	if len(m.Handles) > 0 {
-		return 0, fmt.Errorf("ward: timer to process %s: %w", to, route.ErrHandles)
+		return 0, errs.Wrap(route.ErrHandles, "timer to process %s", to)
 	}
 	size := int64(len(m.Data))
 	if from != nil {

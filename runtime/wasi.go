@@ -7,6 +7,8 @@ import (
 	"sync"
 	"syscall"
 	"unsafe"
+
+	"github.com/wardrt/ward/internal/errs"
 )
 
 // WASI output goes through a pipe: wasmtime's C API (v25) can only send a
@@ -86,7 +88,7 @@ func (e *Environment) outputPath(k outKey) (string, error) {
 	if s.pipe == nil {
 		o, err := newOutPipe()
 		if err != nil {
-			return "", fmt.Errorf("ward: WASI output pipe: %w", err)
+			return "", errs.Wrap(err, "WASI output pipe")
 		}
 		s.pipe = o
 		go s.copy(o)

@@ -3,6 +3,7 @@ package supervisor
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/wardrt/ward/runtime"
@@ -51,7 +52,7 @@ type IntensityError struct {
 
 // Error describes the failure.
 func (e *IntensityError) Error() string {
-	return fmt.Sprintf("supervisor %s: %v: more than %d restarts in %v; last, child %s: %v",
+	return fmt.Sprintf("ward: supervisor %s: %v: more than %d restarts in %v; last, child %s: %v",
 		e.Supervisor, ErrIntensity, e.Intensity, e.Period, e.Child, e.Reason)
 }
 
@@ -74,7 +75,7 @@ type StartError struct {
 
 // Error describes the failure.
 func (e *StartError) Error() string {
-	return fmt.Sprintf("supervisor %s: starting child %s: %v", e.Supervisor, e.Child, e.Err)
+	return fmt.Sprintf("ward: supervisor %s: starting child %s: %s", e.Supervisor, e.Child, strings.TrimPrefix(e.Err.Error(), "ward: "))
 }
 
 // Normal reports false: a StartError is also a Reason.
@@ -95,7 +96,7 @@ type StopError struct {
 
 // Error describes the failure.
 func (e *StopError) Error() string {
-	return fmt.Sprintf("supervisor %s: child %s did not stop within %v and was left running", e.Supervisor, e.Child, e.Waited)
+	return fmt.Sprintf("ward: supervisor %s: child %s did not stop within %v and was left running", e.Supervisor, e.Child, e.Waited)
 }
 
 // Is matches ErrNotStopped.

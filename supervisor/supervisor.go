@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/wardrt/ward/internal/errs"
 	"github.com/wardrt/ward/runtime"
 )
 
@@ -171,7 +172,7 @@ func (s *Supervisor) SpawnProcess(ctx context.Context, env *runtime.Environment)
 		return s.serve(ctx, self)
 	})
 	if err != nil {
-		return nil, s.errorf("spawning as a process: %w", err)
+		return nil, errs.Wrap(err, "supervisor %s: spawning as a process", s.name)
 	}
 	return p, nil
 }
@@ -403,5 +404,5 @@ func (s *Supervisor) call(ctx context.Context, f func(l *loop) error) error {
 }
 
 func (s *Supervisor) errorf(format string, args ...any) error {
-	return fmt.Errorf("supervisor %s: "+format, append([]any{s.name}, args...)...)
+	return fmt.Errorf("ward: supervisor %s: "+format, append([]any{s.name}, args...)...)
 }

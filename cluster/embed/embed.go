@@ -25,6 +25,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
+	"github.com/wardrt/ward/internal/errs"
 )
 
 // Errors Start and Connect wrap, for errors.Is.
@@ -50,7 +51,7 @@ type Cred struct {
 func NewCred() (Cred, error) {
 	kp, err := nkeys.CreateUser()
 	if err != nil {
-		return Cred{}, fmt.Errorf("ward: making an nkey: %w", err)
+		return Cred{}, errs.Wrap(err, "making an nkey")
 	}
 	return credOf(kp)
 }
@@ -59,7 +60,7 @@ func NewCred() (Cred, error) {
 func CredFromSeed(seed []byte) (Cred, error) {
 	kp, err := nkeys.FromSeed(seed)
 	if err != nil {
-		return Cred{}, fmt.Errorf("ward: reading an nkey seed: %w", err)
+		return Cred{}, errs.Wrap(err, "reading an nkey seed")
 	}
 	return credOf(kp)
 }
@@ -67,7 +68,7 @@ func CredFromSeed(seed []byte) (Cred, error) {
 func credOf(kp nkeys.KeyPair) (Cred, error) {
 	pub, err := kp.PublicKey()
 	if err != nil {
-		return Cred{}, fmt.Errorf("ward: nkey public key: %w", err)
+		return Cred{}, errs.Wrap(err, "nkey public key")
 	}
 	return Cred{kp: kp, pub: pub}, nil
 }
@@ -158,7 +159,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if so.StoreDir == "" {
 		d, err := os.MkdirTemp("", "ward-nats-")
 		if err != nil {
-			return nil, fmt.Errorf("ward: embedded NATS server: store directory: %w", err)
+			return nil, errs.Wrap(err, "embedded NATS server: store directory")
 		}
 		srv.tmpDir, so.StoreDir = d, d
 	}
@@ -166,7 +167,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		for _, c := range o.Nodes {
 			if c.kp == nil {
 				srv.removeTmp()
-				return nil, fmt.Errorf("ward: embedded NATS server: node credential: %w", ErrNoCredential)
+				return nil, errs.Wrap(ErrNoCredential, "embedded NATS server: node credential")
 			}
 			so.Nkeys = append(so.Nkeys, &server.NkeyUser{Nkey: c.pub})
 		}
@@ -177,7 +178,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		for _, c := range o.BusClients {
 			if c.kp == nil {
 				srv.removeTmp()
-				return nil, fmt.Errorf("ward: embedded NATS server: bus credential: %w", ErrNoCredential)
+				return nil, errs.Wrap(ErrNoCredential, "embedded NATS server: bus credential")
 			}
 			so.Nkeys = append(so.Nkeys, &server.NkeyUser{Nkey: c.pub, Permissions: bus})
 		}
@@ -189,7 +190,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	s, err := server.NewServer(so)
 	if err != nil {
 		srv.removeTmp()
-		return nil, fmt.Errorf("ward: embedded NATS server: %w", err)
+		return nil, errs.Wrap(err, "embedded NATS server")
 	}
 	if o.Logger != nil {
 		s.SetLoggerV2(slogAdapter{o.Logger}, false, false, false)
@@ -222,7 +223,7 @@ func (s *Server) Connect(c Cred, opts ...nats.Option) (*nats.Conn, error) {
 	}
 	nc, err := nats.Connect("", append(all, opts...)...)
 	if err != nil {
-		return nil, fmt.Errorf("ward: connecting to the embedded NATS server: %w", err)
+		return nil, errs.Wrap(err, "connecting to the embedded NATS server")
 	}
 	return nc, nil
 }
