@@ -443,6 +443,9 @@ func (e *Environment) register(m *Module, entry string, params []Value, parent P
 	if err := m.checkImports(e); err != nil {
 		return nil, fmt.Errorf("ward: spawning %s.%s: %w", m.name, entry, err)
 	}
+	if err := m.checkVerified(e); err != nil {
+		return nil, fmt.Errorf("ward: spawning %s.%s: %w", m.name, entry, err)
+	}
 	return e.admit(m, entry, params, parent, linkTo)
 }
 

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	goruntime "runtime"
 	"sync"
 	"time"
 	"unsafe"
@@ -72,6 +73,8 @@ type Engine struct {
 	ticker    unsafe.Pointer
 	descs     *C.ward_hostfn_t // C array, one per abi.Funcs entry; the linker points into it
 	closeOnce sync.Once
+	// maxWasmStack is part of Fingerprint.
+	maxWasmStack int
 }
 
 // NewEngine builds the engine, its fiber stack pool, its epoch ticker and
@@ -105,7 +108,7 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{gw: gw, ptr: (*C.wasm_engine_t)(ep), stacks: stacks}
+	e := &Engine{gw: gw, ptr: (*C.wasm_engine_t)(ep), stacks: stacks, maxWasmStack: cfg.MaxWasmStack}
 	if err := e.link(cfg.Extra); err != nil {
 		e.Close()
 		return nil, err
@@ -195,6 +198,21 @@ func (e *Engine) link(extra []HostFunc) error {
 // StacksInUse reports fiber stacks held by live calls, and stacks mapped.
 func (e *Engine) StacksInUse() (inUse, mapped int) {
 	return int(C.ward_stacks_in_use(e.stacks)), int(C.ward_stacks_mapped(e.stacks))
+}
+
+// codeSettings names what the code wasmtime compiles depends on, besides
+// the module: wasmtime's version and the settings ward_config (shim.c)
+// makes that change the code (async, fuel and epoch checks, explicit
+// bounds checks with no guard regions, no copy-on-write images). Update
+// it with either, so that a compile cache keyed to it never hands code
+// made for other settings to this engine.
+const codeSettings = "wasmtime 25.0.0; async; fuel; epoch; static_memory_maximum_size=0; static_memory_guard_size=0; dynamic_memory_guard_size=0; dynamic_memory_reserved_for_growth=0; memory_init_cow=false"
+
+// Fingerprint identifies, for a compile cache, the engines whose compiled
+// code this engine can run: codeSettings, the architecture, and the Wasm
+// stack bound.
+func (e *Engine) Fingerprint() string {
+	return fmt.Sprintf("%s; %s; max_wasm_stack=%d", codeSettings, goruntime.GOARCH, e.maxWasmStack)
 }
 
 // Close stops the ticker and frees the linker and the engine. Every module

@@ -1,0 +1,218 @@
+package runtime
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/wardrt/ward/internal/wasm"
+)
+
+// The compile cache (WithCacheDir) keeps the machine code of compiled
+// modules on disk. The engine runs that code as is, so an entry is code
+// execution for whoever can write it: each is authenticated with an
+// HMAC-SHA256 before the engine sees it (docs/why.md, "The compile
+// cache").
+//
+// An entry is cacheMagic, then the MAC, then the serialized module. The
+// MAC covers cacheMagic, the engine's Fingerprint (wasmtime's version and
+// the settings the code depends on), the module's SHA-256, and the
+// serialized bytes: an entry cannot pass for another module's, another
+// engine's, or another format's.
+const (
+	cacheMagic   = "ward compile cache v1\x00"
+	cacheKeyFile = "ward-cache.key"
+	cacheKeySize = 32
+	minCacheKey  = 16
+)
+
+type compileCache struct {
+	dir         string
+	engine      *wasm.Engine
+	fingerprint string
+	log         *slog.Logger
+
+	keyOnce sync.Once
+	key     []byte // nil once keyOnce has run: the cache is off
+}
+
+func newCompileCache(dir string, key []byte, eng *wasm.Engine, log *slog.Logger) (*compileCache, error) {
+	if key != nil && len(key) < minCacheKey {
+		return nil, fmt.Errorf("ward: WithCacheKey: the key is %d bytes; use at least %d random bytes (32 is best)", len(key), minCacheKey)
+	}
+	return &compileCache{dir: dir, engine: eng, fingerprint: eng.Fingerprint(), log: log, key: key}, nil
+}
+
+// path is where the entry of the module with that hash lives.
+func (c *compileCache) path(hash [32]byte) string {
+	return filepath.Join(c.dir, "ward-"+hex.EncodeToString(hash[:])+".cwasm")
+}
+
+// macKey returns the key, reading or making the key file on first use;
+// nil, after one warning, if that fails: the cache is then off.
+func (c *compileCache) macKey() []byte {
+	c.keyOnce.Do(func() {
+		if c.key != nil {
+			return
+		}
+		key, err := loadOrCreateKey(c.dir)
+		if err != nil {
+			c.log.Warn("ward: compile cache off: no key to authenticate its entries", "dir", c.dir, "err", err)
+			return
+		}
+		c.key = key
+	})
+	return c.key
+}
+
+func (c *compileCache) mac(key []byte, hash [32]byte, code []byte) []byte {
+	h := hmac.New(sha256.New, key)
+	h.Write([]byte(cacheMagic))
+	h.Write(binary.BigEndian.AppendUint32(nil, uint32(len(c.fingerprint))))
+	h.Write([]byte(c.fingerprint))
+	h.Write(hash[:])
+	h.Write(code)
+	return h.Sum(nil)
+}
+
+// load returns the cached compilation of the module with that hash, or
+// nil: none, the cache off, or an entry that does not authenticate or
+// that the engine refuses (both logged; the caller compiles and stores
+// again, which replaces it).
+func (c *compileCache) load(hash [32]byte) *wasm.Module {
+	key := c.macKey()
+	if key == nil {
+		return nil
+	}
+	path := c.path(hash)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			c.log.Warn("ward: cannot read compiled module cache entry", "path", path, "err", err)
+		}
+		return nil
+	}
+	code, ok := c.authenticate(key, hash, b)
+	if !ok {
+		c.log.Warn("ward: refusing a compiled module cache entry that does not authenticate (damaged, or written by someone without the key); compiling again", "path", path)
+		return nil
+	}
+	wm, err := c.engine.Deserialize(code)
+	if err != nil {
+		c.log.Warn("ward: ignoring unusable compiled module in cache; compiling again", "path", path, "err", err)
+		return nil
+	}
+	return wm
+}
+
+// authenticate returns the serialized module of entry b if its MAC is
+// right.
+func (c *compileCache) authenticate(key []byte, hash [32]byte, b []byte) ([]byte, bool) {
+	head := len(cacheMagic) + sha256.Size
+	if len(b) < head || !bytes.Equal(b[:len(cacheMagic)], []byte(cacheMagic)) {
+		return nil, false
+	}
+	code := b[head:]
+	return code, hmac.Equal(b[len(cacheMagic):head], c.mac(key, hash, code))
+}
+
+// store writes the entry of wm, logging (not returning) failures: the
+// cache only saves time.
+func (c *compileCache) store(hash [32]byte, wm *wasm.Module) {
+	key := c.macKey()
+	if key == nil {
+		return
+	}
+	path := c.path(hash)
+	code, err := wm.Serialize()
+	if err == nil {
+		entry := make([]byte, 0, len(cacheMagic)+sha256.Size+len(code))
+		entry = append(entry, cacheMagic...)
+		entry = append(entry, c.mac(key, hash, code)...)
+		entry = append(entry, code...)
+		err = writeAtomic(path, entry)
+	}
+	if err != nil {
+		c.log.Warn("ward: cannot write compiled module cache", "path", path, "err", err)
+	}
+}
+
+// loadOrCreateKey reads the cache directory's key file, making it first
+// if there is none. A new key is written to a temporary file and linked
+// into place, which fails if the file exists, so two runtimes starting
+// together agree on one key and neither reads a half-written file.
+func loadOrCreateKey(dir string) ([]byte, error) {
+	path := filepath.Join(dir, cacheKeyFile)
+	for range 2 {
+		b, err := os.ReadFile(path)
+		if err == nil {
+			if len(b) != cacheKeySize {
+				return nil, fmt.Errorf("ward: cache key file %s is %d bytes, want %d; remove it to make a new key (the entries are then compiled again)", path, len(b), cacheKeySize)
+			}
+			return b, nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+		key := make([]byte, cacheKeySize)
+		rand.Read(key)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, err
+		}
+		tmp, err := os.CreateTemp(dir, ".ward-key-*.tmp") // 0600, O_EXCL
+		if err != nil {
+			return nil, err
+		}
+		_, err = tmp.Write(key)
+		if err == nil {
+			err = tmp.Sync()
+		}
+		if cerr := tmp.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			err = os.Link(tmp.Name(), path)
+		}
+		os.Remove(tmp.Name())
+		if err == nil {
+			return key, nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return nil, err
+		}
+		// Another runtime made it first: read theirs.
+	}
+	return nil, fmt.Errorf("ward: cache key file %s keeps changing", path)
+}
+
+// writeAtomic writes through a temporary file and a rename, so a crash or
+// a concurrent writer never leaves a truncated file for the next start.
+func writeAtomic(path string, b []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".ward-*.tmp")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
