@@ -9,6 +9,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -75,15 +77,19 @@ func (c *compileCache) macKey() []byte {
 	return c.key
 }
 
-func (c *compileCache) mac(key []byte, hash [32]byte, code []byte) []byte {
+// mac returns the HMAC of an entry of the module with that hash, with
+// all but the code written: the caller writes the code.
+func (c *compileCache) mac(key []byte, hash [32]byte) hash.Hash {
 	h := hmac.New(sha256.New, key)
 	h.Write([]byte(cacheMagic))
 	h.Write(binary.BigEndian.AppendUint32(nil, uint32(len(c.fingerprint))))
 	h.Write([]byte(c.fingerprint))
 	h.Write(hash[:])
-	h.Write(code)
-	return h.Sum(nil)
+	return h
 }
+
+// errNotAuthentic is an entry's MAC or header that is wrong.
+var errNotAuthentic = errors.New("not authentic")
 
 // load returns the cached compilation of the module with that hash, or
 // nil: none, the cache off, or an entry that does not authenticate or
@@ -95,35 +101,44 @@ func (c *compileCache) load(hash [32]byte) *wasm.Module {
 		return nil
 	}
 	path := c.path(hash)
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
 			c.log.Warn("ward: cannot read compiled module cache entry", "path", path, "err", err)
 		}
 		return nil
 	}
-	code, ok := c.authenticate(key, hash, b)
-	if !ok {
+	defer f.Close()
+	// The code is checked where the engine will read it from, a copy no
+	// one can change (DeserializeChecked), never in the file, which a
+	// writer of the directory could change between check and use.
+	head := make([]byte, len(cacheMagic)+sha256.Size)
+	_, err = io.ReadFull(f, head)
+	if err == nil && !bytes.Equal(head[:len(cacheMagic)], []byte(cacheMagic)) {
+		err = errNotAuthentic
+	}
+	var wm *wasm.Module
+	if err == nil {
+		wm, err = c.engine.DeserializeChecked(f, func(code io.Reader) error {
+			h := c.mac(key, hash)
+			if _, err := io.CopyBuffer(h, code, make([]byte, 1<<20)); err != nil {
+				return err
+			}
+			if !hmac.Equal(h.Sum(nil), head[len(cacheMagic):]) {
+				return errNotAuthentic
+			}
+			return nil
+		})
+	}
+	switch {
+	case errors.Is(err, errNotAuthentic), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		c.log.Warn("ward: refusing a compiled module cache entry that does not authenticate (damaged, or written by someone without the key); compiling again", "path", path)
 		return nil
-	}
-	wm, err := c.engine.Deserialize(code)
-	if err != nil {
+	case err != nil:
 		c.log.Warn("ward: ignoring unusable compiled module in cache; compiling again", "path", path, "err", err)
 		return nil
 	}
 	return wm
-}
-
-// authenticate returns the serialized module of entry b if its MAC is
-// right.
-func (c *compileCache) authenticate(key []byte, hash [32]byte, b []byte) ([]byte, bool) {
-	head := len(cacheMagic) + sha256.Size
-	if len(b) < head || !bytes.Equal(b[:len(cacheMagic)], []byte(cacheMagic)) {
-		return nil, false
-	}
-	code := b[head:]
-	return code, hmac.Equal(b[len(cacheMagic):head], c.mac(key, hash, code))
 }
 
 // store writes the entry of wm, logging (not returning) failures: the
@@ -138,7 +153,9 @@ func (c *compileCache) store(hash [32]byte, wm *wasm.Module) {
 	if err == nil {
 		entry := make([]byte, 0, len(cacheMagic)+sha256.Size+len(code))
 		entry = append(entry, cacheMagic...)
-		entry = append(entry, c.mac(key, hash, code)...)
+		h := c.mac(key, hash)
+		h.Write(code)
+		entry = h.Sum(entry)
 		entry = append(entry, code...)
 		err = writeAtomic(path, entry)
 	}
