@@ -19,16 +19,26 @@ var wasmHeader = []byte{0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00}
 // an id byte, a LEB128 size and that many bytes, to the end); it does not
 // validate what the sections hold, which is the compiler's job.
 func Strip(wasm []byte) ([]byte, error) {
-	content, _, err := split(wasm)
-	return content, err
+	parts, _, err := split(wasm)
+	if err != nil || len(parts) == 1 {
+		return wasm, err
+	}
+	content := make([]byte, 0, len(wasm))
+	for _, p := range parts {
+		content = append(content, p...)
+	}
+	return content, nil
 }
 
-// split parses the section framing of wasm and returns its signed content
-// and the payload of its signature section, nil if it has none. More than
+// split parses the section framing of wasm and returns its signed content,
+// as the parts of wasm that make it (one, wasm itself, if there is no
+// signature), and the payload of its signature section, nil if it has
+// none. The content is returned in parts so that it can be hashed without
+// a copy of a module that may be large. More than
 // one signature section is malformed: Sign replaces rather than adds, so a
 // second one was put there by hand, and which of the two counts would be a
 // guess.
-func split(wasm []byte) (content, sig []byte, err error) {
+func split(wasm []byte) (parts [][]byte, sig []byte, err error) {
 	if len(wasm) < len(wasmHeader) || !bytes.Equal(wasm[:4], wasmHeader[:4]) {
 		return nil, nil, fmt.Errorf("%w: no Wasm magic number (\\0asm) at the start", ErrMalformed)
 	}
@@ -68,14 +78,13 @@ func split(wasm []byte) (content, sig []byte, err error) {
 		start = off
 	}
 	if sig == nil {
-		return wasm, nil, nil
+		return [][]byte{wasm}, nil, nil
 	}
 	keep = append(keep, [2]int{start, len(wasm)})
-	content = make([]byte, 0, len(wasm))
 	for _, r := range keep {
-		content = append(content, wasm[r[0]:r[1]]...)
+		parts = append(parts, wasm[r[0]:r[1]])
 	}
-	return content, sig, nil
+	return parts, sig, nil
 }
 
 // leb128 decodes an unsigned 32-bit LEB128 number as Wasm encodes section

@@ -53,14 +53,18 @@ func signContent(wasm []byte, key ed25519.PrivateKey) (content, sig []byte, err 
 	sig = make([]byte, 0, SignatureSize)
 	sig = append(sig, sigVersion, algEd25519)
 	sig = append(sig, pub...)
-	sig = append(sig, ed25519.Sign(key, signedMessage(content))...)
+	sig = append(sig, ed25519.Sign(key, signedMessage([][]byte{content}))...)
 	return content, sig, nil
 }
 
-// signedMessage is what the ed25519 signature signs.
-func signedMessage(content []byte) []byte {
-	sum := sha256.Sum256(content)
-	return append([]byte(signatureDomain), sum[:]...)
+// signedMessage is what the ed25519 signature signs, given the content
+// in parts (split).
+func signedMessage(content [][]byte) []byte {
+	h := sha256.New()
+	for _, p := range content {
+		h.Write(p)
+	}
+	return h.Sum([]byte(signatureDomain))
 }
 
 // parseSignature splits a signature into the signer's key and the

@@ -88,6 +88,10 @@ func (c *compileCache) mac(key []byte, hash [32]byte) hash.Hash {
 	return h
 }
 
+// macBuffers hold the buffers entries are read through to be checked:
+// reused, they take no page faults, which cost more than the reading.
+var macBuffers = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
+
 // errNotAuthentic is an entry's MAC or header that is wrong.
 var errNotAuthentic = errors.New("not authentic")
 
@@ -121,7 +125,10 @@ func (c *compileCache) load(hash [32]byte) *wasm.Module {
 	if err == nil {
 		wm, err = c.engine.DeserializeChecked(f, func(code io.Reader) error {
 			h := c.mac(key, hash)
-			if _, err := io.CopyBuffer(h, code, make([]byte, 1<<20)); err != nil {
+			buf := macBuffers.Get().(*[]byte)
+			_, err := io.CopyBuffer(h, code, *buf)
+			macBuffers.Put(buf)
+			if err != nil {
 				return err
 			}
 			if !hmac.Equal(h.Sum(nil), head[len(cacheMagic):]) {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -11,11 +13,14 @@ import (
 // included: what was checked is what runs.
 func TestSealedCopyCannotChange(t *testing.T) {
 	want := bytes.Repeat([]byte("ward"), 5000)
-	f, err := sealedCopy(bytes.NewReader(want))
+	f, size, err := sealedCopy(bytes.NewReader(want))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
+	if size != int64(len(want)) {
+		t.Fatalf("size %d, want %d", size, len(want))
+	}
 	got, err := io.ReadAll(io.NewSectionReader(f, 0, 1<<62))
 	if err != nil || !bytes.Equal(got, want) {
 		t.Fatalf("the sealed copy holds %d bytes that differ from the %d given (%v)", len(got), len(want), err)
@@ -45,8 +50,8 @@ func TestDeserializeChecked(t *testing.T) {
 		t.Fatal(err)
 	}
 	var seen []byte
-	m2, err := e.DeserializeChecked(bytes.NewReader(b), func(r io.Reader) (err error) {
-		seen, err = io.ReadAll(r)
+	m2, err := e.DeserializeChecked(bytes.NewReader(b), func(code io.Reader) (err error) {
+		seen, err = io.ReadAll(code)
 		return err
 	})
 	if err != nil {
@@ -65,5 +70,31 @@ func TestDeserializeChecked(t *testing.T) {
 	}
 	if _, err := e.Deserialize(nil); err == nil {
 		t.Fatal("deserialized nothing")
+	}
+}
+
+// From a file, the copy is made in the kernel, from the file's offset on.
+func TestSealedCopyOfAFile(t *testing.T) {
+	want := bytes.Repeat([]byte("0123456789"), 100_000)
+	path := filepath.Join(t.TempDir(), "entry")
+	if err := os.WriteFile(path, append([]byte("header"), want...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	if _, err := io.ReadFull(src, make([]byte, len("header"))); err != nil {
+		t.Fatal(err)
+	}
+	f, size, err := sealedCopy(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	got, err := io.ReadAll(io.NewSectionReader(f, 0, size))
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("copied %d bytes (%v), want the %d after the header", len(got), err, len(want))
 	}
 }
