@@ -17,7 +17,7 @@ import (
 // use; each Open reads afresh, except Reader's, which can be read once.
 type Source interface {
 	// Name names the module in logs and errors: a file's base name, a
-	// URL without its password.
+	// URL without its password, query and fragment.
 	Name() string
 	Open(ctx context.Context, limit int64) ([]byte, error)
 }

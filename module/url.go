@@ -38,12 +38,20 @@ func URL(rawURL string, opts ...URLOption) Source {
 	case s.err != nil:
 		s.name = rawURL
 	case s.u.Scheme != "http" && s.u.Scheme != "https":
-		s.name = s.u.Redacted()
+		s.name = logName(s.u)
 		s.err = fmt.Errorf("scheme %q is not http or https", s.u.Scheme)
 	default:
-		s.name = s.u.Redacted()
+		s.name = logName(s.u)
 	}
 	return s
+}
+
+// logName is u without its password, query or fragment, which may hold
+// credentials (a pre-signed URL's signature, a token).
+func logName(u *url.URL) string {
+	c := *u
+	c.RawQuery, c.ForceQuery, c.Fragment, c.RawFragment = "", false, "", ""
+	return c.Redacted()
 }
 
 type urlSource struct {

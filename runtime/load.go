@@ -34,7 +34,8 @@ type loadOptions struct {
 func Verify(v module.Verifier) LoadOption { return func(o *loadOptions) { o.verifier = v } }
 
 // MaxModuleSize bounds the bytes this Load reads from its source,
-// overriding the runtime's bound (WithMaxModuleSize).
+// overriding the runtime's bound (WithMaxModuleSize); 0 or less keeps the
+// runtime's.
 func MaxModuleSize(n int64) LoadOption { return func(o *loadOptions) { o.maxSize = n } }
 
 // Load reads a module from src, verifies it if asked (Verify), and
@@ -59,9 +60,12 @@ func MaxModuleSize(n int64) LoadOption { return func(o *loadOptions) { o.maxSize
 // any Load has verified them, that Module reports itself verified,
 // including to those who loaded the same bytes without verifying them.
 func (r *Runtime) Load(ctx context.Context, src module.Source, opts ...LoadOption) (*Module, error) {
-	o := loadOptions{maxSize: r.opts.maxModuleSize}
+	var o loadOptions
 	for _, opt := range opts {
 		opt(&o)
+	}
+	if o.maxSize <= 0 {
+		o.maxSize = r.opts.maxModuleSize
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err

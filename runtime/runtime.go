@@ -119,8 +119,15 @@ func WithCacheKey(key []byte) Option {
 }
 
 // WithMaxModuleSize bounds the bytes Load reads from a module's source
-// (default DefaultMaxModuleSize); MaxModuleSize overrides it per call.
-func WithMaxModuleSize(n int64) Option { return func(o *options) { o.maxModuleSize = n } }
+// (default DefaultMaxModuleSize; 0 or less keeps it); MaxModuleSize
+// overrides it per call.
+func WithMaxModuleSize(n int64) Option {
+	return func(o *options) {
+		if n > 0 {
+			o.maxModuleSize = n
+		}
+	}
+}
 
 // WithEpochInterval sets how often a running guest yields so others can run
 // and kills take effect (default 1ms). Shorter is fairer and costs more.
