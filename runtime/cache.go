@@ -72,6 +72,10 @@ func (c *compileCache) macKey() []byte {
 			c.log.Warn("ward: compile cache off: no key to authenticate its entries", "dir", c.dir, "err", err)
 			return
 		}
+		path := filepath.Join(c.dir, cacheKeyFile)
+		if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+			c.log.Warn("ward: the compile cache key file is open to other users, who could forge cache entries; make it mode 0600", "path", path, "mode", fi.Mode().Perm())
+		}
 		c.key = key
 	})
 	return c.key
@@ -206,6 +210,12 @@ func loadOrCreateKey(dir string) ([]byte, error) {
 		}
 		if err == nil {
 			err = os.Link(tmp.Name(), path)
+			if err != nil && !errors.Is(err, fs.ErrExist) {
+				// A file system without hard links: create in place.
+				// A runtime reading it half-written finds it short
+				// and runs without the cache, once.
+				err = writeExclusive(path, key)
+			}
 		}
 		os.Remove(tmp.Name())
 		if err == nil {
@@ -217,6 +227,19 @@ func loadOrCreateKey(dir string) ([]byte, error) {
 		// Another runtime made it first: read theirs.
 	}
 	return nil, fmt.Errorf("ward: cache key file %s keeps changing", path)
+}
+
+// writeExclusive creates path, which must not exist, holding b.
+func writeExclusive(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // writeAtomic writes through a temporary file and a rename, so a crash or

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/wardrt/ward/testdata"
@@ -145,5 +146,55 @@ func TestCacheOffWithoutKey(t *testing.T) {
 	load(t, r, "trivial", testdata.Trivial)
 	if w := warnings(h); len(w) != 1 || !strings.Contains(w[0], "compile cache off") {
 		t.Fatalf("warnings %q, want one saying the cache is off", w)
+	}
+}
+
+// A key file others can read is used, with a warning: they could forge.
+func TestCacheKeyFileOpenToOthersIsReported(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, cacheKeyFile), bytes.Repeat([]byte{3}, cacheKeySize), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h := &recordingHandler{}
+	r := newRuntime(t, WithCacheDir(dir), WithLogger(slog.New(h)))
+	m := load(t, r, "procs", testdata.Procs)
+	if w := warnings(h); len(w) != 1 || !strings.Contains(w[0], "other users") {
+		t.Fatalf("warnings %q, want one about the key file's mode", w)
+	}
+	if !authenticates(t, r, m) || !bytes.Equal(r.cache.macKey(), bytes.Repeat([]byte{3}, cacheKeySize)) {
+		t.Fatal("the existing key was not used")
+	}
+	// A key file of the wrong size turns the cache off rather than
+	// guessing.
+	bad := t.TempDir()
+	if err := os.WriteFile(filepath.Join(bad, cacheKeyFile), []byte("short"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h2 := &recordingHandler{}
+	r2 := newRuntime(t, WithCacheDir(bad), WithLogger(slog.New(h2)))
+	load(t, r2, "procs", testdata.Procs)
+	if w := warnings(h2); len(w) != 1 || !strings.Contains(w[0], "compile cache off") {
+		t.Fatalf("warnings %q, want the cache off", w)
+	}
+}
+
+// Runtimes starting together on a new directory agree on one key.
+func TestCacheKeyCreatedOnce(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "cache")
+	keys := make([][]byte, 8)
+	errs := make([]error, len(keys))
+	var wg sync.WaitGroup
+	for i := range keys {
+		wg.Go(func() { keys[i], errs[i] = loadOrCreateKey(dir) })
+	}
+	wg.Wait()
+	for i := range keys {
+		if errs[i] != nil || !bytes.Equal(keys[i], keys[0]) || len(keys[i]) != cacheKeySize {
+			t.Fatalf("key %d: %x, %v; key 0: %x", i, keys[i], errs[i], keys[0])
+		}
+	}
+	left, _ := filepath.Glob(filepath.Join(dir, ".ward-key-*"))
+	if len(left) != 0 {
+		t.Fatalf("temporary key files left: %q", left)
 	}
 }
