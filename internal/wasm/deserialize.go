@@ -58,18 +58,24 @@ func (e *Engine) DeserializeChecked(src io.Reader, check func(io.Reader) error) 
 	}
 	gm, err := wasmtime.NewModuleDeserializeFile(e.gw, fmt.Sprintf("/proc/self/fd/%d", f.Fd()))
 	if err != nil {
-		return nil, err
+		// No /proc (a bare container), or bytes wasmtime refuses: load
+		// the sealed bytes from memory, which says which it was.
+		return e.deserializeInMemory(io.NewSectionReader(f, 0, size), nil)
 	}
 	return e.prepare(gm)
 }
 
+// deserializeInMemory reads src into memory, has check (if not nil) read
+// it, and loads it.
 func (e *Engine) deserializeInMemory(src io.Reader, check func(io.Reader) error) (*Module, error) {
 	b, err := io.ReadAll(src)
 	if err != nil {
 		return nil, err
 	}
-	if err := check(bytes.NewReader(b)); err != nil {
-		return nil, err
+	if check != nil {
+		if err := check(bytes.NewReader(b)); err != nil {
+			return nil, err
+		}
 	}
 	if len(b) == 0 { // wasmtime-go indexes b[0]
 		return nil, errors.New("ward: empty serialized module")
