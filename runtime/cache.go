@@ -54,9 +54,13 @@ func newCompileCache(dir string, key []byte, eng *wasm.Engine, log *slog.Logger)
 	return &compileCache{dir: dir, engine: eng, fingerprint: eng.Fingerprint(), log: log, key: key}, nil
 }
 
-// path is where the entry of the module with that hash lives.
+// path is where the entry of the module with that hash lives. The name
+// has the engine's fingerprint in it too, so that engines of another
+// wasmtime or other settings sharing the directory keep entries of their
+// own rather than refuse and overwrite each other's.
 func (c *compileCache) path(hash [32]byte) string {
-	return filepath.Join(c.dir, "ward-"+hex.EncodeToString(hash[:])+".cwasm")
+	fp := sha256.Sum256([]byte(c.fingerprint))
+	return filepath.Join(c.dir, "ward-"+hex.EncodeToString(fp[:6])+"-"+hex.EncodeToString(hash[:])+".cwasm")
 }
 
 // macKey returns the key, reading or making the key file on first use;

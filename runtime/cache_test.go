@@ -198,3 +198,24 @@ func TestCacheKeyCreatedOnce(t *testing.T) {
 		t.Fatalf("temporary key files left: %q", left)
 	}
 }
+
+// An engine with other code settings keeps entries of its own: no
+// warning, and the first engine's entry is left alone.
+func TestCacheEntriesPerEngine(t *testing.T) {
+	dir := t.TempDir()
+	first := newRuntime(t, WithCacheDir(dir))
+	m := load(t, first, "procs", testdata.Procs)
+	h := &recordingHandler{}
+	other := newRuntime(t, WithCacheDir(dir), WithLogger(slog.New(h)))
+	other.cache.fingerprint += "; another setting"
+	m2 := load(t, other, "procs", testdata.Procs)
+	if w := warnings(h); len(w) != 0 {
+		t.Fatalf("warnings %q", w)
+	}
+	if first.cache.path(m.hash) == other.cache.path(m2.hash) {
+		t.Fatal("two engine fingerprints share a cache entry")
+	}
+	if !authenticates(t, first, m) || !authenticates(t, other, m2) {
+		t.Fatal("an engine's entry was overwritten")
+	}
+}

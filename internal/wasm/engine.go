@@ -73,8 +73,6 @@ type Engine struct {
 	ticker    unsafe.Pointer
 	descs     *C.ward_hostfn_t // C array, one per abi.Funcs entry; the linker points into it
 	closeOnce sync.Once
-	// maxWasmStack is part of Fingerprint.
-	maxWasmStack int
 }
 
 // NewEngine builds the engine, its fiber stack pool, its epoch ticker and
@@ -108,7 +106,7 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{gw: gw, ptr: (*C.wasm_engine_t)(ep), stacks: stacks, maxWasmStack: cfg.MaxWasmStack}
+	e := &Engine{gw: gw, ptr: (*C.wasm_engine_t)(ep), stacks: stacks}
 	if err := e.link(cfg.Extra); err != nil {
 		e.Close()
 		return nil, err
@@ -209,10 +207,13 @@ func (e *Engine) StacksInUse() (inUse, mapped int) {
 const codeSettings = "wasmtime 25.0.0; async; fuel; epoch; static_memory_maximum_size=0; static_memory_guard_size=0; dynamic_memory_guard_size=0; dynamic_memory_reserved_for_growth=0; memory_init_cow=false"
 
 // Fingerprint identifies, for a compile cache, the engines whose compiled
-// code this engine can run: codeSettings, the architecture, and the Wasm
-// stack bound.
+// code this engine can run: codeSettings and the architecture. The sizes
+// EngineConfig sets (stacks, the Wasm stack bound, the memory reserve) are
+// checked as the code runs, not compiled into it, so they are left out and
+// changing them does not throw the cache away; wasmtime itself refuses
+// code made under settings it cannot run.
 func (e *Engine) Fingerprint() string {
-	return fmt.Sprintf("%s; %s; max_wasm_stack=%d", codeSettings, goruntime.GOARCH, e.maxWasmStack)
+	return codeSettings + "; " + goruntime.GOARCH
 }
 
 // Close stops the ticker and frees the linker and the engine. Every module
