@@ -17,6 +17,9 @@
 //     and processes. Start here.
 //   - [github.com/wardrt/ward/environment]: the limits and permissions of
 //     an environment (memory, fuel, host namespaces, process count, WASI).
+//   - [github.com/wardrt/ward/module]: where modules come from (bytes,
+//     files, readers, HTTP(S) URLs) and how they are checked before they
+//     are compiled: SHA-256 pins and ed25519 signatures.
 //   - [github.com/wardrt/ward/mailbox]: the per-process message queue.
 //   - [github.com/wardrt/ward/registry]: versioned names for processes.
 //   - [github.com/wardrt/ward/supervisor]: OTP-style supervisor trees.

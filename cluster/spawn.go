@@ -205,6 +205,11 @@ func meet(eff, asked, owner environment.Config) environment.Config {
 			if a.Field(i).Int() == 0 && o.Field(i).Int() < f.Int() {
 				f.SetInt(o.Field(i).Int())
 			}
+		case reflect.Bool:
+			// RequireVerified: true is the narrower.
+			if o.Field(i).Bool() {
+				f.SetBool(true)
+			}
 		}
 	}
 	perms := func(c *environment.Config) []*environment.Permission {

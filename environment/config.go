@@ -152,6 +152,15 @@ type Config struct {
 	// host functions.
 	Permissions Permissions
 
+	// RequireVerified refuses to spawn, here and in every environment
+	// below, a module that was not verified when it was loaded (loaded
+	// with runtime.Runtime.Load and runtime.Verify, rather than
+	// LoadModule); the spawn fails with an error matching
+	// runtime.ErrUnverified. false means inherit: a child of an
+	// environment that requires verified modules requires them too, and
+	// cannot turn the requirement off.
+	RequireVerified bool
+
 	// WASI configures wasi_snapshot_preview1 for processes that import it.
 	WASI WASI
 }

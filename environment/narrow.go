@@ -19,7 +19,9 @@ import (
 // prefix); a Permission may be Deny, or Allow only where the parent
 // allows; each of WASI.Dirs the same directory as one of the parent's or
 // inside one, compared by whole path elements after making both absolute
-// ("/data/in" is inside "/data", "/database" is not). Asking for more is an
+// ("/data/in" is inside "/data", "/database" is not). RequireVerified
+// needs no check: a child may set it, and the parent's true is kept
+// whatever the child says. Asking for more is an
 // error wrapping ErrWiden that names the field and both values, rather than
 // a silent cut back to the parent's, because a child that asked for more
 // than it can have is a mistake worth hearing about.
@@ -43,6 +45,9 @@ func (parent Config) Narrow(child Config) (Config, error) {
 		FuelScope:      cmp.Or(child.FuelScope, parent.FuelScope),
 		MaxTotalMemory: cmp.Or(child.MaxTotalMemory, parent.MaxTotalMemory),
 		Namespaces:     child.Namespaces,
+		// true is the narrower value, and false means inherit, so a
+		// child can add the requirement but never drop it.
+		RequireVerified: child.RequireVerified || parent.RequireVerified,
 		Permissions: Permissions{
 			Spawn:              cmp.Or(child.Permissions.Spawn, parent.Permissions.Spawn),
 			CreateEnvironments: cmp.Or(child.Permissions.CreateEnvironments, parent.Permissions.CreateEnvironments),

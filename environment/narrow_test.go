@@ -406,3 +406,28 @@ func TestFuelScopeNarrows(t *testing.T) {
 		t.Fatalf("a child's FuelScope 9: %v, want ErrInvalid", err)
 	}
 }
+
+// RequireVerified only ever turns on going down: a child may add it, and
+// a child of a parent that has it keeps it whatever it says.
+func TestNarrowRequireVerified(t *testing.T) {
+	root := parentConfig(t)
+	if root.RequireVerified {
+		t.Fatal("a root requires verified modules without being asked")
+	}
+	free, err := root.Narrow(Config{})
+	if err != nil || free.RequireVerified {
+		t.Fatalf("child of a root without the requirement: %v, RequireVerified %v", err, free.RequireVerified)
+	}
+	strict, err := root.Narrow(Config{RequireVerified: true})
+	if err != nil || !strict.RequireVerified {
+		t.Fatalf("child asking for the requirement: %v, RequireVerified %v", err, strict.RequireVerified)
+	}
+	grandchild, err := strict.Narrow(Config{RequireVerified: false, MaxProcesses: 10})
+	if err != nil || !grandchild.RequireVerified {
+		t.Fatalf("child of a requiring parent: %v, RequireVerified %v; it must keep the requirement", err, grandchild.RequireVerified)
+	}
+	r, err := Root(Config{RequireVerified: true})
+	if err != nil || !r.RequireVerified {
+		t.Fatalf("Root(RequireVerified): %v, %v", err, r.RequireVerified)
+	}
+}

@@ -11,6 +11,16 @@
 //	p, _ := rt.Environment().Spawn(ctx, mod, "run", runtime.I32(42))
 //	reason, _ := p.Wait(ctx) // runtime.Normal, runtime.Killed, *runtime.TrapError, ...
 //
+// # Loading modules from elsewhere
+//
+// Runtime.Load reads a module from a module.Source (bytes, a file, an
+// io.Reader, an HTTP(S) URL), bounded in size (WithMaxModuleSize,
+// MaxModuleSize) and by its ctx, and with Verify checks it before
+// compiling: an ed25519 signature by a trusted key, or a pinned SHA-256
+// (package module). Module.Verified says what vouched for a module, and an
+// environment with RequireVerified refuses to spawn modules nothing
+// vouched for (ErrUnverified).
+//
 // # Environments
 //
 // Processes run in an Environment, which sets their limits (memory, fuel,

@@ -445,6 +445,9 @@ func (e *Environment) register(spawnCtx context.Context, m *Module, entry string
 	if err := m.checkImports(e); err != nil {
 		return nil, errs.Wrap(err, "spawning %s.%s", m.name, entry)
 	}
+	if err := m.checkVerified(e); err != nil {
+		return nil, errs.Wrap(err, "spawning %s.%s", m.name, entry)
+	}
 	return e.admit(spawnCtx, m, entry, params, parent, linkTo)
 }
 

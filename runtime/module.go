@@ -100,30 +100,16 @@ func (r *Runtime) LoadModuleFile(ctx context.Context, path string) (*Module, err
 
 func (r *Runtime) compile(name string, hash [32]byte, b []byte) (*Module, error) {
 	var wm *wasm.Module
-	var err error
-	cachePath := ""
-	if r.opts.cacheDir != "" {
-		// The wasmtime version is part of the key: serialized code is only
-		// valid for the engine build that made it.
-		cachePath = filepath.Join(r.opts.cacheDir, "wasmtime-25.0.0-"+hex.EncodeToString(hash[:])+".cwasm")
-		if cached, rerr := os.ReadFile(cachePath); rerr == nil {
-			wm, err = r.engine.Deserialize(cached)
-			if err != nil {
-				// A stale or damaged entry: compile again and overwrite it.
-				r.log.Warn("ward: ignoring unusable compiled module in cache", "path", cachePath, "err", err)
-				wm = nil
-			}
-		}
+	if r.cache != nil {
+		wm = r.cache.load(hash)
 	}
 	if wm == nil {
-		wm, err = r.engine.Compile(b)
-		if err != nil {
+		var err error
+		if wm, err = r.engine.Compile(b); err != nil {
 			return nil, err
 		}
-		if cachePath != "" {
-			if err := writeCache(cachePath, wm); err != nil {
-				r.log.Warn("ward: cannot write compiled module cache", "path", cachePath, "err", err)
-			}
+		if r.cache != nil {
+			r.cache.store(hash, wm)
 		}
 	}
 	wm.ReadTables(b)
@@ -132,32 +118,6 @@ func (r *Runtime) compile(name string, hash [32]byte, b []byte) (*Module, error)
 		m.imports = append(m.imports, environment.Import{Module: im.Module, Name: im.Name})
 	}
 	return m, nil
-}
-
-// writeCache writes atomically, so a crash or a concurrent writer never
-// leaves a truncated file for the next start to deserialize.
-func writeCache(path string, wm *wasm.Module) error {
-	b, err := wm.Serialize()
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".ward-*.tmp")
-	if err != nil {
-		return err
-	}
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // checkImports reports whether env allows every import of m. The answer

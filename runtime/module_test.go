@@ -76,7 +76,7 @@ func TestCacheDir(t *testing.T) {
 	dir := t.TempDir()
 	first := newRuntime(t, WithCacheDir(dir))
 	m := load(t, first, "procs", testdata.Procs)
-	path := filepath.Join(dir, "wasmtime-25.0.0-"+m.Hash()+".cwasm")
+	path := first.cache.path(m.hash)
 	cached, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatalf("no cache entry: %v", err)

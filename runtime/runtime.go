@@ -56,6 +56,11 @@ type Runtime struct {
 	// reachable through their live processes only, so that one nothing
 	// refers to can be collected (Environment, envLife).
 	modules moduleCache
+	// verified records which modules' bytes a Load verified (load.go);
+	// cache is the compile cache of WithCacheDir, nil without one
+	// (cache.go).
+	verified verifiedSet
+	cache    *compileCache
 
 	extHandlers []extHandler // host module functions, by id - len(abi.Funcs)
 
@@ -78,6 +83,8 @@ type Runtime struct {
 type options struct {
 	logger        *slog.Logger
 	cacheDir      string
+	cacheKey      []byte
+	maxModuleSize int64
 	epochInterval time.Duration
 	stackSize     int
 	maxWasmStack  int
@@ -96,8 +103,32 @@ type Option func(*options)
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
 
 // WithCacheDir keeps compiled modules in dir, keyed by the SHA-256 of
-// their bytes, so a restarted program does not compile them again.
+// their bytes, so a restarted program does not compile them again. Each
+// entry is authenticated with a key (WithCacheKey, or one the runtime
+// keeps in dir) before the engine loads it; an entry that does not
+// authenticate is logged, compiled again and rewritten, never run.
 func WithCacheDir(dir string) Option { return func(o *options) { o.cacheDir = dir } }
+
+// WithCacheKey sets the HMAC-SHA256 key that authenticates the entries of
+// the compile cache (WithCacheDir), at least 16 bytes; keep it where the
+// cache directory's writers cannot read it. Without it the runtime makes a
+// random key, on first use, in the file ward-cache.key of the cache
+// directory (mode 0600), which protects against damage and against those
+// who can write the directory but not read the key.
+func WithCacheKey(key []byte) Option {
+	return func(o *options) { o.cacheKey = append([]byte(nil), key...) }
+}
+
+// WithMaxModuleSize bounds the bytes Load reads from a module's source
+// (default DefaultMaxModuleSize; 0 or less keeps it); MaxModuleSize
+// overrides it per call.
+func WithMaxModuleSize(n int64) Option {
+	return func(o *options) {
+		if n > 0 {
+			o.maxModuleSize = n
+		}
+	}
+}
 
 // WithEpochInterval sets how often a running guest yields so others can run
 // and kills take effect (default 1ms). Shorter is fairer and costs more.
@@ -142,6 +173,7 @@ func New(opts ...Option) (*Runtime, error) {
 		stackSize:     2 << 20,
 		maxWasmStack:  512 << 10,
 		maxStacks:     1 << 20,
+		maxModuleSize: DefaultMaxModuleSize,
 	}
 	for _, opt := range opts {
 		opt(&o)
@@ -196,6 +228,12 @@ func New(opts ...Option) (*Runtime, error) {
 		extHandlers:   handlers,
 	}
 	r.modules.init()
+	if o.cacheDir != "" {
+		if r.cache, err = newCompileCache(o.cacheDir, o.cacheKey, eng, r.log); err != nil {
+			eng.Close()
+			return nil, err
+		}
+	}
 	r.root = newEnvironment(r, nil, rootCfg)
 	return r, nil
 }

@@ -72,6 +72,7 @@ type Timed struct {
 
 // Units for Timed.
 var (
+	MillisPerOp = msPer
 	MicrosPerOp = usPer
 	NanosPerOp  = nsPer
 	OpsPerSec   = perSec

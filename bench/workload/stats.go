@@ -114,6 +114,7 @@ func ReadProcStatus(pid string) (ProcStatus, error) {
 }
 
 // perOp converts d for n operations to the unit's scale.
+func msPer(d time.Duration, n int) float64 { return float64(d.Nanoseconds()) / 1e6 / float64(n) }
 func usPer(d time.Duration, n int) float64 { return float64(d.Nanoseconds()) / 1e3 / float64(n) }
 func nsPer(d time.Duration, n int) float64 { return float64(d.Nanoseconds()) / float64(n) }
 func perSec(d time.Duration, n int) float64 {

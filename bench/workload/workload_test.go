@@ -6,6 +6,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/bytecodealliance/wasmtime-go/v25"
 )
 
 // These tests run every workload once with a tiny n and check that it
@@ -265,4 +267,20 @@ func TestCallers(t *testing.T) {
 	defer e.Close()
 	d, err = Seq(3, e.Call)
 	checkDuration(t, "Extism Call", d, err)
+}
+
+func TestBigModuleIsValid(t *testing.T) {
+	b := bigModule(256 << 10)
+	if len(b) < 230<<10 || len(b) > 280<<10 {
+		t.Fatalf("bigModule(256 KiB) is %d bytes", len(b))
+	}
+	if err := wasmtime.ModuleValidate(wasmtime.NewEngine(), b); err != nil {
+		t.Fatal(err)
+	}
+	if got := appendSLEB(nil, -1); len(got) != 1 || got[0] != 0x7f {
+		t.Fatalf("appendSLEB(-1) = %x", got)
+	}
+	if got := appendSLEB(nil, 64); len(got) != 2 || got[0] != 0xc0 || got[1] != 0 {
+		t.Fatalf("appendSLEB(64) = %x", got)
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	goruntime "runtime"
 	"sync"
 	"time"
 	"unsafe"
@@ -195,6 +196,24 @@ func (e *Engine) link(extra []HostFunc) error {
 // StacksInUse reports fiber stacks held by live calls, and stacks mapped.
 func (e *Engine) StacksInUse() (inUse, mapped int) {
 	return int(C.ward_stacks_in_use(e.stacks)), int(C.ward_stacks_mapped(e.stacks))
+}
+
+// codeSettings names what the code wasmtime compiles depends on, besides
+// the module: wasmtime's version and the settings ward_config (shim.c)
+// makes that change the code (async, fuel and epoch checks, explicit
+// bounds checks with no guard regions, no copy-on-write images). Update
+// it with either, so that a compile cache keyed to it never hands code
+// made for other settings to this engine.
+const codeSettings = "wasmtime 25.0.0; async; fuel; epoch; static_memory_maximum_size=0; static_memory_guard_size=0; dynamic_memory_guard_size=0; dynamic_memory_reserved_for_growth=0; memory_init_cow=false"
+
+// Fingerprint identifies, for a compile cache, the engines whose compiled
+// code this engine can run: codeSettings and the architecture. The sizes
+// EngineConfig sets (stacks, the Wasm stack bound, the memory reserve) are
+// checked as the code runs, not compiled into it, so they are left out and
+// changing them does not throw the cache away; wasmtime itself refuses
+// code made under settings it cannot run.
+func (e *Engine) Fingerprint() string {
+	return codeSettings + "; " + goruntime.GOARCH
 }
 
 // Close stops the ticker and frees the linker and the engine. Every module

@@ -87,17 +87,6 @@ func (e *Engine) Compile(wasm []byte) (*Module, error) {
 	return e.prepare(gm)
 }
 
-// Deserialize loads a module serialized by Module.Serialize on an engine
-// with the same configuration and wasmtime version. Only pass trusted bytes:
-// wasmtime does not validate them.
-func (e *Engine) Deserialize(b []byte) (*Module, error) {
-	gm, err := wasmtime.NewModuleDeserialize(e.gw, b)
-	if err != nil {
-		return nil, err
-	}
-	return e.prepare(gm)
-}
-
 func (e *Engine) prepare(gm *wasmtime.Module) (*Module, error) {
 	m := &Module{engine: e, gw: gm, Exports: map[string]FuncType{}, Tables: MaxTables, TableElements: MaxTableElements}
 	for _, it := range gm.Imports() {

@@ -198,6 +198,21 @@ func run(cfg config) (*results, error) {
 		peerRow(implExtism+" Plugin.Call", "extism", ecErr, workload.Timed{Run: spawnOp(func() error { return ec.Call() }), Unit: us, MinN: 5}),
 	}, false)
 
+	if cfg.want("verify") {
+		// Built only when asked for: the warm-up compiles 4 MiB.
+		vl, vlErr := workload.NewVerifyLoad()
+		if vlErr == nil {
+			defer vl.Close()
+		}
+		timedGroup("verify", "verify (ed25519, in a custom section) + compile from a warm cache, 4 MiB module, fresh runtime", "verify_compile_ms", "ms/load", true, []timedRow{
+			func() timedRow {
+				r := peerRow("ward Runtime.Load", "4mib_ward", vlErr, workload.Timed{Run: func(n int) (time.Duration, error) { return vl.Run(n) }, Unit: workload.MillisPerOp, MinN: 3})
+				r.ref = true
+				return r
+			}(),
+		}, false)
+	}
+
 	if cfg.want("request") {
 		runRequests(cfg, rs, &p)
 	}
