@@ -215,6 +215,9 @@ func (p *Process) end(reason Reason) {
 		p.logExit(reason, names)
 	}
 	p.emit(EventEnd, reason, kind)
+	if p.mod != nil {
+		p.mod.code.release() // its store is freed by now
+	}
 	close(p.done)
 	r.wg.Done()
 }
