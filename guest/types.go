@@ -65,6 +65,7 @@ const (
 	ReasonNoProc       ReasonKind = abi.ReasonNoProc       // was not alive when monitored
 	ReasonGoError      ReasonKind = abi.ReasonGoError      // a Go-native process returned an error or panicked
 	ReasonNoConnection ReasonKind = abi.ReasonNoConnection // its node left the cluster or was lost
+	ReasonPurged       ReasonKind = abi.ReasonPurged       // ran an old module version that a newer installation purged
 )
 
 var reasonNames = [...]string{
@@ -78,6 +79,7 @@ var reasonNames = [...]string{
 	ReasonNoProc:       "noproc",
 	ReasonGoError:      "go error",
 	ReasonNoConnection: "noconnection",
+	ReasonPurged:       "purged",
 }
 
 func (k ReasonKind) String() string {

@@ -184,7 +184,13 @@ func (c *moduleCache) closeAll() {
 // and the compiled code is freed once no other handle of the same bytes is
 // open and the last process running it has ended. Processes already
 // spawned from it run on. Closing twice does nothing; Close never fails.
+//
+// A handle from Current or Resolve belongs to the runtime: closing it
+// returns an error wrapping ErrInstalled and does nothing.
 func (m *Module) Close() error {
+	if m.owned {
+		return fmt.Errorf("%w: %s belongs to the runtime, which releases it when the version is purged", ErrInstalled, m.name)
+	}
 	if m.closed.CompareAndSwap(false, true) {
 		m.code.release()
 	}

@@ -27,6 +27,7 @@ type Module struct {
 	imports []environment.Import
 	code    *moduleCode
 	closed  atomic.Bool
+	owned   bool // the runtime's, for an installed version (versions.go)
 }
 
 var errOK = errors.New("ok")

@@ -89,7 +89,8 @@ func newProcess(id ProcessID, env *Environment, m *Module, entry string, params 
 func (p *Process) ID() ProcessID { return p.id }
 
 // Module returns the module the process runs, nil for a Go-native process.
-func (p *Process) Module() *Module { return p.mod }
+// After an upgrade, it is the module of the version the process moved to.
+func (p *Process) Module() *Module { return p.module() }
 
 // Entry returns the entry function the process was spawned with.
 func (p *Process) Entry() string { return p.entry }
@@ -151,7 +152,8 @@ func (p *Process) label() string {
 	if p.mod == nil {
 		return p.entry
 	}
-	return p.mod.name + "." + p.entry
+	m, entry := p.running()
+	return m.name + "." + entry
 }
 
 func (p *Process) run() {
@@ -216,7 +218,8 @@ func (p *Process) end(reason Reason) {
 	}
 	p.emit(EventEnd, reason, kind)
 	if p.mod != nil {
-		p.mod.code.release() // its store is freed by now
+		p.module().code.release() // its store is freed by now
+		r.upgraded.Delete(p)
 	}
 	close(p.done)
 	r.wg.Done()

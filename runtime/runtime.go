@@ -54,7 +54,12 @@ type Runtime struct {
 	// No field refers to an environment other than root: the others are
 	// reachable through their live processes only, so that one nothing
 	// refers to can be collected (Environment, envLife).
-	modules moduleCache
+	modules  moduleCache
+	versions versions // installed module versions (versions.go)
+	// upgraded holds, for a process that upgraded, the module and entry
+	// it runs now (upgrade.go): a side table, since Process has no room
+	// and few processes ever upgrade.
+	upgraded sync.Map // *Process -> *upgradedTo
 
 	extHandlers []extHandler // host module functions, by id - len(abi.Funcs)
 
@@ -195,6 +200,7 @@ func New(opts ...Option) (*Runtime, error) {
 		extHandlers:   handlers,
 	}
 	r.modules.init()
+	r.versions.init()
 	r.root = newEnvironment(r, nil, rootCfg)
 	return r, nil
 }
@@ -301,6 +307,7 @@ func (r *Runtime) Close(ctx context.Context) error {
 	if err := r.modules.drain(ctx); err != nil {
 		return fmt.Errorf("ward: closing runtime: a module is still compiling: %w", err)
 	}
+	r.versions.closeAll()
 	r.modules.closeAll()
 	// Every environment not yet released is below the root (envLife.kids).
 	r.root.life.release()

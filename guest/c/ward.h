@@ -85,6 +85,12 @@ extern "C" {
 #define WARD_REASON_NO_CONNECTION 9
 
 /*
+ * The process ran the old version of an installed module, and a newer
+ * version's installation purged it.
+ */
+#define WARD_REASON_PURGED 10
+
+/*
  * Limits.
  */
 

@@ -115,6 +115,9 @@ const (
 	// ReasonNoConnection: the process's node left the cluster or was
 	// lost; nothing more is known of it.
 	ReasonNoConnection = 9
+	// ReasonPurged: the process ran the old version of an installed
+	// module, and a newer version's installation purged it.
+	ReasonPurged = 10
 )
 
 // MaxMessageSize bounds one message's data. A write_data past it returns
