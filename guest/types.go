@@ -40,6 +40,10 @@ const (
 	TagExit int64 = abi.TagExit
 	// TagDown: a monitored process ended (see Monitor and ParseDown).
 	TagDown int64 = abi.TagDown
+	// TagUpgrade: the current message when an entry starts after an
+	// upgrade, holding the old version's state (see Upgrade and
+	// UpgradeState).
+	TagUpgrade int64 = abi.TagUpgrade
 )
 
 // Limits of the ABI.

@@ -247,7 +247,8 @@ func (p *Process) execute() Reason {
 	if reason != nil {
 		return reason
 	}
-	defer p.teardown(wp)
+	// p.wp, not wp: an upgrade (upgrade.go) replaces the instance.
+	defer func() { p.teardown(p.wp) }()
 	p.wp = wp
 	if p.outHeld {
 		defer p.env.flushOutputs(p)
@@ -272,6 +273,7 @@ func (p *Process) execute() Reason {
 				r.releaseRun()
 				return Killed
 			}
+			wp = p.wp // a new instance after an upgrade
 			st = p.next(wp)
 		}
 	}
@@ -363,8 +365,9 @@ func (p *Process) classify(wp *wasm.Proc) Reason {
 	case wasm.NoExport:
 		return &InstantiateError{Process: p.id, Module: p.mod.name, Err: fmt.Errorf("%w: %q", ErrNoEntry, p.entry)}
 	}
+	m, entry := p.running() // after an upgrade, what it runs now
 	t := &TrapError{
-		Process: p.id, Module: p.mod.name, Entry: p.entry, Names: p.names(),
+		Process: p.id, Module: m.name, Entry: entry, Names: p.names(),
 		Code: TrapCode(o.TrapCode), Message: o.Message,
 	}
 	for _, f := range o.Trace {
