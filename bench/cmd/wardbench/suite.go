@@ -198,6 +198,18 @@ func run(cfg config) (*results, error) {
 		peerRow(implExtism+" Plugin.Call", "extism", ecErr, workload.Timed{Run: spawnOp(func() error { return ec.Call() }), Unit: us, MinN: 5}),
 	}, false)
 
+	up, upErr := w.NewUpgrader()
+	if upErr == nil {
+		defer up.Close()
+	}
+	timedGroup("upgrade", "hot upgrade, the pause the process sees", "upgrade_pause_us", "µs/upgrade", true, []timedRow{
+		func() timedRow {
+			r := peerRow("ward ward_process.upgrade", "ward", upErr, workload.Timed{Run: func(n int) (time.Duration, error) { return up.Pauses(n) }, Unit: us, MinN: 20})
+			r.ref = true
+			return r
+		}(),
+	}, false)
+
 	if cfg.want("request") {
 		runRequests(cfg, rs, &p)
 	}
