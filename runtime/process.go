@@ -90,7 +90,12 @@ func (p *Process) ID() ProcessID { return p.id }
 
 // Module returns the module the process runs, nil for a Go-native process.
 // After an upgrade, it is the module of the version the process moved to.
-func (p *Process) Module() *Module { return p.module() }
+func (p *Process) Module() *Module {
+	if p.mod == nil {
+		return nil
+	}
+	return p.ranLast()
+}
 
 // Entry returns the entry function the process was spawned with.
 func (p *Process) Entry() string { return p.entry }
@@ -219,7 +224,7 @@ func (p *Process) end(reason Reason) {
 	p.emit(EventEnd, reason, kind)
 	if p.mod != nil {
 		p.module().code.release() // its store is freed by now
-		r.upgraded.Delete(p)
+		p.forgetUpgrade()
 	}
 	close(p.done)
 	r.wg.Done()

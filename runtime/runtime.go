@@ -60,6 +60,9 @@ type Runtime struct {
 	// it runs now (upgrade.go): a side table, since Process has no room
 	// and few processes ever upgrade.
 	upgraded sync.Map // *Process -> *upgradedTo
+	// upgradedEnded holds what an upgraded process ran last once it has
+	// ended, until the program drops the Process.
+	upgradedEnded sync.Map // weak.Pointer[Process] -> *Module
 
 	extHandlers []extHandler // host module functions, by id - len(abi.Funcs)
 
@@ -230,7 +233,7 @@ func (r *Runtime) NumProcesses() int {
 // Stats is a snapshot of a runtime's resource use.
 type Stats struct {
 	Processes   int // alive
-	Modules     int // compiled and cached
+	Modules     int // compiled code alive: used by an open handle or a live process
 	StacksInUse int // fiber stacks held by running or parked calls
 	StacksAlloc int // fiber stacks mapped (address space)
 	// RemoteDropped counts messages from other nodes of a cluster that

@@ -1,7 +1,9 @@
 package runtime
 
 import (
+	goruntime "runtime"
 	"time"
+	"weak"
 
 	"github.com/wardrt/ward/internal/abi"
 	"github.com/wardrt/ward/internal/wasm"
@@ -28,6 +30,35 @@ func (p *Process) running() (*Module, string) {
 func (p *Process) module() *Module {
 	m, _ := p.running()
 	return m
+}
+
+// ranLast returns the module p runs now or, once it has ended, ran last.
+// It costs more than module: a weak pointer to p.
+func (p *Process) ranLast() *Module {
+	r := p.env.rt
+	if v, ok := r.upgraded.Load(p); ok {
+		return v.(*upgradedTo).mod
+	}
+	if v, ok := r.upgradedEnded.Load(weak.Make(p)); ok {
+		return v.(*Module)
+	}
+	return p.mod
+}
+
+// forgetUpgrade takes p, ending, out of the table of upgraded processes,
+// and keeps what it ran last for Process.Module, keyed weakly: until the
+// program drops p.
+func (p *Process) forgetUpgrade() {
+	r := p.env.rt
+	v, ok := r.upgraded.Load(p)
+	if !ok {
+		return
+	}
+	// Kept before it is forgotten, so that ranLast always finds it.
+	key := weak.Make(p)
+	r.upgradedEnded.Store(key, v.(*upgradedTo).mod)
+	goruntime.AddCleanup(p, func(key weak.Pointer[Process]) { r.upgradedEnded.Delete(key) }, key)
+	r.upgraded.Delete(p)
 }
 
 // hostUpgrade serves ward_process.upgrade: the process moves to the
@@ -77,14 +108,34 @@ func hostUpgrade(p *Process, wp *wasm.Proc) bool {
 		wp.Return(status)
 		return true
 	}
-	wp.MoveInbox(nwp)
 	old := p.module()
+	if !r.commitUpgrade(p, to, entry) {
+		p.teardown(nwp)
+		to.code.release()
+		wp.Return(abi.ErrNotFound) // purged meanwhile: there is nothing to move to
+		return true
+	}
+	wp.MoveInbox(nwp)
 	p.wp = nwp
 	p.teardown(wp)
-	r.upgraded.Store(p, &upgradedTo{mod: to, entry: entry})
 	old.code.release()
 	// execute polls p.wp next, and serves this status first (Process.next).
 	p.resume, p.handedBack = nwp.Start(), true
+	return true
+}
+
+// commitUpgrade records that p runs entry of to from now on, unless to
+// has been purged since it was current. Under the versions lock, which a
+// purge takes to uninstall the code before it looks for processes on it:
+// so either this sees the purge, or the purge sees p on to.
+func (r *Runtime) commitUpgrade(p *Process, to *Module, entry string) bool {
+	vs := &r.versions
+	vs.mu.Lock()
+	defer vs.mu.Unlock()
+	if to.code.installed == "" {
+		return false
+	}
+	r.upgraded.Store(p, &upgradedTo{mod: to, entry: entry})
 	return true
 }
 

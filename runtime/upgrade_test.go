@@ -236,6 +236,9 @@ func TestUpgradeKeepsIdentity(t *testing.T) {
 	// An abnormal end, so that the link signals too.
 	p.Kill()
 	p.Wait(ctx)
+	if p.Module() != v2 {
+		t.Fatal("once ended, Module() no longer reports the version it upgraded to")
+	}
 	var downs, exits int
 	deadline := time.After(200 * time.Millisecond)
 	for done := false; !done; {

@@ -88,6 +88,9 @@ func (r *Runtime) Install(ctx context.Context, name, version string, m *Module) 
 	case m == nil || m.rt != r:
 		return fmt.Errorf("ward: installing %s@%s: %w", name, version, ErrForeignModule)
 	}
+	if r.isClosing() {
+		return fmt.Errorf("ward: installing %s@%s: %w", name, version, ErrClosed)
+	}
 	if err := m.acquire(false); err != nil {
 		return fmt.Errorf("ward: installing %s@%s: %w", name, version, err)
 	}

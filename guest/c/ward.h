@@ -305,8 +305,8 @@ int32_t ward_process_exists(int64_t pid);
  * params; WARD_ERR_INVALID when entry_len exceeds WARD_MAX_NAME_LEN or
  * state_len WARD_MAX_MESSAGE_SIZE; WARD_ERR_PERMISSION when the environment
  * does not allow the new version's imports; WARD_ERR_LIMIT when the new
- * instance does not fit the environment's memory. Ranges outside the
- * caller's memory trap.
+ * instance does not fit the environment's memory (both instances exist for a
+ * moment). Ranges outside the caller's memory trap.
  *
  * Runs in Go (async).
  */

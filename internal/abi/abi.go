@@ -396,7 +396,7 @@ var Funcs = []Func{
 			"The new instance gets the environment's whole fuel limit; the process's wall-time limit runs on. Returns, and the caller runs on, " +
 			"ErrNotFound when its module is not installed, is the current version already, or the current version has no export entry taking no params; " +
 			"ErrInvalid when entry_len exceeds MaxNameLen or state_len MaxMessageSize; ErrPermission when the environment does not allow the new version's imports; " +
-			"ErrLimit when the new instance does not fit the environment's memory. Ranges outside the caller's memory trap.",
+			"ErrLimit when the new instance does not fit the environment's memory (both instances exist for a moment). Ranges outside the caller's memory trap.",
 	},
 }
 
