@@ -70,6 +70,9 @@ type installedVersion struct {
 // processes calling upgrade move to it. The version current until now
 // becomes old, and its processes run on; the one that was old is purged:
 // its processes end with a *PurgedError, and the runtime lets go of it.
+// Install returns once they have ended; if ctx ends first, the new version
+// is installed all the same, the purge goes on, and Install returns an
+// error wrapping ctx's.
 //
 // version is semver ("1.4.0"); it must differ from the current one's. A
 // module's code is installed under one name at one version (ErrInstalled
@@ -125,33 +128,43 @@ func (r *Runtime) Install(ctx context.Context, name, version string, m *Module) 
 		purge.m.code.installed = ""
 	}
 	vs.mu.Unlock()
-	if purge != nil {
-		r.purge(name, purge)
+	if purge == nil {
+		return nil
+	}
+	defer purge.m.code.release()
+	if err := r.purge(ctx, name, purge); err != nil {
+		return fmt.Errorf("ward: installed %s@%s, but the processes of %s@%s being purged had not all ended when ctx did: %w",
+			name, version, name, purge.raw, err)
 	}
 	return nil
 }
 
-// purge ends the processes running iv's code and lets go of it. A purged
-// process spawning as it dies is caught by the next look.
-func (r *Runtime) purge(name string, iv *installedVersion) {
+// purge ends the processes running iv's code and waits, within ctx, until
+// they have: one that spawned a child as it was told to end has the child
+// in the process table by then, and the next look finds it.
+func (r *Runtime) purge(ctx context.Context, name string, iv *installedVersion) error {
 	code := iv.m.code
 	for {
 		var doomed []*Process
 		r.mu.RLock()
 		for _, p := range r.procs {
-			if p.mod != nil && p.module().code == code && !p.killed.Load() {
+			if p.mod != nil && p.module().code == code {
 				doomed = append(doomed, p)
 			}
 		}
 		r.mu.RUnlock()
 		if len(doomed) == 0 {
-			break
+			return nil
 		}
 		for _, p := range doomed {
 			p.terminate(&PurgedError{Process: p.id, Name: name, Version: iv.raw}, false)
 		}
+		for _, p := range doomed {
+			if _, err := p.Wait(ctx); err != nil {
+				return err
+			}
+		}
 	}
-	iv.m.code.release()
 }
 
 // Current returns the current version of name and the version it was
