@@ -252,12 +252,15 @@ func (p *Process) execute() Reason {
 	if reason != nil {
 		return reason
 	}
-	// p.wp, not wp: an upgrade (upgrade.go) replaces the instance.
-	defer func() { p.teardown(p.wp) }()
 	p.wp = wp
-	if p.outHeld {
-		defer p.env.flushOutputs(p)
-	}
+	// p.wp and p.outHeld as they are at the end: an upgrade (upgrade.go)
+	// replaces the instance, and its new one may use WASI.
+	defer func() {
+		if p.outHeld {
+			p.env.flushOutputs(p)
+		}
+		p.teardown(p.wp)
+	}()
 	for {
 		switch st {
 		case wasm.Done:

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wardrt/ward/environment"
 	"github.com/wardrt/ward/internal/abi"
 )
 
@@ -357,5 +358,74 @@ func TestUpgradedProcessesSurviveThePurge(t *testing.T) {
 	r.Send(ctx, moves.ID(), Message{Tag: 3})
 	if reason, _ := moves.Wait(ctx); !reason.Normal() {
 		t.Fatalf("ended with %v", reason)
+	}
+}
+
+// wasiUpgraderWAT writes a line to stdout when it starts (if wasi), waits
+// for a message, upgrades to resume, and there writes another and
+// returns.
+func wasiUpgraderWAT(version int, wasi bool) []byte {
+	write := `(func $write (param i32 i32))`
+	if wasi {
+		write = `(import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (func $write (param $ptr i32) (param $len i32)
+    (i32.store (i32.const 0) (local.get $ptr))
+    (i32.store (i32.const 4) (local.get $len))
+    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8))))`
+	}
+	return fmt.Appendf(nil, `(module
+  (import "ward_process" "upgrade" (func $upgrade (param i32 i32 i32 i32) (result i32)))
+  (import "ward_message" "receive" (func $recv (param i32 i32 i64) (result i32)))
+  %s
+  (memory (export "memory") 1)
+  (data (i32.const 16) "v%d\n")
+  (data (i32.const 32) "v%d resumed\n")
+  (data (i32.const 64) "resume")
+  (func (export "main")
+    (call $write (i32.const 16) (i32.const 3))
+    (drop (call $recv (i32.const 0) (i32.const 0) (i64.const -1)))
+    (drop (call $upgrade (i32.const 64) (i32.const 6) (i32.const 0) (i32.const 0))))
+  (func (export "resume") (call $write (i32.const 32) (i32.const 11))))`, write, version, version)
+}
+
+// An upgrade into a version that uses WASI gives it the environment's
+// WASI setup, whether or not the old one had it, and its output is
+// flushed before Wait returns; newRuntime's cleanup finds no output
+// stream or goroutine left.
+func TestUpgradeIntoWASI(t *testing.T) {
+	for _, oldWASI := range []bool{true, false} {
+		t.Run(fmt.Sprintf("old uses WASI: %v", oldWASI), func(t *testing.T) {
+			r := newRuntime(t)
+			ctx := testCtx(t)
+			var stdout syncBuffer
+			env, err := r.NewEnvironment(environment.Config{WASI: environment.WASI{Stdout: &stdout}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			install := func(v int, wasi bool) *Module {
+				m := load(t, r, "w", wasiUpgraderWAT(v, wasi))
+				defer m.Close()
+				if err := r.Install(ctx, "w", fmt.Sprintf("%d.0.0", v), m); err != nil {
+					t.Fatal(err)
+				}
+				cur, _, _ := r.Current("w")
+				return cur
+			}
+			p := spawn(t, env, install(1, oldWASI), "main")
+			install(2, true)
+			if err := r.Send(ctx, p.ID(), Message{Tag: 1}); err != nil {
+				t.Fatal(err)
+			}
+			if reason := wait(t, p); reason != Normal {
+				t.Fatalf("ended with %v", reason)
+			}
+			want := "v2 resumed\n"
+			if oldWASI {
+				want = "v1\n" + want
+			}
+			if got := stdout.String(); got != want {
+				t.Fatalf("stdout %q, want %q", got, want)
+			}
+		})
 	}
 }
