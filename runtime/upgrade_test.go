@@ -429,3 +429,35 @@ func TestUpgradeIntoWASI(t *testing.T) {
 		})
 	}
 }
+
+// An environment that does not allow the new version's imports refuses
+// the upgrade (ErrPermission), and the process runs on.
+func TestUpgradeRefusedByTheEnvironment(t *testing.T) {
+	r := newRuntime(t)
+	ctx := testCtx(t)
+	env, err := r.NewEnvironment(environment.Config{Namespaces: []string{"ward_*"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m1 := load(t, r, "w", wasiUpgraderWAT(1, false))
+	defer m1.Close()
+	if err := r.Install(ctx, "w", "1.0.0", m1); err != nil {
+		t.Fatal(err)
+	}
+	p := spawn(t, env, m1, "main")
+	m2 := load(t, r, "w", wasiUpgraderWAT(2, true))
+	defer m2.Close()
+	if err := r.Install(ctx, "w", "2.0.0", m2); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Send(ctx, p.ID(), Message{Tag: 1}); err != nil {
+		t.Fatal(err)
+	}
+	// main drops upgrade's status and returns: a normal end on v1.
+	if reason := wait(t, p); reason != Normal {
+		t.Fatalf("ended with %v", reason)
+	}
+	if p.Module() != m1 {
+		t.Fatal("the process moved to a version its environment does not allow")
+	}
+}
