@@ -55,7 +55,7 @@ type modules struct {
 	// together make the node hold at most a few of them in memory.
 	fetching chan struct{}
 	// fetched counts the modules compiled for remote callers, which the
-	// runtime keeps until it closes: at most maxFetched.
+	// node keeps open until its runtime closes: at most maxFetched.
 	fetched, maxFetched int
 
 	mu       sync.Mutex
@@ -115,24 +115,42 @@ func (ms *modules) publish(ctx context.Context, name string, wasm []byte) (*runt
 	}
 	hash := m.Hash()
 	if _, err := ms.obs.GetInfo(ctx, hash); err == nil {
-		ms.keep(m)
-		return m, nil
+		return ms.keep(ctx, name, wasm, m)
 	} else if !errors.Is(err, jetstream.ErrObjectNotFound) {
+		m.Close()
 		return nil, errs.Wrap(err, "publishing module %s", name)
 	}
 	meta := jetstream.ObjectMeta{Name: hash, Description: name}
 	if _, err := ms.obs.Put(ctx, meta, bytes.NewReader(wasm)); err != nil {
+		m.Close()
 		return nil, errs.Wrap(err, "publishing module %s", name)
 	}
-	ms.keep(m)
-	return m, nil
+	return ms.keep(ctx, name, wasm, m)
 }
 
-// keep records m as loaded here.
-func (ms *modules) keep(m *runtime.Module) {
+// keep records the module of wasm, loaded here as m, unless one of its
+// hash is recorded already, and returns m. The node keeps a handle of its
+// own: the caller may close m.
+func (ms *modules) keep(ctx context.Context, name string, wasm []byte, m *runtime.Module) (*runtime.Module, error) {
 	ms.mu.Lock()
-	ms.byID[m.Hash()] = m
+	_, ok := ms.byID[m.Hash()]
 	ms.mu.Unlock()
+	if ok {
+		return m, nil
+	}
+	own, err := ms.rt.LoadModule(ctx, name, wasm) // the same code: no compile
+	if err != nil {
+		m.Close()
+		return nil, err
+	}
+	ms.mu.Lock()
+	if _, ok := ms.byID[m.Hash()]; ok {
+		own.Close()
+	} else {
+		ms.byID[m.Hash()] = own
+	}
+	ms.mu.Unlock()
+	return m, nil
 }
 
 // module returns the module with that hash: the one loaded here, or else

@@ -345,7 +345,8 @@ func (n *Node) spawnHere(ctx context.Context, from uint16, req spawnRequest) (ui
 // cluster's object store under their SHA-256 (unless they are there
 // already), so that any node can spawn it by its Hash. A module larger
 // than DefaultMaxModuleSize is refused (ErrModuleTooLarge): the nodes
-// would refuse to fetch it.
+// would refuse to fetch it. The caller owns the returned handle and may
+// Close it: the node keeps one of its own.
 func (n *Node) Publish(ctx context.Context, name string, wasm []byte) (*runtime.Module, error) {
 	ms, err := n.modules(ctx)
 	if err != nil {

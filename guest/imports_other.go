@@ -33,6 +33,8 @@ func wardKill(pid uint64) int32 { panic(notGuest) }
 
 func wardExists(pid uint64) int32 { panic(notGuest) }
 
+func wardUpgrade(entryPtr, entryLen, statePtr, stateLen uint32) int32 { panic(notGuest) }
+
 func wardCreateData(tag int64) { panic(notGuest) }
 
 func wardWriteData(ptr, length uint32) int32 { panic(notGuest) }

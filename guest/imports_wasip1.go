@@ -45,6 +45,9 @@ func wardKill(pid uint64) int32
 //go:wasmimport ward_process exists
 func wardExists(pid uint64) int32
 
+//go:wasmimport ward_process upgrade
+func wardUpgrade(entryPtr, entryLen, statePtr, stateLen uint32) int32
+
 //go:wasmimport ward_message create_data
 func wardCreateData(tag int64)
 

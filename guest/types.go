@@ -40,6 +40,10 @@ const (
 	TagExit int64 = abi.TagExit
 	// TagDown: a monitored process ended (see Monitor and ParseDown).
 	TagDown int64 = abi.TagDown
+	// TagUpgrade: the current message when an entry starts after an
+	// upgrade, holding the old version's state (see Upgrade and
+	// UpgradeState).
+	TagUpgrade int64 = abi.TagUpgrade
 )
 
 // Limits of the ABI.
@@ -65,6 +69,7 @@ const (
 	ReasonNoProc       ReasonKind = abi.ReasonNoProc       // was not alive when monitored
 	ReasonGoError      ReasonKind = abi.ReasonGoError      // a Go-native process returned an error or panicked
 	ReasonNoConnection ReasonKind = abi.ReasonNoConnection // its node left the cluster or was lost
+	ReasonPurged       ReasonKind = abi.ReasonPurged       // ran an old module version that a newer installation purged
 )
 
 var reasonNames = [...]string{
@@ -78,6 +83,7 @@ var reasonNames = [...]string{
 	ReasonNoProc:       "noproc",
 	ReasonGoError:      "go error",
 	ReasonNoConnection: "noconnection",
+	ReasonPurged:       "purged",
 }
 
 func (k ReasonKind) String() string {

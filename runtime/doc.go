@@ -11,6 +11,15 @@
 //	p, _ := rt.Environment().Spawn(ctx, mod, "run", runtime.I32(42))
 //	reason, _ := p.Wait(ctx) // runtime.Normal, runtime.Killed, *runtime.TrapError, ...
 //
+// # Modules
+//
+// LoadModule compiles bytes once while anything uses their code, and
+// returns a handle of its own each time. Module.Close retires a handle:
+// it spawns no more, processes already running from it run on, and the
+// compiled code is freed when its last handle is closed and its last
+// process has ended, so a program that loads and retires plugins for days
+// holds only the code still in use.
+//
 // # Loading modules from elsewhere
 //
 // Runtime.Load reads a module from a module.Source (bytes, a file, an

@@ -72,12 +72,14 @@ type Environment struct {
 	// life is what must be given back when the environment ends; it does
 	// not point back here, so it can outlive the environment (see envLife).
 	life *envLife
-	// importOK caches, per module, whether the module's imports are
+	// importOK caches, per module code, whether the module's imports are
 	// allowed here (nil stored as errOK): environments are immutable, and
 	// a spawn should not walk the import list every time. It is kept on
-	// the environment, not the module, because modules live as long as
-	// the runtime and would keep every environment reachable.
-	importOK sync.Map // *Module -> error
+	// the environment, not the code, because code may live long and would
+	// keep every environment reachable; importAdds paces the sweeps that
+	// drop freed code (checkImports).
+	importOK   sync.Map // *moduleCode -> error
+	importAdds atomic.Int64
 
 	outMu   sync.Mutex
 	outputs map[outKey]*outStream // WASI stdout and stderr, made on first use
@@ -448,7 +450,15 @@ func (e *Environment) register(spawnCtx context.Context, m *Module, entry string
 	if err := m.checkVerified(e); err != nil {
 		return nil, errs.Wrap(err, "spawning %s.%s", m.name, entry)
 	}
-	return e.admit(spawnCtx, m, entry, params, parent, linkTo)
+	// The process holds the code until it ends (Process.end).
+	if err := m.acquire(parent != 0); err != nil {
+		return nil, errs.Wrap(err, "spawning %s.%s", m.name, entry)
+	}
+	p, err := e.admit(spawnCtx, m, entry, params, parent, linkTo)
+	if err != nil {
+		m.code.release()
+	}
+	return p, err
 }
 
 // admit takes a process slot and enters a new process in the table, linked

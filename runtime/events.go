@@ -59,6 +59,8 @@ func endKind(reason Reason, viaLink bool) EndKind {
 		return EndInstantiate
 	case *GoError:
 		return EndGoError
+	case *PurgedError:
+		return EndKilled
 	}
 	return EndOther
 }
@@ -115,7 +117,7 @@ func (p *Process) emit(kind EventKind, reason Reason, end EndKind) {
 	}
 	e := Event{Kind: kind, Process: p.id, Environment: p.env, Entry: p.entry, Reason: reason, End: end, Time: time.Now()}
 	if p.mod != nil {
-		e.Module = p.mod.name
+		e.Module = p.module().name
 	}
 	defer func() {
 		if v := recover(); v != nil {

@@ -37,6 +37,7 @@ func init() {
 		abi.NamespaceProcess + ".demonitor":     hostDemonitor,
 		abi.NamespaceProcess + ".kill":          hostKill,
 		abi.NamespaceProcess + ".exists":        hostExists,
+		abi.NamespaceProcess + ".upgrade":       hostUpgrade,
 		abi.NamespaceMessage + ".send":          hostSend,
 		abi.NamespaceMessage + ".receive":       hostReceive,
 		abi.NamespaceMessage + ".send_receive":  hostSendReceive,
@@ -164,7 +165,7 @@ func spawnFromGuest(p *Process, wp *wasm.Proc, link bool) bool {
 			return true
 		}
 	}
-	child, err := p.env.spawn(p.mod, string(name), params, p, link)
+	child, err := p.env.spawn(p.module(), string(name), params, p, link)
 	if err != nil {
 		wp.Return(statusOf(err))
 		return true

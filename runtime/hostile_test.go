@@ -114,9 +114,9 @@ func abiBaseline(t *testing.T, f abi.Func, pids abiPids) []int64 {
 			v = abiIDSlots + 8
 		case "pid":
 			v = int64(pids.victim)
-		case "ptr", "params_ptr", "tags_ptr":
+		case "ptr", "params_ptr", "tags_ptr", "state_ptr":
 			v = abiScratch
-		case "len", "params_count", "tags_count", "timeout_ms":
+		case "len", "params_count", "tags_count", "timeout_ms", "state_len":
 			v = 0
 		default:
 			t.Fatalf("%s.%s: no baseline for parameter %s", f.Namespace, f.Name, p.Name)

@@ -97,7 +97,7 @@ func hostGetOrSpawn(p *Process, wp *wasm.Proc) bool {
 	var q *Process
 	var err error
 	p.unslotted(func() { // may wait for another caller's spawn
-		q, _, err = p.env.getOrSpawn(ctx, s[0], s[1], p.mod, s[2], nil, p.id)
+		q, _, err = p.env.getOrSpawn(ctx, s[0], s[1], p.module(), s[2], nil, p.id)
 	})
 	if p.killed.Load() {
 		return false

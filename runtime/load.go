@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/wardrt/ward/internal/errs"
 	"github.com/wardrt/ward/module"
@@ -56,10 +55,11 @@ func MaxModuleSize(n int64) LoadOption { return func(o *loadOptions) { o.maxSize
 //		m, err = rt.Load(ctx, module.Bytes("plugin", builtin), trust)
 //	}
 //
-// Modules are kept by content: loading bytes that are already loaded
-// returns the same Module. Verification is a fact about the bytes, so once
-// any Load has verified them, that Module reports itself verified,
-// including to those who loaded the same bytes without verifying them.
+// Compiled code is kept by content: loading bytes that are already loaded
+// returns another handle on the same code. Verification is a fact about
+// the bytes, so once any Load has verified them, every handle on them
+// reports itself verified, including those loaded without verifying, for
+// as long as their code lives.
 func (r *Runtime) Load(ctx context.Context, src module.Source, opts ...LoadOption) (*Module, error) {
 	var o loadOptions
 	for _, opt := range opts {
@@ -84,14 +84,19 @@ func (r *Runtime) Load(ctx context.Context, src module.Source, opts ...LoadOptio
 		return nil, err
 	}
 	if o.verifier != nil {
-		r.verified.add(m.hash, ver)
+		m.code.verified.CompareAndSwap(nil, &ver) // the first verification stands
 	}
 	return m, nil
 }
 
 // Verified reports whether the module's bytes were verified by a Load
 // with Verify, and by what: a pinned digest or a signer's key.
-func (m *Module) Verified() (module.Verified, bool) { return m.rt.verified.get(m.hash) }
+func (m *Module) Verified() (module.Verified, bool) {
+	if v := m.code.verified.Load(); v != nil {
+		return *v, true
+	}
+	return module.Verified{}, false
+}
 
 // checkVerified refuses m in an environment that requires verified
 // modules unless it was verified.
@@ -103,31 +108,4 @@ func (m *Module) checkVerified(env *Environment) error {
 		return nil
 	}
 	return fmt.Errorf("%w: module %s (sha256 %s) was loaded without verification, and this environment requires verified modules; load it with Runtime.Load and runtime.Verify", ErrUnverified, m.name, m.Hash())
-}
-
-// verifiedSet records, by content hash, what vouched for the modules
-// that a Load verified. It is keyed by hash rather than kept on the
-// Module because verification is a property of the bytes: the record
-// holds whatever Module the runtime has for them, now or later.
-type verifiedSet struct {
-	mu sync.RWMutex
-	m  map[[32]byte]module.Verified
-}
-
-func (s *verifiedSet) add(hash [32]byte, v module.Verified) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.m == nil {
-		s.m = map[[32]byte]module.Verified{}
-	}
-	if _, ok := s.m[hash]; !ok { // the first verification stands
-		s.m[hash] = v
-	}
-}
-
-func (s *verifiedSet) get(hash [32]byte) (module.Verified, bool) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	v, ok := s.m[hash]
-	return v, ok
 }

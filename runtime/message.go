@@ -84,7 +84,7 @@ func (p *Process) enqueue(m Message, wake bool) error {
 // acceptsHandles fails for a message with handles to a Wasm process.
 func (p *Process) acceptsHandles(m Message) error {
 	if len(m.Handles) > 0 && p.mod != nil {
-		return fmt.Errorf("%w: process %d runs %s", ErrHandlesToWasm, p.id, p.mod.Name())
+		return fmt.Errorf("%w: process %d runs %s", ErrHandlesToWasm, p.id, p.module().Name())
 	}
 	return nil
 }

@@ -7,22 +7,27 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"sync"
+	"sync/atomic"
 
 	"github.com/wardrt/ward/environment"
 	"github.com/wardrt/ward/internal/errs"
 	"github.com/wardrt/ward/internal/wasm"
 )
 
-// Module is a compiled Wasm module, ready to spawn processes from. Modules
-// belong to the runtime that compiled them and live until it closes;
-// loading the same bytes again returns the same Module.
+// Module is a handle on a compiled Wasm module, ready to spawn processes
+// from. Modules belong to the runtime that compiled them. Loading the same
+// bytes again returns another handle on the same compiled code, compiled
+// once; the code is freed when every handle on it is closed (Close) and
+// the last process running it has ended, or when the runtime closes.
 type Module struct {
 	name    string
 	hash    [32]byte
 	rt      *Runtime
 	m       *wasm.Module
 	imports []environment.Import
+	code    *moduleCode
+	closed  atomic.Bool
+	owned   bool // the runtime's, for an installed version (versions.go)
 }
 
 var errOK = errors.New("ok")
@@ -53,10 +58,12 @@ func (m *Module) Exports() []string {
 
 // LoadModule compiles Wasm bytes, or WAT text, under a name used in logs
 // and exit reasons. Compiling a module takes from microseconds (WAT) to a
-// second (a Go guest); the same bytes are compiled once per runtime, and
-// once per cache directory when WithCacheDir is set. If ctx ends first,
-// LoadModule returns its error; the compilation finishes in the background
-// and stays cached.
+// second (a Go guest); the same bytes are compiled once per runtime while
+// a handle or process still uses their code, and once per cache directory
+// when WithCacheDir is set. Each call returns a handle of its own, which
+// the caller closes (Close) when it spawns no more from it. If ctx ends
+// first, LoadModule returns its error; the compilation finishes in the
+// background.
 func (r *Runtime) LoadModule(ctx context.Context, name string, wasmBytes []byte) (*Module, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -66,23 +73,34 @@ func (r *Runtime) LoadModule(ctx context.Context, name string, wasmBytes []byte)
 	}
 	hash := sha256.Sum256(wasmBytes)
 	type result struct {
-		m   *Module
-		err error
+		code *moduleCode
+		err  error
 	}
 	ch := make(chan result, 1)
 	go func() {
-		m, err := r.modules.get(hash, func() (*Module, error) { return r.compile(name, hash, wasmBytes) })
-		ch <- result{m, err}
+		code, err := r.modules.get(hash, func() (*Module, error) { return r.compile(name, hash, wasmBytes) })
+		ch <- result{code, err}
 	}()
 	select {
 	case res := <-ch:
 		if res.err != nil {
 			return nil, errs.Wrap(res.err, "loading module %s", name)
 		}
-		return res.m, nil
+		return r.newHandle(name, res.code), nil
 	case <-ctx.Done():
+		go func() {
+			// Nobody takes the handle: let go of its reference.
+			if res := <-ch; res.code != nil {
+				res.code.release()
+			}
+		}()
 		return nil, ctx.Err()
 	}
+}
+
+// newHandle returns a handle on code, owning one reference to it.
+func (r *Runtime) newHandle(name string, code *moduleCode) *Module {
+	return &Module{name: name, hash: code.hash, rt: r, m: code.m, imports: code.imports, code: code}
 }
 
 // LoadModuleFile loads a module from a .wasm (or .wat) file, named after
@@ -118,120 +136,4 @@ func (r *Runtime) compile(name string, hash [32]byte, b []byte) (*Module, error)
 		m.imports = append(m.imports, environment.Import{Module: im.Module, Name: im.Name})
 	}
 	return m, nil
-}
-
-// checkImports reports whether env allows every import of m. The answer
-// is cached on env (Environment.importOK), which modules must not point
-// to: they live as long as the runtime.
-func (m *Module) checkImports(env *Environment) error {
-	if v, ok := env.importOK.Load(m); ok {
-		if v.(error) == errOK {
-			return nil
-		}
-		return v.(error)
-	}
-	err := env.cfg.CheckImports(m.imports)
-	if err == nil {
-		env.importOK.Store(m, errOK)
-	} else {
-		env.importOK.Store(m, err)
-	}
-	return err
-}
-
-// moduleCache holds one Module per content hash, compiling each at most
-// once even when loads race.
-type moduleCache struct {
-	mu      sync.Mutex
-	byHash  map[[32]byte]*Module
-	pending map[[32]byte]*pendingCompile
-	closed  bool
-	// compiling counts compiles under way, which use the engine: one
-	// whose LoadModule gave up on its ctx goes on in the background, and
-	// Close must not free the engine under it.
-	compiling sync.WaitGroup
-}
-
-type pendingCompile struct {
-	done chan struct{}
-	m    *Module
-	err  error
-}
-
-func (c *moduleCache) init() {
-	c.byHash = map[[32]byte]*Module{}
-	c.pending = map[[32]byte]*pendingCompile{}
-}
-
-func (c *moduleCache) get(hash [32]byte, compile func() (*Module, error)) (*Module, error) {
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return nil, ErrClosed
-	}
-	if m, ok := c.byHash[hash]; ok {
-		c.mu.Unlock()
-		return m, nil
-	}
-	if p, ok := c.pending[hash]; ok {
-		c.mu.Unlock()
-		<-p.done
-		return p.m, p.err
-	}
-	p := &pendingCompile{done: make(chan struct{})}
-	c.pending[hash] = p
-	c.compiling.Add(1)
-	c.mu.Unlock()
-
-	p.m, p.err = compile()
-	defer c.compiling.Done()
-
-	c.mu.Lock()
-	delete(c.pending, hash)
-	if p.err == nil {
-		if c.closed {
-			p.m.m.Close()
-			p.m, p.err = nil, ErrClosed
-		} else {
-			c.byHash[hash] = p.m
-		}
-	}
-	c.mu.Unlock()
-	close(p.done)
-	return p.m, p.err
-}
-
-func (c *moduleCache) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.byHash)
-}
-
-// drain refuses new compiles and waits, within ctx, for those under way.
-func (c *moduleCache) drain(ctx context.Context) error {
-	c.mu.Lock()
-	c.closed = true
-	c.mu.Unlock()
-	done := make(chan struct{})
-	go func() {
-		c.compiling.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func (c *moduleCache) closeAll() {
-	c.mu.Lock()
-	c.closed = true
-	mods := c.byHash
-	c.byHash = map[[32]byte]*Module{}
-	c.mu.Unlock()
-	for _, m := range mods {
-		m.m.Close()
-	}
 }

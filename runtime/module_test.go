@@ -63,8 +63,8 @@ func TestLoadingTheSameBytesCompilesOnce(t *testing.T) {
 	}
 	wg.Wait()
 	for _, m := range mods[1:] {
-		if m != mods[0] {
-			t.Fatal("the same bytes gave two modules")
+		if m == mods[0] || m.code != mods[0].code {
+			t.Fatal("the same bytes gave one handle, or two compiled codes")
 		}
 	}
 	if r.Stats().Modules != 1 {

@@ -101,7 +101,13 @@ func newProcess(spawnCtx context.Context, id ProcessID, env *Environment, m *Mod
 func (p *Process) ID() ProcessID { return p.id }
 
 // Module returns the module the process runs, nil for a Go-native process.
-func (p *Process) Module() *Module { return p.mod }
+// After an upgrade, it is the module of the version the process moved to.
+func (p *Process) Module() *Module {
+	if p.mod == nil {
+		return nil
+	}
+	return p.ranLast()
+}
 
 // Entry returns the entry function the process was spawned with.
 func (p *Process) Entry() string { return p.entry }
@@ -163,7 +169,8 @@ func (p *Process) label() string {
 	if p.mod == nil {
 		return p.entry
 	}
-	return p.mod.name + "." + p.entry
+	m, entry := p.running()
+	return m.name + "." + entry
 }
 
 func (p *Process) run() {
@@ -229,6 +236,10 @@ func (p *Process) end(reason Reason) {
 		p.logExit(reason, names)
 	}
 	p.emit(EventEnd, reason, kind)
+	if p.mod != nil {
+		p.module().code.release() // its store is freed by now
+		p.forgetUpgrade()
+	}
 	close(p.done)
 	r.wg.Done()
 }
@@ -255,12 +266,17 @@ func (p *Process) execute() Reason {
 	if reason != nil {
 		return reason
 	}
-	defer p.teardown(wp)
-	defer tail.release() // before teardown: see release
 	p.wp = wp
-	if p.outHeld {
-		defer p.env.flushOutputs(p, tail)
-	}
+	// p.wp and p.outHeld as they are at the end: an upgrade (upgrade.go)
+	// replaces the instance, and its new one may use WASI. The tail goes
+	// before teardown (see release).
+	defer func() {
+		if p.outHeld {
+			p.env.flushOutputs(p, tail)
+		}
+		tail.release()
+		p.teardown(p.wp)
+	}()
 	for {
 		switch st {
 		case wasm.Done:
@@ -280,6 +296,12 @@ func (p *Process) execute() Reason {
 			if !p.serve(wp) {
 				r.releaseRun()
 				return Killed
+			}
+			if p.wp != wp {
+				// Upgraded: the new instance writes to the environment's
+				// stderr, and the old one's tail says nothing of it.
+				tail.release()
+				tail, wp = nil, p.wp
 			}
 			st = p.next(wp)
 		}
@@ -396,8 +418,9 @@ func (p *Process) classify(wp *wasm.Proc, tail *stderrTail) Reason {
 	case wasm.NoExport:
 		return &InstantiateError{Process: p.id, Module: p.mod.name, Err: fmt.Errorf("%w: %q", ErrNoEntry, p.entry)}
 	}
+	m, entry := p.running() // after an upgrade, what it runs now
 	t := &TrapError{
-		Process: p.id, Module: p.mod.name, Entry: p.entry, Names: p.names(),
+		Process: p.id, Module: m.name, Entry: entry, Names: p.names(),
 		Code: TrapCode(o.TrapCode), Message: o.Message, Stderr: tail.text(),
 	}
 	for _, f := range o.Trace {

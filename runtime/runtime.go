@@ -56,11 +56,17 @@ type Runtime struct {
 	// reachable through their live processes only, so that one nothing
 	// refers to can be collected (Environment, envLife).
 	modules moduleCache
-	// verified records which modules' bytes a Load verified (load.go);
 	// cache is the compile cache of WithCacheDir, nil without one
 	// (cache.go).
-	verified verifiedSet
 	cache    *compileCache
+	versions versions // installed module versions (versions.go)
+	// upgraded holds, for a process that upgraded, the module and entry
+	// it runs now (upgrade.go): a side table, since Process has no room
+	// and few processes ever upgrade.
+	upgraded sync.Map // *Process -> *upgradedTo
+	// upgradedEnded holds what an upgraded process ran last once it has
+	// ended, until the program drops the Process.
+	upgradedEnded sync.Map // weak.Pointer[Process] -> *Module
 
 	extHandlers []extHandler // host module functions, by id - len(abi.Funcs)
 
@@ -234,6 +240,7 @@ func New(opts ...Option) (*Runtime, error) {
 			return nil, err
 		}
 	}
+	r.versions.init()
 	r.root = newEnvironment(r, nil, rootCfg)
 	return r, nil
 }
@@ -263,7 +270,7 @@ func (r *Runtime) NumProcesses() int {
 // Stats is a snapshot of a runtime's resource use.
 type Stats struct {
 	Processes   int // alive
-	Modules     int // compiled and cached
+	Modules     int // compiled code alive: used by an open handle or a live process
 	StacksInUse int // fiber stacks held by running or parked calls
 	StacksAlloc int // fiber stacks mapped (address space)
 	// RemoteDropped counts messages from other nodes of a cluster that
@@ -340,6 +347,7 @@ func (r *Runtime) Close(ctx context.Context) error {
 	if err := r.modules.drain(ctx); err != nil {
 		return errs.Wrap(err, "closing runtime: a module is still compiling")
 	}
+	r.versions.closeAll()
 	r.modules.closeAll()
 	// Every environment not yet released is below the root (envLife.kids).
 	r.root.life.release()

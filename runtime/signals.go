@@ -467,6 +467,8 @@ func reasonKind(r Reason) uint32 {
 		return abi.ReasonNoConnection
 	case r.Normal():
 		return abi.ReasonNormal
+	case errors.Is(r, ErrPurged):
+		return abi.ReasonPurged
 	case r == Killed, errors.Is(r, ErrTimeLimit):
 		return abi.ReasonKilled
 	case r == NoProc:

@@ -104,6 +104,9 @@ func TestSpecValidation(t *testing.T) {
 		{Name: "none"},
 		{Name: "two", Wasm: f.forever(), Service: &failing{}},
 		{Name: "half", Wasm: &supervisor.Wasm{Module: f.procs, Entry: "sleep_forever"}},
+		{Name: "both", Wasm: &supervisor.Wasm{Env: f.env, Module: f.procs, ModuleName: "procs", Entry: "sleep_forever"}},
+		{Name: "neither", Wasm: &supervisor.Wasm{Env: f.env, Entry: "sleep_forever"}},
+		{Name: "version of a module", Wasm: &supervisor.Wasm{Env: f.env, Module: f.procs, Version: "^1", Entry: "sleep_forever"}},
 		{Name: "restart", Wasm: f.forever(), Restart: 7},
 		{Name: "shutdown", Wasm: f.forever(), Shutdown: -2},
 	} {

@@ -17,6 +17,12 @@
 //	sup.Add(supervisor.ChildSpec{Name: "metrics", Service: metrics})
 //	err := sup.Serve(ctx) // until ctx ends, or it gives up
 //
+// A Wasm child may name its module by an installed name and a semver
+// constraint instead (Wasm.ModuleName and Version; see
+// runtime.Runtime.Install): each start and restart takes the version
+// current then, so a child that fails after an upgrade comes back on the
+// new version.
+//
 // # Order
 //
 // Children start in the order they were added: each child's spawn (or

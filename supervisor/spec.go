@@ -107,15 +107,25 @@ type ServiceFunc func(ctx context.Context) error
 // Serve calls f(ctx).
 func (f ServiceFunc) Serve(ctx context.Context) error { return f(ctx) }
 
-// Wasm describes a Wasm process child: the exported function Entry of
-// Module, called with Params, in Env. A dynamic child of a
+// Wasm describes a Wasm process child: the exported function Entry of a
+// module, called with Params, in Env. A dynamic child of a
 // SimpleOneForOne supervisor gets the arguments of StartDynamic appended
 // to Params, as OTP appends start_child's extra arguments.
+//
+// The module is either Module, the same at every start, or the installed
+// version of ModuleName that matches Version (runtime.Runtime.Install and
+// Resolve), looked up again at every start and restart: a child that
+// fails after a new version is installed comes back on it.
 type Wasm struct {
 	Env    *runtime.Environment
 	Module *runtime.Module
-	Entry  string
-	Params []runtime.Value
+	// ModuleName and Version name an installed module instead of Module:
+	// Version is a semver constraint ("^1.2"; empty for any), and the
+	// current version is taken when it matches, else the old one.
+	ModuleName string
+	Version    string
+	Entry      string
+	Params     []runtime.Value
 }
 
 func (w *Wasm) spawn(ctx context.Context, args []runtime.Value) (*runtime.Process, error) {
@@ -123,7 +133,14 @@ func (w *Wasm) spawn(ctx context.Context, args []runtime.Value) (*runtime.Proces
 	if len(args) > 0 {
 		params = append(append([]runtime.Value(nil), w.Params...), args...)
 	}
-	return w.Env.Spawn(ctx, w.Module, w.Entry, params...)
+	m := w.Module
+	if m == nil {
+		var err error
+		if m, err = w.Env.Runtime().Resolve(w.ModuleName, w.Version); err != nil {
+			return nil, err
+		}
+	}
+	return w.Env.Spawn(ctx, m, w.Entry, params...)
 }
 
 // ChildSpec describes one child: what it runs (exactly one of Wasm, Spawn
@@ -190,8 +207,14 @@ func (c *ChildSpec) validate() error {
 	n := 0
 	if c.Wasm != nil {
 		n++
-		if c.Wasm.Env == nil || c.Wasm.Module == nil || c.Wasm.Entry == "" {
-			return fmt.Errorf("%w: child %q: Wasm needs Env, Module and Entry", ErrInvalidSpec, c.Name)
+		if c.Wasm.Env == nil || c.Wasm.Entry == "" {
+			return fmt.Errorf("%w: child %q: Wasm needs Env and Entry", ErrInvalidSpec, c.Name)
+		}
+		if (c.Wasm.Module == nil) == (c.Wasm.ModuleName == "") {
+			return fmt.Errorf("%w: child %q: Wasm needs exactly one of Module and ModuleName", ErrInvalidSpec, c.Name)
+		}
+		if c.Wasm.Module != nil && c.Wasm.Version != "" {
+			return fmt.Errorf("%w: child %q: Wasm's Version constrains ModuleName, not Module", ErrInvalidSpec, c.Name)
 		}
 	}
 	if c.Spawn != nil {

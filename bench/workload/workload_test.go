@@ -248,6 +248,21 @@ func TestCluster(t *testing.T) {
 	checkDuration(t, "NoConnection", d, err)
 }
 
+func TestUpgrader(t *testing.T) {
+	w, err := NewWard()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	u, err := w.NewUpgrader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	d, err := u.Pauses(5) // more than three: each module is installed again
+	checkDuration(t, "Upgrader", d, err)
+}
+
 func TestCallers(t *testing.T) {
 	w, err := NewWard()
 	if err != nil {

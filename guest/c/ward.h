@@ -66,6 +66,13 @@ extern "C" {
 #define WARD_TAG_NODE_DOWN INT64_C(-3)
 
 /*
+ * The current message when an entry starts after an upgrade
+ * (ward_process.upgrade). Data: the state the old version handed over; the
+ * sender is the process itself.
+ */
+#define WARD_TAG_UPGRADE INT64_C(-4)
+
+/*
  * Reason kinds, as carried by exit and down messages.
  */
 #define WARD_REASON_NORMAL 0
@@ -83,6 +90,12 @@ extern "C" {
  * it.
  */
 #define WARD_REASON_NO_CONNECTION 9
+
+/*
+ * The process ran the old version of an installed module, and a newer
+ * version's installation purged it.
+ */
+#define WARD_REASON_PURGED 10
 
 /*
  * Limits.
@@ -274,6 +287,31 @@ int32_t ward_process_kill(int64_t pid);
  */
 __attribute__((import_module("ward_process"), import_name("exists")))
 int32_t ward_process_exists(int64_t pid);
+
+/*
+ * Moves the caller to the current version of the name its module is
+ * installed under (Runtime.Install), Erlang's hot code upgrade: the caller's
+ * instance is dropped and one of the current version made in its place, with
+ * the same process id, environment, mailbox (messages already received ahead
+ * included), registered names, links and monitors. Its export entry, which
+ * takes no params, starts with the state_len bytes at state_ptr as its
+ * current message under tag WARD_TAG_UPGRADE, sent by the process itself
+ * (read them with read_data). On success it does not return: the old code is
+ * gone. Nothing else crosses over: memory, globals, the unsent outgoing
+ * message. The new instance gets the environment's whole fuel limit; the
+ * process's wall-time limit runs on. Returns, and the caller runs on,
+ * WARD_ERR_NOT_FOUND when its module is not installed, is the current
+ * version already, or the current version has no export entry taking no
+ * params; WARD_ERR_INVALID when entry_len exceeds WARD_MAX_NAME_LEN or
+ * state_len WARD_MAX_MESSAGE_SIZE; WARD_ERR_PERMISSION when the environment
+ * does not allow the new version's imports; WARD_ERR_LIMIT when the new
+ * instance does not fit the environment's memory (both instances exist for a
+ * moment). Ranges outside the caller's memory trap.
+ *
+ * Runs in Go (async).
+ */
+__attribute__((import_module("ward_process"), import_name("upgrade")))
+int32_t ward_process_upgrade(int32_t entry_ptr, int32_t entry_len, int32_t state_ptr, int32_t state_len);
 
 /* ---- ward_message ---- */
 

@@ -99,6 +99,10 @@ const (
 	// TagNodeDown: a node the receiver monitors left the cluster or was
 	// lost. Data: the node's number (u16 LE).
 	TagNodeDown = -3
+	// TagUpgrade: the current message when an entry starts after an
+	// upgrade (ward_process.upgrade). Data: the state the old version
+	// handed over; the sender is the process itself.
+	TagUpgrade = -4
 )
 
 // Reason kinds, as carried by exit and down messages.
@@ -115,6 +119,9 @@ const (
 	// ReasonNoConnection: the process's node left the cluster or was
 	// lost; nothing more is known of it.
 	ReasonNoConnection = 9
+	// ReasonPurged: the process ran the old version of an installed
+	// module, and a newer version's installation purged it.
+	ReasonPurged = 10
 )
 
 // MaxMessageSize bounds one message's data. A write_data past it returns
@@ -375,6 +382,21 @@ var Funcs = []Func{
 		Permission: PermSpawn,
 		Doc: "Returns the process registered as name at exactly version in the caller's environment, spawning it (the export entry of the " +
 			"caller's module, no params) and registering it if there is none; atomic, so concurrent callers get one process. Writes the id at id_ptr.",
+	},
+	{
+		Namespace: NamespaceProcess, Name: "upgrade",
+		Params:  []Param{p("entry_ptr", I32), p("entry_len", I32), p("state_ptr", I32), p("state_len", I32)},
+		Results: []Param{p("status", I32)},
+		Impl:    Go,
+		Doc: "Moves the caller to the current version of the name its module is installed under (Runtime.Install), Erlang's hot code upgrade: " +
+			"the caller's instance is dropped and one of the current version made in its place, with the same process id, environment, mailbox " +
+			"(messages already received ahead included), registered names, links and monitors. Its export entry, which takes no params, starts " +
+			"with the state_len bytes at state_ptr as its current message under tag TagUpgrade, sent by the process itself (read them with read_data). " +
+			"On success it does not return: the old code is gone. Nothing else crosses over: memory, globals, the unsent outgoing message. " +
+			"The new instance gets the environment's whole fuel limit; the process's wall-time limit runs on. Returns, and the caller runs on, " +
+			"ErrNotFound when its module is not installed, is the current version already, or the current version has no export entry taking no params; " +
+			"ErrInvalid when entry_len exceeds MaxNameLen or state_len MaxMessageSize; ErrPermission when the environment does not allow the new version's imports; " +
+			"ErrLimit when the new instance does not fit the environment's memory (both instances exist for a moment). Ranges outside the caller's memory trap.",
 	},
 }
 

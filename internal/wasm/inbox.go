@@ -76,6 +76,10 @@ func (p *Proc) TakeAhead(ptr, count int64) (taken, outOfMemory bool) {
 	return r > 0, r < 0
 }
 
+// MoveInbox hands the inbox, with the messages in it, to q: the new
+// instance of the same process after an upgrade, which has none yet.
+func (p *Proc) MoveInbox(q *Proc) { q.c.inbox, p.c.inbox = p.c.inbox, nil }
+
 // ReleaseInbox frees an empty inbox, so that a parked process does not
 // keep one.
 func (p *Proc) ReleaseInbox() {

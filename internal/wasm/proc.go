@@ -169,6 +169,10 @@ func (p *Proc) Poll() Status {
 // fuel. Call it before Start.
 func (p *Proc) RefillPerMessage(fuel uint64) { p.c.refill = C.uint64_t(fuel) }
 
+// CountFuelFrom makes FuelUsed start from used: a process that moves to a
+// new instance keeps counting its life's fuel. Call it before Start.
+func (p *Proc) CountFuelFrom(used uint64) { p.c.fuel_spent = C.uint64_t(used) }
+
 // FuelUsed returns the fuel the process has burned in all, refills
 // included, as of its last poll. Unlike the other methods, any goroutine
 // may call it while the Proc is not freed.

@@ -212,6 +212,17 @@ func run(cfg config) (*results, error) {
 			}(),
 		}, false)
 	}
+	up, upErr := w.NewUpgrader()
+	if upErr == nil {
+		defer up.Close()
+	}
+	timedGroup("upgrade", "hot upgrade, the pause the process sees", "upgrade_pause_us", "µs/upgrade", true, []timedRow{
+		func() timedRow {
+			r := peerRow("ward ward_process.upgrade", "ward", upErr, workload.Timed{Run: func(n int) (time.Duration, error) { return up.Pauses(n) }, Unit: us, MinN: 20})
+			r.ref = true
+			return r
+		}(),
+	}, false)
 
 	if cfg.want("request") {
 		runRequests(cfg, rs, &p)
