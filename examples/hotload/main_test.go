@@ -3,9 +3,17 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"errors"
+	"io"
+	"log/slog"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/wardrt/ward/module"
+	"github.com/wardrt/ward/runtime"
 )
 
 // TestHotload runs the whole story and checks what the service did, step
@@ -15,7 +23,7 @@ import (
 // the server's port vary from run to run and are masked; nothing depends
 // on how fast anything goes, since run waits for each step to happen.
 func TestHotload(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var out bytes.Buffer
 	if err := run(ctx, &out); err != nil {
@@ -46,5 +54,48 @@ stopped after N jobs on 2 versions, none failed, no restart
 `
 	if got != want {
 		t.Fatalf("the service told this story (masked):\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestTamperedReleaseRefused: a release signed by the trusted publisher
+// but changed afterwards (its greeting, on the server or on the way) fails
+// its signature check, is never installed, and is not fetched again.
+func TestTamperedReleaseRefused(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	server, err := startReleaseServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.close()
+	rt, err := runtime.New(runtime.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close(ctx)
+	publisher := demoKey("publisher")
+	signed, err := module.Sign(greeter2, publisher)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tampered := bytes.Replace(signed, []byte("hello"), []byte("HELLO"), 1)
+	if bytes.Equal(tampered, signed) {
+		t.Fatal("the greeting to tamper with is not in the module")
+	}
+	server.publish("2.0.0", tampered)
+
+	var out bytes.Buffer
+	svc := newService(rt, rt.Environment(), server.URL, publisher.Public().(ed25519.PublicKey), &out)
+	if err := svc.poll(ctx); !errors.Is(err, module.ErrBadSignature) {
+		t.Fatalf("poll of a tampered release: %v, want an error matching module.ErrBadSignature", err)
+	}
+	if _, version, ok := rt.Current("greeter"); ok {
+		t.Fatalf("greeter %s is installed after its only release was refused", version)
+	}
+	if err := svc.poll(ctx); err != nil {
+		t.Fatalf("second poll: %v, want the refused release skipped", err)
+	}
+	if n := strings.Count(out.String(), "refused greeter 2.0.0"); n != 1 {
+		t.Fatalf("the refusal was reported %d times, want once:\n%s", n, out.String())
 	}
 }
