@@ -126,7 +126,7 @@ func run(ctx context.Context, out io.Writer) error {
 
 	server.close()
 	svc.say("release server down")
-	if err := svc.await(ctx, func() bool { return svc.unreached }); err != nil {
+	if err := svc.await(ctx, func() bool { return svc.fetchFailing }); err != nil {
 		return err
 	}
 	if err := stillServing(); err != nil {

@@ -27,14 +27,14 @@ type service struct {
 	trust  runtime.LoadOption
 	say    func(format string, args ...any)
 
-	mu        sync.Mutex
-	changed   chan struct{} // closed and replaced on every change
-	jobs      int
-	failed    int
-	last      string         // the last job's answer
-	answered  map[string]int // jobs answered, by greeter version
-	refused   map[string]bool
-	unreached bool // the last poll could not reach the release server
+	mu           sync.Mutex
+	changed      chan struct{} // closed and replaced on every change
+	jobs         int
+	failed       int
+	last         string         // the last job's answer
+	answered     map[string]int // jobs answered, by greeter version
+	refused      map[string]bool
+	fetchFailing bool // the last poll fetched nothing: server down, or nothing published
 }
 
 func newService(rt *runtime.Runtime, env *runtime.Environment, server string, trusted ed25519.PublicKey, out io.Writer) *service {
@@ -167,7 +167,7 @@ func (s *service) poll(ctx context.Context) error {
 	if err == nil {
 		m, err = s.rt.Load(ctx, module.URL(s.server+"/greeter/"+version+".wasm", module.Client(s.client)), s.trust)
 	}
-	if refused(err) {
+	if untrustworthy(err) {
 		s.update(func() {
 			s.refused[version] = true
 			s.say("watcher: refused greeter %s: %v; still serving %s", version, err, current)
@@ -176,10 +176,10 @@ func (s *service) poll(ctx context.Context) error {
 	}
 	if err != nil {
 		s.update(func() {
-			if !s.unreached && current != "" {
+			if !s.fetchFailing && current != "" {
 				s.say("watcher: cannot fetch a release (%v); still serving %s", err, current)
 			}
-			s.unreached = true
+			s.fetchFailing = true
 		})
 		return err
 	}
@@ -188,7 +188,7 @@ func (s *service) poll(ctx context.Context) error {
 	// Said before Install, so that it comes before any job's answer from
 	// the new version.
 	s.say("watcher: greeter %s signed by key %s…: installing it", version, v.ID[:12])
-	s.update(func() { s.unreached = false })
+	s.update(func() { s.fetchFailing = false })
 	if err := s.rt.Install(ctx, "greeter", version, m); err != nil {
 		s.say("watcher: installing greeter %s: %v", version, err)
 		return err
@@ -196,9 +196,9 @@ func (s *service) poll(ctx context.Context) error {
 	return nil
 }
 
-// refused tells a release that is not to be trusted from one that could
+// untrustworthy tells a release that is not to be trusted from one that could
 // not be fetched: the first is refused for good, the second tried again.
-func refused(err error) bool {
+func untrustworthy(err error) bool {
 	for _, e := range []error{module.ErrNotSigned, module.ErrBadSignature, module.ErrUntrustedKey, module.ErrMalformed, module.ErrTooLarge} {
 		if errors.Is(err, e) {
 			return true
