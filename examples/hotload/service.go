@@ -153,7 +153,10 @@ func (s *service) watch(ctx context.Context, interval time.Duration, stop <-chan
 // poll installs the latest release if it is new and trusted. It reports
 // a release it refuses once, and remembers it so as not to fetch it again;
 // an unreachable server it reports when it starts being unreachable, and
-// the service runs on, on its current version.
+// the service runs on, on its current version. Any trusted version other
+// than the current one is taken, as the publisher says it is the latest; a
+// real service would also refuse one older than the current, since an old
+// release stays validly signed and a hostile server could replay it.
 func (s *service) poll(ctx context.Context) error {
 	version, err := s.latest(ctx)
 	_, current, _ := s.rt.Current("greeter")
