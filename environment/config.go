@@ -41,6 +41,8 @@ const (
 	DefaultMaxMonitors         = 10_000
 	DefaultMaxNames            = 64
 	DefaultMaxEnvironmentNames = 10_000
+	DefaultMaxModuleBytes      = 16 << 20
+	DefaultMaxHandles          = 256
 )
 
 // UnlimitedFuel is the MaxFuel of an environment without a fuel limit. It is
@@ -140,6 +142,13 @@ type Config struct {
 	// MaxEnvironmentNames bounds the registry entries of the environment,
 	// counting those of its child environments.
 	MaxEnvironmentNames int
+	// MaxModuleBytes bounds the Wasm bytes of one module a process
+	// compiles (ward_module.load; Permissions.CompileModules).
+	MaxModuleBytes int
+	// MaxHandles bounds the module and environment handles one process
+	// holds (ward_module.load and take, ward_environment.create). What
+	// each holds is charged to MaxTotalMemory besides.
+	MaxHandles int
 
 	// Permissions are the things a process may do beyond calling allowed
 	// host functions.

@@ -55,6 +55,8 @@ type Runtime struct {
 	// reachable through their live processes only, so that one nothing
 	// refers to can be collected (Environment, envLife).
 	modules moduleCache
+	// dyn holds the modules and environments guests made (handles.go).
+	dyn dynState
 
 	extHandlers []extHandler // host module functions, by id - len(abi.Funcs)
 
