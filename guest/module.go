@@ -107,8 +107,9 @@ type EnvironmentConfig struct {
 	DenyCompileModules     bool `cbor:"-"`
 }
 
-// wire is the CBOR map ward_environment.create reads (docs/limits.md).
-func (c EnvironmentConfig) wire() ([]byte, error) {
+// MarshalCBOR returns c as the CBOR map ward_environment.create reads
+// (docs/limits.md lists its keys): only the fields set.
+func (c EnvironmentConfig) MarshalCBOR() ([]byte, error) {
 	type plain EnvironmentConfig
 	deny := func(b bool) uint8 {
 		if b {
@@ -139,7 +140,7 @@ func (c EnvironmentConfig) wire() ([]byte, error) {
 // MaxMemory not a whole number of pages, say), ErrLimit when the process
 // already holds MaxHandles handles.
 func NewEnvironment(cfg EnvironmentConfig) (Environment, error) {
-	b, err := cfg.wire()
+	b, err := cfg.MarshalCBOR()
 	if err != nil {
 		return Environment{}, &Error{Op: "new environment: " + err.Error(), Status: abi.ErrInvalid}
 	}

@@ -4,14 +4,17 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/bytecodealliance/wasmtime-go/v25"
 	"github.com/fxamacker/cbor/v2"
+	gocmp "github.com/google/go-cmp/cmp"
 
 	"github.com/wardrt/ward/environment"
+	"github.com/wardrt/ward/guest"
 	"github.com/wardrt/ward/internal/abi"
 	"github.com/wardrt/ward/testdata"
 )
@@ -528,5 +531,45 @@ func TestGuestEnvironmentsAreBounded(t *testing.T) {
 	}
 	if got := env.MemoryInUse(); got != 0 {
 		t.Fatalf("MemoryInUse %d after the creator ended, want 0", got)
+	}
+}
+
+// The Go SDK's EnvironmentConfig encodes what the runtime decodes, every
+// field of it.
+func TestGuestSDKEnvironmentConfig(t *testing.T) {
+	in := guest.EnvironmentConfig{
+		MaxMemory: 1 << 20, MaxTotalMemory: 2 << 20, MaxFuel: 3, MaxWallTime: 1500 * time.Microsecond,
+		MaxProcesses: 4, MaxMailboxMessages: 5, MaxMailboxBytes: 6, MaxTimers: 7, MaxTimerBytes: 8,
+		MaxLinks: 9, MaxMonitors: 10, MaxNames: 11, MaxEnvironmentNames: 12, MaxModuleBytes: 13,
+		MaxHandles: 14, Namespaces: []string{"ward_*"},
+		DenySpawn: true, DenyCreateEnvironments: true, DenyCompileModules: true,
+	}
+	b, err := in.MarshalCBOR()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := decodeEnvConfig(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deny := environment.Deny
+	want := environment.Config{
+		MaxMemory: 1 << 20, MaxTotalMemory: 2 << 20, MaxFuel: 3, MaxWallTime: 2 * time.Millisecond,
+		MaxProcesses: 4, MaxMailboxMessages: 5, MaxMailboxBytes: 6, MaxTimers: 7, MaxTimerBytes: 8,
+		MaxLinks: 9, MaxMonitors: 10, MaxNames: 11, MaxEnvironmentNames: 12, MaxModuleBytes: 13,
+		MaxHandles: 14, Namespaces: []string{"ward_*"},
+		Permissions: environment.Permissions{Spawn: deny, CreateEnvironments: deny, CompileModules: deny},
+	}
+	if diff := gocmp.Diff(want, got); diff != "" {
+		t.Fatalf("decoded config differs (-want +got):\n%s", diff)
+	}
+	// Every field of environment.Config that a guest may set is above:
+	// one added there and not here fails this count.
+	if n := reflect.TypeOf(guest.EnvironmentConfig{}).NumField(); n != 19 {
+		t.Fatalf("guest.EnvironmentConfig has %d fields; update this test and the decoder", n)
+	}
+	empty, err := guest.EnvironmentConfig{}.MarshalCBOR()
+	if err != nil || len(empty) != 1 || empty[0] != 0xa0 {
+		t.Fatalf("the zero config encodes as %x %v, want an empty map", empty, err)
 	}
 }

@@ -24,6 +24,9 @@ type guestCompile struct {
 	err  error
 }
 
+// compileReserve is what a compile in flight is charged per Wasm byte.
+const compileReserve = 6
+
 // codeCostOverhead is added to a module's serialized size: wasmtime's
 // per-module structures (type tables, export maps) and ward's.
 const codeCostOverhead = 16 << 10
@@ -149,10 +152,11 @@ func hostModuleLoad(p *Process, wp *wasm.Proc) bool {
 		wp.Return(abi.ErrLimit)
 		return true
 	}
-	// The copy outlives the guest's memory if it is killed meanwhile,
-	// and is charged while it does; so is the compile's own use of
-	// memory, by about as much again.
-	reserve := 2 * int64(len(b))
+	// Charged while the compile runs: the copy of the bytes, which
+	// outlives the guest's memory if it is killed meanwhile, and the
+	// compiled image being built, about 5 times the Wasm bytes for a Go
+	// guest (docs/limits.md).
+	reserve := compileReserve * int64(len(b))
 	if !p.env.mem.Take(reserve) {
 		wp.Return(abi.ErrLimit)
 		return true
