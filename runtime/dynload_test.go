@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	goruntime "runtime"
 	"strings"
 	"testing"
 	"time"
@@ -415,21 +416,44 @@ func TestGuestModuleIsCharged(t *testing.T) {
 	}
 }
 
+// slowModule is a module big enough to take a while to compile: many
+// functions. Each seed gives other bytes.
+func slowModule(t *testing.T, seed int) []byte {
+	var wat strings.Builder
+	wat.WriteString(`(module (memory (export "memory") 1)`)
+	for i := range 3000 {
+		fmt.Fprintf(&wat, `(func (export "f%d") (param i64) (result i64) (i64.mul (i64.add (local.get 0) (i64.const %d)) (i64.const 3)))`, i, i+seed)
+	}
+	return wat2wasm(t, wat.String()+")")
+}
+
+// However many guests load at once, the runtime compiles at most
+// GOMAXPROCS of their modules at a time.
+func TestGuestCompilesAreBounded(t *testing.T) {
+	r := newRuntime(t)
+	env := r.Environment()
+	var ps []*Process
+	for i := range 3 * goruntime.GOMAXPROCS(0) {
+		child := slowModule(t, i)
+		ps = append(ps, spawn(t, env, loader(t, r, child, nil), "load_len", I32(int32(len(child)))))
+	}
+	for _, p := range ps {
+		if reason := wait(t, p); !reason.Normal() {
+			t.Fatalf("loader: %v", reason)
+		}
+	}
+	most := int(r.dyn.mostCompiling.Load())
+	t.Logf("at most %d compiles at once", most)
+	if most < 1 || most > goruntime.GOMAXPROCS(0) {
+		t.Fatalf("%d guest compiles ran at once, want 1 to GOMAXPROCS (%d)", most, goruntime.GOMAXPROCS(0))
+	}
+}
+
 // A kill during a compile releases everything: the compile finishes in
 // the background and its result is dropped.
 func TestGuestKilledDuringCompile(t *testing.T) {
 	r := newRuntime(t)
-	// A module big enough to take a while to compile: many functions.
-	var big []byte
-	{
-		var wat strings.Builder
-		wat.WriteString(`(module (memory (export "memory") 1)`)
-		for i := range 3000 {
-			fmt.Fprintf(&wat, `(func (export "f%d") (param i64) (result i64) (i64.mul (i64.add (local.get 0) (i64.const %d)) (i64.const 3)))`, i, i)
-		}
-		big = wat2wasm(t, wat.String()+")")
-	}
-	m := loader(t, r, big, nil)
+	m := loader(t, r, slowModule(t, 0), nil)
 	env := envWith(t, r, environment.Config{})
 	used := env.MemoryInUse()
 	for range 5 {

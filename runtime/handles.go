@@ -7,6 +7,7 @@ import (
 	"fmt"
 	goruntime "runtime"
 	"sync"
+	"sync/atomic"
 )
 
 // Handles are what a guest holds of the modules it compiled or took
@@ -64,6 +65,9 @@ type dynState struct {
 	// wide, to GOMAXPROCS: however many guests load, the host compiles
 	// at most that many modules at a time.
 	compileSlots chan struct{}
+	// compiling counts the compiles holding a slot; mostCompiling is the
+	// most there ever were, for tests.
+	compiling, mostCompiling atomic.Int32
 }
 
 func (d *dynState) slots() chan struct{} {

@@ -104,6 +104,11 @@ func (r *Runtime) compileGuestModule(ctx context.Context, env *Environment, b []
 		return guestCompile{err: ctx.Err()}
 	}
 	defer func() { <-slots }()
+	n := r.dyn.compiling.Add(1)
+	defer r.dyn.compiling.Add(-1)
+	for most := r.dyn.mostCompiling.Load(); n > most && !r.dyn.mostCompiling.CompareAndSwap(most, n); {
+		most = r.dyn.mostCompiling.Load()
+	}
 	hash := sha256.Sum256(b)
 	name := fmt.Sprintf("guest-%x", hash[:6])
 	code, err := r.modules.get(hash, func() (*Module, error) { return r.compileUncached(name, hash, b) })
