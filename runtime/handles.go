@@ -25,10 +25,10 @@ import (
 // module, its handle is closed, so the code is freed once no process runs
 // it either.
 
-// ErrTooManyHandles is wrapped by the errors of a load, take or create
+// errTooManyHandles is wrapped by the errors of a load, take or create
 // that would take a process past its environment's MaxHandles, or its
 // environment past MaxTotalMemory. Guests get the ErrLimit status.
-var ErrTooManyHandles = errors.New("ward: too many handles")
+var errTooManyHandles = errors.New("ward: too many handles")
 
 // errNoHandle: the process holds no handle of that token and kind.
 // Guests get ErrNotFound.
@@ -106,11 +106,11 @@ func (d *dynState) newToken() uint64 {
 func (d *dynState) charge(p *Process, cost int64) error {
 	if n := len(d.held[p.id]); n >= p.env.cfg.MaxHandles {
 		return fmt.Errorf("%w: the process holds %d and its environment's MaxHandles is %d; drop one first",
-			ErrTooManyHandles, n, p.env.cfg.MaxHandles)
+			errTooManyHandles, n, p.env.cfg.MaxHandles)
 	}
 	if !p.env.mem.Take(cost) {
 		return fmt.Errorf("%w: %d bytes more do not fit the environment's MaxTotalMemory %d (%d in use)",
-			ErrTooManyHandles, cost, p.env.cfg.MaxTotalMemory, p.env.mem.Used())
+			errTooManyHandles, cost, p.env.cfg.MaxTotalMemory, p.env.mem.Used())
 	}
 	return nil
 }

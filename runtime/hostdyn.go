@@ -266,7 +266,7 @@ func handleStatus(err error) int64 {
 		return abi.OK
 	case errors.Is(err, errNoHandle):
 		return abi.ErrNotFound
-	case errors.Is(err, ErrTooManyHandles):
+	case errors.Is(err, errTooManyHandles):
 		return abi.ErrLimit
 	}
 	return abi.ErrInvalid
