@@ -103,6 +103,12 @@ func loaderWAT(child, cfg []byte) string {
     (call $check (call $create (i32.const 512) (global.get $cfgn) (i32.const 16)))
     (call $loadit)
     (call $spawnit (i64.load (i32.const 16))))
+  ;; create_spawn, then hold both handles until a message comes
+  (func (export "create_spawn_hold")
+    (call $check (call $create (i32.const 512) (global.get $cfgn) (i32.const 16)))
+    (call $loadit)
+    (call $spawnit (i64.load (i32.const 16)))
+    (call $wait))
   ;; create an environment and exit with the status
   (func (export "create") (call $check (call $create (i32.const 512) (global.get $cfgn) (i32.const 16))))
   ;; create environments until refused
@@ -595,5 +601,36 @@ func TestGuestSDKEnvironmentConfig(t *testing.T) {
 	empty, err := guest.EnvironmentConfig{}.MarshalCBOR()
 	if err != nil || len(empty) != 1 || empty[0] != 0xa0 {
 		t.Fatalf("the zero config encodes as %x %v, want an empty map", empty, err)
+	}
+}
+
+// Closing the creator's environment ends what the guest made: the
+// processes in the environment it made, its handles and their charges.
+func TestGuestMadeEnvironmentEndsWithItsParent(t *testing.T) {
+	r := newRuntime(t)
+	m := loader(t, r, wat2wasm(t, waitChildWAT), []byte{0xa0})
+	env := envWith(t, r, environment.Config{})
+	creator := spawn(t, env, m, "create_spawn_hold")
+	waitFor(t, testTimeout, "the child in the guest's environment", func() bool { return env.NumProcesses() == 2 })
+	if n := r.numHandles(); n != 2 {
+		t.Fatalf("%d handles, want the module and the environment", n)
+	}
+	if err := env.Close(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if reason := wait(t, creator); reason != Killed {
+		t.Fatalf("creator: %v", reason)
+	}
+	if n := env.NumProcesses(); n != 0 {
+		t.Fatalf("%d processes after Close", n)
+	}
+	if n := r.numHandles(); n != 0 {
+		t.Fatalf("%d handles after Close", n)
+	}
+	if got := env.MemoryInUse(); got != 0 {
+		t.Fatalf("MemoryInUse %d after Close, want 0", got)
+	}
+	if n := r.Stats().Modules; n != 1 {
+		t.Fatalf("%d modules after Close, want the loader's alone", n)
 	}
 }
