@@ -524,6 +524,12 @@ func TestGuestNarrowerEnvironment(t *testing.T) {
 		}
 	}
 
+	// A module a guest compiled passes the import checks of the
+	// environment it is spawned in like any other.
+	noMessages := loader(t, r, wat2wasm(t, waitChildWAT), enc(guestEnvConfig{Namespaces: []string{"ward_process"}}))
+	if st := status(t, env, noMessages, "create_spawn"); st != abi.ErrPermission {
+		t.Fatalf("spawning a module whose imports the environment denies: %d, want ErrPermission", st)
+	}
 	narrowParent := envWith(t, r, environment.Config{MaxMemory: 128 << 20})
 	wide := loader(t, r, testdata.Trivial, enc(guestEnvConfig{MaxMemory: 256 << 20}))
 	if st := status(t, narrowParent, wide, "create"); st != abi.ErrPermission {
