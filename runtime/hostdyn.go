@@ -254,11 +254,6 @@ func hostModuleTake(p *Process, wp *wasm.Proc) bool {
 	return true
 }
 
-func hostEnvDrop(p *Process, wp *wasm.Proc) bool {
-	wp.Return(handleStatus(p.env.rt.dyn.drop(p, uint64(wp.HostArg(0)), handleEnv)))
-	return true
-}
-
 // handleStatus maps a handle table error to a guest status.
 func handleStatus(err error) int64 {
 	switch {
@@ -270,50 +265,4 @@ func handleStatus(err error) int64 {
 		return abi.ErrLimit
 	}
 	return abi.ErrInvalid
-}
-
-func hostEnvCreate(p *Process, wp *wasm.Proc) bool {
-	mem := wp.Memory()
-	raw, okCfg := guestBytes(mem, wp.HostArg(0), wp.HostArg(1))
-	out, okOut := guestBytes(mem, wp.HostArg(2), 8)
-	if !okCfg || !okOut {
-		wp.Trap("ward_environment.create: config or handle pointer outside the caller's memory")
-		return true
-	}
-	if len(raw) > abi.MaxEnvironmentConfigSize {
-		wp.Return(abi.ErrInvalid)
-		return true
-	}
-	var cfg environment.Config // no config: inherit everything
-	var err error
-	if len(raw) > 0 {
-		cfg, err = decodeEnvConfig(raw)
-	}
-	if err != nil {
-		wp.Return(abi.ErrInvalid)
-		return true
-	}
-	child, err := p.env.NewChild(cfg)
-	switch {
-	case errors.Is(err, environment.ErrWiden):
-		// Asking for more than the caller has is asking for authority.
-		wp.Return(abi.ErrPermission)
-		return true
-	case errors.Is(err, ErrClosed), errors.Is(err, ErrEnvironmentClosed):
-		wp.Return(abi.ErrClosed)
-		return true
-	case err != nil:
-		wp.Return(abi.ErrInvalid)
-		return true
-	}
-	t, err := p.env.rt.dyn.add(p, &handleEntry{kind: handleEnv, env: child, cost: envHandleCost})
-	if err != nil {
-		// Nothing runs in it and nothing refers to it: the collector
-		// releases it (Environment).
-		wp.Return(abi.ErrLimit)
-		return true
-	}
-	binary.LittleEndian.PutUint64(out, t)
-	wp.Return(abi.OK)
-	return true
 }
