@@ -155,6 +155,13 @@ func (d *dynState) take(p *Process, t uint64) error {
 	return nil
 }
 
+// count reports the handles p holds.
+func (d *dynState) count(p *Process) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.held[p.id])
+}
+
 // holds reports whether p holds t; d.mu must be held.
 func (d *dynState) holds(p *Process, t uint64) bool {
 	for _, h := range d.held[p.id] {

@@ -35,21 +35,23 @@ const codeCostOverhead = 16 << 10
 // MaxTotalMemory: the length of its serialized form, which is the
 // compiled image wasmtime maps into memory (machine code, data,
 // metadata), plus a fixed overhead. Measured rather than guessed from
-// the Wasm size, since the ratio varies several-fold between modules.
-func codeCost(m *Module) int64 {
+// the Wasm size, since the ratio varies several-fold between modules;
+// should serializing fail, the compile's own reserve for wasmLen bytes
+// stands in.
+func codeCost(m *Module, wasmLen int) int64 {
 	b, err := m.m.Serialize()
 	if err != nil {
-		return codeCostOverhead + int64(4*len(m.m.Exports)) // cannot happen for code just compiled
+		return compileReserve*int64(wasmLen) + codeCostOverhead
 	}
 	return int64(len(b)) + codeCostOverhead
 }
 
 // compileForGuest compiles b for p without holding its run slot, and
-// returns its outcome, or false when p was killed meanwhile. reserve, the
-// bytes p's environment was charged for the copy of b, is given back
-// either way, by whoever finishes last. The compile takes one of the
-// runtime's compile slots; a killed caller's compile still finishes, in
-// the background, and its result is released there.
+// returns its outcome, or false when p was killed meanwhile. reserve, what
+// p's environment was charged for the compile, is given back when the
+// compile ends. The compile takes one of the runtime's compile slots; a
+// killed caller's compile still finishes, in the background, and its
+// result is released there.
 func (p *Process) compileForGuest(b []byte, reserve int64) (guestCompile, bool) {
 	r := p.env.rt
 	env := p.env
@@ -116,7 +118,7 @@ func (r *Runtime) compileGuestModule(ctx context.Context, env *Environment, b []
 		return guestCompile{err: err}
 	}
 	m := r.newHandle(name, code)
-	return guestCompile{mod: m, cost: handleEntryCost + codeCost(m)}
+	return guestCompile{mod: m, cost: handleEntryCost + codeCost(m, len(b))}
 }
 
 // compileUncached compiles b without the cache directory: a guest that
@@ -193,13 +195,6 @@ func loadStatus(err error) int64 {
 		return abi.ErrClosed
 	}
 	return abi.ErrInvalid
-}
-
-// count reports the handles p holds.
-func (d *dynState) count(p *Process) int {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return len(d.held[p.id])
 }
 
 func hostModuleSpawn(p *Process, wp *wasm.Proc) bool {
