@@ -165,11 +165,14 @@ type Config struct {
 type Permissions struct {
 	// Spawn lets a process start other processes.
 	Spawn Permission
-	// CreateEnvironments lets a process create child environments, which
-	// are always narrower than its own.
+	// CreateEnvironments lets a process create child environments
+	// (ward_environment.create), which are always narrower than its own.
 	CreateEnvironments Permission
-	// CompileModules lets a process compile new Wasm modules from bytes,
-	// rather than only spawn modules the host already compiled.
+	// CompileModules lets a process compile new Wasm modules from bytes
+	// (ward_module.load), rather than only spawn modules the host already
+	// compiled, within MaxModuleBytes, MaxHandles and MaxTotalMemory. A
+	// process without it may still spawn from a module another process
+	// compiled and sent it the handle of.
 	CompileModules Permission
 }
 
