@@ -479,3 +479,20 @@ func TestGuestKilledDuringCompile(t *testing.T) {
 // field of it.
 // Closing the creator's environment ends what the guest made: the
 // processes in the environment it made, its handles and their charges.
+
+// Close while guests compile: it waits for the compiles, which give back
+// their charges before the budgets go, and returns.
+func TestGuestCompileDuringClose(t *testing.T) {
+	r := newRuntime(t)
+	env := envWith(t, r, environment.Config{})
+	for i := range 3 {
+		spawn(t, env, loader(t, r, slowModule(t, i), nil), "load_hold")
+	}
+	time.Sleep(time.Millisecond) // into the compiles, most times; any point must do
+	if err := r.Close(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if n := r.numHandles(); n != 0 {
+		t.Fatalf("%d handles after Close", n)
+	}
+}

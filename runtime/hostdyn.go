@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	goruntime "runtime"
 
 	"github.com/wardrt/ward/environment"
 	"github.com/wardrt/ward/internal/abi"
@@ -98,7 +99,13 @@ func releaseCompile(res guestCompile) {
 // compileGuestModule waits for a compile slot (unless ctx ends first),
 // compiles b and gives back reserve.
 func (r *Runtime) compileGuestModule(ctx context.Context, env *Environment, b []byte, reserve int64) guestCompile {
-	defer env.mem.Give(reserve)
+	defer func() {
+		env.mem.Give(reserve)
+		// env's budget is freed when env becomes unreachable (envLife.end),
+		// and once its caller has ended only this goroutine refers to
+		// it: without this, the collector may free the budget under Give.
+		goruntime.KeepAlive(env)
+	}()
 	slots := r.dyn.slots()
 	select {
 	case slots <- struct{}{}:
