@@ -496,3 +496,41 @@ func TestGuestCompileDuringClose(t *testing.T) {
 		t.Fatalf("%d handles after Close", n)
 	}
 }
+
+// Taking a module needs no permission (it was compiled under the
+// sender's), and is charged to the taker's environment.
+func TestGuestTakeIsChargedToTheTaker(t *testing.T) {
+	r := newRuntime(t)
+	ctx := testCtx(t)
+	m := loader(t, r, testdata.Trivial, nil)
+	takers := envWith(t, r, environment.Config{Permissions: environment.Permissions{CompileModules: environment.Deny}})
+	b := spawn(t, takers, m, "take_then_spawn")
+	waitFor(t, testTimeout, "the taker to wait", func() bool { return takers.MemoryInUse() > 0 })
+	before := takers.MemoryInUse()
+	a := spawn(t, r.Environment(), m, "load_send", I64(int64(b.ID())))
+	if reason := wait(t, a); !reason.Normal() {
+		t.Fatalf("loader: %v", reason)
+	}
+	var cost int64
+	r.dyn.mu.Lock()
+	for _, e := range r.dyn.entries {
+		cost = e.cost
+	}
+	r.dyn.mu.Unlock()
+	holding := takers.MemoryInUse()
+	if err := r.Send(ctx, b.ID(), Message{Tag: 3}); err != nil {
+		t.Fatal(err)
+	}
+	if reason := wait(t, b); !reason.Normal() {
+		t.Fatalf("taker: %v", reason)
+	}
+	// The child b spawned runs on in b's environment; b's holding is gone.
+	waitFor(t, testTimeout, "the child", func() bool { return takers.NumProcesses() == 0 })
+	// Besides the module, only the inbox the token's message made.
+	if cost == 0 || holding-before < uint64(cost) {
+		t.Fatalf("the taker's environment went from %d to %d bytes by taking a module of cost %d", before, holding, cost)
+	}
+	if got := takers.MemoryInUse(); got != 0 {
+		t.Fatalf("MemoryInUse %d after the taker ended, want 0", got)
+	}
+}
