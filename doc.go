@@ -37,7 +37,9 @@
 //     subtests of a Go test, each in a fresh process.
 //
 // Guests reach the host through the functions of the ward_process,
-// ward_message and ward_registry namespaces and WASI preview 1; process
+// ward_message, ward_registry, ward_module (modules compiled by guests) and
+// ward_environment (narrower environments made by guests) namespaces and
+// WASI preview 1; process
 // ids name their node, so the same calls reach processes on other nodes.
 //
 // ward is built on wasmtime's asynchronous C API through a small cgo shim;

@@ -20,4 +20,6 @@ var bounds = []bound{
 	{"MaxMonitors", DefaultMaxMonitors, func(c *Config) *int { return &c.MaxMonitors }},
 	{"MaxNames", DefaultMaxNames, func(c *Config) *int { return &c.MaxNames }},
 	{"MaxEnvironmentNames", DefaultMaxEnvironmentNames, func(c *Config) *int { return &c.MaxEnvironmentNames }},
+	{"MaxModuleBytes", DefaultMaxModuleBytes, func(c *Config) *int { return &c.MaxModuleBytes }},
+	{"MaxHandles", DefaultMaxHandles, func(c *Config) *int { return &c.MaxHandles }},
 }

@@ -41,6 +41,8 @@ const (
 	DefaultMaxMonitors         = 10_000
 	DefaultMaxNames            = 64
 	DefaultMaxEnvironmentNames = 10_000
+	DefaultMaxModuleBytes      = 16 << 20
+	DefaultMaxHandles          = 256
 )
 
 // UnlimitedFuel is the MaxFuel of an environment without a fuel limit. It is
@@ -147,6 +149,13 @@ type Config struct {
 	// MaxEnvironmentNames bounds the registry entries of the environment,
 	// counting those of its child environments.
 	MaxEnvironmentNames int
+	// MaxModuleBytes bounds the Wasm bytes of one module a process
+	// compiles (ward_module.load; Permissions.CompileModules).
+	MaxModuleBytes int
+	// MaxHandles bounds the module and environment handles one process
+	// holds (ward_module.load and take, ward_environment.create). What
+	// each holds is charged to MaxTotalMemory besides.
+	MaxHandles int
 
 	// Permissions are the things a process may do beyond calling allowed
 	// host functions.
@@ -167,16 +176,19 @@ type Config struct {
 
 // Permissions are the things a process may do beyond calling allowed host
 // functions. Each is a three-valued Permission so that the zero value can
-// inherit: a root grants all of them unless told otherwise, and a child
-// keeps its parent's unless it says Deny.
+// inherit: a root grants Spawn and withholds the others unless told
+// otherwise, and a child keeps its parent's unless it says Deny.
 type Permissions struct {
 	// Spawn lets a process start other processes.
 	Spawn Permission
-	// CreateEnvironments lets a process create child environments, which
-	// are always narrower than its own.
+	// CreateEnvironments lets a process create child environments
+	// (ward_environment.create), which are always narrower than its own.
 	CreateEnvironments Permission
-	// CompileModules lets a process compile new Wasm modules from bytes,
-	// rather than only spawn modules the host already compiled.
+	// CompileModules lets a process compile new Wasm modules from bytes
+	// (ward_module.load), rather than only spawn modules the host already
+	// compiled, within MaxModuleBytes, MaxHandles and MaxTotalMemory. A
+	// process without it may still spawn from a module another process
+	// compiled and sent it the handle of.
 	CompileModules Permission
 }
 

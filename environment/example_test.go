@@ -40,7 +40,7 @@ func Example() {
 	// root may spawn: true
 	// plugin memory: 64 MiB
 	// plugin may spawn: false
-	// plugin may compile: true
+	// plugin may compile: false
 	// plugin may import ward_process: false
 	// plugin writes to the host's stdout: true
 }

@@ -20,7 +20,7 @@ func parentConfig(t *testing.T) Config {
 		MaxFuel:      1_000_000,
 		Namespaces:   []string{"ward_process", "ward_message", "wasi_*"},
 		MaxProcesses: 100,
-		Permissions:  Permissions{CompileModules: Deny},
+		Permissions:  Permissions{CreateEnvironments: Allow},
 		WASI: WASI{
 			Args: []string{"parent"},
 			Env:  map[string]string{"WHO": "parent"},

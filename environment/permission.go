@@ -10,7 +10,8 @@ import "fmt"
 type Permission uint8
 
 const (
-	// Inherit takes the parent's value; in a root it means Allow.
+	// Inherit takes the parent's value; in a root it means Allow for Spawn
+	// and Deny for the others (Permissions.rootDefaults).
 	Inherit Permission = iota
 	// Allow grants the permission. A child may only ask for it if its
 	// parent has it.
@@ -36,19 +37,22 @@ func (p Permission) String() string {
 	return fmt.Sprintf("Permission(%d)", uint8(p))
 }
 
-// rootDefaults resolves Inherit to Allow: a root environment is the host's
-// own authority, so it grants everything it was not told to withhold.
+// rootDefaults resolves Inherit: a root grants Spawn, which guests need
+// for the actor model and which MaxProcesses bounds, and withholds what
+// reaches further into the host: compiling (the compiler is attack
+// surface, and its CPU is not fuel) and making environments. The host
+// grants those by asking for them.
 func (ps Permissions) rootDefaults() Permissions {
-	orAllow := func(p Permission) Permission {
+	or := func(p, def Permission) Permission {
 		if p == Inherit {
-			return Allow
+			return def
 		}
 		return p
 	}
 	return Permissions{
-		Spawn:              orAllow(ps.Spawn),
-		CreateEnvironments: orAllow(ps.CreateEnvironments),
-		CompileModules:     orAllow(ps.CompileModules),
+		Spawn:              or(ps.Spawn, Allow),
+		CreateEnvironments: or(ps.CreateEnvironments, Deny),
+		CompileModules:     or(ps.CompileModules, Deny),
 	}
 }
 

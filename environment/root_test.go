@@ -27,9 +27,11 @@ func TestRootDefaults(t *testing.T) {
 	if root.MaxProcesses != DefaultMaxProcesses {
 		t.Errorf("MaxProcesses = %d, want DefaultMaxProcesses %d", root.MaxProcesses, DefaultMaxProcesses)
 	}
-	want := Permissions{Spawn: Allow, CreateEnvironments: Allow, CompileModules: Allow}
+	// Spawn, and nothing that reaches further into the host: compiling
+	// and making environments are asked for.
+	want := Permissions{Spawn: Allow, CreateEnvironments: Deny, CompileModules: Deny}
 	if root.Permissions != want {
-		t.Errorf("Permissions = %+v, want all Allow", root.Permissions)
+		t.Errorf("Permissions = %+v, want %+v", root.Permissions, want)
 	}
 	if root.WASI.Stdout != io.Discard || root.WASI.Stderr != io.Discard {
 		t.Errorf("WASI writers = %v, %v, want io.Discard for both", root.WASI.Stdout, root.WASI.Stderr)
@@ -64,8 +66,8 @@ func TestRootKeepsWhatIsSet(t *testing.T) {
 	if !reflect.DeepEqual(root.Namespaces, in.Namespaces) {
 		t.Errorf("Namespaces = %q, want %q", root.Namespaces, in.Namespaces)
 	}
-	// Inherit still means Allow at the root for the permission not mentioned.
-	want := Permissions{Spawn: Deny, CreateEnvironments: Allow, CompileModules: Allow}
+	// Inherit still means the root default for the permission not mentioned.
+	want := Permissions{Spawn: Deny, CreateEnvironments: Deny, CompileModules: Allow}
 	if root.Permissions != want {
 		t.Errorf("Permissions = %+v, want %+v", root.Permissions, want)
 	}

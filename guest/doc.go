@@ -1,9 +1,10 @@
 // Package guest is the Go SDK for ward guests: Go programs, built with the
 // standard toolchain, that run as ward processes. It binds every host
-// function of ward's guest ABI (the namespaces ward_process, ward_message
-// and ward_registry): this process, spawning, messages with tags and
-// timeouts, request and reply, links, monitors, the registry, timers, and
-// typed messages in CBOR.
+// function of ward's guest ABI (the namespaces ward_process, ward_message,
+// ward_registry, ward_module and ward_environment): this process, spawning,
+// messages with tags and timeouts, request and reply, links, monitors, the
+// registry, timers, typed messages in CBOR, modules compiled from bytes
+// (LoadModule) and narrower environments (NewEnvironment).
 //
 // # Building a guest
 //

@@ -68,3 +68,17 @@ func wardLookup(namePtr, nameLen, constraintPtr, constraintLen, idPtr uint32) in
 func wardGetOrSpawn(namePtr, nameLen, versionPtr, versionLen, entryPtr, entryLen, idPtr uint32) int32 {
 	panic(notGuest)
 }
+
+func wardModuleLoad(ptr, length, handlePtr uint32) int32 { panic(notGuest) }
+
+func wardModuleSpawn(handle uint64, entryPtr, entryLen, paramsPtr, paramsCount uint32, env uint64, idPtr uint32) int32 {
+	panic(notGuest)
+}
+
+func wardModuleDrop(handle uint64) int32 { panic(notGuest) }
+
+func wardModuleTake(handle uint64) int32 { panic(notGuest) }
+
+func wardEnvCreate(configPtr, configLen, envPtr uint32) int32 { panic(notGuest) }
+
+func wardEnvDrop(env uint64) int32 { panic(notGuest) }

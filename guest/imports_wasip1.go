@@ -95,3 +95,21 @@ func wardLookup(namePtr, nameLen, constraintPtr, constraintLen, idPtr uint32) in
 
 //go:wasmimport ward_registry get_or_spawn
 func wardGetOrSpawn(namePtr, nameLen, versionPtr, versionLen, entryPtr, entryLen, idPtr uint32) int32
+
+//go:wasmimport ward_module load
+func wardModuleLoad(ptr, length, handlePtr uint32) int32
+
+//go:wasmimport ward_module spawn
+func wardModuleSpawn(handle uint64, entryPtr, entryLen, paramsPtr, paramsCount uint32, env uint64, idPtr uint32) int32
+
+//go:wasmimport ward_module drop
+func wardModuleDrop(handle uint64) int32
+
+//go:wasmimport ward_module take
+func wardModuleTake(handle uint64) int32
+
+//go:wasmimport ward_environment create
+func wardEnvCreate(configPtr, configLen, envPtr uint32) int32
+
+//go:wasmimport ward_environment drop
+func wardEnvDrop(env uint64) int32

@@ -19,6 +19,7 @@ import (
 	"regexp"
 
 	"github.com/wardrt/ward/internal/abi"
+	"github.com/wardrt/ward/internal/errs"
 )
 
 // ValType is a Wasm value type of a parameter or result: the type ward's
@@ -152,7 +153,7 @@ var ErrBadPointer = errors.New("pointer range outside the guest's memory")
 func (c *Call) Read(ptr, n int64) ([]byte, error) {
 	start, size := uint64(uint32(ptr)), uint64(uint32(n))
 	if start+size > uint64(len(c.mem)) {
-		return nil, fmt.Errorf("ward: %w: [%d, %d) in %d bytes", ErrBadPointer, start, start+size, len(c.mem))
+		return nil, errs.Errorf("ward: %w: [%d, %d) in %d bytes", ErrBadPointer, start, start+size, len(c.mem))
 	}
 	return c.mem[start : start+size : start+size], nil
 }

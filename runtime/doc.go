@@ -30,6 +30,14 @@
 // environment with RequireVerified refuses to spawn modules nothing
 // vouched for (ErrUnverified).
 //
+// Guests whose environment has Permissions.CompileModules compile modules
+// too (ward_module.load), and hold them by handle: an unguessable token
+// they may send to another process, which takes it to hold the module as
+// well. A guest's handles go when it drops them or ends, and the code with
+// the last of them and of the processes running it. Each held module is
+// charged to its holder's environment (MaxHandles, MaxModuleBytes,
+// MaxTotalMemory); docs/limits.md has the figures.
+//
 // # Environments
 //
 // Processes run in an Environment, which sets their limits (memory, fuel,
@@ -44,7 +52,9 @@
 // gives back what it holds, such as the resources behind its WASI output
 // Writers, so a program may make an environment per request or per plugin.
 // Dropped environments are released after a garbage collection; Close
-// releases at once. The root environment ends with its Runtime.
+// releases at once. The root environment ends with its Runtime. A guest
+// with Permissions.CreateEnvironments makes children of its own
+// environment the same way (ward_environment.create), to spawn into.
 //
 // Once Runtime.Close has been called, every call that would act (spawn,
 // send, request, register, look up, load a module, make an environment)

@@ -563,6 +563,10 @@ func (e *Environment) permits(perm abi.Permission) bool {
 		return true
 	case abi.PermSpawn:
 		return e.cfg.Permissions.Spawn.Allowed()
+	case abi.PermCompileModules:
+		return e.cfg.Permissions.CompileModules.Allowed()
+	case abi.PermCreateEnvironments:
+		return e.cfg.Permissions.CreateEnvironments.Allowed()
 	}
 	return false // a permission this runtime does not know: refuse
 }

@@ -371,7 +371,7 @@ type abiOutcome struct {
 func runABI(t *testing.T, cacheDir string, bound time.Duration, build func(abiPids) ([]abiCall, []byte)) abiOutcome {
 	goroutines := goruntime.NumGoroutine()
 	stores := wasm.LiveProcs()
-	r, err := New(WithLogger(discardLogger()), WithCacheDir(cacheDir))
+	r, err := New(WithLogger(discardLogger()), WithCacheDir(cacheDir), grantAll())
 	if err != nil {
 		t.Fatal(err)
 	}

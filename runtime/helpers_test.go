@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wardrt/ward/environment"
 	"github.com/wardrt/ward/internal/wasm"
 )
 
@@ -162,3 +163,12 @@ func rssKiB(t *testing.T) int64 { return procStatus(t, "VmRSS") }
 
 // threads reads the OS thread count of this program.
 func threads(t *testing.T) int { return int(procStatus(t, "Threads")) }
+
+// grantAll gives the root environment every permission, which a root
+// withholds by default beyond Spawn: for tests of what guests do with
+// them.
+func grantAll() Option {
+	return WithRootEnvironment(environment.Config{Permissions: environment.Permissions{
+		CompileModules: environment.Allow, CreateEnvironments: environment.Allow,
+	}})
+}

@@ -47,6 +47,13 @@ func init() {
 		abi.NamespaceRegistry + ".unregister":   hostUnregister,
 		abi.NamespaceRegistry + ".lookup":       hostLookup,
 		abi.NamespaceRegistry + ".get_or_spawn": hostGetOrSpawn,
+		// Guest-made modules and environments (hostdyn.go).
+		abi.NamespaceModule + ".load":        hostModuleLoad,
+		abi.NamespaceModule + ".spawn":       hostModuleSpawn,
+		abi.NamespaceModule + ".drop":        hostModuleDrop,
+		abi.NamespaceModule + ".take":        hostModuleTake,
+		abi.NamespaceEnvironment + ".create": hostEnvCreate,
+		abi.NamespaceEnvironment + ".drop":   hostEnvDrop,
 	}
 	hostByID = make([]hostFunc, len(abi.Funcs))
 	for i, f := range abi.Funcs {
@@ -142,14 +149,36 @@ func spawnFromGuest(p *Process, wp *wasm.Proc, link bool) bool {
 		wp.Trap(calledName(wp) + ": entry name or id pointer outside the caller's memory")
 		return true
 	}
-	if len(name) > abi.MaxNameLen || count > abi.MaxSpawnParams {
+	if len(name) > abi.MaxNameLen {
 		wp.Return(abi.ErrInvalid)
 		return true
 	}
-	recs, ok2 := guestBytes(mem, wp.HostArg(2), int64(count)*abi.SpawnParamSize)
-	if !ok2 {
-		wp.Trap(calledName(wp) + ": params outside the caller's memory")
+	params, ok := spawnParams(wp, wp.HostArg(2), count)
+	if !ok {
 		return true
+	}
+	child, err := p.env.spawn(p.module(), string(name), params, p, link)
+	if err != nil {
+		wp.Return(statusOf(err))
+		return true
+	}
+	binary.LittleEndian.PutUint64(idOut, uint64(child.id))
+	wp.Return(abi.OK)
+	return true
+}
+
+// spawnParams reads count spawn parameter records at ptr; false means the
+// call has been completed (ErrInvalid, or a trap for records outside
+// memory).
+func spawnParams(wp *wasm.Proc, ptr int64, count uint32) ([]Value, bool) {
+	if count > abi.MaxSpawnParams {
+		wp.Return(abi.ErrInvalid)
+		return nil, false
+	}
+	recs, ok := guestBytes(wp.Memory(), ptr, int64(count)*abi.SpawnParamSize)
+	if !ok {
+		wp.Trap(calledName(wp) + ": params outside the caller's memory")
+		return nil, false
 	}
 	params := make([]Value, count)
 	for i := range params {
@@ -162,17 +191,10 @@ func spawnFromGuest(p *Process, wp *wasm.Proc, link bool) bool {
 			params[i] = I64(v)
 		default:
 			wp.Return(abi.ErrInvalid)
-			return true
+			return nil, false
 		}
 	}
-	child, err := p.env.spawn(p.module(), string(name), params, p, link)
-	if err != nil {
-		wp.Return(statusOf(err))
-		return true
-	}
-	binary.LittleEndian.PutUint64(idOut, uint64(child.id))
-	wp.Return(abi.OK)
-	return true
+	return params, true
 }
 
 // statusOf maps a spawn error to the status a guest sees.

@@ -46,7 +46,8 @@ type abiPointer struct {
 }
 
 // abiPointers finds f's pointer parameters by the table's naming: X_ptr
-// goes with X_len or X_count, ptr with len, and id_ptr is one i64.
+// goes with X_len or X_count, ptr with len, and id_ptr, handle_ptr and
+// env_ptr are one i64.
 func abiPointers(f abi.Func) []abiPointer {
 	index := map[string]int{}
 	for i, p := range f.Params {
@@ -63,7 +64,7 @@ func abiPointers(f abi.Func) []abiPointer {
 			lenName = base + "_len"
 		}
 		switch {
-		case base == "id":
+		case base == "id", base == "handle", base == "env":
 			out = append(out, abiPointer{i, -1, 8})
 		case base == "params":
 			out = append(out, abiPointer{i, index["params_count"], abi.SpawnParamSize})
@@ -110,8 +111,12 @@ func abiBaseline(t *testing.T, f abi.Func, pids abiPids) []int64 {
 			v = v1
 		case "version_len", "constraint_len":
 			v = v1N
-		case "id_ptr":
+		case "id_ptr", "handle_ptr", "env_ptr":
 			v = abiIDSlots + 8
+		case "config_ptr":
+			v = abiScratch
+		case "config_len", "handle", "env":
+			v = 0
 		case "pid":
 			v = int64(pids.victim)
 		case "ptr", "params_ptr", "tags_ptr", "state_ptr":

@@ -67,6 +67,8 @@ type Runtime struct {
 	// upgradedEnded holds what an upgraded process ran last once it has
 	// ended, until the program drops the Process.
 	upgradedEnded sync.Map // weak.Pointer[Process] -> *Module
+	// dyn holds the modules and environments guests made (handles.go).
+	dyn dynState
 
 	extHandlers []extHandler // host module functions, by id - len(abi.Funcs)
 

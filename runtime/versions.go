@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/Masterminds/semver/v3"
+	"github.com/wardrt/ward/internal/errs"
 )
 
 // Versions, Erlang's way: a module name has a current version, which new
@@ -85,17 +86,17 @@ func (r *Runtime) Install(ctx context.Context, name, version string, m *Module) 
 	v, err := semver.NewVersion(version)
 	switch {
 	case err != nil:
-		return fmt.Errorf("ward: installing %s@%s: %w: %w", name, version, ErrBadVersion, err)
+		return errs.Errorf("ward: installing %s@%s: %w: %w", name, version, ErrBadVersion, err)
 	case name == "":
-		return fmt.Errorf("ward: installing @%s: the name is empty: %w", version, ErrBadVersion)
+		return errs.Wrap(ErrBadVersion, "installing @%s: the name is empty", version)
 	case m == nil || m.rt != r:
-		return fmt.Errorf("ward: installing %s@%s: %w", name, version, ErrForeignModule)
+		return errs.Wrap(ErrForeignModule, "installing %s@%s", name, version)
 	}
 	if r.isClosing() {
-		return fmt.Errorf("ward: installing %s@%s: %w", name, version, ErrClosed)
+		return errs.Wrap(ErrClosed, "installing %s@%s", name, version)
 	}
 	if err := m.acquire(false); err != nil {
-		return fmt.Errorf("ward: installing %s@%s: %w", name, version, err)
+		return errs.Wrap(err, "installing %s@%s", name, version)
 	}
 	own := r.newHandle(name, m.code)
 	own.owned = true
@@ -104,7 +105,7 @@ func (r *Runtime) Install(ctx context.Context, name, version string, m *Module) 
 	if vs.byName == nil {
 		vs.mu.Unlock()
 		m.code.release()
-		return fmt.Errorf("ward: installing %s@%s: %w", name, version, ErrClosed)
+		return errs.Wrap(ErrClosed, "installing %s@%s", name, version)
 	}
 	if at := m.code.installed; at != "" {
 		vs.mu.Unlock()
@@ -119,7 +120,7 @@ func (r *Runtime) Install(ctx context.Context, name, version string, m *Module) 
 	if pair.cur != nil && pair.cur.v.Equal(v) {
 		vs.mu.Unlock()
 		m.code.release()
-		return fmt.Errorf("ward: installing %s@%s: that version is current already: %w", name, version, ErrInstalled)
+		return errs.Wrap(ErrInstalled, "installing %s@%s: that version is current already", name, version)
 	}
 	purge := pair.old
 	pair.old, pair.cur = pair.cur, &installedVersion{v: v, raw: version, m: own}
@@ -133,7 +134,7 @@ func (r *Runtime) Install(ctx context.Context, name, version string, m *Module) 
 	}
 	defer purge.m.code.release()
 	if err := r.purge(ctx, name, purge); err != nil {
-		return fmt.Errorf("ward: installed %s@%s, but the processes of %s@%s being purged had not all ended when ctx did: %w",
+		return errs.Errorf("ward: installed %s@%s, but the processes of %s@%s being purged had not all ended when ctx did: %w",
 			name, version, name, purge.raw, err)
 	}
 	return nil
@@ -190,14 +191,14 @@ func (r *Runtime) Resolve(name, constraint string) (*Module, error) {
 	if constraint != "" {
 		var err error
 		if c, err = semver.NewConstraint(constraint); err != nil {
-			return nil, fmt.Errorf("ward: resolving %s %q: %w: %w", name, constraint, ErrBadVersion, err)
+			return nil, errs.Errorf("ward: resolving %s %q: %w: %w", name, constraint, ErrBadVersion, err)
 		}
 	}
 	vs := &r.versions
 	vs.mu.Lock()
 	defer vs.mu.Unlock()
 	if vs.byName == nil {
-		return nil, fmt.Errorf("ward: resolving %s %q: %w", name, constraint, ErrClosed)
+		return nil, errs.Wrap(ErrClosed, "resolving %s %q", name, constraint)
 	}
 	if pair := vs.byName[name]; pair != nil {
 		for _, iv := range []*installedVersion{pair.cur, pair.old} {
@@ -206,7 +207,7 @@ func (r *Runtime) Resolve(name, constraint string) (*Module, error) {
 			}
 		}
 	}
-	return nil, fmt.Errorf("ward: resolving %s %q: install a version that matches: %w", name, constraint, ErrNoVersion)
+	return nil, errs.Wrap(ErrNoVersion, "resolving %s %q: install a version that matches", name, constraint)
 }
 
 // currentFor returns the current version of the name code is installed

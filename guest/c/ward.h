@@ -26,6 +26,8 @@ extern "C" {
 #define WARD_NAMESPACE_MESSAGE "ward_message"
 #define WARD_NAMESPACE_REGISTRY "ward_registry"
 #define WARD_NAMESPACE_WASI "wasi_snapshot_preview1"
+#define WARD_NAMESPACE_MODULE "ward_module" /* Modules compiled by guests, and their handles. */
+#define WARD_NAMESPACE_ENVIRONMENT "ward_environment" /* Narrower environments made by guests. */
 
 /*
  * Status codes host functions return to guests (i32). They are part of the
@@ -137,6 +139,12 @@ extern "C" {
  * Registry names are further limited to 255 bytes.
  */
 #define WARD_MAX_NAME_LEN 1024
+
+/*
+ * WARD_MAX_ENVIRONMENT_CONFIG_SIZE bounds the encoded configuration
+ * ward_environment.create reads.
+ */
+#define WARD_MAX_ENVIRONMENT_CONFIG_SIZE 65536
 
 /*
  * Value type codes, as in spawn parameter records.
@@ -479,6 +487,96 @@ int32_t ward_registry_lookup(int32_t name_ptr, int32_t name_len, int32_t constra
  */
 __attribute__((import_module("ward_registry"), import_name("get_or_spawn")))
 int32_t ward_registry_get_or_spawn(int32_t name_ptr, int32_t name_len, int32_t version_ptr, int32_t version_len, int32_t entry_ptr, int32_t entry_len, int32_t id_ptr);
+
+/* ---- ward_module ---- */
+
+/*
+ * Compiles the len bytes of a Wasm binary at ptr (WAT text is refused) into
+ * a module and writes its handle, an i64, at handle_ptr. A handle is an
+ * unguessable capability token (never 0): the caller holds it until it calls
+ * drop or ends, and may send it in a message to another process, which calls
+ * take to hold it too. The module's code is freed when no process holds it
+ * and no process runs it. While held, the code is charged to the holder's
+ * environment's total memory limit. Returns WARD_ERR_LIMIT when len exceeds
+ * the environment's module size limit, the caller already holds as many
+ * handles as its environment allows, or the environment's total memory limit
+ * cannot take the code; WARD_ERR_INVALID when the bytes are not a valid
+ * module; WARD_ERR_PERMISSION without the compile_modules permission;
+ * WARD_ERR_CLOSED when the runtime is closing. The caller waits for the
+ * compile without holding a run slot. Pointers outside the caller's memory
+ * trap the caller.
+ *
+ * Runs in Go (async). Needs the "compile_modules" permission.
+ */
+__attribute__((import_module("ward_module"), import_name("load")))
+int32_t ward_module_load(int32_t ptr, int32_t len, int32_t handle_ptr);
+
+/*
+ * Spawns a process running the export entry of the module the caller holds
+ * as handle, with params encoded as for ward_process.spawn, in the
+ * environment the caller holds as env (from ward_environment.create), or in
+ * the caller's own when env is 0. On WARD_OK the new id is written as an i64
+ * at id_ptr. Returns WARD_ERR_NOT_FOUND when the caller holds no such handle
+ * or environment or entry does not exist, WARD_ERR_PERMISSION when the
+ * module imports a namespace the environment does not allow, and otherwise
+ * the statuses of ward_process.spawn.
+ *
+ * Runs in Go (async). Needs the "spawn" permission.
+ */
+__attribute__((import_module("ward_module"), import_name("spawn")))
+int32_t ward_module_spawn(int64_t handle, int32_t entry_ptr, int32_t entry_len, int32_t params_ptr, int32_t params_count, int64_t env, int32_t id_ptr);
+
+/*
+ * Stops holding a module handle; its charge goes back to the caller's
+ * environment. Processes already spawned from it run on. Returns
+ * WARD_ERR_NOT_FOUND when the caller does not hold it.
+ *
+ * Runs in Go (async).
+ */
+__attribute__((import_module("ward_module"), import_name("drop")))
+int32_t ward_module_drop(int64_t handle);
+
+/*
+ * Holds the module handle another process passed (its token, received in a
+ * message), as if the caller had loaded it; holding one already does
+ * nothing. Returns WARD_ERR_NOT_FOUND when no process holds that handle any
+ * more or it is not a module's, WARD_ERR_LIMIT as load does for the handle
+ * and total memory limits.
+ *
+ * Runs in Go (async).
+ */
+__attribute__((import_module("ward_module"), import_name("take")))
+int32_t ward_module_take(int64_t handle);
+
+/* ---- ward_environment ---- */
+
+/*
+ * Creates a child of the caller's environment, narrowed by the CBOR map of
+ * config_len bytes at config_ptr (docs/limits.md lists its keys; absent keys
+ * inherit, and config_len 0 inherits everything), and writes its handle, an
+ * i64, at env_ptr, for ward_module.spawn. The handle is the caller's alone:
+ * it cannot be taken by another process. The environment lives while the
+ * caller holds the handle or a process runs in it, and closing the caller's
+ * environment closes it. Returns WARD_ERR_PERMISSION when the config asks
+ * for more than the caller's environment has or without the
+ * create_environments permission, WARD_ERR_INVALID for a malformed config or
+ * one longer than WARD_MAX_ENVIRONMENT_CONFIG_SIZE, WARD_ERR_LIMIT when the
+ * caller already holds as many handles as its environment allows or the
+ * total memory limit cannot take it.
+ *
+ * Runs in Go (async). Needs the "create_environments" permission.
+ */
+__attribute__((import_module("ward_environment"), import_name("create")))
+int32_t ward_environment_create(int32_t config_ptr, int32_t config_len, int32_t env_ptr);
+
+/*
+ * Stops holding an environment handle. Processes running in the environment
+ * run on. Returns WARD_ERR_NOT_FOUND when the caller does not hold it.
+ *
+ * Runs in Go (async).
+ */
+__attribute__((import_module("ward_environment"), import_name("drop")))
+int32_t ward_environment_drop(int64_t env);
 
 #ifdef __cplusplus
 }

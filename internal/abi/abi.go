@@ -62,6 +62,11 @@ type Permission string
 const (
 	PermNone  Permission = ""
 	PermSpawn Permission = "spawn"
+	// PermCompileModules: compiling modules from bytes (ward_module.load).
+	PermCompileModules Permission = "compile_modules"
+	// PermCreateEnvironments: making narrower environments
+	// (ward_environment.create).
+	PermCreateEnvironments Permission = "create_environments"
 )
 
 // Host function namespaces (Wasm import module names).
@@ -70,6 +75,10 @@ const (
 	NamespaceMessage  = "ward_message"
 	NamespaceRegistry = "ward_registry"
 	NamespaceWASI     = "wasi_snapshot_preview1"
+	// NamespaceModule: modules compiled by guests, and their handles.
+	NamespaceModule = "ward_module"
+	// NamespaceEnvironment: narrower environments made by guests.
+	NamespaceEnvironment = "ward_environment"
 )
 
 // Status codes host functions return to guests (i32). They are part of the
@@ -148,6 +157,10 @@ const MaxSpawnParams = 16
 // MaxNameLen bounds export names and other strings passed by guests.
 // Registry names are further limited to 255 bytes.
 const MaxNameLen = 1024
+
+// MaxEnvironmentConfigSize bounds the encoded configuration
+// ward_environment.create reads.
+const MaxEnvironmentConfigSize = 64 << 10
 
 func p(name string, t ValType) Param { return Param{name, t} }
 
@@ -397,6 +410,77 @@ var Funcs = []Func{
 			"ErrNotFound when its module is not installed, is the current version already, or the current version has no export entry taking no params; " +
 			"ErrInvalid when entry_len exceeds MaxNameLen or state_len MaxMessageSize; ErrPermission when the environment does not allow the new version's imports; " +
 			"ErrLimit when the new instance does not fit the environment's memory (both instances exist for a moment). Ranges outside the caller's memory trap.",
+	},
+	// ward_module and ward_environment: modules and environments made by
+	// guests. Kept together at the end of the table.
+	{
+		Namespace: NamespaceModule, Name: "load",
+		Params:     []Param{p("ptr", I32), p("len", I32), p("handle_ptr", I32)},
+		Results:    []Param{p("status", I32)},
+		Impl:       Go,
+		Permission: PermCompileModules,
+		Doc: "Compiles the len bytes of a Wasm binary at ptr (WAT text is refused) into a module and writes its handle, an i64, at handle_ptr. " +
+			"A handle is an unguessable capability token (never 0): the caller holds it until it calls drop or ends, and may send it " +
+			"in a message to another process, which calls take to hold it too. The module's code is freed when no process holds it " +
+			"and no process runs it. While held, the code is charged to the holder's environment's total memory limit. " +
+			"Returns ErrLimit when len exceeds the environment's module size limit, the caller already holds as many handles as its " +
+			"environment allows, or the environment's total memory limit cannot take the code; ErrInvalid when the bytes are not a valid module; ErrPermission without the " +
+			"compile_modules permission; ErrClosed when the runtime is closing. The caller waits for the compile without holding a run slot. " +
+			"Pointers outside the caller's memory trap the caller.",
+	},
+	{
+		Namespace: NamespaceModule, Name: "spawn",
+		Params: []Param{
+			p("handle", I64), p("entry_ptr", I32), p("entry_len", I32),
+			p("params_ptr", I32), p("params_count", I32), p("env", I64), p("id_ptr", I32),
+		},
+		Results:    []Param{p("status", I32)},
+		Impl:       Go,
+		Permission: PermSpawn,
+		Doc: "Spawns a process running the export entry of the module the caller holds as handle, with params encoded as for " +
+			"ward_process.spawn, in the environment the caller holds as env (from ward_environment.create), or in the caller's own " +
+			"when env is 0. On OK the new id is written as an i64 at id_ptr. Returns ErrNotFound when the caller holds no such " +
+			"handle or environment or entry does not exist, ErrPermission when the module imports a namespace the environment does not " +
+			"allow, and otherwise the statuses of ward_process.spawn.",
+	},
+	{
+		Namespace: NamespaceModule, Name: "drop",
+		Params:  []Param{p("handle", I64)},
+		Results: []Param{p("status", I32)},
+		Impl:    Go,
+		Doc: "Stops holding a module handle; its charge goes back to the caller's environment. Processes already spawned from it " +
+			"run on. Returns ErrNotFound when the caller does not hold it.",
+	},
+	{
+		Namespace: NamespaceModule, Name: "take",
+		Params:  []Param{p("handle", I64)},
+		Results: []Param{p("status", I32)},
+		Impl:    Go,
+		Doc: "Holds the module handle another process passed (its token, received in a message), as if the caller had loaded it; " +
+			"holding one already does nothing. Returns ErrNotFound when no process holds that handle any more or it is not a module's, " +
+			"ErrLimit as load does for the handle and total memory limits.",
+	},
+	{
+		Namespace: NamespaceEnvironment, Name: "create",
+		Params:     []Param{p("config_ptr", I32), p("config_len", I32), p("env_ptr", I32)},
+		Results:    []Param{p("status", I32)},
+		Impl:       Go,
+		Permission: PermCreateEnvironments,
+		Doc: "Creates a child of the caller's environment, narrowed by the CBOR map of config_len bytes at config_ptr " +
+			"(docs/limits.md lists its keys; absent keys inherit, and config_len 0 inherits everything), and writes its handle, an i64, at env_ptr, for ward_module.spawn. " +
+			"The handle is the caller's alone: it cannot be taken by another process. The environment lives while the caller holds " +
+			"the handle or a process runs in it, and closing the caller's environment closes it. " +
+			"Returns ErrPermission when the config asks for more than the caller's environment has or without the " +
+			"create_environments permission, ErrInvalid for a malformed config or one longer than MaxEnvironmentConfigSize, " +
+			"ErrLimit when the caller already holds as many handles as its environment allows or the total memory limit cannot take it.",
+	},
+	{
+		Namespace: NamespaceEnvironment, Name: "drop",
+		Params:  []Param{p("env", I64)},
+		Results: []Param{p("status", I32)},
+		Impl:    Go,
+		Doc: "Stops holding an environment handle. Processes running in the environment run on. Returns ErrNotFound when the caller " +
+			"does not hold it.",
 	},
 }
 
