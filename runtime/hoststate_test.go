@@ -435,3 +435,29 @@ func (w lockedWriter) Write(b []byte) (int, error) {
 	defer w.mu.Unlock()
 	return w.w.Write(b)
 }
+
+type benchState struct{ calls int }
+
+func (*benchState) Close(context.Context) {}
+
+// BenchmarkHostCallStatePermission: BenchmarkHostCall's call with the
+// module's per-process state and a permission check, what a real module
+// (a socket's read) pays on top.
+func BenchmarkHostCallStatePermission(b *testing.B) {
+	benchHostCalls(b, hostapi.Module{
+		Namespace:     "bench",
+		DefaultConfig: grants{"ping"},
+		NewState: func(context.Context, hostapi.Process) (hostapi.State, error) {
+			return &benchState{}, nil
+		},
+		Funcs: []hostapi.Func{{
+			Name: "ping", Params: []hostapi.ValType{hostapi.I32}, Results: []hostapi.ValType{hostapi.I32},
+			Permission: "ping", Refused: []int64{-1},
+			Handler: func(ctx context.Context, c *hostapi.Call) error {
+				c.State().(*benchState).calls++
+				c.Return(c.Arg(0))
+				return nil
+			},
+		}},
+	})
+}
