@@ -8,6 +8,28 @@
 // guest's memory through bounds-checked accessors; a bad pointer becomes a
 // trap of that guest only.
 //
+// A module that gives guests resources (sockets, databases) has four more
+// things to lean on:
+//
+//   - Per-process state: Module.NewState makes it at a process's first
+//     call into the module, handlers reach it with Call.State, and its
+//     Close runs exactly once when the process ends, however it ends
+//     (returned, trapped, killed, out of fuel, its environment or runtime
+//     closed), before the process's Wait returns. A process that never
+//     calls the module costs it nothing.
+//   - Handles: a Handles table in the state names the process's resources
+//     by small numbers, bounded in count; another process's numbers find
+//     nothing of its.
+//   - Permissions: a Func with a Permission runs only where the calling
+//     process's environment grants it; elsewhere the guest gets the
+//     function's Refused results, or traps.
+//   - Configuration: an environment.HostConfig the module defines, kept
+//     in environment.Config.Host under the module's namespace and narrowed
+//     by child environments like every other limit (a child asking for
+//     more fails with environment.ErrWiden). Module.DefaultConfig is the
+//     root's unless the embedder sets one, and should grant nothing.
+//     Handlers read the caller's with Call.Config.
+//
 // Register modules with runtime.WithHostModule; environments allow them by
 // namespace like ward's own.
 package hostapi
@@ -42,12 +64,13 @@ type Module struct {
 	// NewState, if set, makes the module's state for one process: its
 	// handle table, say. The runtime calls it at the process's first call
 	// of one of the module's functions (a process that never calls the
-	// module costs nothing), on the process's goroutine, with the
-	// handler's ctx; handlers reach the state with Call.State. An error
-	// traps the calling guest, as a handler's would, and no state is
-	// kept. When the process ends, however it ends, the runtime calls the
-	// state's Close once (see State).
-	NewState func(ctx context.Context, p Process) (State, error)
+	// module costs nothing), on the process's goroutine, with that call's
+	// ctx and Call, whose Config and Process it may use (its State is
+	// still nil); handlers reach the state with Call.State. An error traps
+	// the calling guest, as a handler's would, and no state is kept. When
+	// the process ends, however it ends, the runtime calls the state's
+	// Close once (see State).
+	NewState func(ctx context.Context, c *Call) (State, error)
 
 	// DefaultConfig is the module's configuration in a root environment
 	// that has none for it (environment.Config.Host): it should grant

@@ -17,7 +17,7 @@ type extHandler struct {
 	nresults int
 	handler  hostapi.Handler
 	mod      int // the module's index in the runtime's options.hostModules
-	newState func(context.Context, hostapi.Process) (hostapi.State, error)
+	newState func(context.Context, *hostapi.Call) (hostapi.State, error)
 	perm     string  // Func.Permission
 	refused  []int64 // Func.Refused
 }
@@ -54,34 +54,14 @@ func hostFuncs(mods []hostapi.Module) ([]wasm.HostFunc, []extHandler, error) {
 // guest waits. A panic or an error traps the guest; a kill cancels ctx.
 func (p *Process) serveExternal(wp *wasm.Proc, h extHandler) bool {
 	_, args := wp.HostCall()
-	cfg := p.env.hostCfgs[h.mod]
 	call := hostapi.NewCall(args, wp.Memory(), procView{p})
+	var refused bool
 	var err error
-	refused := false
-	p.unslotted(func() { // a handler may block on I/O
-		defer func() {
-			if v := recover(); v != nil {
-				err = fmt.Errorf("handler panicked: %v", v)
-			}
-		}()
-		if h.perm != "" && (cfg == nil || !cfg.Permits(h.perm)) {
-			refused = true
-			return
-		}
-		pc := p.procContext()
-		var st hostapi.State
-		if h.newState != nil {
-			if st, err = pc.state(p, h); err != nil {
-				return
-			}
-		}
-		call.SetState(st, cfg)
-		err = h.handler(pc, call)
-	})
+	p.unslotted(func() { refused, err = p.callHandler(h, call) }) // a handler may block on I/O
 	if p.killed.Load() {
 		return false
 	}
-	if refused && err == nil {
+	if refused {
 		if h.refused == nil {
 			wp.Trap(fmt.Sprintf("permission denied: %s needs %s", h.name, h.perm))
 		} else {
@@ -97,6 +77,31 @@ func (p *Process) serveExternal(wp *wasm.Proc, h extHandler) bool {
 	copy(res[:], call.Results())
 	wp.Return(res[:h.nresults]...)
 	return true
+}
+
+// callHandler checks h's permission, makes the module's state on the
+// process's first call, and runs the handler. A panic in any of them (they
+// are the module's code) is an error, which traps the guest.
+func (p *Process) callHandler(h extHandler, call *hostapi.Call) (refused bool, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("handler panicked: %v", v)
+		}
+	}()
+	cfg := p.env.hostCfgs[h.mod]
+	if h.perm != "" && (cfg == nil || !cfg.Permits(h.perm)) {
+		return true, nil
+	}
+	pc := p.procContext()
+	call.SetState(nil, cfg)
+	if h.newState != nil {
+		st, err := pc.state(p, h, call)
+		if err != nil {
+			return false, err
+		}
+		call.SetState(st, cfg)
+	}
+	return false, h.handler(pc, call)
 }
 
 // hostContext returns a context that carries the values of the context

@@ -89,7 +89,8 @@ func resModule(l *resLog) hostapi.Module {
 	return hostapi.Module{
 		Namespace:     "res",
 		DefaultConfig: grants{},
-		NewState: func(ctx context.Context, p hostapi.Process) (hostapi.State, error) {
+		NewState: func(ctx context.Context, c *hostapi.Call) (hostapi.State, error) {
+			p := c.Process()
 			l.mu.Lock()
 			defer l.mu.Unlock()
 			if l.stateErr != nil {
@@ -447,7 +448,7 @@ func BenchmarkHostCallStatePermission(b *testing.B) {
 	benchHostCalls(b, hostapi.Module{
 		Namespace:     "bench",
 		DefaultConfig: grants{"ping"},
-		NewState: func(context.Context, hostapi.Process) (hostapi.State, error) {
+		NewState: func(context.Context, *hostapi.Call) (hostapi.State, error) {
 			return &benchState{}, nil
 		},
 		Funcs: []hostapi.Func{{
