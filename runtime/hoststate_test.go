@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -47,6 +48,7 @@ type resLog struct {
 	blocked  chan uint64 // a process is in wait
 	panicky  bool        // Close panics
 	stateErr error       // NewState fails
+	pipes    bool        // open opens a pipe too, which Close closes
 }
 
 func newResLog() *resLog {
@@ -66,6 +68,7 @@ type resState struct {
 	l       *resLog
 	pid     uint64
 	handles *hostapi.Handles[int64]
+	files   []*os.File
 }
 
 func (s *resState) Close(context.Context) {
@@ -74,6 +77,9 @@ func (s *resState) Close(context.Context) {
 	panicky := s.l.panicky
 	s.l.mu.Unlock()
 	s.handles.Close(nil)
+	for _, f := range s.files {
+		f.Close()
+	}
 	if panicky {
 		panic("state close bug")
 	}
@@ -112,7 +118,15 @@ func resModule(l *resLog) hostapi.Module {
 				}
 				l.mu.Lock()
 				l.most = max(l.most, s.handles.Len())
+				pipes := l.pipes
 				l.mu.Unlock()
+				if pipes && err == nil {
+					r, w, err := os.Pipe()
+					if err != nil {
+						return err
+					}
+					s.files = append(s.files, r, w)
+				}
 				c.Return(int64(h))
 				return err
 			}},
@@ -268,6 +282,32 @@ func TestHostStateIsClosedOnEveryEnd(t *testing.T) {
 				t.Fatalf("%d states made, %d closed, want 1 and 1", made, closed)
 			}
 		})
+	}
+}
+
+// What a process opened through a module is closed by the time its Wait
+// returns, on each kind of end: no file descriptor is left.
+func TestHostStateLeavesNoFileDescriptor(t *testing.T) {
+	l := newResLog()
+	l.pipes = true
+	r, m := resRuntime(t, l)
+	ctx := testCtx(t)
+	spawn(t, r.Environment(), m, "nothing").Wait(ctx) // the runtime's own descriptors, made once
+	before := openFDs(t)
+
+	for _, entry := range []string{"three", "trap", "block"} {
+		p := spawn(t, r.Environment(), m, entry)
+		if entry == "block" {
+			<-l.blocked
+			if n := openFDs(t); n != before+2 {
+				t.Fatalf("a process holding a pipe: %d descriptors, want %d", n, before+2)
+			}
+			p.Kill()
+		}
+		p.Wait(ctx)
+		if n := openFDs(t); n != before {
+			t.Fatalf("after %s ended: %d descriptors open, want %d", entry, n, before)
+		}
 	}
 }
 
