@@ -23,9 +23,10 @@ import (
 var ErrUnknownGrant = errors.New("ward: the node grants no environment of that name")
 
 // ErrNotPortable: a remote spawn's Config names host resources of the
-// caller's machine (WASI directories, output writers), which mean
-// nothing on another node; the target's grant decides those.
-var ErrNotPortable = errors.New("ward: WASI directories and writers cannot cross nodes; the target's grant sets them")
+// caller's machine (WASI directories, output writers, host modules'
+// configurations), which mean nothing on another node; the target's grant
+// decides those.
+var ErrNotPortable = errors.New("ward: WASI directories and writers, and host modules' configurations, cannot cross nodes; the target's grant sets them")
 
 // SpawnOptions say where on the target node a remote spawn runs and who
 // may reach the process from the caller's node.
@@ -121,17 +122,22 @@ func fromWire(ws []wireValue) ([]runtime.Value, error) {
 // the caller's), and an error for WASI.Dirs (host paths of the caller's
 // machine, which grant nothing on another).
 func portable(c environment.Config) (environment.Config, error) {
-	if c.WASI.Dirs != nil || c.WASI.Stdout != nil || c.WASI.Stderr != nil {
+	// Host: a module's configuration is a Go value of this node's module,
+	// which cbor cannot rebuild on another; dropping it instead would
+	// inherit the grant's, wider than asked.
+	if c.WASI.Dirs != nil || c.WASI.Stdout != nil || c.WASI.Stderr != nil || c.Host != nil {
 		return c, ErrNotPortable
 	}
 	return c, nil
 }
 
-// withoutHost returns c without the host resources in its WASI part, for
-// comparing the limits of configs of different machines (the writers are
-// there only because an effective Config must have them).
+// withoutHost returns c without the host resources in its WASI part and
+// its host modules' configurations, for comparing the limits of configs of
+// different machines (the writers are there only because an effective
+// Config must have them).
 func withoutHost(c environment.Config) environment.Config {
 	c.WASI = environment.WASI{Stdout: io.Discard, Stderr: io.Discard}
+	c.Host = nil
 	return c
 }
 
@@ -387,6 +393,7 @@ func (n *Node) Spawn(ctx context.Context, node uint16, hash string, entry string
 		}
 		own := opts.Owner.Config()
 		own.WASI = environment.WASI{} // host resources, which do not cross
+		own.Host = nil
 		req.OwnerConfig = &own
 		req.Owner = envChain(opts.Owner)
 	}

@@ -172,6 +172,14 @@ type Config struct {
 
 	// WASI configures wasi_snapshot_preview1 for processes that import it.
 	WASI WASI
+
+	// Host holds host modules' configurations (package hostapi), keyed
+	// by the module's namespace: what each lets processes here do. A nil
+	// map or entry inherits the parent's; a root without one takes the
+	// module's default, which grants nothing unless the module says
+	// otherwise (the runtime fills it in). A child's entry is narrowed by
+	// the parent's HostConfig.Narrow, so it can only ask for less.
+	Host map[string]HostConfig
 }
 
 // Permissions are the things a process may do beyond calling allowed host

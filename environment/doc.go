@@ -48,5 +48,13 @@
 // one: for untrusted guests, choose MaxProcesses and MaxMemory (and the
 // smaller bounds) so that the sum fits the machine.
 //
+// # Host modules
+//
+// [Config.Host] holds host modules' configurations (package hostapi),
+// keyed by namespace. Each is a [HostConfig] the module defines; Narrow
+// narrows a child's entry with the parent's entry's own Narrow, so a
+// module's settings (allow-lists, permissions) can only shrink down the
+// tree, like the fields above.
+//
 // This package only describes environments; the runtime enforces them.
 package environment

@@ -26,6 +26,10 @@ import (
 // a silent cut back to the parent's, because a child that asked for more
 // than it can have is a mistake worth hearing about.
 //
+// Each Host entry the child sets is narrowed by the parent's entry for the
+// same namespace (HostConfig.Narrow), whose errors are listed like the
+// others; an entry for a namespace the parent has none for is a widening.
+//
 // WASI.Args and WASI.Env grant no authority, so a child that sets them
 // simply replaces the parent's; nil WASI.Stdout and WASI.Stderr inherit the
 // parent's writers (set io.Discard to silence a child).
@@ -87,7 +91,12 @@ func (parent Config) Narrow(child Config) (Config, error) {
 	if err := out.validate(""); err != nil {
 		return Config{}, err
 	}
+	var hp problems
+	out.Host = narrowHost(&hp, parent.Host, child.Host)
 	if err := parent.widenings(out); err != nil {
+		hp = append(problems{err}, hp...)
+	}
+	if err := hp.err(); err != nil {
 		return Config{}, err
 	}
 	return out, nil

@@ -48,6 +48,7 @@ func Root(c Config) (Config, error) {
 		}
 	}
 	out.Permissions = out.Permissions.rootDefaults()
+	out.Host = rootHost(out.Host)
 	out.WASI.Stdout = writerOr(out.WASI.Stdout, io.Discard)
 	out.WASI.Stderr = writerOr(out.WASI.Stderr, io.Discard)
 
@@ -164,6 +165,7 @@ func (c Config) clone() Config {
 	c.WASI.Args = slices.Clone(c.WASI.Args)
 	c.WASI.Env = maps.Clone(c.WASI.Env)
 	c.WASI.Dirs = slices.Clone(c.WASI.Dirs)
+	c.Host = maps.Clone(c.Host)
 	return c
 }
 

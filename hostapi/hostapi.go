@@ -8,6 +8,28 @@
 // guest's memory through bounds-checked accessors; a bad pointer becomes a
 // trap of that guest only.
 //
+// A module that gives guests resources (sockets, databases) has four more
+// things to lean on:
+//
+//   - Per-process state: Module.NewState makes it at a process's first
+//     call into the module, handlers reach it with Call.State, and its
+//     Close runs exactly once when the process ends, however it ends
+//     (returned, trapped, killed, out of fuel, its environment or runtime
+//     closed), before the process's Wait returns. A process that never
+//     calls the module costs it nothing.
+//   - Handles: a Handles table in the state names the process's resources
+//     by small numbers, bounded in count; another process's numbers find
+//     nothing of its.
+//   - Permissions: a Func with a Permission runs only where the calling
+//     process's environment grants it; elsewhere the guest gets the
+//     function's Refused results, or traps.
+//   - Configuration: an environment.HostConfig the module defines, kept
+//     in environment.Config.Host under the module's namespace and narrowed
+//     by child environments like every other limit (a child asking for
+//     more fails with environment.ErrWiden). Module.DefaultConfig is the
+//     root's unless the embedder sets one, and should grant nothing.
+//     Handlers read the caller's with Call.Config.
+//
 // Register modules with runtime.WithHostModule; environments allow them by
 // namespace like ward's own.
 package hostapi
@@ -18,6 +40,7 @@ import (
 	"fmt"
 	"regexp"
 
+	"github.com/wardrt/ward/environment"
 	"github.com/wardrt/ward/internal/abi"
 	"github.com/wardrt/ward/internal/errs"
 )
@@ -38,6 +61,37 @@ type Module struct {
 	Namespace string
 	Doc       string
 	Funcs     []Func
+
+	// NewState, if set, makes the module's state for one process: its
+	// handle table, say. The runtime calls it at the process's first call
+	// of one of the module's functions (a process that never calls the
+	// module costs nothing), on the process's goroutine, with that call's
+	// ctx and Call, whose Config and Process it may use (its State is
+	// still nil); handlers reach the state with Call.State. An error traps
+	// the calling guest, as a handler's would, and no state is kept. When
+	// the process ends, however it ends, the runtime calls the state's
+	// Close once (see State).
+	NewState func(ctx context.Context, c *Call) (State, error)
+
+	// DefaultConfig is the module's configuration in a root environment
+	// that has none for it (environment.Config.Host): it should grant
+	// nothing, so that only what the embedder configures is allowed. nil
+	// means the module has none: functions needing a permission are then
+	// refused unless the root's Config.Host grants it.
+	DefaultConfig environment.HostConfig
+}
+
+// State is a module's state for one process (Module.NewState).
+type State interface {
+	// Close releases what the process holds in the module (closes its
+	// sockets, rolls back its transactions). The runtime calls it exactly
+	// once, after the process's last call and before its Wait returns,
+	// whether it returned, trapped, was killed or ran out of fuel, or its
+	// environment or runtime was closed; on a goroutine that holds no run
+	// slot, so it may block, though Environment.Close and Runtime.Close
+	// wait for it. ctx carries the values of the context the process was
+	// spawned with and never ends. A panic is logged and goes no further.
+	Close(ctx context.Context)
 }
 
 // Func is one host function.
@@ -47,6 +101,20 @@ type Func struct {
 	Results []ValType // at most 4
 	Doc     string
 	Handler Handler
+
+	// Permission, if not empty, is what the calling process's
+	// environment must grant for the call to go ahead: the module's
+	// configuration there (Call.Config) must Permit it. If it does not,
+	// the handler is not called, and the guest gets Refused as the
+	// results, or, without Refused, traps with "permission denied:
+	// <namespace>.<name> needs <permission>". A function whose guests
+	// check a status should set Refused (StatusPermission, say): a guest
+	// can then tell a refusal from a failure and carry on.
+	Permission string
+
+	// Refused are the results a call refused for want of Permission
+	// returns, one per result; nil traps instead.
+	Refused []int64
 }
 
 // Handler serves one call. It returns the function's results through
@@ -86,6 +154,10 @@ func (m Module) Validate() error {
 			return fmt.Errorf("%w: %s.%s has more than %d params or %d results", ErrInvalidModule, m.Namespace, f.Name, MaxParams, MaxResults)
 		case f.Handler == nil:
 			return fmt.Errorf("%w: %s.%s has no handler", ErrInvalidModule, m.Namespace, f.Name)
+		case f.Refused != nil && len(f.Refused) != len(f.Results):
+			return fmt.Errorf("%w: %s.%s has %d Refused values for %d results", ErrInvalidModule, m.Namespace, f.Name, len(f.Refused), len(f.Results))
+		case f.Refused != nil && f.Permission == "":
+			return fmt.Errorf("%w: %s.%s has Refused values but needs no Permission", ErrInvalidModule, m.Namespace, f.Name)
 		}
 		for _, t := range append(append([]ValType(nil), f.Params...), f.Results...) {
 			if t != I32 && t != I64 {
@@ -116,6 +188,8 @@ type Call struct {
 	nres    int
 	mem     []byte
 	proc    Process
+	state   State
+	cfg     environment.HostConfig
 }
 
 // NewCall is for the runtime (and for tests of handlers): a call with
@@ -134,6 +208,23 @@ func (c *Call) NumArgs() int { return len(c.args) }
 
 // Process returns the calling process.
 func (c *Call) Process() Process { return c.proc }
+
+// State returns the module's state for the calling process, made by
+// Module.NewState; nil for a module without one. Only the process's own
+// handlers, one at a time, and then its Close, ever see it, so it needs no
+// lock of its own.
+func (c *Call) State() State { return c.state }
+
+// Config returns the module's configuration in the calling process's
+// environment (environment.Config.Host, or the module's DefaultConfig),
+// nil if it has none.
+func (c *Call) Config() environment.HostConfig { return c.cfg }
+
+// SetState sets what State and Config return: for the runtime, and for
+// tests of handlers.
+func (c *Call) SetState(s State, cfg environment.HostConfig) {
+	c.state, c.cfg = s, cfg
+}
 
 // Return sets the function's results.
 func (c *Call) Return(vals ...int64) {

@@ -83,6 +83,8 @@ type Environment struct {
 
 	outMu   sync.Mutex
 	outputs map[outKey]*outStream // WASI stdout and stderr, made on first use
+
+	hostCfgs []environment.HostConfig // cfg.Host by host module index (hoststate.go)
 }
 
 type outKey int
@@ -94,6 +96,7 @@ const (
 
 func newEnvironment(rt *Runtime, parent *Environment, cfg environment.Config) *Environment {
 	e := &Environment{rt: rt, id: rt.nextEnvID.Add(1), parent: parent, cfg: cfg, life: &envLife{}}
+	e.hostCfgs = hostConfigs(rt, cfg)
 	e.reg = registry.New(registry.WithBudget(nameBudget{e}))
 	var parentMem *wasm.Budget
 	if parent != nil {

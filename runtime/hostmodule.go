@@ -16,6 +16,10 @@ type extHandler struct {
 	name     string // "namespace.name", for traps
 	nresults int
 	handler  hostapi.Handler
+	mod      int // the module's index in the runtime's options.hostModules
+	newState func(context.Context, *hostapi.Call) (hostapi.State, error)
+	perm     string  // Func.Permission
+	refused  []int64 // Func.Refused
 }
 
 // hostFuncs validates host modules and lays out their functions for the
@@ -27,7 +31,7 @@ func hostFuncs(mods []hostapi.Module) ([]wasm.HostFunc, []extHandler, error) {
 	}
 	var funcs []wasm.HostFunc
 	var handlers []extHandler
-	for _, m := range mods {
+	for i, m := range mods {
 		if err := m.Validate(); err != nil {
 			return nil, nil, errs.Wrap(err, "host module")
 		}
@@ -37,7 +41,10 @@ func hostFuncs(mods []hostapi.Module) ([]wasm.HostFunc, []extHandler, error) {
 		reserved[m.Namespace] = true
 		for _, f := range m.Funcs {
 			funcs = append(funcs, wasm.HostFunc{Namespace: m.Namespace, Name: f.Name, Params: f.Params, Results: f.Results})
-			handlers = append(handlers, extHandler{name: m.Namespace + "." + f.Name, nresults: len(f.Results), handler: f.Handler})
+			handlers = append(handlers, extHandler{
+				name: m.Namespace + "." + f.Name, nresults: len(f.Results), handler: f.Handler,
+				mod: i, newState: m.NewState, perm: f.Permission, refused: f.Refused,
+			})
 		}
 	}
 	return funcs, handlers, nil
@@ -48,17 +55,19 @@ func hostFuncs(mods []hostapi.Module) ([]wasm.HostFunc, []extHandler, error) {
 func (p *Process) serveExternal(wp *wasm.Proc, h extHandler) bool {
 	_, args := wp.HostCall()
 	call := hostapi.NewCall(args, wp.Memory(), procView{p})
+	var refused bool
 	var err error
-	p.unslotted(func() { // a handler may block on I/O
-		defer func() {
-			if v := recover(); v != nil {
-				err = fmt.Errorf("handler panicked: %v", v)
-			}
-		}()
-		err = h.handler(p.hostContext(), call)
-	})
+	p.unslotted(func() { refused, err = p.callHandler(h, call) }) // a handler may block on I/O
 	if p.killed.Load() {
 		return false
+	}
+	if refused {
+		if h.refused == nil {
+			wp.Trap(fmt.Sprintf("permission denied: %s needs %s", h.name, h.perm))
+		} else {
+			wp.Return(h.refused...)
+		}
+		return true
 	}
 	if err != nil {
 		wp.Trap(h.name + ": " + strings.TrimPrefix(err.Error(), errs.Prefix))
@@ -70,10 +79,39 @@ func (p *Process) serveExternal(wp *wasm.Proc, h extHandler) bool {
 	return true
 }
 
+// callHandler checks h's permission, makes the module's state on the
+// process's first call, and runs the handler. A panic in any of them (they
+// are the module's code) is an error, which traps the guest.
+func (p *Process) callHandler(h extHandler, call *hostapi.Call) (refused bool, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("handler panicked: %v", v)
+		}
+	}()
+	cfg := p.env.hostCfgs[h.mod]
+	if h.perm != "" && (cfg == nil || !cfg.Permits(h.perm)) {
+		return true, nil
+	}
+	pc := p.procContext()
+	call.SetState(nil, cfg)
+	if h.newState != nil {
+		st, err := pc.state(p, h, call)
+		if err != nil {
+			return false, err
+		}
+		call.SetState(st, cfg)
+	}
+	return false, h.handler(pc, call)
+}
+
 // hostContext returns a context that carries the values of the context
 // the process was spawned with and ends when the process is ending. It is
 // made on first use: most processes never call a host module.
-func (p *Process) hostContext() context.Context {
+func (p *Process) hostContext() context.Context { return p.procContext() }
+
+// procContext is hostContext as the process's own type, which holds its
+// host modules' states.
+func (p *Process) procContext() *processContext {
 	p.ctxMu.Lock()
 	defer p.ctxMu.Unlock()
 	pc, ok := p.ctx.(*processContext)
@@ -104,12 +142,16 @@ type processContext struct {
 	context.Context // context.WithCancel(base)
 	base            context.Context
 	cancel          context.CancelFunc
+	// states are the host modules' states for the process, in the order
+	// made (hoststate.go). Only the process's goroutine touches them: host
+	// module calls are never served by a borrower (handoff.go).
+	states []moduleState
 }
 
 func newProcessContext(spawnCtx context.Context) *processContext {
 	base := valuesOf(spawnCtx)
 	ctx, cancel := context.WithCancel(base)
-	return &processContext{ctx, base, cancel}
+	return &processContext{Context: ctx, base: base, cancel: cancel}
 }
 
 // valuesOf keeps ctx's values and drops its deadline and cancellation: a

@@ -215,6 +215,7 @@ func (p *Process) end(reason Reason) {
 		reason, viaLink = t.reason, t.viaLink
 	}
 	p.cancelContext()
+	p.closeHostStates() // before links and monitors hear: a restart finds its port free
 	var names []string
 	if !viaLink && !reason.Normal() && reason != Killed {
 		names = p.names() // for the failure log, before the names go

@@ -205,6 +205,7 @@ func New(opts ...Option) (*Runtime, error) {
 			o.root.Namespaces = append(o.root.Namespaces, m.Namespace)
 		}
 	}
+	o.root.Host = withHostDefaults(o.root.Host, o.hostModules)
 	rootCfg, err := environment.Root(o.root)
 	if err != nil {
 		return nil, errs.Wrap(err, "root environment")
