@@ -27,7 +27,9 @@ type extHandler struct {
 func hostFuncs(mods []hostapi.Module) ([]wasm.HostFunc, []extHandler, error) {
 	reserved := map[string]bool{abi.NamespaceWASI: true}
 	for _, f := range abi.Funcs {
-		reserved[f.Namespace] = true
+		if f.Impl != abi.Hosted { // ward's own modules, written on hostapi
+			reserved[f.Namespace] = true
+		}
 	}
 	var funcs []wasm.HostFunc
 	var handlers []extHandler
@@ -35,7 +37,7 @@ func hostFuncs(mods []hostapi.Module) ([]wasm.HostFunc, []extHandler, error) {
 		if err := m.Validate(); err != nil {
 			return nil, nil, errs.Wrap(err, "host module")
 		}
-		if reserved[m.Namespace] || strings.HasPrefix(m.Namespace, "ward_") {
+		if reserved[m.Namespace] || strings.HasPrefix(m.Namespace, "ward_") && !m.MatchesTable() {
 			return nil, nil, fmt.Errorf("ward: host module namespace %q is taken or reserved (ward_* and WASI are ward's)", m.Namespace)
 		}
 		reserved[m.Namespace] = true

@@ -33,6 +33,14 @@ const (
 	// on its own stack between polls, so it may block without pinning an OS
 	// thread. About 250 ns a call.
 	Go
+	// Hosted functions are Go functions served by one of ward's host
+	// modules (hostapi/net, hostapi/sqlite, ...) through hostapi, like a
+	// third party's: the runtime links them only when the embedder
+	// registers that module (runtime.WithHostModule), and the module's
+	// functions must be exactly the table's (hostapi.Builtin makes them
+	// from it). Declared here so that the C header, the Go guest SDK and
+	// the reference page come from the one table.
+	Hosted
 )
 
 // Param is one named parameter or result.

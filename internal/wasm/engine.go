@@ -124,8 +124,17 @@ func (e *Engine) link(extra []HostFunc) error {
 	if err := cerr(C.wasmtime_linker_define_wasi(e.linker)); err != nil {
 		return fmt.Errorf("ward: defining WASI: %w", err)
 	}
-	funcs := append([]abi.Func(nil), abi.Funcs...)
-	for _, h := range extra {
+	// Ids are positions in abi.Funcs, then len(abi.Funcs)+k for the k-th
+	// extra function. Hosted functions come, when registered, as extras.
+	var funcs []abi.Func
+	var ids []int
+	for i, f := range abi.Funcs {
+		if f.Impl != abi.Hosted {
+			funcs = append(funcs, f)
+			ids = append(ids, i)
+		}
+	}
+	for k, h := range extra {
 		f := abi.Func{Namespace: h.Namespace, Name: h.Name, Impl: abi.Go}
 		for _, t := range h.Params {
 			f.Params = append(f.Params, abi.Param{Type: t})
@@ -134,10 +143,7 @@ func (e *Engine) link(extra []HostFunc) error {
 			f.Results = append(f.Results, abi.Param{Type: t})
 		}
 		funcs = append(funcs, f)
-	}
-	ids := make([]int, len(funcs))
-	for i := range funcs {
-		ids[i] = i
+		ids = append(ids, len(abi.Funcs)+k)
 	}
 	for i, w := range WASIShadows {
 		f := abi.Func{Namespace: WASIModule, Name: w.Name, Impl: abi.Go}

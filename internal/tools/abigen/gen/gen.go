@@ -63,7 +63,7 @@ func checkFuncs(funcs []abi.Func) error {
 			// signature, so the header could not declare this import.
 			return fmt.Errorf("%s.%s has %d results; the C header can declare at most one", f.Namespace, f.Name, len(f.Results))
 		}
-		if f.Impl != abi.C && f.Impl != abi.Go {
+		if f.Impl != abi.C && f.Impl != abi.Go && f.Impl != abi.Hosted {
 			return fmt.Errorf("%s.%s: unknown Impl %d", f.Namespace, f.Name, f.Impl)
 		}
 	}
@@ -172,8 +172,11 @@ func CConst(group string, k Const) string {
 
 // implText says where a function runs, briefly.
 func implText(i abi.Impl) string {
-	if i == abi.C {
+	switch i {
+	case abi.C:
 		return "C (hot path)"
+	case abi.Hosted:
+		return "Go (async), by its host module when the embedder registers it"
 	}
 	return "Go (async)"
 }
