@@ -59,10 +59,13 @@ func TestRepositoryStandsAlone(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if d.IsDir() {
-			if d.Name() == ".git" {
+		if d.Name() == ".git" { // a directory, or in a worktree a file naming one
+			if d.IsDir() {
 				return filepath.SkipDir
 			}
+			return nil
+		}
+		if d.IsDir() {
 			return nil
 		}
 		if info, err := d.Info(); err != nil || info.Size() > 1<<20 {
