@@ -259,3 +259,25 @@ func TestNothingExportedWithoutProvider(t *testing.T) {
 		t.Errorf("exported without a provider: %v", keys(got))
 	}
 }
+
+// TestHandlesArePerProcess: handles name the caller's own instruments and
+// label sets; a process that made none finds nothing with another's
+// numbers, and a process's handles go when it ends.
+func TestHandlesArePerProcess(t *testing.T) {
+	ctx := testCtx(t)
+	rt, reader := newRuntime(t, enabled, metrics.Options{})
+	runScript(t, ctx, rt.Environment(), []op{
+		{fn: "create", kind: metrics.Counter, text: "mine", slot: 1},
+		{fn: "labels", text: "a=b", slot: 2},
+		{fn: "record", inst: 1, lslot: 2, value: 1},
+	})
+	// The same numbers, 1 and 1, from a process that holds nothing.
+	runScript(t, ctx, rt.Environment(), []op{
+		{fn: "create", kind: metrics.Gauge, text: "other", slot: 9}, // holds gauge 1 now
+		{fn: "record", inst: 9, lslot: -1, value: 5, want: abi.ErrNotFound},
+	})
+	p := points(t, collect(t, ctx, reader)["guest.mine"])
+	if len(p) != 1 || p["a=b"] != 1 {
+		t.Errorf("guest.mine: %v", p)
+	}
+}
