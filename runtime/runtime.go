@@ -101,6 +101,8 @@ type options struct {
 	root          environment.Config
 	hostModules   []hostapi.Module
 	events        func(Event)
+	// hostCallObserver, if set, times host modules' calls (hostobserve.go).
+	hostCallObserver func(function string, d time.Duration)
 }
 
 // Option configures a Runtime.

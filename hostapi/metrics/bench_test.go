@@ -28,12 +28,13 @@ const benchWAT = `(module
 
 // BenchmarkGuestCounterAdd is the cost of one guest counter add (record),
 // exported to an OpenTelemetry SDK MeterProvider, with and without a label
-// set; BenchmarkGoCounterAdd is the same add made from Go, for scale.
+// set, and with each call timed (HostCallDuration); BenchmarkGoCounterAdd is the same add made from Go, for scale.
 func BenchmarkGuestCounterAdd(b *testing.B) {
 	for _, c := range []struct {
 		name   string
 		labels int32
-	}{{"no_labels", 0}, {"labels", 1}} {
+		timed  bool
+	}{{"no_labels", 0, false}, {"labels", 1, false}, {"labels_timed", 1, true}} {
 		b.Run(c.name, func(b *testing.B) {
 			ctx := b.Context()
 			provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
@@ -41,7 +42,15 @@ func BenchmarkGuestCounterAdd(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			rt, err := runtime.New(withModule(mod), withRootConfig(enabled))
+			opts := []runtime.Option{withModule(mod), withRootConfig(enabled)}
+			if c.timed { // with HostCallDuration: the cost of timing each call
+				timing, err := metrics.HostCallDuration(provider)
+				if err != nil {
+					b.Fatal(err)
+				}
+				opts = append(opts, timing)
+			}
+			rt, err := runtime.New(opts...)
 			if err != nil {
 				b.Fatal(err)
 			}

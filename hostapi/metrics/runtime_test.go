@@ -6,9 +6,11 @@ import (
 	"testing"
 
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/wardrt/ward/environment"
 	"github.com/wardrt/ward/hostapi/metrics"
+	"github.com/wardrt/ward/internal/abi"
 	"github.com/wardrt/ward/mailbox"
 	"github.com/wardrt/ward/runtime"
 )
@@ -109,6 +111,54 @@ func TestRuntimeFigures(t *testing.T) {
 	for name := range collect(t, ctx, reader) {
 		if strings.HasPrefix(name, "ward.") {
 			t.Errorf("%s still exported after Unregister", name)
+		}
+	}
+}
+
+// TestHostCallDuration: with the option, each call of a host module's
+// function is one observation in ward.hostcall.duration, by function.
+func TestHostCallDuration(t *testing.T) {
+	ctx := testCtx(t)
+	reader := sdkmetric.NewManualReader()
+	provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	mod, err := metrics.Module(provider, metrics.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	timing, err := metrics.HostCallDuration(provider)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := newRuntimeWith(t, withModule(mod), withRootConfig(enabled), timing)
+	runScript(t, ctx, rt.Environment(), []op{
+		{fn: "create", kind: metrics.Counter, text: "c", slot: 1},
+		{fn: "labels", text: "a=b", slot: 2},
+		{fn: "record", inst: 1, value: 1},
+		{fn: "record", inst: 1, lslot: 2, value: 1},
+		{fn: "record", inst: 1, value: -1, want: abi.ErrInvalid},
+	})
+	m, ok := collect(t, ctx, reader)[metrics.MetricHostCallDuration]
+	if !ok {
+		t.Fatal("no", metrics.MetricHostCallDuration)
+	}
+	h, ok := m.Data.(metricdata.Histogram[float64])
+	if !ok {
+		t.Fatalf("%T", m.Data)
+	}
+	got := map[string]uint64{}
+	for _, dp := range h.DataPoints {
+		got[attrKey(dp.Attributes.ToSlice())] = dp.Count
+		if dp.Sum <= 0 {
+			t.Errorf("%v: sum %v", dp.Attributes.ToSlice(), dp.Sum)
+		}
+	}
+	want := map[string]uint64{"function=ward_metrics.create": 1, "function=ward_metrics.labels": 1, "function=ward_metrics.record": 3}
+	if len(got) != len(want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: %d calls, want %d", k, got[k], v)
 		}
 	}
 }
