@@ -1,12 +1,14 @@
 // Package metrics exports metrics through the OpenTelemetry metrics API:
 // guests' own counters, gauges and histograms (the ward_metrics host
-// module), and the runtime's figures (Register). Prometheus users plug the
-// OpenTelemetry Prometheus exporter into the MeterProvider they pass.
+// module), the runtime's figures (Register), and how long host modules'
+// calls take (HostCallDuration). Prometheus users plug the OpenTelemetry
+// Prometheus exporter into the MeterProvider they pass.
 //
 // Nothing is exported unless the embedder asks: guests' metrics only when
 // it registers Module with runtime.WithHostModule (and grants the metrics
 // permission in an environment's Config.Host[Namespace]), the runtime's
-// only when it calls Register. This package never touches OpenTelemetry's
+// only when it calls Register, host calls' durations only with the
+// HostCallDuration option. This package never touches OpenTelemetry's
 // global MeterProvider.
 //
 // Guest instruments are exported as "guest.<name>" by the meter

@@ -35,9 +35,9 @@ const (
 // paths pay nothing, and the cost is one Stats call per scrape (it grows
 // with the processes alive). Unregister the returned Registration to stop.
 //
-// Host-call latency is not among them: timing each call would put two
-// clock reads on every host call, the hot paths included, for every
-// embedder, asked or not.
+// Host-call latency is not among them: it is measured per call, so it
+// takes an option at runtime.New (HostCallDuration), and only where the
+// embedder passes it do calls pay for the clock.
 func Register(rt *runtime.Runtime, provider metric.MeterProvider) (metric.Registration, error) {
 	m := provider.Meter(RuntimeScope)
 	var errList []error
