@@ -75,7 +75,9 @@ type Config struct {
 	// with ("" allows any). A child's must start with its parent's.
 	Prefix string
 	// MaxInstruments bounds the instrument handles one process holds;
-	// MaxLabelSets its label sets. A child's may only be smaller.
+	// MaxLabelSets its label sets (0: none). A child's may only be
+	// smaller. A handle lives until its process ends: there is no call to
+	// drop one, since a guest makes its instruments once.
 	MaxInstruments int
 	MaxLabelSets   int
 }

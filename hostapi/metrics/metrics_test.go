@@ -12,6 +12,7 @@ import (
 	"github.com/wardrt/ward/environment"
 	"github.com/wardrt/ward/hostapi/metrics"
 	"github.com/wardrt/ward/internal/abi"
+	"github.com/wardrt/ward/runtime"
 )
 
 var enabled = metrics.Config{Enabled: true, MaxInstruments: 16, MaxLabelSets: 16}
@@ -279,5 +280,32 @@ func TestHandlesArePerProcess(t *testing.T) {
 	p := points(t, collect(t, ctx, reader)["guest.mine"])
 	if len(p) != 1 || p["a=b"] != 1 {
 		t.Errorf("guest.mine: %v", p)
+	}
+}
+
+// TestTrapKeepsWhatWasRecorded: a process that traps after recording
+// loses its handles, not its figures; the next process finds the same
+// instrument by name.
+func TestTrapKeepsWhatWasRecorded(t *testing.T) {
+	ctx := testCtx(t)
+	rt, reader := newRuntime(t, enabled, metrics.Options{})
+	mod, err := rt.LoadModule(ctx, "trapper", []byte(strings.Replace(scriptWAT([]op{
+		{fn: "create", kind: metrics.Counter, text: "t", slot: 1},
+		{fn: "record", inst: 1, value: 4},
+	}), "  ))", "  unreachable))", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reason, err := rt.Environment().Run(ctx, mod, "run")
+	var trap *runtime.TrapError
+	if err != nil || !errors.As(reason, &trap) {
+		t.Fatalf("want a trap: %v, %v", reason, err)
+	}
+	runScript(t, ctx, rt.Environment(), []op{
+		{fn: "create", kind: metrics.Counter, text: "t", slot: 1},
+		{fn: "record", inst: 1, value: 1},
+	})
+	if p := points(t, collect(t, ctx, reader)["guest.t"]); p[""] != 5 {
+		t.Errorf("guest.t: %v, want 5", p)
 	}
 }
