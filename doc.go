@@ -24,6 +24,8 @@
 //   - [github.com/wardrt/ward/registry]: versioned names for processes.
 //   - [github.com/wardrt/ward/supervisor]: OTP-style supervisor trees.
 //   - [github.com/wardrt/ward/hostapi]: the interface of host modules.
+//   - [github.com/wardrt/ward/hostapi/metrics]: guests' metrics and the
+//     runtime's own, exported through OpenTelemetry when the embedder asks.
 //   - [github.com/wardrt/ward/cluster]: several runtimes as nodes of one
 //     cluster over NATS: remote processes, noconnection, remote spawn and
 //     jobs, a global registry; [github.com/wardrt/ward/cluster/embed]
@@ -41,6 +43,8 @@
 // ward_environment (narrower environments made by guests) namespaces and
 // WASI preview 1; process
 // ids name their node, so the same calls reach processes on other nodes.
+// The embedder may add ward's host modules: ward_metrics (guests'
+// counters, gauges and histograms, package hostapi/metrics).
 //
 // ward is built on wasmtime's asynchronous C API through a small cgo shim;
 // docs/why.md says why.

@@ -82,3 +82,9 @@ func wardModuleTake(handle uint64) int32 { panic(notGuest) }
 func wardEnvCreate(configPtr, configLen, envPtr uint32) int32 { panic(notGuest) }
 
 func wardEnvDrop(env uint64) int32 { panic(notGuest) }
+
+func wardMetricsCreate(kind, namePtr, nameLen, handlePtr uint32) int32 { panic(notGuest) }
+
+func wardMetricsLabels(ptr, length, handlePtr uint32) int32 { panic(notGuest) }
+
+func wardMetricsRecord(instrument, labels uint32, value int64) int32 { panic(notGuest) }

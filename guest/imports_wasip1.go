@@ -113,3 +113,12 @@ func wardEnvCreate(configPtr, configLen, envPtr uint32) int32
 
 //go:wasmimport ward_environment drop
 func wardEnvDrop(env uint64) int32
+
+//go:wasmimport ward_metrics create
+func wardMetricsCreate(kind, namePtr, nameLen, handlePtr uint32) int32
+
+//go:wasmimport ward_metrics labels
+func wardMetricsLabels(ptr, length, handlePtr uint32) int32
+
+//go:wasmimport ward_metrics record
+func wardMetricsRecord(instrument, labels uint32, value int64) int32

@@ -123,4 +123,5 @@
 // queued and messages refused by full mailboxes. WithEvents reports each
 // process's start and end, with its environment, module, entry and
 // reason, to a function of the embedder's, on the process's own goroutine.
+// Package hostapi/metrics exports Stats through OpenTelemetry.
 package runtime

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/wardrt/ward/hostapi"
 	"github.com/wardrt/ward/internal/abi"
@@ -59,7 +60,15 @@ func (p *Process) serveExternal(wp *wasm.Proc, h extHandler) bool {
 	call := hostapi.NewCall(args, wp.Memory(), procView{p})
 	var refused bool
 	var err error
-	p.unslotted(func() { refused, err = p.callHandler(h, call) }) // a handler may block on I/O
+	if obs := p.env.rt.opts.hostCallObserver; obs != nil {
+		p.unslotted(func() {
+			start := time.Now()
+			refused, err = p.callHandler(h, call)
+			obs(h.name, time.Since(start))
+		})
+	} else {
+		p.unslotted(func() { refused, err = p.callHandler(h, call) }) // a handler may block on I/O
+	}
 	if p.killed.Load() {
 		return false
 	}

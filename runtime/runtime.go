@@ -101,6 +101,8 @@ type options struct {
 	root          environment.Config
 	hostModules   []hostapi.Module
 	events        func(Event)
+	// hostCallObserver, if set, times host modules' calls (hostobserve.go).
+	hostCallObserver func(function string, d time.Duration)
 }
 
 // Option configures a Runtime.
@@ -296,6 +298,12 @@ type Stats struct {
 	// those from other nodes, which RemoteDropped counts too.
 	MessagesSent uint64
 	MailboxFull  uint64
+
+	// MailboxQueued is the messages waiting in the mailboxes of the
+	// processes alive, signals included; MailboxMax the most waiting in
+	// any one of them: a process falling behind shows here.
+	MailboxQueued int
+	MailboxMax    int
 }
 
 // Stats returns a snapshot of the runtime's resource use and counters. Its
@@ -311,6 +319,9 @@ func (r *Runtime) Stats() Stats {
 		sent, full := p.mb.Counts()
 		s.MessagesSent += sent
 		s.MailboxFull += full
+		n := p.mb.Len()
+		s.MailboxQueued += n
+		s.MailboxMax = max(s.MailboxMax, n)
 	}
 	s.MessagesSent += r.endedSent.Load()
 	s.MailboxFull += r.endedFull.Load()

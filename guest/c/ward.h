@@ -30,6 +30,12 @@ extern "C" {
 #define WARD_NAMESPACE_ENVIRONMENT "ward_environment" /* Narrower environments made by guests. */
 
 /*
+ * Guest counters, gauges and histograms, served by hostapi/metrics when the
+ * embedder registers it.
+ */
+#define WARD_NAMESPACE_METRICS "ward_metrics"
+
+/*
  * Status codes host functions return to guests (i32). They are part of the
  * ABI: guests compare against these numbers.
  */
@@ -145,6 +151,23 @@ extern "C" {
  * ward_environment.create reads.
  */
 #define WARD_MAX_ENVIRONMENT_CONFIG_SIZE 65536
+
+/*
+ * WARD_MAX_METRIC_NAME_LEN bounds the name of a guest's metric instrument.
+ */
+#define WARD_MAX_METRIC_NAME_LEN 128
+
+/*
+ * WARD_MAX_METRIC_LABELS_SIZE bounds the encoded labels of one label set
+ * (ward_metrics.labels).
+ */
+#define WARD_MAX_METRIC_LABELS_SIZE 1024
+
+/*
+ * WARD_MAX_METRIC_LABELS bounds the labels (key=value pairs) of one label
+ * set.
+ */
+#define WARD_MAX_METRIC_LABELS 16
 
 /*
  * Value type codes, as in spawn parameter records.
@@ -577,6 +600,61 @@ int32_t ward_environment_create(int32_t config_ptr, int32_t config_len, int32_t 
  */
 __attribute__((import_module("ward_environment"), import_name("drop")))
 int32_t ward_environment_drop(int64_t env);
+
+/* ---- ward_metrics ---- */
+
+/*
+ * Creates (or finds) the metric instrument named by the name_len bytes at
+ * name_ptr and writes its handle, an i32, at handle_ptr. kind is 0 for a
+ * counter (adds only non-negative values), 1 for an up-down counter, 2 for a
+ * gauge (the last value recorded), 3 for a histogram; values are i64s. The
+ * name is 1 to WARD_MAX_METRIC_NAME_LEN bytes of lowercase letters, digits,
+ * '_' and '.', starting with a letter, and must start with the prefix the
+ * environment's ward_metrics configuration allows; it is exported as
+ * guest.<name>, apart from ward's own metrics. Processes creating the same
+ * name share the instrument. Handles are the caller's own and go when it
+ * ends. Returns WARD_ERR_INVALID for an unknown kind, a malformed name or a
+ * name already created with another kind; WARD_ERR_PERMISSION without the
+ * metrics permission or for a name outside the allowed prefix;
+ * WARD_ERR_LIMIT when the caller holds as many instrument handles as its
+ * environment allows or the runtime has as many instrument names as its
+ * embedder allows. Pointers outside the caller's memory trap.
+ *
+ * Runs in Go (async), by its host module when the embedder registers it. Needs the "metrics" permission.
+ */
+__attribute__((import_module("ward_metrics"), import_name("create")))
+int32_t ward_metrics_create(int32_t kind, int32_t name_ptr, int32_t name_len, int32_t handle_ptr);
+
+/*
+ * Makes a label set from the len bytes at ptr and writes its handle, an i32,
+ * at handle_ptr, for record. The encoding is key=value pairs, each ended by
+ * a newline (the last newline may be left out): keys are 1 to 64 bytes of
+ * letters, digits and '_', not starting with a digit, each at most once;
+ * values are UTF-8 without newlines, possibly empty. At most
+ * WARD_MAX_METRIC_LABELS pairs and WARD_MAX_METRIC_LABELS_SIZE bytes.
+ * Returns WARD_ERR_INVALID for a malformed or oversized encoding (checked
+ * before reading), WARD_ERR_PERMISSION without the metrics permission,
+ * WARD_ERR_LIMIT when the caller holds as many label sets as its environment
+ * allows.
+ *
+ * Runs in Go (async), by its host module when the embedder registers it. Needs the "metrics" permission.
+ */
+__attribute__((import_module("ward_metrics"), import_name("labels")))
+int32_t ward_metrics_labels(int32_t ptr, int32_t len, int32_t handle_ptr);
+
+/*
+ * Records value on the instrument handle with the label set handle labels (0
+ * for none): adds it to a counter or up-down counter, sets a gauge, observes
+ * it in a histogram. Returns WARD_ERR_NOT_FOUND when the caller holds no
+ * such instrument or label set, WARD_ERR_INVALID for a negative value on a
+ * counter, WARD_ERR_LIMIT when the instrument already has as many distinct
+ * label sets as the embedder allows and this one is new (what was recorded
+ * stays).
+ *
+ * Runs in Go (async), by its host module when the embedder registers it.
+ */
+__attribute__((import_module("ward_metrics"), import_name("record")))
+int32_t ward_metrics_record(int32_t instrument, int32_t labels, int64_t value);
 
 #ifdef __cplusplus
 }

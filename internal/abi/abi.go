@@ -490,6 +490,47 @@ var Funcs = []Func{
 		Doc: "Stops holding an environment handle. Processes running in the environment run on. Returns ErrNotFound when the caller " +
 			"does not hold it.",
 	},
+	// ward_metrics: guest metrics, exported through OpenTelemetry by
+	// hostapi/metrics. Kept together at the end of the table.
+	{
+		Namespace: NamespaceMetrics, Name: "create",
+		Params:     []Param{p("kind", I32), p("name_ptr", I32), p("name_len", I32), p("handle_ptr", I32)},
+		Results:    []Param{p("status", I32)},
+		Impl:       Hosted,
+		Permission: PermMetrics,
+		Doc: "Creates (or finds) the metric instrument named by the name_len bytes at name_ptr and writes its handle, an i32, at handle_ptr. " +
+			"kind is 0 for a counter (adds only non-negative values), 1 for an up-down counter, 2 for a gauge (the last value recorded), " +
+			"3 for a histogram; values are i64s. The name is 1 to MaxMetricNameLen bytes of lowercase letters, digits, '_' and '.', " +
+			"starting with a letter, and must start with the prefix the environment's ward_metrics configuration allows; it is exported " +
+			"as guest.<name>, apart from ward's own metrics. Processes creating the same name share the instrument. Handles are the " +
+			"caller's own and go when it ends. Returns ErrInvalid for an unknown kind, a malformed name or a name already created with " +
+			"another kind; ErrPermission without the metrics permission or for a name outside the allowed prefix; ErrLimit when the " +
+			"caller holds as many instrument handles as its environment allows or the runtime has as many instrument names as its " +
+			"embedder allows. Pointers outside the caller's memory trap.",
+	},
+	{
+		Namespace: NamespaceMetrics, Name: "labels",
+		Params:     []Param{p("ptr", I32), p("len", I32), p("handle_ptr", I32)},
+		Results:    []Param{p("status", I32)},
+		Impl:       Hosted,
+		Permission: PermMetrics,
+		Doc: "Makes a label set from the len bytes at ptr and writes its handle, an i32, at handle_ptr, for record. The encoding is " +
+			"key=value pairs, each ended by a newline (the last newline may be left out): keys are 1 to 64 bytes of letters, digits " +
+			"and '_', not starting with a digit, each at most once; values are UTF-8 without newlines, possibly empty. At most " +
+			"MaxMetricLabels pairs and MaxMetricLabelsSize bytes. Returns ErrInvalid for a malformed or oversized encoding (checked " +
+			"before reading), ErrPermission without the metrics permission, ErrLimit when the caller holds as many label sets as " +
+			"its environment allows.",
+	},
+	{
+		Namespace: NamespaceMetrics, Name: "record",
+		Params:  []Param{p("instrument", I32), p("labels", I32), p("value", I64)},
+		Results: []Param{p("status", I32)},
+		Impl:    Hosted,
+		Doc: "Records value on the instrument handle with the label set handle labels (0 for none): adds it to a counter or " +
+			"up-down counter, sets a gauge, observes it in a histogram. Returns ErrNotFound when the caller holds no such " +
+			"instrument or label set, ErrInvalid for a negative value on a counter, ErrLimit when the instrument already has as " +
+			"many distinct label sets as the embedder allows and this one is new (what was recorded stays).",
+	},
 }
 
 // Lookup returns the function with that namespace and name and its id.
