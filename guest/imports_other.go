@@ -82,3 +82,25 @@ func wardModuleTake(handle uint64) int32 { panic(notGuest) }
 func wardEnvCreate(configPtr, configLen, envPtr uint32) int32 { panic(notGuest) }
 
 func wardEnvDrop(env uint64) int32 { panic(notGuest) }
+
+func wardNetResolve(namePtr, nameLen, bufPtr, bufCap, countPtr uint32) int32 { panic(notGuest) }
+
+func wardNetTCPConnect(hostPtr, hostLen uint32, port, timeoutMs int32, handlePtr uint32) int32 {
+	panic(notGuest)
+}
+
+func wardNetTCPListen(addrPtr, addrLen uint32, port int32, handlePtr uint32) int32 { panic(notGuest) }
+
+func wardNetTCPAccept(listener, timeoutMs int32, handlePtr uint32) int32 { panic(notGuest) }
+
+func wardNetLocalPort(handle int32, portPtr uint32) int32 { panic(notGuest) }
+
+func wardNetRead(handle int32, bufPtr, bufLen uint32, timeoutMs int32, nPtr uint32) int32 {
+	panic(notGuest)
+}
+
+func wardNetWrite(handle int32, bufPtr, bufLen uint32, timeoutMs int32, nPtr uint32) int32 {
+	panic(notGuest)
+}
+
+func wardNetClose(handle int32) int32 { panic(notGuest) }

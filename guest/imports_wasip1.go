@@ -113,3 +113,27 @@ func wardEnvCreate(configPtr, configLen, envPtr uint32) int32
 
 //go:wasmimport ward_environment drop
 func wardEnvDrop(env uint64) int32
+
+//go:wasmimport ward_net resolve
+func wardNetResolve(namePtr, nameLen, bufPtr, bufCap, countPtr uint32) int32
+
+//go:wasmimport ward_net tcp_connect
+func wardNetTCPConnect(hostPtr, hostLen uint32, port, timeoutMs int32, handlePtr uint32) int32
+
+//go:wasmimport ward_net tcp_listen
+func wardNetTCPListen(addrPtr, addrLen uint32, port int32, handlePtr uint32) int32
+
+//go:wasmimport ward_net tcp_accept
+func wardNetTCPAccept(listener, timeoutMs int32, handlePtr uint32) int32
+
+//go:wasmimport ward_net local_port
+func wardNetLocalPort(handle int32, portPtr uint32) int32
+
+//go:wasmimport ward_net read
+func wardNetRead(handle int32, bufPtr, bufLen uint32, timeoutMs int32, nPtr uint32) int32
+
+//go:wasmimport ward_net write
+func wardNetWrite(handle int32, bufPtr, bufLen uint32, timeoutMs int32, nPtr uint32) int32
+
+//go:wasmimport ward_net close
+func wardNetClose(handle int32) int32

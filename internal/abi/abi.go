@@ -490,6 +490,77 @@ var Funcs = []Func{
 		Doc: "Stops holding an environment handle. Processes running in the environment run on. Returns ErrNotFound when the caller " +
 			"does not hold it.",
 	},
+	// ward_net (hostapi/net): TCP and DNS, checked against the allow-lists
+	// of the caller's environment. Handles are the calling process's own.
+	{
+		Namespace: NamespaceNet, Name: "resolve",
+		Params:     []Param{p("name_ptr", I32), p("name_len", I32), p("buf_ptr", I32), p("buf_cap", I32), p("count_ptr", I32)},
+		Results:    []Param{p("status", I32)},
+		Impl:       Hosted,
+		Permission: PermNetResolve,
+		Doc: "Looks up the addresses of a host name the environment allows resolving. Writes at most buf_cap records of NetAddrSize " +
+			"bytes at buf_ptr (an IPv6 address in network order; IPv4 as ::ffff:a.b.c.d) and the number written (u32 LE) at count_ptr. " +
+			"Returns ErrPermission when the name is not allowed, ErrNotFound when it has no address, ErrInvalid for a malformed name.",
+	},
+	{
+		Namespace: NamespaceNet, Name: "tcp_connect",
+		Params:     []Param{p("host_ptr", I32), p("host_len", I32), p("port", I32), p("timeout_ms", I32), p("handle_ptr", I32)},
+		Results:    []Param{p("status", I32)},
+		Impl:       Hosted,
+		Permission: PermNetConnect,
+		Doc: "Opens a TCP connection to host (a name or an IP literal) and port, and writes its handle (i32 LE) at handle_ptr. A name " +
+			"must match the environment's host patterns, and the address actually dialled (after resolution) must be in its networks, " +
+			"on one of its ports. timeout_ms 0 waits as long as the process lives. Returns ErrPermission when refused, ErrTimeout, " +
+			"ErrNotFound when no address answers, ErrLimit when the process holds as many handles as allowed, ErrInvalid for a malformed host or port.",
+	},
+	{
+		Namespace: NamespaceNet, Name: "tcp_listen",
+		Params:     []Param{p("addr_ptr", I32), p("addr_len", I32), p("port", I32), p("handle_ptr", I32)},
+		Results:    []Param{p("status", I32)},
+		Impl:       Hosted,
+		Permission: PermNetListen,
+		Doc: "Listens for TCP connections on a local IP address (a literal) and port (0 picks one, if the environment allows port 0), " +
+			"and writes the listener's handle (i32 LE) at handle_ptr. Returns ErrPermission when the address or port is not allowed, " +
+			"ErrTaken when the address is in use, ErrLimit, ErrInvalid.",
+	},
+	{
+		Namespace: NamespaceNet, Name: "tcp_accept",
+		Params:  []Param{p("listener", I32), p("timeout_ms", I32), p("handle_ptr", I32)},
+		Results: []Param{p("status", I32)},
+		Impl:    Hosted,
+		Doc: "Waits for a connection on a listener and writes its handle (i32 LE) at handle_ptr. timeout_ms 0 waits as long as the process lives. " +
+			"Returns ErrNotFound when listener is not the caller's listener, ErrTimeout, ErrLimit, ErrClosed.",
+	},
+	{
+		Namespace: NamespaceNet, Name: "local_port",
+		Params:  []Param{p("handle", I32), p("port_ptr", I32)},
+		Results: []Param{p("status", I32)},
+		Impl:    Hosted,
+		Doc:     "Writes the local port (u32 LE) of a listener or connection at port_ptr. Returns ErrNotFound when handle is not the caller's.",
+	},
+	{
+		Namespace: NamespaceNet, Name: "read",
+		Params:  []Param{p("handle", I32), p("buf_ptr", I32), p("buf_len", I32), p("timeout_ms", I32), p("n_ptr", I32)},
+		Results: []Param{p("status", I32)},
+		Impl:    Hosted,
+		Doc: "Reads at most min(buf_len, MaxNetIOSize) bytes from a connection into buf_ptr and writes how many (u32 LE) at n_ptr: " +
+			"0 at the end of the stream. Returns ErrNotFound when handle is not the caller's connection, ErrTimeout, ErrClosed when the connection failed.",
+	},
+	{
+		Namespace: NamespaceNet, Name: "write",
+		Params:  []Param{p("handle", I32), p("buf_ptr", I32), p("buf_len", I32), p("timeout_ms", I32), p("n_ptr", I32)},
+		Results: []Param{p("status", I32)},
+		Impl:    Hosted,
+		Doc: "Writes min(buf_len, MaxNetIOSize) bytes from buf_ptr to a connection and the number written (u32 LE) at n_ptr, fewer only " +
+			"with ErrTimeout or ErrClosed. Returns ErrNotFound when handle is not the caller's connection.",
+	},
+	{
+		Namespace: NamespaceNet, Name: "close",
+		Params:  []Param{p("handle", I32)},
+		Results: []Param{p("status", I32)},
+		Impl:    Hosted,
+		Doc:     "Closes a connection or listener. Returns ErrNotFound when handle is not the caller's. Everything still open is closed when the process ends.",
+	},
 }
 
 // Lookup returns the function with that namespace and name and its id.
@@ -501,3 +572,23 @@ func Lookup(namespace, name string) (Func, int, bool) {
 	}
 	return Func{}, -1, false
 }
+
+// ward_net: networking by hostapi/net, under the allow-lists of the
+// caller's environment.
+const (
+	// NamespaceNet: TCP and DNS (hostapi/net).
+	NamespaceNet = "ward_net"
+	// PermNetConnect: ward_net.tcp_connect, to the hosts, networks and
+	// ports the environment lists.
+	PermNetConnect Permission = "net_connect"
+	// PermNetListen: ward_net.tcp_listen, on the addresses and ports the
+	// environment lists.
+	PermNetListen Permission = "net_listen"
+	// PermNetResolve: ward_net.resolve, of the names the environment lists.
+	PermNetResolve Permission = "net_resolve"
+	// NetAddrSize is the size of one address record ward_net.resolve
+	// writes: 16 bytes, an IPv6 address (IPv4 mapped).
+	NetAddrSize = 16
+	// MaxNetIOSize bounds the bytes one ward_net.read or write moves.
+	MaxNetIOSize = 1 << 20
+)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/bytecodealliance/wasmtime-go/v25"
 
+	wardnet "github.com/wardrt/ward/hostapi/net"
 	"github.com/wardrt/ward/internal/abi"
 	"github.com/wardrt/ward/internal/tools/abigen/gen"
 	"github.com/wardrt/ward/runtime"
@@ -50,7 +51,10 @@ func compileWAT(t *testing.T, wat string) []byte {
 
 func newRuntime(t *testing.T) *runtime.Runtime {
 	t.Helper()
-	rt, err := runtime.New(runtime.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	// ward's own host modules are registered so that their hosted
+	// functions (abi.Hosted) link too.
+	rt, err := runtime.New(runtime.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
+		runtime.WithHostModule(wardnet.Module(wardnet.Options{})))
 	if err != nil {
 		t.Fatal(err)
 	}
