@@ -1,0 +1,72 @@
+//go:build wasip1
+
+// Command goguest is a Go guest of hostapi/net's tests: package guest's
+// Dial, Listen, Accept and Resolve against the real module.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"time"
+
+	"github.com/wardrt/ward/guest"
+)
+
+func main() {}
+
+// echo serves an echo on 127.0.0.1:port, one connection after another,
+// with io.Copy on the guest's Conn.
+//
+//go:wasmexport echo
+func echo(port int32) {
+	l, err := guest.Listen("127.0.0.1", int(port))
+	if err != nil {
+		panic(err)
+	}
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			panic(err)
+		}
+		if _, err := io.Copy(c, c); err != nil {
+			panic(err)
+		}
+		c.Close()
+	}
+}
+
+// client resolves ok.example.com, talks to the echo server on port
+// through it, and checks the refusals and timeouts a guest sees.
+//
+//go:wasmexport client
+func client(port int32) {
+	addrs, err := guest.Resolve("ok.example.com")
+	if err != nil || len(addrs) != 1 || addrs[0] != netip.MustParseAddr("127.0.0.1") {
+		panic(fmt.Sprint("resolve: ", addrs, err))
+	}
+	if _, err := guest.Resolve("local.test"); !errors.Is(err, guest.ErrPermission) {
+		panic(fmt.Sprint("resolve local.test: ", err))
+	}
+	if _, err := guest.Dial("evil.example.com", int(port)); !errors.Is(err, guest.ErrPermission) {
+		panic(fmt.Sprint("dial evil.example.com: ", err))
+	}
+	c, err := guest.DialTimeout("ok.example.com", int(port), 10*time.Second)
+	if err != nil {
+		panic(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte("ping")); err != nil {
+		panic(err)
+	}
+	got := make([]byte, 4)
+	if _, err := io.ReadFull(c, got); err != nil || string(got) != "ping" {
+		panic(fmt.Sprintf("echo: %q %v", got, err))
+	}
+	// Nothing more comes: a deadline ends the read with ErrTimeout.
+	c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	if _, err := c.Read(got); !errors.Is(err, guest.ErrTimeout) {
+		panic(fmt.Sprint("read past the deadline: ", err))
+	}
+}
