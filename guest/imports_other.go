@@ -104,3 +104,13 @@ func wardNetWrite(handle int32, bufPtr, bufLen uint32, timeoutMs int32, nPtr uin
 }
 
 func wardNetClose(handle int32) int32 { panic(notGuest) }
+
+func wardNetUDPBind(addrPtr, addrLen uint32, port int32, handlePtr uint32) int32 { panic(notGuest) }
+
+func wardNetUDPSendTo(handle int32, hostPtr, hostLen uint32, port int32, bufPtr, bufLen uint32) int32 {
+	panic(notGuest)
+}
+
+func wardNetUDPRecvFrom(handle int32, bufPtr, bufLen uint32, timeoutMs int32, fromPtr uint32) int32 {
+	panic(notGuest)
+}

@@ -137,3 +137,12 @@ func wardNetWrite(handle int32, bufPtr, bufLen uint32, timeoutMs int32, nPtr uin
 
 //go:wasmimport ward_net close
 func wardNetClose(handle int32) int32
+
+//go:wasmimport ward_net udp_bind
+func wardNetUDPBind(addrPtr, addrLen uint32, port int32, handlePtr uint32) int32
+
+//go:wasmimport ward_net udp_send_to
+func wardNetUDPSendTo(handle int32, hostPtr, hostLen uint32, port int32, bufPtr, bufLen uint32) int32
+
+//go:wasmimport ward_net udp_recv_from
+func wardNetUDPRecvFrom(handle int32, bufPtr, bufLen uint32, timeoutMs int32, fromPtr uint32) int32

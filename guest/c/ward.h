@@ -154,6 +154,13 @@ extern "C" {
 #define WARD_NET_ADDR_SIZE 16
 
 /*
+ * WARD_NET_FROM_SIZE is the size of the record ward_net.udp_recv_from
+ * writes: an address (WARD_NET_ADDR_SIZE bytes), the port and the datagram's
+ * length (u32 LE each).
+ */
+#define WARD_NET_FROM_SIZE 24
+
+/*
  * WARD_MAX_NET_IO_SIZE bounds the bytes one ward_net.read or write moves.
  */
 #define WARD_MAX_NET_IO_SIZE 1048576
@@ -682,6 +689,42 @@ int32_t ward_net_write(int32_t handle, int32_t buf_ptr, int32_t buf_len, int32_t
  */
 __attribute__((import_module("ward_net"), import_name("close")))
 int32_t ward_net_close(int32_t handle);
+
+/*
+ * Opens a UDP socket bound to a local IP address (a literal) and port, both
+ * under the environment's listen lists (0 picks a port where they allow 0),
+ * and writes its handle (i32 LE) at handle_ptr. Returns WARD_ERR_PERMISSION,
+ * WARD_ERR_TAKEN, WARD_ERR_LIMIT, WARD_ERR_INVALID as tcp_listen.
+ *
+ * Runs in Go (async), by its host module when the embedder registers it. Needs the "net_listen" permission.
+ */
+__attribute__((import_module("ward_net"), import_name("udp_bind")))
+int32_t ward_net_udp_bind(int32_t addr_ptr, int32_t addr_len, int32_t port, int32_t handle_ptr);
+
+/*
+ * Sends one datagram of buf_len bytes (at most WARD_MAX_NET_IO_SIZE) from a
+ * UDP socket to host and port, checked as tcp_connect checks its
+ * destination. Returns WARD_ERR_PERMISSION when refused, WARD_ERR_NOT_FOUND
+ * when handle is not the caller's UDP socket or the name has no address,
+ * WARD_ERR_INVALID, WARD_ERR_CLOSED when the send failed.
+ *
+ * Runs in Go (async), by its host module when the embedder registers it. Needs the "net_connect" permission.
+ */
+__attribute__((import_module("ward_net"), import_name("udp_send_to")))
+int32_t ward_net_udp_send_to(int32_t handle, int32_t host_ptr, int32_t host_len, int32_t port, int32_t buf_ptr, int32_t buf_len);
+
+/*
+ * Waits for one datagram on a UDP socket, writes at most buf_len bytes of it
+ * at buf_ptr (the rest is dropped) and a record of WARD_NET_FROM_SIZE bytes
+ * at from_ptr: the sender's address as resolve writes it, its port (u32 LE)
+ * and the bytes written (u32 LE). timeout_ms 0 waits as long as the process
+ * lives. Returns WARD_ERR_NOT_FOUND when handle is not the caller's UDP
+ * socket, WARD_ERR_TIMEOUT, WARD_ERR_CLOSED.
+ *
+ * Runs in Go (async), by its host module when the embedder registers it.
+ */
+__attribute__((import_module("ward_net"), import_name("udp_recv_from")))
+int32_t ward_net_udp_recv_from(int32_t handle, int32_t buf_ptr, int32_t buf_len, int32_t timeout_ms, int32_t from_ptr);
 
 #ifdef __cplusplus
 }

@@ -57,14 +57,17 @@ func Module(opts Options) hostapi.Module {
 	}
 	s := &server{lookup: lookup}
 	m, err := hostapi.Builtin(Namespace, map[string]hostapi.Handler{
-		"resolve":     s.resolve,
-		"tcp_connect": s.connect,
-		"tcp_listen":  s.listen,
-		"tcp_accept":  s.accept,
-		"local_port":  s.localPort,
-		"read":        s.read,
-		"write":       s.write,
-		"close":       s.close,
+		"resolve":       s.resolve,
+		"tcp_connect":   s.connect,
+		"tcp_listen":    s.listen,
+		"tcp_accept":    s.accept,
+		"local_port":    s.localPort,
+		"read":          s.read,
+		"write":         s.write,
+		"close":         s.close,
+		"udp_bind":      s.udpBind,
+		"udp_send_to":   s.udpSendTo,
+		"udp_recv_from": s.udpRecvFrom,
 	})
 	if err != nil {
 		// The handlers above and abi.Funcs are in one repository, and
@@ -84,15 +87,20 @@ type server struct {
 	lookup func(ctx context.Context, host string) ([]netip.Addr, error)
 }
 
-// sock is a connection or a listener.
+// sock is a TCP connection, a TCP listener or a UDP socket: one of the
+// three is set.
 type sock struct {
 	conn gonet.Conn
 	ln   *gonet.TCPListener
+	udp  *gonet.UDPConn
 }
 
 func (s *sock) Close() error {
-	if s.ln != nil {
+	switch {
+	case s.ln != nil:
 		return s.ln.Close()
+	case s.udp != nil:
+		return s.udp.Close()
 	}
 	return s.conn.Close()
 }
@@ -307,34 +315,131 @@ func (s *server) connect(ctx context.Context, c *hostapi.Call) error {
 	return add(c, &sock{conn: conn}, c.Arg(4))
 }
 
-// listen(addr_ptr, addr_len, port, handle_ptr) -> status
-func (s *server) listen(ctx context.Context, c *hostapi.Call) error {
+// bindAddr reads and checks the local address of tcp_listen and
+// udp_bind: (addr_ptr, addr_len, port, handle_ptr).
+func bindAddr(c *hostapi.Call) (string, int64, error) {
 	raw, ok, err := name(c, c.Arg(0), c.Arg(1))
 	if err != nil {
-		return err
+		return "", 0, err
 	}
 	if _, err := c.Read(c.Arg(3), 4); err != nil {
-		return err
+		return "", 0, err
 	}
 	port := c.Arg(2)
 	addr, err := netip.ParseAddr(raw)
 	if !ok || err != nil || addr.Zone() != "" || port < 0 || port > 65535 {
-		c.Return(abi.ErrInvalid)
-		return nil
+		return "", abi.ErrInvalid, nil
 	}
 	addr = addr.Unmap()
 	cfg := config(c)
 	if !anyNet(cfg.ListenNets, addr) || !anyPort(cfg.ListenPorts, uint16(port)) {
-		c.Return(abi.ErrPermission)
-		return nil
+		return "", abi.ErrPermission, nil
+	}
+	return netip.AddrPortFrom(addr, uint16(port)).String(), abi.OK, nil
+}
+
+// listen(addr_ptr, addr_len, port, handle_ptr) -> status
+func (s *server) listen(ctx context.Context, c *hostapi.Call) error {
+	addr, st, err := bindAddr(c)
+	if err != nil || st != abi.OK {
+		c.Return(st)
+		return err
 	}
 	var lc gonet.ListenConfig
-	l, err := lc.Listen(ctx, "tcp", netip.AddrPortFrom(addr, uint16(port)).String())
+	l, err := lc.Listen(ctx, "tcp", addr)
 	if err != nil {
 		c.Return(status(err))
 		return nil
 	}
 	return add(c, &sock{ln: l.(*gonet.TCPListener)}, c.Arg(3))
+}
+
+// udpBind(addr_ptr, addr_len, port, handle_ptr) -> status
+func (s *server) udpBind(ctx context.Context, c *hostapi.Call) error {
+	addr, st, err := bindAddr(c)
+	if err != nil || st != abi.OK {
+		c.Return(st)
+		return err
+	}
+	var lc gonet.ListenConfig
+	pc, err := lc.ListenPacket(ctx, "udp", addr)
+	if err != nil {
+		c.Return(status(err))
+		return nil
+	}
+	return add(c, &sock{udp: pc.(*gonet.UDPConn)}, c.Arg(3))
+}
+
+// udpSendTo(handle, host_ptr, host_len, port, buf_ptr, buf_len) -> status
+func (s *server) udpSendTo(ctx context.Context, c *hostapi.Call) error {
+	host, ok, err := name(c, c.Arg(1), c.Arg(2))
+	if err != nil {
+		return err
+	}
+	buf, err := c.Read(c.Arg(4), int64(min(uint32(c.Arg(5)), abi.MaxNetIOSize)))
+	if err != nil {
+		return err
+	}
+	sk, found := c.State().(*state).handles.Get(int32(c.Arg(0)))
+	port := c.Arg(3)
+	switch {
+	case !found || sk.udp == nil:
+		c.Return(abi.ErrNotFound)
+		return nil
+	case !ok || port < 1 || port > 65535:
+		c.Return(abi.ErrInvalid)
+		return nil
+	}
+	msg := append([]byte(nil), buf...)
+	addrs, st := s.dialTargets(ctx, config(c), host, uint16(port))
+	if st != abi.OK {
+		c.Return(st)
+		return nil
+	}
+	_, err = sk.udp.WriteToUDPAddrPort(msg, netip.AddrPortFrom(addrs[0], uint16(port)))
+	c.Return(status(err))
+	return nil
+}
+
+// udpRecvFrom(handle, buf_ptr, buf_len, timeout_ms, from_ptr) -> status
+func (s *server) udpRecvFrom(ctx context.Context, c *hostapi.Call) error {
+	buf, err := c.Read(c.Arg(1), int64(min(uint32(c.Arg(2)), abi.MaxNetIOSize)))
+	if err != nil {
+		return err
+	}
+	if _, err := c.Read(c.Arg(4), abi.NetFromSize); err != nil {
+		return err
+	}
+	sk, found := c.State().(*state).handles.Get(int32(c.Arg(0)))
+	if !found || sk.udp == nil {
+		c.Return(abi.ErrNotFound)
+		return nil
+	}
+	deadline, ok := timeout(c.Arg(3))
+	if !ok {
+		c.Return(abi.ErrInvalid)
+		return nil
+	}
+	// A datagram longer than the buffer is cut short, as recvfrom does.
+	// Go memory again, as in read.
+	tmp := make([]byte, len(buf))
+	sk.udp.SetReadDeadline(deadline)
+	stop := interrupt(ctx, sk.udp.SetReadDeadline)
+	n, from, err := sk.udp.ReadFromUDPAddrPort(tmp)
+	stop()
+	if ctx.Err() != nil || err != nil {
+		c.Return(status(err))
+		if ctx.Err() != nil {
+			c.Return(abi.ErrClosed)
+		}
+		return nil
+	}
+	copy(buf, tmp[:n])
+	a := from.Addr().As16()
+	rec := binary.LittleEndian.AppendUint32(a[:], uint32(from.Port()))
+	rec = binary.LittleEndian.AppendUint32(rec, uint32(n))
+	c.Return(abi.OK)
+	return c.Write(c.Arg(4), rec)
 }
 
 // interrupt makes a blocked call on s end when ctx ends (the process is
@@ -379,14 +484,17 @@ func (s *server) localPort(ctx context.Context, c *hostapi.Call) error {
 		c.Return(abi.ErrNotFound)
 		return nil
 	}
-	var a gonet.Addr
-	if sk.ln != nil {
-		a = sk.ln.Addr()
-	} else {
-		a = sk.conn.LocalAddr()
+	var port int
+	switch {
+	case sk.ln != nil:
+		port = sk.ln.Addr().(*gonet.TCPAddr).Port
+	case sk.udp != nil:
+		port = sk.udp.LocalAddr().(*gonet.UDPAddr).Port
+	default:
+		port = sk.conn.LocalAddr().(*gonet.TCPAddr).Port
 	}
 	c.Return(abi.OK)
-	return putU32(c, c.Arg(1), uint32(a.(*gonet.TCPAddr).Port))
+	return putU32(c, c.Arg(1), uint32(port))
 }
 
 // conn returns the caller's connection handle, checking the buffer and

@@ -79,6 +79,9 @@ func guestWAT(s string) string {
   (import "ward_net" "read" (func $read (param i32 i32 i32 i32 i32) (result i32)))
   (import "ward_net" "write" (func $write (param i32 i32 i32 i32 i32) (result i32)))
   (import "ward_net" "close" (func $close (param i32) (result i32)))
+  (import "ward_net" "udp_bind" (func $ubind (param i32 i32 i32 i32) (result i32)))
+  (import "ward_net" "udp_send_to" (func $usend (param i32 i32 i32 i32 i32 i32) (result i32)))
+  (import "ward_net" "udp_recv_from" (func $urecv (param i32 i32 i32 i32 i32) (result i32)))
   (import "ward_process" "exit" (func $exit (param i32)))
   (memory (export "memory") 1)
   (data (i32.const 1024) %q)
@@ -128,13 +131,23 @@ func guestWAT(s string) string {
       (drop (call $close (local.get $c)))
       (br $conns)))
 
+  ;; bind UDP on the string and port, receive one datagram and send it
+  ;; back to its sender's port on the string's address; exit with the
+  ;; send's status
+  (func (export "udp_echo") (param $port i32) (local $h i32)
+    (call $check (call $ubind (i32.const 1024) (i32.const %d) (local.get $port) (i32.const 0)))
+    (local.set $h (i32.load (i32.const 0)))
+    (call $check (call $urecv (local.get $h) (i32.const 4096) (i32.const 4096) (i32.const 0) (i32.const 64)))
+    (call $exit (call $usend (local.get $h) (i32.const 1024) (i32.const %d) (i32.load (i32.const 80))
+      (i32.const 4096) (i32.load (i32.const 84)))))
+
   ;; hostile calls: a host outside memory, a huge resolve buffer, a
   ;; negative timeout
   (func (export "bad_host") (drop (call $connect (i32.const 65530) (i32.const 100) (i32.const 80) (i32.const 0) (i32.const 0))))
   (func (export "bad_buf") (drop (call $resolve (i32.const 1024) (i32.const %d) (i32.const 0) (i32.const 0x10000000) (i32.const 8))))
   (func (export "bad_timeout") (param $port i32)
     (call $exit (call $connect (i32.const 1024) (i32.const %d) (local.get $port) (i32.const -1) (i32.const 0)))))`,
-		s, len(s), len(s), len(s), len(s), len(s), len(s))
+		s, len(s), len(s), len(s), len(s), len(s), len(s), len(s), len(s))
 }
 
 // run runs entry of a guest for s in env and returns its exit status: 0
@@ -483,5 +496,65 @@ func TestEchoServer(t *testing.T) {
 	c.Close()
 	if after := openFDs(t); after != before {
 		t.Errorf("%d descriptors open, %d before", after, before)
+	}
+}
+
+// A WAT guest echoes a datagram back to a Go UDP socket; where the
+// environment does not allow the Go socket's port as a destination, the
+// send is refused and nothing comes back.
+func TestUDP(t *testing.T) {
+	for _, allowed := range []bool{true, false} {
+		g, err := gonet.ListenUDP("udp", gonet.UDPAddrFromAddrPort(netip.MustParseAddrPort("127.0.0.1:0")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer g.Close()
+		gp := uint16(g.LocalAddr().(*gonet.UDPAddr).Port)
+		lp := freePort(t)
+		cfg := loopbackConfig(gp, lp)
+		if !allowed {
+			cfg.ConnectPorts = []wardnet.PortRange{wardnet.Port(gp + 1)}
+		}
+		rt := newRuntime(t, cfg)
+		m, err := rt.LoadModule(testCtx(t), "guest", []byte(guestWAT("127.0.0.1")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		proc, err := rt.Environment().Spawn(testCtx(t), m, "udp_echo", i32(int(lp)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Send until the guest has bound and answered or ended: a
+		// datagram sent before its bind is lost.
+		to := gonet.UDPAddrFromAddrPort(netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), lp))
+		ctx := testCtx(t)
+		ended := make(chan struct{})
+		go func() { proc.Wait(ctx); close(ended) }()
+		var reply []byte
+	send:
+		for {
+			g.WriteTo([]byte("ping"), to)
+			buf := make([]byte, 16)
+			g.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+			if n, _, err := g.ReadFrom(buf); err == nil {
+				reply = buf[:n]
+				break
+			}
+			select {
+			case <-ended:
+				break send
+			case <-ctx.Done():
+				t.Fatal("no answer and no end")
+			default:
+			}
+		}
+		reason, _ := proc.Wait(ctx)
+		want := abi.OK
+		if !allowed {
+			want = abi.ErrPermission
+		}
+		if got := code(reason); got != want || allowed != (string(reply) == "ping") {
+			t.Errorf("allowed %v: status %d (%v), reply %q; want status %d", allowed, got, reason, reply, want)
+		}
 	}
 }

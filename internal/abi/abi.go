@@ -561,6 +561,34 @@ var Funcs = []Func{
 		Impl:    Hosted,
 		Doc:     "Closes a connection or listener. Returns ErrNotFound when handle is not the caller's. Everything still open is closed when the process ends.",
 	},
+	{
+		Namespace: NamespaceNet, Name: "udp_bind",
+		Params:     []Param{p("addr_ptr", I32), p("addr_len", I32), p("port", I32), p("handle_ptr", I32)},
+		Results:    []Param{p("status", I32)},
+		Impl:       Hosted,
+		Permission: PermNetListen,
+		Doc: "Opens a UDP socket bound to a local IP address (a literal) and port, both under the environment's listen lists (0 picks a port " +
+			"where they allow 0), and writes its handle (i32 LE) at handle_ptr. Returns ErrPermission, ErrTaken, ErrLimit, ErrInvalid as tcp_listen.",
+	},
+	{
+		Namespace: NamespaceNet, Name: "udp_send_to",
+		Params:     []Param{p("handle", I32), p("host_ptr", I32), p("host_len", I32), p("port", I32), p("buf_ptr", I32), p("buf_len", I32)},
+		Results:    []Param{p("status", I32)},
+		Impl:       Hosted,
+		Permission: PermNetConnect,
+		Doc: "Sends one datagram of buf_len bytes (at most MaxNetIOSize) from a UDP socket to host and port, checked as tcp_connect checks " +
+			"its destination. Returns ErrPermission when refused, ErrNotFound when handle is not the caller's UDP socket or the name has no address, " +
+			"ErrInvalid, ErrClosed when the send failed.",
+	},
+	{
+		Namespace: NamespaceNet, Name: "udp_recv_from",
+		Params:  []Param{p("handle", I32), p("buf_ptr", I32), p("buf_len", I32), p("timeout_ms", I32), p("from_ptr", I32)},
+		Results: []Param{p("status", I32)},
+		Impl:    Hosted,
+		Doc: "Waits for one datagram on a UDP socket, writes at most buf_len bytes of it at buf_ptr (the rest is dropped) and a record of " +
+			"NetFromSize bytes at from_ptr: the sender's address as resolve writes it, its port (u32 LE) and the bytes written (u32 LE). " +
+			"timeout_ms 0 waits as long as the process lives. Returns ErrNotFound when handle is not the caller's UDP socket, ErrTimeout, ErrClosed.",
+	},
 }
 
 // Lookup returns the function with that namespace and name and its id.
@@ -578,17 +606,21 @@ func Lookup(namespace, name string) (Func, int, bool) {
 const (
 	// NamespaceNet: TCP and DNS (hostapi/net).
 	NamespaceNet = "ward_net"
-	// PermNetConnect: ward_net.tcp_connect, to the hosts, networks and
-	// ports the environment lists.
+	// PermNetConnect: ward_net.tcp_connect and udp_send_to, to the hosts,
+	// networks and ports the environment lists.
 	PermNetConnect Permission = "net_connect"
-	// PermNetListen: ward_net.tcp_listen, on the addresses and ports the
-	// environment lists.
+	// PermNetListen: ward_net.tcp_listen and udp_bind, on the addresses
+	// and ports the environment lists.
 	PermNetListen Permission = "net_listen"
 	// PermNetResolve: ward_net.resolve, of the names the environment lists.
 	PermNetResolve Permission = "net_resolve"
 	// NetAddrSize is the size of one address record ward_net.resolve
 	// writes: 16 bytes, an IPv6 address (IPv4 mapped).
 	NetAddrSize = 16
+	// NetFromSize is the size of the record ward_net.udp_recv_from
+	// writes: an address (NetAddrSize bytes), the port and the datagram's
+	// length (u32 LE each).
+	NetFromSize = 24
 	// MaxNetIOSize bounds the bytes one ward_net.read or write moves.
 	MaxNetIOSize = 1 << 20
 )
