@@ -207,3 +207,68 @@ func Resolve(name string) ([]netip.Addr, error) {
 	}
 	return out, nil
 }
+
+// UDPConn is a UDP socket of this process.
+type UDPConn struct {
+	h    int32
+	read time.Time // deadline of RecvFrom; zero for none
+}
+
+// ListenUDP opens a UDP socket on a local IP address (a literal) and
+// port, under the same lists as Listen.
+func ListenUDP(address string, port int) (*UDPConn, error) {
+	if port < 0 || port > 65535 {
+		return nil, fail("listen udp "+quote(address), abi.ErrInvalid)
+	}
+	var h int32
+	st := wardNetUDPBind(addrStr(address), uint32(len(address)), int32(port), addr(unsafe.Pointer(&h)))
+	if st != abi.OK {
+		return nil, fail("listen udp "+quote(address)+" port "+strconv.Itoa(port), st)
+	}
+	return &UDPConn{h: h}, nil
+}
+
+// SendTo sends p as one datagram to host (a name or an IP literal) and
+// port, checked as Dial checks its destination.
+func (u *UDPConn) SendTo(p []byte, host string, port int) error {
+	if port < 0 || port > 65535 || len(p) > abi.MaxNetIOSize {
+		return fail("send to "+quote(host), abi.ErrInvalid)
+	}
+	st := wardNetUDPSendTo(u.h, addrStr(host), uint32(len(host)), int32(port), addrBytes(p), uint32(len(p)))
+	if st != abi.OK {
+		return fail("send to "+quote(host)+" port "+strconv.Itoa(port), st)
+	}
+	return nil
+}
+
+// RecvFrom waits for one datagram and returns how many of its bytes it
+// put in p (the rest is dropped) and its sender.
+func (u *UDPConn) RecvFrom(p []byte) (int, netip.AddrPort, error) {
+	ms, err := untilDeadline(u.read)
+	if err != nil {
+		return 0, netip.AddrPort{}, err
+	}
+	var from [abi.NetFromSize]byte
+	st := wardNetUDPRecvFrom(u.h, addrBytes(p), uint32(min(len(p), abi.MaxNetIOSize)), ms, addr(unsafe.Pointer(&from)))
+	if st != abi.OK {
+		return 0, netip.AddrPort{}, fail("recv_from", st)
+	}
+	a := netip.AddrFrom16([16]byte(from[:16])).Unmap()
+	port := uint16(from[16]) | uint16(from[17])<<8
+	n := int(from[20]) | int(from[21])<<8 | int(from[22])<<16 | int(from[23])<<24
+	return n, netip.AddrPortFrom(a, port), nil
+}
+
+// SetReadDeadline sets the deadline of RecvFrom: past it, ErrTimeout.
+func (u *UDPConn) SetReadDeadline(t time.Time) error { u.read = t; return nil }
+
+// LocalPort returns the socket's local port.
+func (u *UDPConn) LocalPort() (int, error) { return localPort(u.h) }
+
+// Close closes the socket.
+func (u *UDPConn) Close() error {
+	if st := wardNetClose(u.h); st != abi.OK {
+		return fail("close", st)
+	}
+	return nil
+}

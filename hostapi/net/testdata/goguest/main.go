@@ -1,7 +1,7 @@
 //go:build wasip1
 
 // Command goguest is a Go guest of hostapi/net's tests: package guest's
-// Dial, Listen, Accept and Resolve against the real module.
+// Dial, Listen, Accept, Resolve and ListenUDP against the real module.
 package main
 
 import (
@@ -68,5 +68,23 @@ func client(port int32) {
 	c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
 	if _, err := c.Read(got); !errors.Is(err, guest.ErrTimeout) {
 		panic(fmt.Sprint("read past the deadline: ", err))
+	}
+	// UDP: a datagram to itself, on the same port number as the TCP
+	// server (UDP ports are apart); and a refused destination.
+	u, err := guest.ListenUDP("127.0.0.1", int(port))
+	if err != nil {
+		panic(err)
+	}
+	defer u.Close()
+	if err := u.SendTo([]byte("hello"), "ok.example.com", int(port)); err != nil {
+		panic(err)
+	}
+	buf := make([]byte, 16)
+	n, from, err := u.RecvFrom(buf)
+	if err != nil || string(buf[:n]) != "hello" || from != netip.AddrPortFrom(addrs[0], uint16(port)) {
+		panic(fmt.Sprintf("recv_from: %q from %v: %v", buf[:n], from, err))
+	}
+	if err := u.SendTo([]byte("x"), "evil.example.com", int(port)); !errors.Is(err, guest.ErrPermission) {
+		panic(fmt.Sprint("send to evil.example.com: ", err))
 	}
 }
