@@ -114,3 +114,7 @@ func wardNetUDPSendTo(handle int32, hostPtr, hostLen uint32, port int32, bufPtr,
 func wardNetUDPRecvFrom(handle int32, bufPtr, bufLen uint32, timeoutMs int32, fromPtr uint32) int32 {
 	panic(notGuest)
 }
+
+func wardNetTLSClient(handle int32, namePtr, nameLen uint32, timeoutMs int32) int32 { panic(notGuest) }
+
+func wardNetTLSServer(handle, timeoutMs int32) int32 { panic(notGuest) }

@@ -146,3 +146,9 @@ func wardNetUDPSendTo(handle int32, hostPtr, hostLen uint32, port int32, bufPtr,
 
 //go:wasmimport ward_net udp_recv_from
 func wardNetUDPRecvFrom(handle int32, bufPtr, bufLen uint32, timeoutMs int32, fromPtr uint32) int32
+
+//go:wasmimport ward_net tls_client
+func wardNetTLSClient(handle int32, namePtr, nameLen uint32, timeoutMs int32) int32
+
+//go:wasmimport ward_net tls_server
+func wardNetTLSServer(handle, timeoutMs int32) int32

@@ -130,6 +130,36 @@ func (c *Conn) SetReadDeadline(t time.Time) error { c.read = t; return nil }
 // SetWriteDeadline sets the deadline of Writes.
 func (c *Conn) SetWriteDeadline(t time.Time) error { c.written = t; return nil }
 
+// ClientTLS makes c the client side of TLS: a handshake verifying the
+// server's certificate for serverName (empty: the host c was dialled
+// with) against the roots the embedder gave ward_net; Read and Write then
+// go through TLS. The read deadline bounds the handshake. ErrClosed when
+// it fails (c is then closed on the host; Close it).
+func (c *Conn) ClientTLS(serverName string) error {
+	ms, err := untilDeadline(c.read)
+	if err != nil {
+		return err
+	}
+	if st := wardNetTLSClient(c.h, addrStr(serverName), uint32(len(serverName)), ms); st != abi.OK {
+		return fail("tls client "+quote(serverName), st)
+	}
+	return nil
+}
+
+// ServerTLS makes an accepted c the server side of TLS with the
+// embedder's certificates. ErrPermission where the environment does not
+// grant serving TLS.
+func (c *Conn) ServerTLS() error {
+	ms, err := untilDeadline(c.read)
+	if err != nil {
+		return err
+	}
+	if st := wardNetTLSServer(c.h, ms); st != abi.OK {
+		return fail("tls server", st)
+	}
+	return nil
+}
+
 // LocalPort returns the connection's local port.
 func (c *Conn) LocalPort() (int, error) { return localPort(c.h) }
 

@@ -28,7 +28,7 @@ extern "C" {
 #define WARD_NAMESPACE_WASI "wasi_snapshot_preview1"
 #define WARD_NAMESPACE_MODULE "ward_module" /* Modules compiled by guests, and their handles. */
 #define WARD_NAMESPACE_ENVIRONMENT "ward_environment" /* Narrower environments made by guests. */
-#define WARD_NAMESPACE_NET "ward_net" /* TCP and DNS (hostapi/net). */
+#define WARD_NAMESPACE_NET "ward_net" /* TCP, UDP, TLS and DNS (hostapi/net). */
 
 /*
  * Status codes host functions return to guests (i32). They are part of the
@@ -725,6 +725,34 @@ int32_t ward_net_udp_send_to(int32_t handle, int32_t host_ptr, int32_t host_len,
  */
 __attribute__((import_module("ward_net"), import_name("udp_recv_from")))
 int32_t ward_net_udp_recv_from(int32_t handle, int32_t buf_ptr, int32_t buf_len, int32_t timeout_ms, int32_t from_ptr);
+
+/*
+ * Turns a TCP connection into the client side of TLS: handshakes, verifying
+ * the server's certificate for name (empty: the host the connection was
+ * dialled with) against the roots the embedder gave the module, and from
+ * then on read and write go through TLS. Returns WARD_ERR_NOT_FOUND when
+ * handle is not the caller's TCP connection, WARD_ERR_TIMEOUT,
+ * WARD_ERR_CLOSED when the handshake fails (a certificate that does not
+ * verify included; the connection is then unusable, close it),
+ * WARD_ERR_INVALID.
+ *
+ * Runs in Go (async), by its host module when the embedder registers it.
+ */
+__attribute__((import_module("ward_net"), import_name("tls_client")))
+int32_t ward_net_tls_client(int32_t handle, int32_t name_ptr, int32_t name_len, int32_t timeout_ms);
+
+/*
+ * Turns an accepted TCP connection into the server side of TLS with the
+ * certificates the embedder gave the module, and handshakes. Returns
+ * WARD_ERR_PERMISSION when the environment does not let its processes serve
+ * with those certificates, WARD_ERR_NOT_FOUND, WARD_ERR_TIMEOUT,
+ * WARD_ERR_CLOSED as tls_client, WARD_ERR_INVALID when the embedder gave
+ * none.
+ *
+ * Runs in Go (async), by its host module when the embedder registers it. Needs the "net_tls_server" permission.
+ */
+__attribute__((import_module("ward_net"), import_name("tls_server")))
+int32_t ward_net_tls_server(int32_t handle, int32_t timeout_ms);
 
 #ifdef __cplusplus
 }

@@ -41,6 +41,10 @@ type Config struct {
 	// ResolveHosts are the names resolve may look up, patterns as in
 	// ConnectHosts.
 	ResolveHosts []string
+	// TLSServer lets processes serve TLS (tls_server) with the
+	// certificates the embedder gave the module (Options.TLSServer): it
+	// is the embedder's identity they present.
+	TLSServer bool
 	// MaxHandles bounds the connections and listeners one process holds
 	// at once; 0 means DefaultMaxHandles in a root, the parent's in a
 	// child.
@@ -79,6 +83,8 @@ func (c Config) Permits(perm string) bool {
 		return len(c.ListenNets) > 0 && len(c.ListenPorts) > 0
 	case abi.PermNetResolve:
 		return len(c.ResolveHosts) > 0
+	case abi.PermNetTLSServer:
+		return c.TLSServer
 	}
 	return false
 }
@@ -153,6 +159,9 @@ func (c Config) Narrow(child environment.HostConfig) (environment.HostConfig, er
 				return nil, fmt.Errorf("%w: ward_net: %s %v is in none of the parent's", environment.ErrWiden, l.name, r)
 			}
 		}
+	}
+	if n.TLSServer && !c.TLSServer {
+		return nil, fmt.Errorf("%w: ward_net: TLSServer is not granted to the parent", environment.ErrWiden)
 	}
 	switch {
 	case n.MaxHandles == 0:

@@ -2,13 +2,17 @@ package net_test
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
+	"io"
 	gonet "net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
+
+	wardnet "github.com/wardrt/ward/hostapi/net"
 )
 
 // buildGoGuest builds testdata/goguest for wasip1 into a temporary
@@ -36,12 +40,30 @@ func buildGoGuest(t *testing.T) string {
 // Package guest's networking, end to end: a Go guest's echo server
 // (Listen, Accept, io.Copy over a Conn) serves another Go guest that
 // resolves a name, dials it, is refused where the allow-lists say, and
-// times out on a read deadline.
+// times out on a read deadline; then the Go guest speaks TLS to a Go
+// server, verified against the embedder's roots.
 func TestGoGuest(t *testing.T) {
 	path := buildGoGuest(t)
 	lp := freePort(t)
+	cert, pool := testCert(t)
+	tl, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tl.Close()
+	go func() {
+		for {
+			c, err := tl.Accept()
+			if err != nil {
+				return
+			}
+			go func() { defer c.Close(); io.CopyN(c, c, 4) }()
+		}
+	}()
+	tp := tl.Addr().(*gonet.TCPAddr).Port
 	cfg := loopbackConfig(lp, lp)
-	rt := newRuntime(t, cfg)
+	cfg.ConnectPorts = append(cfg.ConnectPorts, wardnet.Port(uint16(tp)))
+	rt := tlsRuntime(t, cfg, wardnet.Options{TLSClient: &tls.Config{RootCAs: pool}})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	m, err := rt.LoadModuleFile(ctx, path)
@@ -69,5 +91,9 @@ func TestGoGuest(t *testing.T) {
 	reason, err := rt.Environment().Run(ctx, m, "client", i32(int(lp)))
 	if err != nil || !reason.Normal() {
 		t.Fatalf("client: %v %v", reason, err)
+	}
+	reason, err = rt.Environment().Run(ctx, m, "tlsping", i32(tp))
+	if err != nil || !reason.Normal() {
+		t.Fatalf("tlsping: %v %v", reason, err)
 	}
 }

@@ -1,13 +1,15 @@
 // Package net is ward's networking host module, ward_net: TCP
-// connections and listeners and DNS resolution for guests, every connect,
-// listen and resolve checked against allow-lists in the calling process's
-// environment (Config), nothing allowed by default.
+// connections and listeners, UDP sockets, TLS over TCP (certificates from
+// the embedder, Options) and DNS resolution for guests, every connect,
+// listen, bind, send and resolve checked against allow-lists in the
+// calling process's environment (Config), nothing allowed by default.
 //
 // Register it with runtime.WithHostModule(net.Module(net.Options{})) and
 // grant what guests may reach in the root environment's
 // Config.Host["ward_net"]; child environments narrow it. The functions,
 // their parameters and status codes are in docs/abi.md (namespace
-// ward_net); Go guests use package guest's Dial, Listen and Resolve.
+// ward_net); Go guests use package guest's Dial, Listen, ListenUDP and
+// Resolve.
 //
 // A process's connections and listeners are named by handles of its own: a
 // handle another process was given finds nothing (ErrNotFound) or the
@@ -19,6 +21,7 @@ package net
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -45,6 +48,15 @@ type Options struct {
 	// with their own naming plug in here. Its answers are still checked
 	// against the caller's Config.
 	Lookup func(ctx context.Context, host string) ([]netip.Addr, error)
+	// TLSClient is the base of guests' TLS clients (tls_client): its
+	// RootCAs verify servers (nil: the system's roots); ServerName is
+	// set per connection, and verification is never skipped (a config
+	// with InsecureSkipVerify is refused by Module). nil: a default
+	// config.
+	TLSClient *tls.Config
+	// TLSServer is the config guests' TLS servers (tls_server) use: the
+	// embedder's certificates. nil: guests cannot serve TLS.
+	TLSServer *tls.Config
 }
 
 // Module returns the ward_net host module.
@@ -55,7 +67,12 @@ func Module(opts Options) hostapi.Module {
 			return gonet.DefaultResolver.LookupNetIP(ctx, "ip", host)
 		}
 	}
-	s := &server{lookup: lookup}
+	if opts.TLSClient != nil && opts.TLSClient.InsecureSkipVerify {
+		// A guest's TLS must mean what it says: a connection to name is
+		// to whoever holds name's certificate.
+		panic("ward: hostapi/net: Options.TLSClient skips verification")
+	}
+	s := &server{lookup: lookup, tlsClient: opts.TLSClient, tlsServer: opts.TLSServer}
 	m, err := hostapi.Builtin(Namespace, map[string]hostapi.Handler{
 		"resolve":       s.resolve,
 		"tcp_connect":   s.connect,
@@ -68,6 +85,8 @@ func Module(opts Options) hostapi.Module {
 		"udp_bind":      s.udpBind,
 		"udp_send_to":   s.udpSendTo,
 		"udp_recv_from": s.udpRecvFrom,
+		"tls_client":    s.tlsClientHandshake,
+		"tls_server":    s.tlsServerHandshake,
 	})
 	if err != nil {
 		// The handlers above and abi.Funcs are in one repository, and
@@ -84,13 +103,16 @@ func Module(opts Options) hostapi.Module {
 }
 
 type server struct {
-	lookup func(ctx context.Context, host string) ([]netip.Addr, error)
+	lookup               func(ctx context.Context, host string) ([]netip.Addr, error)
+	tlsClient, tlsServer *tls.Config
 }
 
 // sock is a TCP connection, a TCP listener or a UDP socket: one of the
 // three is set.
 type sock struct {
 	conn gonet.Conn
+	host string // the name or address dialled, for tls_client
+	tls  bool   // conn is a *tls.Conn already
 	ln   *gonet.TCPListener
 	udp  *gonet.UDPConn
 }
@@ -312,7 +334,7 @@ func (s *server) connect(ctx context.Context, c *hostapi.Call) error {
 		}
 		return nil
 	}
-	return add(c, &sock{conn: conn}, c.Arg(4))
+	return add(c, &sock{conn: conn, host: host}, c.Arg(4))
 }
 
 // bindAddr reads and checks the local address of tcp_listen and
@@ -573,5 +595,87 @@ func (s *server) close(ctx context.Context, c *hostapi.Call) error {
 	}
 	sk.Close()
 	c.Return(abi.OK)
+	return nil
+}
+
+// tcpConn returns the caller's TCP connection handle, not yet TLS.
+func tcpConn(c *hostapi.Call) (*sock, int64) {
+	sk, ok := c.State().(*state).handles.Get(int32(c.Arg(0)))
+	switch {
+	case !ok || sk.conn == nil:
+		return nil, abi.ErrNotFound
+	case sk.tls:
+		return nil, abi.ErrInvalid
+	}
+	return sk, abi.OK
+}
+
+// handshake runs a TLS handshake on sk's connection within timeout_ms
+// (the call's argument at index ti) and, if it succeeds, makes tc the
+// connection read and write use; if it fails, the connection is left
+// closed (its bytes are no longer a usable stream).
+func handshake(ctx context.Context, c *hostapi.Call, sk *sock, tc *tls.Conn, ti int) {
+	deadline, ok := timeout(c.Arg(ti))
+	if !ok {
+		c.Return(abi.ErrInvalid)
+		return
+	}
+	if !deadline.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, deadline)
+		defer cancel()
+	}
+	sk.conn, sk.tls = tc, true
+	if err := tc.HandshakeContext(ctx); err != nil {
+		tc.Close()
+		if ctx.Err() != nil {
+			c.Return(abi.ErrTimeout)
+		} else {
+			c.Return(abi.ErrClosed)
+		}
+		return
+	}
+	c.Return(abi.OK)
+}
+
+// tlsClientHandshake(handle, name_ptr, name_len, timeout_ms) -> status
+func (s *server) tlsClientHandshake(ctx context.Context, c *hostapi.Call) error {
+	raw, ok, err := name(c, c.Arg(1), c.Arg(2))
+	if err != nil {
+		return err
+	}
+	sk, st := tcpConn(c)
+	if st == abi.OK && !ok {
+		st = abi.ErrInvalid
+	}
+	if st != abi.OK {
+		c.Return(st)
+		return nil
+	}
+	if raw == "" {
+		raw = sk.host
+	}
+	var cfg *tls.Config
+	if s.tlsClient != nil {
+		cfg = s.tlsClient.Clone()
+	} else {
+		cfg = &tls.Config{}
+	}
+	cfg.ServerName = raw
+	handshake(ctx, c, sk, tls.Client(sk.conn, cfg), 3)
+	return nil
+}
+
+// tlsServerHandshake(handle, timeout_ms) -> status
+func (s *server) tlsServerHandshake(ctx context.Context, c *hostapi.Call) error {
+	sk, st := tcpConn(c)
+	switch {
+	case st != abi.OK:
+		c.Return(st)
+	case s.tlsServer == nil:
+		c.Return(abi.ErrInvalid)
+	default:
+		handshake(ctx, c, sk, tls.Server(sk.conn, s.tlsServer), 1)
+	}
 	return nil
 }

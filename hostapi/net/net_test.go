@@ -318,6 +318,7 @@ func TestChildNarrows(t *testing.T) {
 		{ResolveHosts: []string{"ok.example.com"}},
 		{ListenNets: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}},
 		{MaxHandles: wardnet.DefaultMaxHandles + 1},
+		{TLSServer: true},
 	} {
 		_, err := child.NewChild(environment.Config{Host: map[string]environment.HostConfig{wardnet.Namespace: wider}})
 		if !errors.Is(err, environment.ErrWiden) {

@@ -490,7 +490,7 @@ var Funcs = []Func{
 		Doc: "Stops holding an environment handle. Processes running in the environment run on. Returns ErrNotFound when the caller " +
 			"does not hold it.",
 	},
-	// ward_net (hostapi/net): TCP and DNS, checked against the allow-lists
+	// ward_net (hostapi/net): TCP, UDP, TLS and DNS, checked against the allow-lists
 	// of the caller's environment. Handles are the calling process's own.
 	{
 		Namespace: NamespaceNet, Name: "resolve",
@@ -589,6 +589,26 @@ var Funcs = []Func{
 			"NetFromSize bytes at from_ptr: the sender's address as resolve writes it, its port (u32 LE) and the bytes written (u32 LE). " +
 			"timeout_ms 0 waits as long as the process lives. Returns ErrNotFound when handle is not the caller's UDP socket, ErrTimeout, ErrClosed.",
 	},
+	{
+		Namespace: NamespaceNet, Name: "tls_client",
+		Params:  []Param{p("handle", I32), p("name_ptr", I32), p("name_len", I32), p("timeout_ms", I32)},
+		Results: []Param{p("status", I32)},
+		Impl:    Hosted,
+		Doc: "Turns a TCP connection into the client side of TLS: handshakes, verifying the server's certificate for name (empty: the host " +
+			"the connection was dialled with) against the roots the embedder gave the module, and from then on read and write go through TLS. " +
+			"Returns ErrNotFound when handle is not the caller's TCP connection, ErrTimeout, ErrClosed when the handshake fails " +
+			"(a certificate that does not verify included; the connection is then unusable, close it), ErrInvalid.",
+	},
+	{
+		Namespace: NamespaceNet, Name: "tls_server",
+		Params:     []Param{p("handle", I32), p("timeout_ms", I32)},
+		Results:    []Param{p("status", I32)},
+		Impl:       Hosted,
+		Permission: PermNetTLSServer,
+		Doc: "Turns an accepted TCP connection into the server side of TLS with the certificates the embedder gave the module, and handshakes. " +
+			"Returns ErrPermission when the environment does not let its processes serve with those certificates, ErrNotFound, ErrTimeout, " +
+			"ErrClosed as tls_client, ErrInvalid when the embedder gave none.",
+	},
 }
 
 // Lookup returns the function with that namespace and name and its id.
@@ -604,7 +624,7 @@ func Lookup(namespace, name string) (Func, int, bool) {
 // ward_net: networking by hostapi/net, under the allow-lists of the
 // caller's environment.
 const (
-	// NamespaceNet: TCP and DNS (hostapi/net).
+	// NamespaceNet: TCP, UDP, TLS and DNS (hostapi/net).
 	NamespaceNet = "ward_net"
 	// PermNetConnect: ward_net.tcp_connect and udp_send_to, to the hosts,
 	// networks and ports the environment lists.
@@ -614,6 +634,9 @@ const (
 	PermNetListen Permission = "net_listen"
 	// PermNetResolve: ward_net.resolve, of the names the environment lists.
 	PermNetResolve Permission = "net_resolve"
+	// PermNetTLSServer: ward_net.tls_server, serving TLS as the embedder's
+	// certificates.
+	PermNetTLSServer Permission = "net_tls_server"
 	// NetAddrSize is the size of one address record ward_net.resolve
 	// writes: 16 bytes, an IPv6 address (IPv4 mapped).
 	NetAddrSize = 16

@@ -88,3 +88,25 @@ func client(port int32) {
 		panic(fmt.Sprint("send to evil.example.com: ", err))
 	}
 }
+
+// tlsping dials ok.example.com:port, speaks TLS verified against the
+// embedder's roots, and sends "ping" to read it back.
+//
+//go:wasmexport tlsping
+func tlsping(port int32) {
+	c, err := guest.Dial("ok.example.com", int(port))
+	if err != nil {
+		panic(err)
+	}
+	defer c.Close()
+	if err := c.ClientTLS(""); err != nil {
+		panic(err)
+	}
+	if _, err := c.Write([]byte("ping")); err != nil {
+		panic(err)
+	}
+	got := make([]byte, 4)
+	if _, err := io.ReadFull(c, got); err != nil || string(got) != "ping" {
+		panic(fmt.Sprintf("tls echo: %q %v", got, err))
+	}
+}
