@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/wardrt/ward/environment"
+	wardnet "github.com/wardrt/ward/hostapi/net"
 	"github.com/wardrt/ward/internal/abi"
 	"github.com/wardrt/ward/internal/wasm"
 )
@@ -371,7 +372,12 @@ type abiOutcome struct {
 func runABI(t *testing.T, cacheDir string, bound time.Duration, build func(abiPids) ([]abiCall, []byte)) abiOutcome {
 	goroutines := goruntime.NumGoroutine()
 	stores := wasm.LiveProcs()
-	r, err := New(WithLogger(discardLogger()), WithCacheDir(cacheDir), grantAll())
+	// ward's host modules are registered so that the interpreter's
+	// hosted imports link; their default configurations grant nothing,
+	// so its ward_net calls are all refused and it never touches the
+	// network.
+	r, err := New(WithLogger(discardLogger()), WithCacheDir(cacheDir), grantAll(),
+		WithHostModule(wardnet.Module(wardnet.Options{})))
 	if err != nil {
 		t.Fatal(err)
 	}
