@@ -21,6 +21,10 @@ import (
 // the name to match ConnectHosts and the address it resolves to, the one
 // dialled, to be in ConnectNets; a name that resolves only into networks
 // not listed is refused, whatever the name.
+//
+// A child's Config is validated when its environment is made (Narrow); a
+// root's is not (the environment package cannot ask the module), so check
+// it with Validate: an invalid pattern there matches nothing.
 type Config struct {
 	// ConnectHosts are the names tcp_connect may be given: exact names
 	// ("db.example.com"), "*.example.com" (any name under example.com,

@@ -97,6 +97,14 @@ func guestWAT(s string) string {
       (drop (call $read (local.get $h) (i32.const 4096) (i32.const 16) (i32.const 0) (i32.const 8)))
       (call $exit (i32.const 99)))))
 
+  ;; connect n times, holding every connection: exit with the first
+  ;; status that is not OK
+  (func (export "connect_n") (param $port i32) (param $n i32)
+    (loop $l
+      (call $check (call $connect (i32.const 1024) (i32.const %d) (local.get $port) (i32.const 10000) (i32.const 0)))
+      (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+      (br_if $l (local.get $n))))
+
   ;; resolve the string: exit 100+count
   (func (export "resolve") (local $st i32)
     (call $check (call $resolve (i32.const 1024) (i32.const %d) (i32.const 2048) (i32.const 4) (i32.const 8)))
@@ -147,7 +155,7 @@ func guestWAT(s string) string {
   (func (export "bad_buf") (drop (call $resolve (i32.const 1024) (i32.const %d) (i32.const 0) (i32.const 0x10000000) (i32.const 8))))
   (func (export "bad_timeout") (param $port i32)
     (call $exit (call $connect (i32.const 1024) (i32.const %d) (local.get $port) (i32.const -1) (i32.const 0)))))`,
-		s, len(s), len(s), len(s), len(s), len(s), len(s), len(s), len(s))
+		s, len(s), len(s), len(s), len(s), len(s), len(s), len(s), len(s), len(s))
 }
 
 // run runs entry of a guest for s in env and returns its exit status: 0
@@ -557,5 +565,25 @@ func TestUDP(t *testing.T) {
 		if got := code(reason); got != want || allowed != (string(reply) == "ping") {
 			t.Errorf("allowed %v: status %d (%v), reply %q; want status %d", allowed, got, reason, reply, want)
 		}
+	}
+}
+
+// A process holds at most MaxHandles sockets: past it, ErrLimit, and the
+// connection it would have had is closed, not kept.
+func TestHandleLimit(t *testing.T) {
+	p := server(t)
+	cfg := loopbackConfig(p, 0)
+	cfg.MaxHandles = 3
+	env := newRuntime(t, cfg).Environment()
+	if got := run(t, env, "127.0.0.1", "connect_n", i32(int(p)), i32(3)); got != abi.OK {
+		t.Fatalf("3 connections under a bound of 3: status %d", got)
+	}
+	before := openFDs(t)
+	if got := run(t, env, "127.0.0.1", "connect_n", i32(int(p)), i32(4)); got != abi.ErrLimit {
+		t.Fatalf("4 connections under a bound of 3: status %d, want ErrLimit", got)
+	}
+	// The server side holds its ends; ours are all closed.
+	if after := openFDs(t); after > before+4 {
+		t.Errorf("%d descriptors open, %d before and at most 4 server ends", after, before)
 	}
 }
