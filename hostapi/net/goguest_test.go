@@ -6,18 +6,20 @@ import (
 	"fmt"
 	"io"
 	gonet "net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
 	wardnet "github.com/wardrt/ward/hostapi/net"
 )
 
-// buildGoGuest builds testdata/goguest for wasip1 into a temporary
-// directory: building at test time keeps a 2 MB build out of the
-// repository.
+// buildGoGuest builds testdata/goguest for wasip1, once per test
+// binary, into a temporary directory TestMain removes: building at test
+// time keeps a multi-megabyte build out of the repository.
 func buildGoGuest(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
@@ -27,14 +29,41 @@ func buildGoGuest(t *testing.T) string {
 	if err != nil {
 		t.Skip("no go command on PATH to build the guest with")
 	}
-	out := filepath.Join(t.TempDir(), "goguest.wasm")
-	cmd := exec.Command(goCmd, "build", "-buildmode=c-shared", "-trimpath", "-o", out, ".")
-	cmd.Dir = filepath.Join("testdata", "goguest")
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building the guest: %v\n%s", err, msg)
+	goGuest.once.Do(func() {
+		dir, err := os.MkdirTemp("", "wardnet-goguest")
+		if err != nil {
+			goGuest.err = err
+			return
+		}
+		goGuest.dir = dir
+		out := filepath.Join(dir, "goguest.wasm")
+		cmd := exec.Command(goCmd, "build", "-buildmode=c-shared", "-trimpath", "-o", out, ".")
+		cmd.Dir = filepath.Join("testdata", "goguest")
+		cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
+		if msg, err := cmd.CombinedOutput(); err != nil {
+			goGuest.err = fmt.Errorf("building the guest: %v\n%s", err, msg)
+			return
+		}
+		goGuest.path = out
+	})
+	if goGuest.err != nil {
+		t.Fatal(goGuest.err)
 	}
-	return out
+	return goGuest.path
+}
+
+var goGuest struct {
+	once      sync.Once
+	dir, path string
+	err       error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if goGuest.dir != "" {
+		os.RemoveAll(goGuest.dir)
+	}
+	os.Exit(code)
 }
 
 // Package guest's networking, end to end: a Go guest's echo server
@@ -95,5 +124,55 @@ func TestGoGuest(t *testing.T) {
 	reason, err = rt.Environment().Run(ctx, m, "tlsping", i32(tp))
 	if err != nil || !reason.Normal() {
 		t.Fatalf("tlsping: %v %v", reason, err)
+	}
+}
+
+// A Go guest's HTTP/1.1 server on ward_net serves net/http's client:
+// several requests over one kept-alive connection, then a new one.
+func TestGoGuestHTTPServer(t *testing.T) {
+	path := buildGoGuest(t)
+	lp := freePort(t)
+	rt := newRuntime(t, loopbackConfig(1, lp))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	m, err := rt.LoadModuleFile(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, err := rt.Environment().Spawn(ctx, m, "httpserve", i32(int(lp)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Kill()
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: hangGuard}
+	get := func(p string) (string, error) {
+		resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d%s", lp, p))
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		return string(b), err
+	}
+	// Until it listens, connections are refused.
+	for {
+		if _, err := get("/ready"); err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("the guest never served")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, p := range []string{"/a", "/b/c", "/d"} {
+		if body, err := get(p); err != nil || body != "hello "+p {
+			t.Fatalf("GET %s: %q %v", p, body, err)
+		}
+	}
+	tr.CloseIdleConnections()
+	if body, err := get("/after"); err != nil || body != "hello /after" {
+		t.Fatalf("GET on a new connection: %q %v", body, err)
 	}
 }

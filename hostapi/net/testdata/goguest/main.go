@@ -5,10 +5,13 @@
 package main
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/wardrt/ward/guest"
@@ -108,5 +111,48 @@ func tlsping(port int32) {
 	got := make([]byte, 4)
 	if _, err := io.ReadFull(c, got); err != nil || string(got) != "ping" {
 		panic(fmt.Sprintf("tls echo: %q %v", got, err))
+	}
+}
+
+// httpserve is an HTTP/1.1 server on 127.0.0.1:port, one connection at a
+// time (a host call blocks the whole guest, so net/http's server, which
+// accepts while another goroutine serves, would stall), keep-alive
+// included: it answers "hello <path>".
+//
+//go:wasmexport httpserve
+func httpserve(port int32) {
+	l, err := guest.Listen("127.0.0.1", int(port))
+	if err != nil {
+		panic(err)
+	}
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			panic(err)
+		}
+		serveHTTP(c)
+		c.Close()
+	}
+}
+
+func serveHTTP(c *guest.Conn) {
+	br := bufio.NewReader(c)
+	for {
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return // the client closed, or sent garbage
+		}
+		io.Copy(io.Discard, req.Body)
+		body := "hello " + req.URL.Path
+		resp := &http.Response{
+			StatusCode: http.StatusOK, ProtoMajor: 1, ProtoMinor: 1,
+			Header:        http.Header{"Content-Type": {"text/plain"}},
+			ContentLength: int64(len(body)),
+			Body:          io.NopCloser(strings.NewReader(body)),
+			Close:         req.Close,
+		}
+		if err := resp.Write(c); err != nil || req.Close {
+			return
+		}
 	}
 }
