@@ -14,7 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wardrt/ward/environment"
 	wardnet "github.com/wardrt/ward/hostapi/net"
+	"github.com/wardrt/ward/runtime"
 )
 
 // buildGoGuest builds testdata/goguest for wasip1, once per test
@@ -174,5 +176,32 @@ func TestGoGuestHTTPServer(t *testing.T) {
 	tr.CloseIdleConnections()
 	if body, err := get("/after"); err != nil || body != "hello /after" {
 		t.Fatalf("GET on a new connection: %q %v", body, err)
+	}
+}
+
+// Permissions through processes: a resolver process in an environment
+// that may resolve *.example.com serves a process of a child environment
+// that may do nothing on the network, and only for those names.
+func TestGoGuestResolverProcess(t *testing.T) {
+	path := buildGoGuest(t)
+	rt := newRuntime(t, loopbackConfig(1, 1))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	m, err := rt.LoadModuleFile(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resolver, err := rt.Environment().Spawn(ctx, m, "resolver")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resolver.Kill()
+	child, err := rt.NewEnvironment(environment.Config{Host: map[string]environment.HostConfig{wardnet.Namespace: wardnet.Config{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reason, err := child.Run(ctx, m, "asker", runtime.I64(int64(resolver.ID())))
+	if err != nil || !reason.Normal() {
+		t.Fatalf("asker: %v %v", reason, err)
 	}
 }

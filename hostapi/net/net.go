@@ -464,7 +464,8 @@ func (s *server) udpRecvFrom(ctx context.Context, c *hostapi.Call) error {
 	return c.Write(c.Arg(4), rec)
 }
 
-// interrupt makes a blocked call on s end when ctx ends (the process is
+// interrupt makes a blocked call end, through its setDeadline, when ctx
+// ends (the process is
 // killed); call the returned func when the call is over.
 func interrupt(ctx context.Context, setDeadline func(time.Time) error) func() bool {
 	return context.AfterFunc(ctx, func() { setDeadline(time.Unix(1, 0)) })

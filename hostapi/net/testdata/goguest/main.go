@@ -156,3 +156,57 @@ func serveHTTP(c *guest.Conn) {
 		}
 	}
 }
+
+// resolver is the seed's permission-through-processes pattern: it
+// registers as resolve 1.0.0 and answers each request (a host name) with
+// the addresses ward_net gives it under its own environment's lists,
+// comma-separated, or "error: ...". Processes of an environment without
+// network rights get exactly what it chooses to resolve for them.
+//
+//go:wasmexport resolver
+func resolver() {
+	if err := guest.Register("resolve", "1.0.0"); err != nil {
+		panic(err)
+	}
+	for {
+		m, err := guest.Receive()
+		if err != nil {
+			panic(err)
+		}
+		var out string
+		if addrs, err := guest.Resolve(string(m.Data)); err != nil {
+			out = "error: " + err.Error()
+		} else {
+			for i, a := range addrs {
+				if i > 0 {
+					out += ","
+				}
+				out += a.String()
+			}
+		}
+		guest.Reply(m, []byte(out))
+	}
+}
+
+// asker runs where nothing on the network is allowed: its own resolve is
+// refused, the resolver process answers for the names it allows.
+//
+//go:wasmexport asker
+func asker(resolverPid int64) {
+	if _, err := guest.Resolve("ok.example.com"); !errors.Is(err, guest.ErrPermission) {
+		panic(fmt.Sprint("own resolve: ", err))
+	}
+	ask := func(name string) string {
+		m, err := guest.Request(guest.ProcessID(resolverPid), []byte(name), 10*time.Second)
+		if err != nil {
+			panic(err)
+		}
+		return string(m.Data)
+	}
+	if got := ask("ok.example.com"); got != "127.0.0.1" {
+		panic("ok.example.com through the resolver: " + got)
+	}
+	if got := ask("local.test"); !strings.Contains(got, "not permitted") {
+		panic("local.test through the resolver: " + got)
+	}
+}
