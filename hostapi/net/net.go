@@ -465,8 +465,8 @@ func (s *server) udpRecvFrom(ctx context.Context, c *hostapi.Call) error {
 }
 
 // interrupt makes a blocked call end, through its setDeadline, when ctx
-// ends (the process is
-// killed); call the returned func when the call is over.
+// ends (the process is killed); call the returned func when the call is
+// over.
 func interrupt(ctx context.Context, setDeadline func(time.Time) error) func() bool {
 	return context.AfterFunc(ctx, func() { setDeadline(time.Unix(1, 0)) })
 }
