@@ -26,6 +26,8 @@
 //   - [github.com/wardrt/ward/hostapi]: the interface of host modules.
 //   - [github.com/wardrt/ward/hostapi/metrics]: guests' metrics and the
 //     runtime's own, exported through OpenTelemetry when the embedder asks.
+//   - [github.com/wardrt/ward/hostapi/net]: ward_net, TCP, UDP, TLS and
+//     DNS for guests under allow-lists in their environment.
 //   - [github.com/wardrt/ward/cluster]: several runtimes as nodes of one
 //     cluster over NATS: remote processes, noconnection, remote spawn and
 //     jobs, a global registry; [github.com/wardrt/ward/cluster/embed]
@@ -41,7 +43,8 @@
 // Guests reach the host through the functions of the ward_process,
 // ward_message, ward_registry, ward_module (modules compiled by guests) and
 // ward_environment (narrower environments made by guests) namespaces and
-// WASI preview 1; process
+// WASI preview 1, and of the host modules the embedder registers (ward_net
+// for networking); process
 // ids name their node, so the same calls reach processes on other nodes.
 // The embedder may add ward's host modules: ward_metrics (guests'
 // counters, gauges and histograms, package hostapi/metrics).

@@ -88,3 +88,39 @@ func wardMetricsCreate(kind, namePtr, nameLen, handlePtr uint32) int32 { panic(n
 func wardMetricsLabels(ptr, length, handlePtr uint32) int32 { panic(notGuest) }
 
 func wardMetricsRecord(instrument, labels uint32, value int64) int32 { panic(notGuest) }
+
+func wardNetResolve(namePtr, nameLen, bufPtr, bufCap, countPtr uint32) int32 { panic(notGuest) }
+
+func wardNetTCPConnect(hostPtr, hostLen uint32, port, timeoutMs int32, handlePtr uint32) int32 {
+	panic(notGuest)
+}
+
+func wardNetTCPListen(addrPtr, addrLen uint32, port int32, handlePtr uint32) int32 { panic(notGuest) }
+
+func wardNetTCPAccept(listener, timeoutMs int32, handlePtr uint32) int32 { panic(notGuest) }
+
+func wardNetLocalPort(handle int32, portPtr uint32) int32 { panic(notGuest) }
+
+func wardNetRead(handle int32, bufPtr, bufLen uint32, timeoutMs int32, nPtr uint32) int32 {
+	panic(notGuest)
+}
+
+func wardNetWrite(handle int32, bufPtr, bufLen uint32, timeoutMs int32, nPtr uint32) int32 {
+	panic(notGuest)
+}
+
+func wardNetClose(handle int32) int32 { panic(notGuest) }
+
+func wardNetUDPBind(addrPtr, addrLen uint32, port int32, handlePtr uint32) int32 { panic(notGuest) }
+
+func wardNetUDPSendTo(handle int32, hostPtr, hostLen uint32, port int32, bufPtr, bufLen uint32) int32 {
+	panic(notGuest)
+}
+
+func wardNetUDPRecvFrom(handle int32, bufPtr, bufLen uint32, timeoutMs int32, fromPtr uint32) int32 {
+	panic(notGuest)
+}
+
+func wardNetTLSClient(handle int32, namePtr, nameLen uint32, timeoutMs int32) int32 { panic(notGuest) }
+
+func wardNetTLSServer(handle, timeoutMs int32) int32 { panic(notGuest) }

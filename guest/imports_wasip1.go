@@ -122,3 +122,42 @@ func wardMetricsLabels(ptr, length, handlePtr uint32) int32
 
 //go:wasmimport ward_metrics record
 func wardMetricsRecord(instrument, labels uint32, value int64) int32
+
+//go:wasmimport ward_net resolve
+func wardNetResolve(namePtr, nameLen, bufPtr, bufCap, countPtr uint32) int32
+
+//go:wasmimport ward_net tcp_connect
+func wardNetTCPConnect(hostPtr, hostLen uint32, port, timeoutMs int32, handlePtr uint32) int32
+
+//go:wasmimport ward_net tcp_listen
+func wardNetTCPListen(addrPtr, addrLen uint32, port int32, handlePtr uint32) int32
+
+//go:wasmimport ward_net tcp_accept
+func wardNetTCPAccept(listener, timeoutMs int32, handlePtr uint32) int32
+
+//go:wasmimport ward_net local_port
+func wardNetLocalPort(handle int32, portPtr uint32) int32
+
+//go:wasmimport ward_net read
+func wardNetRead(handle int32, bufPtr, bufLen uint32, timeoutMs int32, nPtr uint32) int32
+
+//go:wasmimport ward_net write
+func wardNetWrite(handle int32, bufPtr, bufLen uint32, timeoutMs int32, nPtr uint32) int32
+
+//go:wasmimport ward_net close
+func wardNetClose(handle int32) int32
+
+//go:wasmimport ward_net udp_bind
+func wardNetUDPBind(addrPtr, addrLen uint32, port int32, handlePtr uint32) int32
+
+//go:wasmimport ward_net udp_send_to
+func wardNetUDPSendTo(handle int32, hostPtr, hostLen uint32, port int32, bufPtr, bufLen uint32) int32
+
+//go:wasmimport ward_net udp_recv_from
+func wardNetUDPRecvFrom(handle int32, bufPtr, bufLen uint32, timeoutMs int32, fromPtr uint32) int32
+
+//go:wasmimport ward_net tls_client
+func wardNetTLSClient(handle int32, namePtr, nameLen uint32, timeoutMs int32) int32
+
+//go:wasmimport ward_net tls_server
+func wardNetTLSServer(handle, timeoutMs int32) int32

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/wardrt/ward/environment"
+	"github.com/wardrt/ward/hostapi"
 	"github.com/wardrt/ward/internal/abi"
 	"github.com/wardrt/ward/internal/wasm"
 )
@@ -371,7 +372,14 @@ type abiOutcome struct {
 func runABI(t *testing.T, cacheDir string, bound time.Duration, build func(abiPids) ([]abiCall, []byte)) abiOutcome {
 	goroutines := goruntime.NumGoroutine()
 	stores := wasm.LiveProcs()
-	r, err := New(WithLogger(discardLogger()), WithCacheDir(cacheDir), grantAll())
+	// Stubs of ward's hosted namespaces are registered so that the
+	// interpreter's hosted imports link: the modules themselves import
+	// the runtime, and each tests its own calls.
+	opts := []Option{WithLogger(discardLogger()), WithCacheDir(cacheDir), grantAll()}
+	for _, m := range hostedStubs(t) {
+		opts = append(opts, WithHostModule(m))
+	}
+	r, err := New(opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -717,4 +725,33 @@ func hostTrap(fn string) func(Reason) bool {
 		var te *TrapError
 		return errors.As(r, &te) && te.Code == TrapNone && strings.Contains(te.Message, fn)
 	}
+}
+
+// hostedStubs returns a module for each hosted namespace of the ABI table
+// (abi.Hosted) whose handlers do nothing; with no configuration, those
+// needing a permission are refused before a handler runs.
+func hostedStubs(t *testing.T) []hostapi.Module {
+	t.Helper()
+	stub := func(context.Context, *hostapi.Call) error { return nil }
+	byNS := map[string]map[string]hostapi.Handler{}
+	var order []string
+	for _, f := range abi.Funcs {
+		if f.Impl != abi.Hosted {
+			continue
+		}
+		if byNS[f.Namespace] == nil {
+			byNS[f.Namespace] = map[string]hostapi.Handler{}
+			order = append(order, f.Namespace)
+		}
+		byNS[f.Namespace][f.Name] = stub
+	}
+	var mods []hostapi.Module
+	for _, ns := range order {
+		m, err := hostapi.Builtin(ns, byNS[ns])
+		if err != nil {
+			t.Fatal(err)
+		}
+		mods = append(mods, m)
+	}
+	return mods
 }

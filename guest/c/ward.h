@@ -28,6 +28,7 @@ extern "C" {
 #define WARD_NAMESPACE_WASI "wasi_snapshot_preview1"
 #define WARD_NAMESPACE_MODULE "ward_module" /* Modules compiled by guests, and their handles. */
 #define WARD_NAMESPACE_ENVIRONMENT "ward_environment" /* Narrower environments made by guests. */
+#define WARD_NAMESPACE_NET "ward_net" /* TCP, UDP, TLS and DNS (hostapi/net). */
 
 /*
  * Guest counters, gauges and histograms, served by hostapi/metrics when the
@@ -151,6 +152,24 @@ extern "C" {
  * ward_environment.create reads.
  */
 #define WARD_MAX_ENVIRONMENT_CONFIG_SIZE 65536
+
+/*
+ * WARD_NET_ADDR_SIZE is the size of one address record ward_net.resolve
+ * writes: 16 bytes, an IPv6 address (IPv4 mapped).
+ */
+#define WARD_NET_ADDR_SIZE 16
+
+/*
+ * WARD_NET_FROM_SIZE is the size of the record ward_net.udp_recv_from
+ * writes: an address (WARD_NET_ADDR_SIZE bytes), the port and the datagram's
+ * length (u32 LE each).
+ */
+#define WARD_NET_FROM_SIZE 24
+
+/*
+ * WARD_MAX_NET_IO_SIZE bounds the bytes one ward_net.read or write moves.
+ */
+#define WARD_MAX_NET_IO_SIZE 1048576
 
 /*
  * WARD_MAX_METRIC_NAME_LEN bounds the name of a guest's metric instrument.
@@ -655,6 +674,163 @@ int32_t ward_metrics_labels(int32_t ptr, int32_t len, int32_t handle_ptr);
  */
 __attribute__((import_module("ward_metrics"), import_name("record")))
 int32_t ward_metrics_record(int32_t instrument, int32_t labels, int64_t value);
+
+/* ---- ward_net ---- */
+
+/*
+ * Looks up the addresses of a host name the environment allows resolving.
+ * Writes at most buf_cap records of WARD_NET_ADDR_SIZE bytes at buf_ptr (an
+ * IPv6 address in network order; IPv4 as ::ffff:a.b.c.d) and the number
+ * written (u32 LE) at count_ptr. Returns WARD_ERR_PERMISSION when the name
+ * is not allowed, WARD_ERR_NOT_FOUND when it has no address,
+ * WARD_ERR_INVALID for a malformed name.
+ *
+ * Runs in Go (async), by its host module when the embedder registers it. Needs the "net_resolve" permission.
+ */
+__attribute__((import_module("ward_net"), import_name("resolve")))
+int32_t ward_net_resolve(int32_t name_ptr, int32_t name_len, int32_t buf_ptr, int32_t buf_cap, int32_t count_ptr);
+
+/*
+ * Opens a TCP connection to host (a name or an IP literal) and port, and
+ * writes its handle (i32 LE) at handle_ptr. A name must match the
+ * environment's host patterns, and the address actually dialled (after
+ * resolution) must be in its networks, on one of its ports. timeout_ms 0
+ * waits as long as the process lives. Returns WARD_ERR_PERMISSION when
+ * refused, WARD_ERR_TIMEOUT, WARD_ERR_NOT_FOUND when no address answers,
+ * WARD_ERR_LIMIT when the process holds as many handles as allowed,
+ * WARD_ERR_INVALID for a malformed host or port.
+ *
+ * Runs in Go (async), by its host module when the embedder registers it. Needs the "net_connect" permission.
+ */
+__attribute__((import_module("ward_net"), import_name("tcp_connect")))
+int32_t ward_net_tcp_connect(int32_t host_ptr, int32_t host_len, int32_t port, int32_t timeout_ms, int32_t handle_ptr);
+
+/*
+ * Listens for TCP connections on a local IP address (a literal) and port (0
+ * picks one, if the environment allows port 0), and writes the listener's
+ * handle (i32 LE) at handle_ptr. Returns WARD_ERR_PERMISSION when the
+ * address or port is not allowed, WARD_ERR_TAKEN when the address is in use,
+ * WARD_ERR_LIMIT, WARD_ERR_INVALID.
+ *
+ * Runs in Go (async), by its host module when the embedder registers it. Needs the "net_listen" permission.
+ */
+__attribute__((import_module("ward_net"), import_name("tcp_listen")))
+int32_t ward_net_tcp_listen(int32_t addr_ptr, int32_t addr_len, int32_t port, int32_t handle_ptr);
+
+/*
+ * Waits for a connection on a listener and writes its handle (i32 LE) at
+ * handle_ptr. timeout_ms 0 waits as long as the process lives. Returns
+ * WARD_ERR_NOT_FOUND when listener is not the caller's listener,
+ * WARD_ERR_TIMEOUT, WARD_ERR_LIMIT, WARD_ERR_CLOSED.
+ *
+ * Runs in Go (async), by its host module when the embedder registers it.
+ */
+__attribute__((import_module("ward_net"), import_name("tcp_accept")))
+int32_t ward_net_tcp_accept(int32_t listener, int32_t timeout_ms, int32_t handle_ptr);
+
+/*
+ * Writes the local port (u32 LE) of a listener or connection at port_ptr.
+ * Returns WARD_ERR_NOT_FOUND when handle is not the caller's.
+ *
+ * Runs in Go (async), by its host module when the embedder registers it.
+ */
+__attribute__((import_module("ward_net"), import_name("local_port")))
+int32_t ward_net_local_port(int32_t handle, int32_t port_ptr);
+
+/*
+ * Reads at most min(buf_len, WARD_MAX_NET_IO_SIZE) bytes from a connection
+ * into buf_ptr and writes how many (u32 LE) at n_ptr: 0 at the end of the
+ * stream. Returns WARD_ERR_NOT_FOUND when handle is not the caller's
+ * connection, WARD_ERR_TIMEOUT, WARD_ERR_CLOSED when the connection failed.
+ *
+ * Runs in Go (async), by its host module when the embedder registers it.
+ */
+__attribute__((import_module("ward_net"), import_name("read")))
+int32_t ward_net_read(int32_t handle, int32_t buf_ptr, int32_t buf_len, int32_t timeout_ms, int32_t n_ptr);
+
+/*
+ * Writes min(buf_len, WARD_MAX_NET_IO_SIZE) bytes from buf_ptr to a
+ * connection and the number written (u32 LE) at n_ptr, fewer only with
+ * WARD_ERR_TIMEOUT or WARD_ERR_CLOSED. Returns WARD_ERR_NOT_FOUND when
+ * handle is not the caller's connection.
+ *
+ * Runs in Go (async), by its host module when the embedder registers it.
+ */
+__attribute__((import_module("ward_net"), import_name("write")))
+int32_t ward_net_write(int32_t handle, int32_t buf_ptr, int32_t buf_len, int32_t timeout_ms, int32_t n_ptr);
+
+/*
+ * Closes a connection or listener. Returns WARD_ERR_NOT_FOUND when handle is
+ * not the caller's. Everything still open is closed when the process ends.
+ *
+ * Runs in Go (async), by its host module when the embedder registers it.
+ */
+__attribute__((import_module("ward_net"), import_name("close")))
+int32_t ward_net_close(int32_t handle);
+
+/*
+ * Opens a UDP socket bound to a local IP address (a literal) and port, both
+ * under the environment's listen lists (0 picks a port where they allow 0),
+ * and writes its handle (i32 LE) at handle_ptr. Returns WARD_ERR_PERMISSION,
+ * WARD_ERR_TAKEN, WARD_ERR_LIMIT, WARD_ERR_INVALID as tcp_listen.
+ *
+ * Runs in Go (async), by its host module when the embedder registers it. Needs the "net_listen" permission.
+ */
+__attribute__((import_module("ward_net"), import_name("udp_bind")))
+int32_t ward_net_udp_bind(int32_t addr_ptr, int32_t addr_len, int32_t port, int32_t handle_ptr);
+
+/*
+ * Sends one datagram of buf_len bytes (at most WARD_MAX_NET_IO_SIZE) from a
+ * UDP socket to host and port, checked as tcp_connect checks its
+ * destination. Returns WARD_ERR_PERMISSION when refused, WARD_ERR_NOT_FOUND
+ * when handle is not the caller's UDP socket or the name has no address,
+ * WARD_ERR_INVALID, WARD_ERR_CLOSED when the send failed.
+ *
+ * Runs in Go (async), by its host module when the embedder registers it. Needs the "net_connect" permission.
+ */
+__attribute__((import_module("ward_net"), import_name("udp_send_to")))
+int32_t ward_net_udp_send_to(int32_t handle, int32_t host_ptr, int32_t host_len, int32_t port, int32_t buf_ptr, int32_t buf_len);
+
+/*
+ * Waits for one datagram on a UDP socket, writes at most buf_len bytes of it
+ * at buf_ptr (the rest is dropped) and a record of WARD_NET_FROM_SIZE bytes
+ * at from_ptr: the sender's address as resolve writes it, its port (u32 LE)
+ * and the bytes written (u32 LE). timeout_ms 0 waits as long as the process
+ * lives. Returns WARD_ERR_NOT_FOUND when handle is not the caller's UDP
+ * socket, WARD_ERR_TIMEOUT, WARD_ERR_CLOSED.
+ *
+ * Runs in Go (async), by its host module when the embedder registers it.
+ */
+__attribute__((import_module("ward_net"), import_name("udp_recv_from")))
+int32_t ward_net_udp_recv_from(int32_t handle, int32_t buf_ptr, int32_t buf_len, int32_t timeout_ms, int32_t from_ptr);
+
+/*
+ * Turns a TCP connection into the client side of TLS: handshakes, verifying
+ * the server's certificate for name (empty: the host the connection was
+ * dialled with) against the roots the embedder gave the module, and from
+ * then on read and write go through TLS. Returns WARD_ERR_NOT_FOUND when
+ * handle is not the caller's TCP connection, WARD_ERR_TIMEOUT,
+ * WARD_ERR_CLOSED when the handshake fails (a certificate that does not
+ * verify included; the connection is then unusable, close it),
+ * WARD_ERR_INVALID.
+ *
+ * Runs in Go (async), by its host module when the embedder registers it.
+ */
+__attribute__((import_module("ward_net"), import_name("tls_client")))
+int32_t ward_net_tls_client(int32_t handle, int32_t name_ptr, int32_t name_len, int32_t timeout_ms);
+
+/*
+ * Turns an accepted TCP connection into the server side of TLS with the
+ * certificates the embedder gave the module, and handshakes. Returns
+ * WARD_ERR_PERMISSION when the environment does not let its processes serve
+ * with those certificates, WARD_ERR_NOT_FOUND, WARD_ERR_TIMEOUT,
+ * WARD_ERR_CLOSED as tls_client, WARD_ERR_INVALID when the embedder gave
+ * none.
+ *
+ * Runs in Go (async), by its host module when the embedder registers it. Needs the "net_tls_server" permission.
+ */
+__attribute__((import_module("ward_net"), import_name("tls_server")))
+int32_t ward_net_tls_server(int32_t handle, int32_t timeout_ms);
 
 #ifdef __cplusplus
 }

@@ -531,6 +531,125 @@ var Funcs = []Func{
 			"instrument or label set, ErrInvalid for a negative value on a counter, ErrLimit when the instrument already has as " +
 			"many distinct label sets as the embedder allows and this one is new (what was recorded stays).",
 	},
+	// ward_net (hostapi/net): TCP, UDP, TLS and DNS, checked against the allow-lists
+	// of the caller's environment. Handles are the calling process's own.
+	{
+		Namespace: NamespaceNet, Name: "resolve",
+		Params:     []Param{p("name_ptr", I32), p("name_len", I32), p("buf_ptr", I32), p("buf_cap", I32), p("count_ptr", I32)},
+		Results:    []Param{p("status", I32)},
+		Impl:       Hosted,
+		Permission: PermNetResolve,
+		Doc: "Looks up the addresses of a host name the environment allows resolving. Writes at most buf_cap records of NetAddrSize " +
+			"bytes at buf_ptr (an IPv6 address in network order; IPv4 as ::ffff:a.b.c.d) and the number written (u32 LE) at count_ptr. " +
+			"Returns ErrPermission when the name is not allowed, ErrNotFound when it has no address, ErrInvalid for a malformed name.",
+	},
+	{
+		Namespace: NamespaceNet, Name: "tcp_connect",
+		Params:     []Param{p("host_ptr", I32), p("host_len", I32), p("port", I32), p("timeout_ms", I32), p("handle_ptr", I32)},
+		Results:    []Param{p("status", I32)},
+		Impl:       Hosted,
+		Permission: PermNetConnect,
+		Doc: "Opens a TCP connection to host (a name or an IP literal) and port, and writes its handle (i32 LE) at handle_ptr. A name " +
+			"must match the environment's host patterns, and the address actually dialled (after resolution) must be in its networks, " +
+			"on one of its ports. timeout_ms 0 waits as long as the process lives. Returns ErrPermission when refused, ErrTimeout, " +
+			"ErrNotFound when no address answers, ErrLimit when the process holds as many handles as allowed, ErrInvalid for a malformed host or port.",
+	},
+	{
+		Namespace: NamespaceNet, Name: "tcp_listen",
+		Params:     []Param{p("addr_ptr", I32), p("addr_len", I32), p("port", I32), p("handle_ptr", I32)},
+		Results:    []Param{p("status", I32)},
+		Impl:       Hosted,
+		Permission: PermNetListen,
+		Doc: "Listens for TCP connections on a local IP address (a literal) and port (0 picks one, if the environment allows port 0), " +
+			"and writes the listener's handle (i32 LE) at handle_ptr. Returns ErrPermission when the address or port is not allowed, " +
+			"ErrTaken when the address is in use, ErrLimit, ErrInvalid.",
+	},
+	{
+		Namespace: NamespaceNet, Name: "tcp_accept",
+		Params:  []Param{p("listener", I32), p("timeout_ms", I32), p("handle_ptr", I32)},
+		Results: []Param{p("status", I32)},
+		Impl:    Hosted,
+		Doc: "Waits for a connection on a listener and writes its handle (i32 LE) at handle_ptr. timeout_ms 0 waits as long as the process lives. " +
+			"Returns ErrNotFound when listener is not the caller's listener, ErrTimeout, ErrLimit, ErrClosed.",
+	},
+	{
+		Namespace: NamespaceNet, Name: "local_port",
+		Params:  []Param{p("handle", I32), p("port_ptr", I32)},
+		Results: []Param{p("status", I32)},
+		Impl:    Hosted,
+		Doc:     "Writes the local port (u32 LE) of a listener or connection at port_ptr. Returns ErrNotFound when handle is not the caller's.",
+	},
+	{
+		Namespace: NamespaceNet, Name: "read",
+		Params:  []Param{p("handle", I32), p("buf_ptr", I32), p("buf_len", I32), p("timeout_ms", I32), p("n_ptr", I32)},
+		Results: []Param{p("status", I32)},
+		Impl:    Hosted,
+		Doc: "Reads at most min(buf_len, MaxNetIOSize) bytes from a connection into buf_ptr and writes how many (u32 LE) at n_ptr: " +
+			"0 at the end of the stream. Returns ErrNotFound when handle is not the caller's connection, ErrTimeout, ErrClosed when the connection failed.",
+	},
+	{
+		Namespace: NamespaceNet, Name: "write",
+		Params:  []Param{p("handle", I32), p("buf_ptr", I32), p("buf_len", I32), p("timeout_ms", I32), p("n_ptr", I32)},
+		Results: []Param{p("status", I32)},
+		Impl:    Hosted,
+		Doc: "Writes min(buf_len, MaxNetIOSize) bytes from buf_ptr to a connection and the number written (u32 LE) at n_ptr, fewer only " +
+			"with ErrTimeout or ErrClosed. Returns ErrNotFound when handle is not the caller's connection.",
+	},
+	{
+		Namespace: NamespaceNet, Name: "close",
+		Params:  []Param{p("handle", I32)},
+		Results: []Param{p("status", I32)},
+		Impl:    Hosted,
+		Doc:     "Closes a connection or listener. Returns ErrNotFound when handle is not the caller's. Everything still open is closed when the process ends.",
+	},
+	{
+		Namespace: NamespaceNet, Name: "udp_bind",
+		Params:     []Param{p("addr_ptr", I32), p("addr_len", I32), p("port", I32), p("handle_ptr", I32)},
+		Results:    []Param{p("status", I32)},
+		Impl:       Hosted,
+		Permission: PermNetListen,
+		Doc: "Opens a UDP socket bound to a local IP address (a literal) and port, both under the environment's listen lists (0 picks a port " +
+			"where they allow 0), and writes its handle (i32 LE) at handle_ptr. Returns ErrPermission, ErrTaken, ErrLimit, ErrInvalid as tcp_listen.",
+	},
+	{
+		Namespace: NamespaceNet, Name: "udp_send_to",
+		Params:     []Param{p("handle", I32), p("host_ptr", I32), p("host_len", I32), p("port", I32), p("buf_ptr", I32), p("buf_len", I32)},
+		Results:    []Param{p("status", I32)},
+		Impl:       Hosted,
+		Permission: PermNetConnect,
+		Doc: "Sends one datagram of buf_len bytes (at most MaxNetIOSize) from a UDP socket to host and port, checked as tcp_connect checks " +
+			"its destination. Returns ErrPermission when refused, ErrNotFound when handle is not the caller's UDP socket or the name has no address, " +
+			"ErrInvalid, ErrClosed when the send failed.",
+	},
+	{
+		Namespace: NamespaceNet, Name: "udp_recv_from",
+		Params:  []Param{p("handle", I32), p("buf_ptr", I32), p("buf_len", I32), p("timeout_ms", I32), p("from_ptr", I32)},
+		Results: []Param{p("status", I32)},
+		Impl:    Hosted,
+		Doc: "Waits for one datagram on a UDP socket, writes at most buf_len bytes of it at buf_ptr (the rest is dropped) and a record of " +
+			"NetFromSize bytes at from_ptr: the sender's address as resolve writes it, its port (u32 LE) and the bytes written (u32 LE). " +
+			"timeout_ms 0 waits as long as the process lives. Returns ErrNotFound when handle is not the caller's UDP socket, ErrTimeout, ErrClosed.",
+	},
+	{
+		Namespace: NamespaceNet, Name: "tls_client",
+		Params:  []Param{p("handle", I32), p("name_ptr", I32), p("name_len", I32), p("timeout_ms", I32)},
+		Results: []Param{p("status", I32)},
+		Impl:    Hosted,
+		Doc: "Turns a TCP connection into the client side of TLS: handshakes, verifying the server's certificate for name (empty: the host " +
+			"the connection was dialled with) against the roots the embedder gave the module, and from then on read and write go through TLS. " +
+			"Returns ErrNotFound when handle is not the caller's TCP connection, ErrTimeout, ErrClosed when the handshake fails " +
+			"(a certificate that does not verify included; the connection is then unusable, close it), ErrInvalid.",
+	},
+	{
+		Namespace: NamespaceNet, Name: "tls_server",
+		Params:     []Param{p("handle", I32), p("timeout_ms", I32)},
+		Results:    []Param{p("status", I32)},
+		Impl:       Hosted,
+		Permission: PermNetTLSServer,
+		Doc: "Turns an accepted TCP connection into the server side of TLS with the certificates the embedder gave the module, and handshakes. " +
+			"Returns ErrPermission when the environment does not let its processes serve with those certificates, ErrNotFound, ErrTimeout, " +
+			"ErrClosed as tls_client, ErrInvalid when the embedder gave none.",
+	},
 }
 
 // Lookup returns the function with that namespace and name and its id.
@@ -542,3 +661,30 @@ func Lookup(namespace, name string) (Func, int, bool) {
 	}
 	return Func{}, -1, false
 }
+
+// ward_net: networking by hostapi/net, under the allow-lists of the
+// caller's environment.
+const (
+	// NamespaceNet: TCP, UDP, TLS and DNS (hostapi/net).
+	NamespaceNet = "ward_net"
+	// PermNetConnect: ward_net.tcp_connect and udp_send_to, to the hosts,
+	// networks and ports the environment lists.
+	PermNetConnect Permission = "net_connect"
+	// PermNetListen: ward_net.tcp_listen and udp_bind, on the addresses
+	// and ports the environment lists.
+	PermNetListen Permission = "net_listen"
+	// PermNetResolve: ward_net.resolve, of the names the environment lists.
+	PermNetResolve Permission = "net_resolve"
+	// PermNetTLSServer: ward_net.tls_server, serving TLS as the embedder's
+	// certificates.
+	PermNetTLSServer Permission = "net_tls_server"
+	// NetAddrSize is the size of one address record ward_net.resolve
+	// writes: 16 bytes, an IPv6 address (IPv4 mapped).
+	NetAddrSize = 16
+	// NetFromSize is the size of the record ward_net.udp_recv_from
+	// writes: an address (NetAddrSize bytes), the port and the datagram's
+	// length (u32 LE each).
+	NetFromSize = 24
+	// MaxNetIOSize bounds the bytes one ward_net.read or write moves.
+	MaxNetIOSize = 1 << 20
+)

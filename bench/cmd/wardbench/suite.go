@@ -228,6 +228,10 @@ func run(cfg config) (*results, error) {
 		runRequests(cfg, rs, &p)
 	}
 
+	if cfg.want("tcpecho") {
+		runTCPEcho(cfg, rs)
+	}
+
 	if cfg.want("cluster") {
 		runCluster(cfg, rs, timedGroup)
 	}
@@ -354,6 +358,59 @@ func runRequests(cfg config, rs *results, p *peers) {
 	if len(ratios) > 0 {
 		rs.derived = append(rs.derived, derived{
 			group: group, impl: "ward ÷ plain Go, per run", key: "request_ratio_ward_vs_go", unit: "ratio",
+			s: workload.Summarize(ratios),
+		})
+	}
+}
+
+// runTCPEcho measures requests/s of a ward guest echo server on
+// ward_net against the same echo in plain Go, over one loopback
+// connection, in the same run.
+func runTCPEcho(cfg config, rs *results) {
+	const group = "TCP echo on loopback, one connection"
+	cfg.logf("%s", group)
+	mk := func(impl, key string, start func() (*workload.TCPEcho, error)) (*row, *workload.TCPEcho) {
+		r := &row{group: group, impl: impl, key: "tcp_echo_rps_" + key, unit: "requests/s"}
+		rs.add(r)
+		e, err := start()
+		if err != nil {
+			r.err = err
+		}
+		return r, e
+	}
+	ward, we := mk("ward guest on ward_net", "ward", workload.NewWardTCPEcho)
+	ward.ref = true
+	goRow, ge := mk("plain Go echo server", "go", workload.NewGoTCPEcho)
+	if we != nil {
+		defer we.Close()
+	}
+	if ge != nil {
+		defer ge.Close()
+	}
+	var ratios []float64
+	for range cfg.runs {
+		for _, r := range []struct {
+			*row
+			e *workload.TCPEcho
+		}{{ward, we}, {goRow, ge}} {
+			if r.err != nil {
+				continue
+			}
+			workload.GC()
+			rps, err := r.e.RequestsPerSecond(cfg.reqDur)
+			if err != nil {
+				r.fail(err)
+				continue
+			}
+			r.add(rps)
+		}
+		if ward.measured() && goRow.measured() && len(ward.vals) == len(goRow.vals) {
+			ratios = append(ratios, ward.vals[len(ward.vals)-1]/goRow.vals[len(goRow.vals)-1])
+		}
+	}
+	if len(ratios) > 0 {
+		rs.derived = append(rs.derived, derived{
+			group: group, impl: "ward ÷ plain Go, per run", key: "tcp_echo_ratio_ward_vs_go", unit: "ratio",
 			s: workload.Summarize(ratios),
 		})
 	}
