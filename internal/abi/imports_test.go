@@ -11,6 +11,7 @@ import (
 
 	"github.com/bytecodealliance/wasmtime-go/v25"
 
+	"github.com/wardrt/ward/hostapi"
 	"github.com/wardrt/ward/internal/abi"
 	"github.com/wardrt/ward/internal/tools/abigen/gen"
 	"github.com/wardrt/ward/runtime"
@@ -50,7 +51,11 @@ func compileWAT(t *testing.T, wat string) []byte {
 
 func newRuntime(t *testing.T) *runtime.Runtime {
 	t.Helper()
-	rt, err := runtime.New(runtime.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	opts := []runtime.Option{runtime.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))}
+	for _, m := range hostedStubs(t) {
+		opts = append(opts, runtime.WithHostModule(m))
+	}
+	rt, err := runtime.New(opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,4 +180,32 @@ func TestAllImportsCatchesUnknownFunction(t *testing.T) {
 		}
 		t.Logf("%s.%s: %v", extra.Namespace, extra.Name, err)
 	}
+}
+
+// hostedStubs are modules for the table's Hosted namespaces whose handlers
+// do nothing: these tests check linking against the table, and a Hosted
+// function is linked only when its module is registered.
+func hostedStubs(t *testing.T) []hostapi.Module {
+	t.Helper()
+	handlers := map[string]map[string]hostapi.Handler{}
+	var order []string
+	for _, f := range abi.Funcs {
+		if f.Impl != abi.Hosted {
+			continue
+		}
+		if handlers[f.Namespace] == nil {
+			handlers[f.Namespace] = map[string]hostapi.Handler{}
+			order = append(order, f.Namespace)
+		}
+		handlers[f.Namespace][f.Name] = func(context.Context, *hostapi.Call) error { return nil }
+	}
+	var mods []hostapi.Module
+	for _, ns := range order {
+		m, err := hostapi.Builtin(ns, handlers[ns])
+		if err != nil {
+			t.Fatal(err)
+		}
+		mods = append(mods, m)
+	}
+	return mods
 }
