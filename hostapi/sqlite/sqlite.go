@@ -364,21 +364,24 @@ func hExec(ctx context.Context, c *hostapi.Call) error {
 	if !ok {
 		return err
 	}
+	c.Return(cn.exec(ctx, q))
+	return nil
+}
+
+// exec runs the SQL q, discarding rows, and returns the guest's status.
+func (c *conn) exec(ctx context.Context, q string) int64 {
 	if refuseVacuum(q) {
-		cn.errmsg = "ward: sqlite: VACUUM is refused"
-		c.Return(abi.ErrPermission)
-		return nil
+		c.errmsg = "ward: sqlite: VACUUM is refused"
+		return abi.ErrPermission
 	}
-	err = cn.raw(func(dc dconn) error {
+	err := c.raw(func(dc dconn) error {
 		_, err := dc.ExecContext(ctx, q, nil)
 		return err
 	})
 	if err != nil {
-		c.Return(cn.fail(ctx, err))
-		return nil
+		return c.fail(ctx, err)
 	}
-	c.Return(cn.ok())
-	return nil
+	return c.ok()
 }
 
 func hPrepare(ctx context.Context, c *hostapi.Call) error {
