@@ -148,7 +148,7 @@ func watEscape(s string) string {
 	return b.String()
 }
 
-func testCtx(t *testing.T) context.Context {
+func testCtx(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // a hang guard
 	t.Cleanup(cancel)
 	return ctx
@@ -156,7 +156,7 @@ func testCtx(t *testing.T) context.Context {
 
 // newRuntime returns a runtime with the module registered and a root
 // environment preopening dir as "data".
-func newRuntime(t *testing.T, dir string) *runtime.Runtime {
+func newRuntime(t testing.TB, dir string) *runtime.Runtime {
 	t.Helper()
 	root := environment.Config{Host: map[string]environment.HostConfig{
 		sqlite.Namespace: sqlite.Config{Dirs: []sqlite.Dir{{Name: "data", Path: dir}}},
