@@ -688,8 +688,8 @@ __attribute__((import_module("ward_sqlite"), import_name("step")))
 int32_t ward_sqlite_step(int32_t stmt, int32_t row_ptr);
 
 /*
- * Returns the number of columns a statement's rows have; 0 for no such
- * statement.
+ * Returns the number of columns a statement's rows have, once it has been
+ * stepped; 0 before, and for no such statement.
  *
  * Runs in Go (async), by its host module when the embedder registers it.
  */

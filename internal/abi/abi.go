@@ -575,7 +575,7 @@ var Funcs = []Func{
 		Params:  []Param{p("stmt", I32)},
 		Results: []Param{p("count", I32)},
 		Impl:    Hosted,
-		Doc:     "Returns the number of columns a statement's rows have; 0 for no such statement.",
+		Doc:     "Returns the number of columns a statement's rows have, once it has been stepped; 0 before, and for no such statement.",
 	},
 	{
 		Namespace: NamespaceSQLite, Name: "column_type",
