@@ -25,9 +25,12 @@
 //     process are bounded (Config.MaxConns, MaxStmts), each connection's
 //     page cache (CacheKiB, a PRAGMA the guest cannot change), each value
 //     and SQL text (MaxValueBytes) and the bytes of a row read
-//     (MaxRowBytes). SQLite's heap limits are process-wide, not per
-//     connection, so the module leaves them to the embedder; sorts and
-//     other transient structures spill to temporary files.
+//     (MaxRowBytes, weighed once the driver has read the row, so a row
+//     costs up to MaxColumns × MaxValueBytes for a moment). SQLite's heap
+//     limits are process-wide, not per connection, so the module leaves
+//     them to the embedder (a query's working memory, such as a large
+//     sort's, is not bounded per connection); sorts spill to temporary
+//     files.
 //   - Use another process's databases: handles are per process.
 //
 // Everything a process opened is closed when it ends, however it ends:
@@ -67,6 +70,12 @@ const (
 // MaxParams bounds a statement's parameter index.
 const MaxParams = 1000
 
+// MaxColumns bounds the columns of a table or a result
+// (SQLITE_LIMIT_COLUMN). The driver reads a whole row before the module
+// can weigh it against MaxRowBytes, so a row costs the host up to
+// MaxColumns × MaxValueBytes for a moment; this keeps that finite.
+const MaxColumns = 256
+
 // Module returns the ward_sqlite host module. Its default configuration
 // preopens no directory, so guests open nothing until the embedder gives
 // an environment a Config.
@@ -96,9 +105,22 @@ type state struct {
 	stmts *hostapi.Handles[*stmt]
 }
 
+// configOf returns the module's configuration a call sees, given as a
+// Config or a *Config.
+func configOf(c *hostapi.Call) Config {
+	switch v := c.Config().(type) {
+	case Config:
+		return v
+	case *Config:
+		if v != nil {
+			return *v
+		}
+	}
+	return Config{}
+}
+
 func newState(ctx context.Context, c *hostapi.Call) (hostapi.State, error) {
-	cfg, _ := c.Config().(Config)
-	cfg = cfg.bounds()
+	cfg := configOf(c).bounds()
 	return &state{cfg: cfg, dbs: hostapi.NewHandles[*conn](cfg.MaxConns), stmts: hostapi.NewHandles[*stmt](cfg.MaxStmts)}, nil
 }
 
@@ -224,8 +246,7 @@ func hOpen(ctx context.Context, c *hostapi.Call) error {
 	if err != nil {
 		return err
 	}
-	cfg, _ := c.Config().(Config)
-	file, err := cfg.resolve(p)
+	file, err := configOf(c).resolve(p)
 	switch {
 	case errors.Is(err, errNoDir), errors.Is(err, errSymlink):
 		c.Return(abi.ErrPermission)
@@ -284,6 +305,7 @@ func openConn(ctx context.Context, file string, cfg Config) (*conn, int64) {
 		{sqlite3.SQLITE_LIMIT_LENGTH, cfg.MaxValueBytes},
 		{sqlite3.SQLITE_LIMIT_SQL_LENGTH, cfg.MaxValueBytes},
 		{sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, MaxParams},
+		{sqlite3.SQLITE_LIMIT_COLUMN, MaxColumns},
 	} {
 		if _, err := msqlite.Limit(sc, l.id, l.v); err != nil {
 			cn.close()

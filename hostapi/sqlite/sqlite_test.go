@@ -563,3 +563,22 @@ func TestBounds(t *testing.T) {
 		{fn: "exec", s: "SELECT '" + strings.Repeat("x", 1001) + "'", want: abi.ErrLimit},
 	})
 }
+
+// A root configured with a *Config works as with a Config.
+func TestPointerConfig(t *testing.T) {
+	dir := t.TempDir()
+	root := environment.Config{Host: map[string]environment.HostConfig{
+		sqlite.Namespace: &sqlite.Config{Dirs: []sqlite.Dir{{Name: "data", Path: dir}}, MaxConns: 1},
+	}}
+	rt, err := runtime.New(runtime.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
+		runtime.WithHostModule(sqlite.Module()), runtime.WithRootEnvironment(root))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close(context.Background())
+	mustRun(t, rt, rt.Environment(), []op{
+		{fn: "open", s: "data/a.db"},
+		{fn: "open", s: "data/b.db", want: abi.ErrLimit},
+		{fn: "exec", s: "SELECT " + strings.Repeat("1,", sqlite.MaxColumns) + "1", want: refused},
+	})
+}
