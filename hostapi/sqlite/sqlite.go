@@ -35,6 +35,10 @@
 //
 // Everything a process opened is closed when it ends, however it ends:
 // statements finalized, open transactions rolled back, files closed.
+//
+// One thing of the driver shows through: text in a column declared DATE,
+// DATETIME or TIMESTAMP that parses as a time is read back as text in
+// the form "2006-01-02 15:04:05.999999999-07:00", not as it was stored.
 package sqlite
 
 import (

@@ -582,3 +582,65 @@ func TestPointerConfig(t *testing.T) {
 		{fn: "exec", s: "SELECT " + strings.Repeat("1,", sqlite.MaxColumns) + "1", want: refused},
 	})
 }
+
+// A hostile guest: pointers outside its memory trap it (and only it),
+// and one that prepares in a loop, ignoring the refusal, is held to
+// MaxStmts and ends normally; nothing is left open either way.
+func TestHostileGuest(t *testing.T) {
+	dir := t.TempDir()
+	rt := newRuntime(t, dir)
+	ctx := testCtx(t)
+	m, err := rt.LoadModule(ctx, "hostile", []byte(`(module
+  (import "ward_sqlite" "open" (func $open (param i32 i32 i32) (result i32)))
+  (import "ward_sqlite" "prepare" (func $prepare (param i32 i32 i32 i32) (result i32)))
+  (import "ward_sqlite" "step" (func $step (param i32 i32) (result i32)))
+  (import "ward_sqlite" "column_bytes" (func $column_bytes (param i32 i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 16) "data/h.db")
+  (data (i32.const 32) "SELECT 'abc'")
+  (func $db (result i32)
+    (if (call $open (i32.const 16) (i32.const 9) (i32.const 0)) (then unreachable))
+    (i32.load (i32.const 0)))
+  (func (export "bad_path") (drop (call $open (i32.const 0xfffffff0) (i32.const 64) (i32.const 0))))
+  (func (export "bad_out") (drop (call $open (i32.const 16) (i32.const 9) (i32.const 0x10000))))
+  (func (export "bad_sql") (drop (call $prepare (call $db) (i32.const 65530) (i32.const 100) (i32.const 0))))
+  (func (export "bad_row") (local $d i32)
+    (local.set $d (call $db))
+    (if (call $prepare (local.get $d) (i32.const 32) (i32.const 12) (i32.const 0)) (then unreachable))
+    (drop (call $step (i32.load (i32.const 0)) (i32.const 65534))))
+  (func (export "bad_buf") (local $s i32)
+    (if (call $prepare (call $db) (i32.const 32) (i32.const 12) (i32.const 0)) (then unreachable))
+    (local.set $s (i32.load (i32.const 0)))
+    (if (call $step (local.get $s) (i32.const 4)) (then unreachable))
+    (drop (call $column_bytes (local.get $s) (i32.const 0) (i32.const 65535) (i32.const 3) (i32.const 8))))
+  (func (export "flood") (local $d i32) (local $n i32)
+    (local.set $d (call $db))
+    (block $full (loop $l
+      (br_if $full (call $prepare (local.get $d) (i32.const 32) (i32.const 12) (i32.const 0)))
+      (local.set $n (i32.add (local.get $n) (i32.const 1)))
+      (br $l)))
+    (if (i32.ne (local.get $n) (i32.const 64)) (then unreachable)) ;; DefaultMaxStmts
+    (local.set $n (i32.const 0))
+    (loop $l
+      (if (i32.ne (call $prepare (local.get $d) (i32.const 32) (i32.const 12) (i32.const 0)) (i32.const 1)) (then unreachable))
+      (local.set $n (i32.add (local.get $n) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $n) (i32.const 1000))))))`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := fds(t)
+	for _, entry := range []string{"bad_path", "bad_out", "bad_sql", "bad_row", "bad_buf"} {
+		reason, err := rt.Environment().Run(ctx, m, entry)
+		var trap *runtime.TrapError
+		if err != nil || !errors.As(reason, &trap) {
+			t.Errorf("%s: ended %v (%v), want a trap", entry, reason, err)
+		}
+	}
+	if reason, err := rt.Environment().Run(ctx, m, "flood"); err != nil || reason != runtime.Normal {
+		t.Errorf("flood: ended %v (%v), want normal", reason, err)
+	}
+	if got := fds(t); got != base {
+		t.Errorf("%d file descriptors after the hostile guests, %d before", got, base)
+	}
+	mustRun(t, rt, rt.Environment(), []op{{fn: "open", s: "data/h.db"}, {fn: "exec", s: "SELECT 1"}})
+}
