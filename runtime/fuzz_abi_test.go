@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/wardrt/ward/environment"
+	"github.com/wardrt/ward/hostapi"
 	"github.com/wardrt/ward/internal/abi"
 	"github.com/wardrt/ward/internal/wasm"
 )
@@ -371,7 +372,7 @@ type abiOutcome struct {
 func runABI(t *testing.T, cacheDir string, bound time.Duration, build func(abiPids) ([]abiCall, []byte)) abiOutcome {
 	goroutines := goruntime.NumGoroutine()
 	stores := wasm.LiveProcs()
-	r, err := New(WithLogger(discardLogger()), WithCacheDir(cacheDir), grantAll())
+	r, err := New(append([]Option{WithLogger(discardLogger()), WithCacheDir(cacheDir), grantAll()}, hostedStubs(t)...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -717,4 +718,37 @@ func hostTrap(fn string) func(Reason) bool {
 		var te *TrapError
 		return errors.As(r, &te) && te.Code == TrapNone && strings.Contains(te.Message, fn)
 	}
+}
+
+// hostedStubs registers, for each Hosted namespace of the ABI table, a
+// module whose functions return zeros: the interpreter imports every
+// function of the table, and a Hosted one links only when its module is
+// registered.
+func hostedStubs(t *testing.T) []Option {
+	t.Helper()
+	handlers := map[string]map[string]hostapi.Handler{}
+	var order []string
+	for _, f := range abi.Funcs {
+		if f.Impl != abi.Hosted {
+			continue
+		}
+		if handlers[f.Namespace] == nil {
+			handlers[f.Namespace] = map[string]hostapi.Handler{}
+			order = append(order, f.Namespace)
+		}
+		zeros := make([]int64, len(f.Results))
+		handlers[f.Namespace][f.Name] = func(_ context.Context, c *hostapi.Call) error {
+			c.Return(zeros...)
+			return nil
+		}
+	}
+	var opts []Option
+	for _, ns := range order {
+		m, err := hostapi.Builtin(ns, handlers[ns])
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts = append(opts, WithHostModule(m))
+	}
+	return opts
 }
