@@ -24,6 +24,8 @@
 //   - [github.com/wardrt/ward/registry]: versioned names for processes.
 //   - [github.com/wardrt/ward/supervisor]: OTP-style supervisor trees.
 //   - [github.com/wardrt/ward/hostapi]: the interface of host modules.
+//   - [github.com/wardrt/ward/hostapi/sqlite]: ward_sqlite, SQLite
+//     databases under directories an environment preopens.
 //   - [github.com/wardrt/ward/cluster]: several runtimes as nodes of one
 //     cluster over NATS: remote processes, noconnection, remote spawn and
 //     jobs, a global registry; [github.com/wardrt/ward/cluster/embed]
@@ -39,7 +41,8 @@
 // Guests reach the host through the functions of the ward_process,
 // ward_message, ward_registry, ward_module (modules compiled by guests) and
 // ward_environment (narrower environments made by guests) namespaces and
-// WASI preview 1; process
+// WASI preview 1, and those of the host modules the embedder registers
+// (ward_sqlite); process
 // ids name their node, so the same calls reach processes on other nodes.
 //
 // ward is built on wasmtime's asynchronous C API through a small cgo shim;
