@@ -131,13 +131,13 @@ func (c Config) Narrow(child environment.HostConfig) (environment.HostConfig, er
 			return nil, fmt.Errorf("%w: directory name %q is not a path element or is given twice", environment.ErrInvalid, d.Name)
 		}
 		names[d.Name] = true
-		real, err := filepath.EvalSymlinks(d.Path)
+		real, err := realDir(d.Path)
 		if err != nil {
 			return nil, fmt.Errorf("%w: directory %q: %v", environment.ErrInvalid, d.Path, err)
 		}
 		under := false
 		for _, pd := range c.Dirs {
-			if preal, err := filepath.EvalSymlinks(pd.Path); err == nil && within(preal, real) {
+			if preal, err := realDir(pd.Path); err == nil && within(preal, real) {
 				under = true
 				break
 			}
@@ -150,6 +150,16 @@ func (c Config) Narrow(child environment.HostConfig) (environment.HostConfig, er
 		out.Dirs = append(out.Dirs, Dir{Name: d.Name, Path: real})
 	}
 	return out, nil
+}
+
+// realDir returns the absolute path of dir with its symbolic links
+// resolved.
+func realDir(dir string) (string, error) {
+	real, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Abs(real)
 }
 
 // within reports whether path is dir or below it; both are clean and
@@ -225,11 +235,7 @@ func (c Config) resolve(p string) (string, error) {
 	if dir == nil {
 		return "", errNoDir
 	}
-	root, err := filepath.EvalSymlinks(dir.Path)
-	if err != nil {
-		return "", errNoDir
-	}
-	root, err = filepath.Abs(root)
+	root, err := realDir(dir.Path)
 	if err != nil {
 		return "", errNoDir
 	}
