@@ -647,4 +647,3 @@ const (
 	// has it when its ward_sqlite configuration preopens a directory.
 	PermSQLiteOpen Permission = "sqlite_open"
 )
-
