@@ -28,6 +28,8 @@
 //     runtime's own, exported through OpenTelemetry when the embedder asks.
 //   - [github.com/wardrt/ward/hostapi/net]: ward_net, TCP, UDP, TLS and
 //     DNS for guests under allow-lists in their environment.
+//   - [github.com/wardrt/ward/hostapi/sqlite]: ward_sqlite, SQLite
+//     databases under directories an environment preopens.
 //   - [github.com/wardrt/ward/cluster]: several runtimes as nodes of one
 //     cluster over NATS: remote processes, noconnection, remote spawn and
 //     jobs, a global registry; [github.com/wardrt/ward/cluster/embed]
@@ -43,8 +45,8 @@
 // Guests reach the host through the functions of the ward_process,
 // ward_message, ward_registry, ward_module (modules compiled by guests) and
 // ward_environment (narrower environments made by guests) namespaces and
-// WASI preview 1, and of the host modules the embedder registers (ward_net
-// for networking); process
+// WASI preview 1, and those of the host modules the embedder registers
+// (ward_net, ward_sqlite, ward_metrics); process
 // ids name their node, so the same calls reach processes on other nodes.
 // The embedder may add ward's host modules: ward_metrics (guests'
 // counters, gauges and histograms, package hostapi/metrics).

@@ -124,3 +124,39 @@ func wardNetUDPRecvFrom(handle int32, bufPtr, bufLen uint32, timeoutMs int32, fr
 func wardNetTLSClient(handle int32, namePtr, nameLen uint32, timeoutMs int32) int32 { panic(notGuest) }
 
 func wardNetTLSServer(handle, timeoutMs int32) int32 { panic(notGuest) }
+
+func wardSQLiteOpen(pathPtr, pathLen, dbPtr uint32) int32 { panic(notGuest) }
+
+func wardSQLiteClose(db int32) int32 { panic(notGuest) }
+
+func wardSQLiteExec(db int32, sqlPtr, sqlLen uint32) int32 { panic(notGuest) }
+
+func wardSQLitePrepare(db int32, sqlPtr, sqlLen, stmtPtr uint32) int32 { panic(notGuest) }
+
+func wardSQLiteBindInt(stmt, index int32, value int64) int32 { panic(notGuest) }
+
+func wardSQLiteBindFloat(stmt, index int32, bits int64) int32 { panic(notGuest) }
+
+func wardSQLiteBindText(stmt, index int32, ptr, length uint32) int32 { panic(notGuest) }
+
+func wardSQLiteBindBlob(stmt, index int32, ptr, length uint32) int32 { panic(notGuest) }
+
+func wardSQLiteBindNull(stmt, index int32) int32 { panic(notGuest) }
+
+func wardSQLiteStep(stmt int32, rowPtr uint32) int32 { panic(notGuest) }
+
+func wardSQLiteColumnCount(stmt int32) int32 { panic(notGuest) }
+
+func wardSQLiteColumnType(stmt, col int32) int32 { panic(notGuest) }
+
+func wardSQLiteColumnInt(stmt, col int32) int64 { panic(notGuest) }
+
+func wardSQLiteColumnFloat(stmt, col int32) int64 { panic(notGuest) }
+
+func wardSQLiteColumnBytes(stmt, col int32, bufPtr, bufCap, lenPtr uint32) int32 { panic(notGuest) }
+
+func wardSQLiteReset(stmt int32) int32 { panic(notGuest) }
+
+func wardSQLiteFinalize(stmt int32) int32 { panic(notGuest) }
+
+func wardSQLiteErrmsg(db int32, bufPtr, bufCap uint32) int32 { panic(notGuest) }

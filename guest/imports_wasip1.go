@@ -161,3 +161,59 @@ func wardNetTLSClient(handle int32, namePtr, nameLen uint32, timeoutMs int32) in
 
 //go:wasmimport ward_net tls_server
 func wardNetTLSServer(handle, timeoutMs int32) int32
+
+// ward_sqlite (hostapi/sqlite), linked when the embedder registers it.
+
+//go:wasmimport ward_sqlite open
+func wardSQLiteOpen(pathPtr, pathLen, dbPtr uint32) int32
+
+//go:wasmimport ward_sqlite close
+func wardSQLiteClose(db int32) int32
+
+//go:wasmimport ward_sqlite exec
+func wardSQLiteExec(db int32, sqlPtr, sqlLen uint32) int32
+
+//go:wasmimport ward_sqlite prepare
+func wardSQLitePrepare(db int32, sqlPtr, sqlLen, stmtPtr uint32) int32
+
+//go:wasmimport ward_sqlite bind_int
+func wardSQLiteBindInt(stmt, index int32, value int64) int32
+
+//go:wasmimport ward_sqlite bind_float
+func wardSQLiteBindFloat(stmt, index int32, bits int64) int32
+
+//go:wasmimport ward_sqlite bind_text
+func wardSQLiteBindText(stmt, index int32, ptr, length uint32) int32
+
+//go:wasmimport ward_sqlite bind_blob
+func wardSQLiteBindBlob(stmt, index int32, ptr, length uint32) int32
+
+//go:wasmimport ward_sqlite bind_null
+func wardSQLiteBindNull(stmt, index int32) int32
+
+//go:wasmimport ward_sqlite step
+func wardSQLiteStep(stmt int32, rowPtr uint32) int32
+
+//go:wasmimport ward_sqlite column_count
+func wardSQLiteColumnCount(stmt int32) int32
+
+//go:wasmimport ward_sqlite column_type
+func wardSQLiteColumnType(stmt, col int32) int32
+
+//go:wasmimport ward_sqlite column_int
+func wardSQLiteColumnInt(stmt, col int32) int64
+
+//go:wasmimport ward_sqlite column_float
+func wardSQLiteColumnFloat(stmt, col int32) int64
+
+//go:wasmimport ward_sqlite column_bytes
+func wardSQLiteColumnBytes(stmt, col int32, bufPtr, bufCap, lenPtr uint32) int32
+
+//go:wasmimport ward_sqlite reset
+func wardSQLiteReset(stmt int32) int32
+
+//go:wasmimport ward_sqlite finalize
+func wardSQLiteFinalize(stmt int32) int32
+
+//go:wasmimport ward_sqlite errmsg
+func wardSQLiteErrmsg(db int32, bufPtr, bufCap uint32) int32

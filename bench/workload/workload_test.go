@@ -299,3 +299,15 @@ func TestBigModuleIsValid(t *testing.T) {
 		t.Fatalf("appendSLEB(64) = %x", got)
 	}
 }
+
+func TestSQLite(t *testing.T) {
+	s, err := NewSQLite()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	d, err := s.Ward(3)
+	checkDuration(t, "SQLite ward", d, err)
+	d, err = s.Go(3)
+	checkDuration(t, "SQLite go", d, err)
+}

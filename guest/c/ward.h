@@ -29,6 +29,7 @@ extern "C" {
 #define WARD_NAMESPACE_MODULE "ward_module" /* Modules compiled by guests, and their handles. */
 #define WARD_NAMESPACE_ENVIRONMENT "ward_environment" /* Narrower environments made by guests. */
 #define WARD_NAMESPACE_NET "ward_net" /* TCP, UDP, TLS and DNS (hostapi/net). */
+#define WARD_NAMESPACE_SQ_LITE "ward_sqlite" /* SQLite databases under preopened directories. */
 
 /*
  * Guest counters, gauges and histograms, served by hostapi/metrics when the
@@ -831,6 +832,190 @@ int32_t ward_net_tls_client(int32_t handle, int32_t name_ptr, int32_t name_len, 
  */
 __attribute__((import_module("ward_net"), import_name("tls_server")))
 int32_t ward_net_tls_server(int32_t handle, int32_t timeout_ms);
+
+/* ---- ward_sqlite ---- */
+
+/*
+ * Opens (creating it if missing) the SQLite database at the guest path of
+ * path_len bytes at path_ptr, and writes its handle, an i32, at db_ptr. The
+ * path is a preopened directory's name, a slash, and a path relative to that
+ * directory (letters, digits, '.', '_', '-' and '/' only; no '..', no empty
+ * or '.' element); no URI, no ':memory:'. Returns WARD_ERR_PERMISSION when
+ * the environment preopens no such directory or an element of the path is a
+ * symbolic link, WARD_ERR_NOT_FOUND when a directory on the path does not
+ * exist, WARD_ERR_INVALID for a malformed path or a file that is not a
+ * database, WARD_ERR_LIMIT when the caller has as many databases open as its
+ * environment allows.
+ *
+ * Runs in Go (async), by its host module when the embedder registers it. Needs the "sqlite_open" permission.
+ */
+__attribute__((import_module("ward_sqlite"), import_name("open")))
+int32_t ward_sqlite_open(int32_t path_ptr, int32_t path_len, int32_t db_ptr);
+
+/*
+ * Closes a database, finalizing its statements and rolling back an open
+ * transaction. Returns WARD_ERR_NOT_FOUND when the caller has no such
+ * database.
+ *
+ * Runs in Go (async), by its host module when the embedder registers it.
+ */
+__attribute__((import_module("ward_sqlite"), import_name("close")))
+int32_t ward_sqlite_close(int32_t db);
+
+/*
+ * Runs the SQL of sql_len bytes at sql_ptr (one or more statements, no
+ * parameters), discarding rows. Returns WARD_ERR_PERMISSION for SQL that
+ * could reach another file or change the module's bounds (ATTACH, DETACH,
+ * VACUUM INTO, load_extension, most PRAGMAs), WARD_ERR_INVALID when SQLite
+ * fails it (errmsg says why), WARD_ERR_LIMIT past a size bound,
+ * WARD_ERR_NOT_FOUND for no such database.
+ *
+ * Runs in Go (async), by its host module when the embedder registers it.
+ */
+__attribute__((import_module("ward_sqlite"), import_name("exec")))
+int32_t ward_sqlite_exec(int32_t db, int32_t sql_ptr, int32_t sql_len);
+
+/*
+ * Prepares one SQL statement and writes its handle, an i32, at stmt_ptr.
+ * Statuses as exec's, and WARD_ERR_LIMIT when the caller holds as many
+ * statements as its environment allows.
+ *
+ * Runs in Go (async), by its host module when the embedder registers it.
+ */
+__attribute__((import_module("ward_sqlite"), import_name("prepare")))
+int32_t ward_sqlite_prepare(int32_t db, int32_t sql_ptr, int32_t sql_len, int32_t stmt_ptr);
+
+/*
+ * Binds an integer to parameter index (from 1) of a statement, resetting it.
+ * Returns WARD_ERR_NOT_FOUND for no such statement, WARD_ERR_INVALID for an
+ * index out of range.
+ *
+ * Runs in Go (async), by its host module when the embedder registers it.
+ */
+__attribute__((import_module("ward_sqlite"), import_name("bind_int")))
+int32_t ward_sqlite_bind_int(int32_t stmt, int32_t index, int64_t value);
+
+/*
+ * Binds the float64 whose IEEE 754 bits are bits to parameter index, as
+ * bind_int.
+ *
+ * Runs in Go (async), by its host module when the embedder registers it.
+ */
+__attribute__((import_module("ward_sqlite"), import_name("bind_float")))
+int32_t ward_sqlite_bind_float(int32_t stmt, int32_t index, int64_t bits);
+
+/*
+ * Binds the UTF-8 text of len bytes at ptr to parameter index, as bind_int;
+ * WARD_ERR_LIMIT past the environment's value size bound.
+ *
+ * Runs in Go (async), by its host module when the embedder registers it.
+ */
+__attribute__((import_module("ward_sqlite"), import_name("bind_text")))
+int32_t ward_sqlite_bind_text(int32_t stmt, int32_t index, int32_t ptr, int32_t len);
+
+/*
+ * Binds the len bytes at ptr as a blob to parameter index, as bind_text.
+ *
+ * Runs in Go (async), by its host module when the embedder registers it.
+ */
+__attribute__((import_module("ward_sqlite"), import_name("bind_blob")))
+int32_t ward_sqlite_bind_blob(int32_t stmt, int32_t index, int32_t ptr, int32_t len);
+
+/*
+ * Binds NULL to parameter index, as bind_int.
+ *
+ * Runs in Go (async), by its host module when the embedder registers it.
+ */
+__attribute__((import_module("ward_sqlite"), import_name("bind_null")))
+int32_t ward_sqlite_bind_null(int32_t stmt, int32_t index);
+
+/*
+ * Runs a statement to its next row: on WARD_OK writes an i32 at row_ptr, 1
+ * when a row is ready for the column functions, 0 when the statement is
+ * done. Returns WARD_ERR_LIMIT, and resets the statement, when the row's
+ * text and blobs together exceed the environment's row size bound; otherwise
+ * the statuses of exec.
+ *
+ * Runs in Go (async), by its host module when the embedder registers it.
+ */
+__attribute__((import_module("ward_sqlite"), import_name("step")))
+int32_t ward_sqlite_step(int32_t stmt, int32_t row_ptr);
+
+/*
+ * Returns the number of columns a statement's rows have, once it has been
+ * stepped; 0 before, and for no such statement.
+ *
+ * Runs in Go (async), by its host module when the embedder registers it.
+ */
+__attribute__((import_module("ward_sqlite"), import_name("column_count")))
+int32_t ward_sqlite_column_count(int32_t stmt);
+
+/*
+ * Returns the type of column col (from 0) of the current row: 1 integer, 2
+ * float, 3 text, 4 blob, 5 NULL (SQLite's numbers); 0 when there is no such
+ * statement, row or column.
+ *
+ * Runs in Go (async), by its host module when the embedder registers it.
+ */
+__attribute__((import_module("ward_sqlite"), import_name("column_type")))
+int32_t ward_sqlite_column_type(int32_t stmt, int32_t col);
+
+/*
+ * Returns column col of the current row as an integer (a float truncated; 0
+ * for text, blobs, NULL and no such column).
+ *
+ * Runs in Go (async), by its host module when the embedder registers it.
+ */
+__attribute__((import_module("ward_sqlite"), import_name("column_int")))
+int64_t ward_sqlite_column_int(int32_t stmt, int32_t col);
+
+/*
+ * Returns the IEEE 754 bits of column col of the current row as a float64
+ * (an integer converted; 0 otherwise).
+ *
+ * Runs in Go (async), by its host module when the embedder registers it.
+ */
+__attribute__((import_module("ward_sqlite"), import_name("column_float")))
+int64_t ward_sqlite_column_float(int32_t stmt, int32_t col);
+
+/*
+ * Writes the length of column col of the current row as text or blob (an
+ * i32) at len_ptr and, when it fits in buf_cap bytes, the bytes at buf_ptr.
+ * Returns WARD_ERR_LIMIT, copying nothing, when they do not fit (call again
+ * with a larger buffer), WARD_ERR_NOT_FOUND when there is no such statement,
+ * row or column.
+ *
+ * Runs in Go (async), by its host module when the embedder registers it.
+ */
+__attribute__((import_module("ward_sqlite"), import_name("column_bytes")))
+int32_t ward_sqlite_column_bytes(int32_t stmt, int32_t col, int32_t buf_ptr, int32_t buf_cap, int32_t len_ptr);
+
+/*
+ * Resets a statement to run again from its start with the same parameters.
+ * Returns WARD_ERR_NOT_FOUND for no such statement.
+ *
+ * Runs in Go (async), by its host module when the embedder registers it.
+ */
+__attribute__((import_module("ward_sqlite"), import_name("reset")))
+int32_t ward_sqlite_reset(int32_t stmt);
+
+/*
+ * Frees a statement. Returns WARD_ERR_NOT_FOUND for no such statement.
+ *
+ * Runs in Go (async), by its host module when the embedder registers it.
+ */
+__attribute__((import_module("ward_sqlite"), import_name("finalize")))
+int32_t ward_sqlite_finalize(int32_t stmt);
+
+/*
+ * Copies up to buf_cap bytes of the message of the database's last failed
+ * call to buf_ptr and returns its full length; 0 when the last call
+ * succeeded or there is no such database.
+ *
+ * Runs in Go (async), by its host module when the embedder registers it.
+ */
+__attribute__((import_module("ward_sqlite"), import_name("errmsg")))
+int32_t ward_sqlite_errmsg(int32_t db, int32_t buf_ptr, int32_t buf_cap);
 
 #ifdef __cplusplus
 }

@@ -650,6 +650,143 @@ var Funcs = []Func{
 			"Returns ErrPermission when the environment does not let its processes serve with those certificates, ErrNotFound, ErrTimeout, " +
 			"ErrClosed as tls_client, ErrInvalid when the embedder gave none.",
 	},
+	// ward_sqlite: SQLite databases under the directories the caller's
+	// environment preopens (hostapi/sqlite).
+	{
+		Namespace: NamespaceSQLite, Name: "open",
+		Params:     []Param{p("path_ptr", I32), p("path_len", I32), p("db_ptr", I32)},
+		Results:    []Param{p("status", I32)},
+		Impl:       Hosted,
+		Permission: PermSQLiteOpen,
+		Doc: "Opens (creating it if missing) the SQLite database at the guest path of path_len bytes at path_ptr, and writes its handle, an i32, at db_ptr. " +
+			"The path is a preopened directory's name, a slash, and a path relative to that directory (letters, digits, '.', '_', '-' and '/' only; no '..', no empty or '.' element); " +
+			"no URI, no ':memory:'. Returns ErrPermission when the environment preopens no such directory or an element of the path is a symbolic link, " +
+			"ErrNotFound when a directory on the path does not exist, ErrInvalid for a malformed path or a file that is not a database, ErrLimit when the caller has as many databases open as its environment allows.",
+	},
+	{
+		Namespace: NamespaceSQLite, Name: "close",
+		Params:  []Param{p("db", I32)},
+		Results: []Param{p("status", I32)},
+		Impl:    Hosted,
+		Doc:     "Closes a database, finalizing its statements and rolling back an open transaction. Returns ErrNotFound when the caller has no such database.",
+	},
+	{
+		Namespace: NamespaceSQLite, Name: "exec",
+		Params:  []Param{p("db", I32), p("sql_ptr", I32), p("sql_len", I32)},
+		Results: []Param{p("status", I32)},
+		Impl:    Hosted,
+		Doc: "Runs the SQL of sql_len bytes at sql_ptr (one or more statements, no parameters), discarding rows. " +
+			"Returns ErrPermission for SQL that could reach another file or change the module's bounds (ATTACH, DETACH, VACUUM INTO, load_extension, most PRAGMAs), " +
+			"ErrInvalid when SQLite fails it (errmsg says why), ErrLimit past a size bound, ErrNotFound for no such database.",
+	},
+	{
+		Namespace: NamespaceSQLite, Name: "prepare",
+		Params:  []Param{p("db", I32), p("sql_ptr", I32), p("sql_len", I32), p("stmt_ptr", I32)},
+		Results: []Param{p("status", I32)},
+		Impl:    Hosted,
+		Doc:     "Prepares one SQL statement and writes its handle, an i32, at stmt_ptr. Statuses as exec's, and ErrLimit when the caller holds as many statements as its environment allows.",
+	},
+	{
+		Namespace: NamespaceSQLite, Name: "bind_int",
+		Params:  []Param{p("stmt", I32), p("index", I32), p("value", I64)},
+		Results: []Param{p("status", I32)},
+		Impl:    Hosted,
+		Doc:     "Binds an integer to parameter index (from 1) of a statement, resetting it. Returns ErrNotFound for no such statement, ErrInvalid for an index out of range.",
+	},
+	{
+		Namespace: NamespaceSQLite, Name: "bind_float",
+		Params:  []Param{p("stmt", I32), p("index", I32), p("bits", I64)},
+		Results: []Param{p("status", I32)},
+		Impl:    Hosted,
+		Doc:     "Binds the float64 whose IEEE 754 bits are bits to parameter index, as bind_int.",
+	},
+	{
+		Namespace: NamespaceSQLite, Name: "bind_text",
+		Params:  []Param{p("stmt", I32), p("index", I32), p("ptr", I32), p("len", I32)},
+		Results: []Param{p("status", I32)},
+		Impl:    Hosted,
+		Doc:     "Binds the UTF-8 text of len bytes at ptr to parameter index, as bind_int; ErrLimit past the environment's value size bound.",
+	},
+	{
+		Namespace: NamespaceSQLite, Name: "bind_blob",
+		Params:  []Param{p("stmt", I32), p("index", I32), p("ptr", I32), p("len", I32)},
+		Results: []Param{p("status", I32)},
+		Impl:    Hosted,
+		Doc:     "Binds the len bytes at ptr as a blob to parameter index, as bind_text.",
+	},
+	{
+		Namespace: NamespaceSQLite, Name: "bind_null",
+		Params:  []Param{p("stmt", I32), p("index", I32)},
+		Results: []Param{p("status", I32)},
+		Impl:    Hosted,
+		Doc:     "Binds NULL to parameter index, as bind_int.",
+	},
+	{
+		Namespace: NamespaceSQLite, Name: "step",
+		Params:  []Param{p("stmt", I32), p("row_ptr", I32)},
+		Results: []Param{p("status", I32)},
+		Impl:    Hosted,
+		Doc: "Runs a statement to its next row: on OK writes an i32 at row_ptr, 1 when a row is ready for the column functions, 0 when the statement is done. " +
+			"Returns ErrLimit, and resets the statement, when the row's text and blobs together exceed the environment's row size bound; " +
+			"otherwise the statuses of exec.",
+	},
+	{
+		Namespace: NamespaceSQLite, Name: "column_count",
+		Params:  []Param{p("stmt", I32)},
+		Results: []Param{p("count", I32)},
+		Impl:    Hosted,
+		Doc:     "Returns the number of columns a statement's rows have, once it has been stepped; 0 before, and for no such statement.",
+	},
+	{
+		Namespace: NamespaceSQLite, Name: "column_type",
+		Params:  []Param{p("stmt", I32), p("col", I32)},
+		Results: []Param{p("type", I32)},
+		Impl:    Hosted,
+		Doc:     "Returns the type of column col (from 0) of the current row: 1 integer, 2 float, 3 text, 4 blob, 5 NULL (SQLite's numbers); 0 when there is no such statement, row or column.",
+	},
+	{
+		Namespace: NamespaceSQLite, Name: "column_int",
+		Params:  []Param{p("stmt", I32), p("col", I32)},
+		Results: []Param{p("value", I64)},
+		Impl:    Hosted,
+		Doc:     "Returns column col of the current row as an integer (a float truncated; 0 for text, blobs, NULL and no such column).",
+	},
+	{
+		Namespace: NamespaceSQLite, Name: "column_float",
+		Params:  []Param{p("stmt", I32), p("col", I32)},
+		Results: []Param{p("bits", I64)},
+		Impl:    Hosted,
+		Doc:     "Returns the IEEE 754 bits of column col of the current row as a float64 (an integer converted; 0 otherwise).",
+	},
+	{
+		Namespace: NamespaceSQLite, Name: "column_bytes",
+		Params:  []Param{p("stmt", I32), p("col", I32), p("buf_ptr", I32), p("buf_cap", I32), p("len_ptr", I32)},
+		Results: []Param{p("status", I32)},
+		Impl:    Hosted,
+		Doc: "Writes the length of column col of the current row as text or blob (an i32) at len_ptr and, when it fits in buf_cap bytes, the bytes at buf_ptr. " +
+			"Returns ErrLimit, copying nothing, when they do not fit (call again with a larger buffer), ErrNotFound when there is no such statement, row or column.",
+	},
+	{
+		Namespace: NamespaceSQLite, Name: "reset",
+		Params:  []Param{p("stmt", I32)},
+		Results: []Param{p("status", I32)},
+		Impl:    Hosted,
+		Doc:     "Resets a statement to run again from its start with the same parameters. Returns ErrNotFound for no such statement.",
+	},
+	{
+		Namespace: NamespaceSQLite, Name: "finalize",
+		Params:  []Param{p("stmt", I32)},
+		Results: []Param{p("status", I32)},
+		Impl:    Hosted,
+		Doc:     "Frees a statement. Returns ErrNotFound for no such statement.",
+	},
+	{
+		Namespace: NamespaceSQLite, Name: "errmsg",
+		Params:  []Param{p("db", I32), p("buf_ptr", I32), p("buf_cap", I32)},
+		Results: []Param{p("len", I32)},
+		Impl:    Hosted,
+		Doc:     "Copies up to buf_cap bytes of the message of the database's last failed call to buf_ptr and returns its full length; 0 when the last call succeeded or there is no such database.",
+	},
 }
 
 // Lookup returns the function with that namespace and name and its id.
@@ -687,4 +824,13 @@ const (
 	NetFromSize = 24
 	// MaxNetIOSize bounds the bytes one ward_net.read or write moves.
 	MaxNetIOSize = 1 << 20
+)
+
+// ward_sqlite (hostapi/sqlite).
+const (
+	// NamespaceSQLite: SQLite databases under preopened directories.
+	NamespaceSQLite = "ward_sqlite"
+	// PermSQLiteOpen: opening databases (ward_sqlite.open); an environment
+	// has it when its ward_sqlite configuration preopens a directory.
+	PermSQLiteOpen Permission = "sqlite_open"
 )

@@ -45,6 +45,7 @@ func TestRunTiny(t *testing.T) {
 		"pingpong_us_goroutine", "hostcall_ns_ward", "hostcall_ns_wasmtime_naive", "hostcall_ns_ward_go",
 		"request_ratio_ward_vs_go", "request_rps_ward", "request_rps_go",
 		"tcp_echo_ratio_ward_vs_go", "tcp_echo_rps_ward", "tcp_echo_rps_go",
+		"sqlite_ratio_ward_vs_go", "sqlite_rounds_per_s_ward", "sqlite_rounds_per_s_go",
 		"verify_compile_ms_4mib_ward", "upgrade_pause_us_ward",
 	}
 	w, err := workload.NewWard()

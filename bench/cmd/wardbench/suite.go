@@ -231,6 +231,9 @@ func run(cfg config) (*results, error) {
 	if cfg.want("tcpecho") {
 		runTCPEcho(cfg, rs)
 	}
+	if cfg.want("sqlite") {
+		runSQLite(cfg, rs)
+	}
 
 	if cfg.want("cluster") {
 		runCluster(cfg, rs, timedGroup)
@@ -414,6 +417,53 @@ func runTCPEcho(cfg config, rs *results) {
 			s: workload.Summarize(ratios),
 		})
 	}
+}
+
+// runSQLite measures SQLite rounds (workload.SQLite) from a guest through
+// ward_sqlite against the same calls from Go, and the ratio of each run's
+// pair.
+func runSQLite(cfg config, rs *results) {
+	group := fmt.Sprintf("SQLite: %d inserts in a transaction + select them", workload.SQLiteRows)
+	cfg.logf("%s", group)
+	ward := rs.add(&row{group: group, impl: "ward guest via ward_sqlite", key: "sqlite_rounds_per_s_ward", unit: "rounds/s", ref: true})
+	goRow := rs.add(&row{group: group, impl: "plain Go, database/sql on the same driver", key: "sqlite_rounds_per_s_go", unit: "rounds/s"})
+	s, err := workload.NewSQLite()
+	if err != nil {
+		ward.fail(err)
+		goRow.fail(err)
+		return
+	}
+	defer s.Close()
+	rows := []struct {
+		r   *row
+		run func(int) (time.Duration, error)
+		n   int
+	}{{r: ward, run: s.Ward}, {r: goRow, run: s.Go}}
+	for i := range rows {
+		n, err := workload.Calibrate(rows[i].run, cfg.target, 1, 1<<20)
+		if err != nil {
+			rows[i].r.fail(err)
+			return
+		}
+		rows[i].n = n
+	}
+	var ratios []float64
+	for range cfg.runs {
+		for _, x := range rows {
+			workload.GC()
+			d, err := x.run(x.n)
+			if err != nil {
+				x.r.fail(err)
+				return
+			}
+			x.r.add(float64(x.n) / d.Seconds())
+		}
+		ratios = append(ratios, ward.vals[len(ward.vals)-1]/goRow.vals[len(goRow.vals)-1])
+	}
+	rs.derived = append(rs.derived, derived{
+		group: group, impl: "ward ÷ plain Go, per run", key: "sqlite_ratio_ward_vs_go", unit: "ratio",
+		s: workload.Summarize(ratios),
+	})
 }
 
 // runParked parks N processes of each implementation, in a fresh OS
