@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -571,19 +572,62 @@ func TestUDP(t *testing.T) {
 // A process holds at most MaxHandles sockets: past it, ErrLimit, and the
 // connection it would have had is closed, not kept.
 func TestHandleLimit(t *testing.T) {
-	p := server(t)
+	p, accepted := countingServer(t)
 	cfg := loopbackConfig(p, 0)
 	cfg.MaxHandles = 3
 	env := newRuntime(t, cfg).Environment()
 	if got := run(t, env, "127.0.0.1", "connect_n", i32(int(p)), i32(3)); got != abi.OK {
 		t.Fatalf("3 connections under a bound of 3: status %d", got)
 	}
+	waitAccepted(t, accepted, 3) // the server holds its ends: count them all before
 	before := openFDs(t)
 	if got := run(t, env, "127.0.0.1", "connect_n", i32(int(p)), i32(4)); got != abi.ErrLimit {
 		t.Fatalf("4 connections under a bound of 3: status %d, want ErrLimit", got)
 	}
-	// The server side holds its ends; ours are all closed.
+	waitAccepted(t, accepted, 7)
+	// The server holds its 4 new ends; ours are all closed.
 	if after := openFDs(t); after > before+4 {
-		t.Errorf("%d descriptors open, %d before and at most 4 server ends", after, before)
+		t.Errorf("%d descriptors open, %d before and 4 server ends", after, before)
+	}
+}
+
+// countingServer is server with a count of the connections it accepted.
+func countingServer(t *testing.T) (uint16, *atomic.Int64) {
+	t.Helper()
+	l, err := gonet.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n atomic.Int64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var held []gonet.Conn
+		defer func() {
+			for _, c := range held {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+			n.Add(1)
+		}
+	}()
+	t.Cleanup(func() { l.Close(); <-done })
+	return uint16(l.Addr().(*gonet.TCPAddr).Port), &n
+}
+
+func waitAccepted(t *testing.T, n *atomic.Int64, want int64) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for n.Load() < want {
+		if time.Now().After(deadline) {
+			t.Fatalf("the server accepted %d connections, want %d", n.Load(), want)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
