@@ -189,29 +189,8 @@ func code(r runtime.Reason) int {
 // connection until the test ends.
 func server(t *testing.T) uint16 {
 	t.Helper()
-	l, err := gonet.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		var held []gonet.Conn
-		defer func() {
-			for _, c := range held {
-				c.Close()
-			}
-		}()
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			held = append(held, c)
-		}
-	}()
-	t.Cleanup(func() { l.Close(); <-done })
-	return uint16(l.Addr().(*gonet.TCPAddr).Port)
+	p, _ := countingServer(t)
+	return p
 }
 
 // freePort returns a loopback port nothing listens on (just now).
@@ -591,7 +570,8 @@ func TestHandleLimit(t *testing.T) {
 	}
 }
 
-// countingServer is server with a count of the connections it accepted.
+// countingServer accepts connections on loopback and holds them until the
+// test ends, counting them.
 func countingServer(t *testing.T) (uint16, *atomic.Int64) {
 	t.Helper()
 	l, err := gonet.Listen("tcp", "127.0.0.1:0")
