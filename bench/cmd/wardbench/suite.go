@@ -338,32 +338,14 @@ func runRequests(cfg config, rs *results, p *peers) {
 		mk(implExtism, "extism", p.extismErr, func() error { return ex.Handle() }),
 		mk(implGo, "go", nil, workload.GoHandle),
 	}
-	goRow := rows[len(rows)-1]
-	var ratios []float64
-	for range cfg.runs {
-		for _, r := range rows {
-			if r.err != nil {
-				continue
-			}
-			workload.GC()
-			rps, err := workload.RequestsPerSecond(r.handle, cfg.clients, cfg.reqDur)
-			if err != nil {
-				r.fail(err)
-				continue
-			}
-			r.add(rps)
-		}
-		// The ratio of each run's pair, so that drift between runs cancels.
-		if ward.measured() && goRow.measured() && len(ward.vals) == len(goRow.vals) {
-			ratios = append(ratios, ward.vals[len(ward.vals)-1]/goRow.vals[len(goRow.vals)-1])
-		}
+	byRow := map[*row]func() error{}
+	all := make([]*row, len(rows))
+	for i, r := range rows {
+		byRow[r.row], all[i] = r.handle, r.row
 	}
-	if len(ratios) > 0 {
-		rs.derived = append(rs.derived, derived{
-			group: group, impl: "ward ÷ plain Go, per run", key: "request_ratio_ward_vs_go", unit: "ratio",
-			s: workload.Summarize(ratios),
-		})
-	}
+	measurePairs(cfg, rs, group, "request_ratio_ward_vs_go", all, ward.row, all[len(all)-1], func(r *row) (float64, error) {
+		return workload.RequestsPerSecond(byRow[r], cfg.clients, cfg.reqDur)
+	})
 }
 
 // runTCPEcho measures requests/s of a ward guest echo server on
@@ -390,33 +372,10 @@ func runTCPEcho(cfg config, rs *results) {
 	if ge != nil {
 		defer ge.Close()
 	}
-	var ratios []float64
-	for range cfg.runs {
-		for _, r := range []struct {
-			*row
-			e *workload.TCPEcho
-		}{{ward, we}, {goRow, ge}} {
-			if r.err != nil {
-				continue
-			}
-			workload.GC()
-			rps, err := r.e.RequestsPerSecond(cfg.reqDur)
-			if err != nil {
-				r.fail(err)
-				continue
-			}
-			r.add(rps)
-		}
-		if ward.measured() && goRow.measured() && len(ward.vals) == len(goRow.vals) {
-			ratios = append(ratios, ward.vals[len(ward.vals)-1]/goRow.vals[len(goRow.vals)-1])
-		}
-	}
-	if len(ratios) > 0 {
-		rs.derived = append(rs.derived, derived{
-			group: group, impl: "ward ÷ plain Go, per run", key: "tcp_echo_ratio_ward_vs_go", unit: "ratio",
-			s: workload.Summarize(ratios),
-		})
-	}
+	echo := map[*row]*workload.TCPEcho{ward: we, goRow: ge}
+	measurePairs(cfg, rs, group, "tcp_echo_ratio_ward_vs_go", []*row{ward, goRow}, ward, goRow, func(r *row) (float64, error) {
+		return echo[r].RequestsPerSecond(cfg.reqDur)
+	})
 }
 
 // runSQLite measures SQLite rounds (workload.SQLite) from a guest through
@@ -447,22 +406,14 @@ func runSQLite(cfg config, rs *results) {
 		}
 		rows[i].n = n
 	}
-	var ratios []float64
-	for range cfg.runs {
-		for _, x := range rows {
-			workload.GC()
-			d, err := x.run(x.n)
-			if err != nil {
-				x.r.fail(err)
-				return
-			}
-			x.r.add(float64(x.n) / d.Seconds())
-		}
-		ratios = append(ratios, ward.vals[len(ward.vals)-1]/goRow.vals[len(goRow.vals)-1])
+	n := map[*row]int{}
+	run := map[*row]func(int) (time.Duration, error){}
+	for _, x := range rows {
+		n[x.r], run[x.r] = x.n, x.run
 	}
-	rs.derived = append(rs.derived, derived{
-		group: group, impl: "ward ÷ plain Go, per run", key: "sqlite_ratio_ward_vs_go", unit: "ratio",
-		s: workload.Summarize(ratios),
+	measurePairs(cfg, rs, group, "sqlite_ratio_ward_vs_go", []*row{ward, goRow}, ward, goRow, func(r *row) (float64, error) {
+		d, err := run[r](n[r])
+		return float64(n[r]) / d.Seconds(), err
 	})
 }
 
@@ -603,4 +554,34 @@ func loadavg() string {
 		return "unknown"
 	}
 	return strings.Join(f[:3], " ")
+}
+
+// measurePairs measures every row once per run, in order, and adds the
+// ratio of ward's figure to Go's from each run as key: a ratio of the same
+// run, so that drift between runs cancels.
+func measurePairs(cfg config, rs *results, group, key string, rows []*row, ward, goRow *row, measure func(*row) (float64, error)) {
+	var ratios []float64
+	for range cfg.runs {
+		for _, r := range rows {
+			if r.err != nil {
+				continue
+			}
+			workload.GC()
+			v, err := measure(r)
+			if err != nil {
+				r.fail(err)
+				continue
+			}
+			r.add(v)
+		}
+		if ward.measured() && goRow.measured() && len(ward.vals) == len(goRow.vals) {
+			ratios = append(ratios, ward.vals[len(ward.vals)-1]/goRow.vals[len(goRow.vals)-1])
+		}
+	}
+	if len(ratios) > 0 {
+		rs.derived = append(rs.derived, derived{
+			group: group, impl: "ward ÷ plain Go, per run", key: key, unit: "ratio",
+			s: workload.Summarize(ratios),
+		})
+	}
 }
