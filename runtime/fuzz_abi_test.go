@@ -16,6 +16,7 @@ import (
 	"github.com/wardrt/ward/environment"
 	"github.com/wardrt/ward/hostapi"
 	"github.com/wardrt/ward/internal/abi"
+	"github.com/wardrt/ward/internal/hoststub"
 	"github.com/wardrt/ward/internal/wasm"
 )
 
@@ -727,31 +728,12 @@ func hostTrap(fn string) func(Reason) bool {
 	}
 }
 
-// hostedStubs returns a module for each hosted namespace of the ABI table
-// (abi.Hosted) whose handlers do nothing; with no configuration, those
-// needing a permission are refused before a handler runs.
+// hostedStubs links every hosted namespace of the table (hoststub).
 func hostedStubs(t *testing.T) []hostapi.Module {
 	t.Helper()
-	stub := func(context.Context, *hostapi.Call) error { return nil }
-	byNS := map[string]map[string]hostapi.Handler{}
-	var order []string
-	for _, f := range abi.Funcs {
-		if f.Impl != abi.Hosted {
-			continue
-		}
-		if byNS[f.Namespace] == nil {
-			byNS[f.Namespace] = map[string]hostapi.Handler{}
-			order = append(order, f.Namespace)
-		}
-		byNS[f.Namespace][f.Name] = stub
-	}
-	var mods []hostapi.Module
-	for _, ns := range order {
-		m, err := hostapi.Builtin(ns, byNS[ns])
-		if err != nil {
-			t.Fatal(err)
-		}
-		mods = append(mods, m)
+	mods, err := hoststub.Modules()
+	if err != nil {
+		t.Fatal(err)
 	}
 	return mods
 }

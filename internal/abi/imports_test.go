@@ -13,6 +13,7 @@ import (
 
 	"github.com/wardrt/ward/hostapi"
 	"github.com/wardrt/ward/internal/abi"
+	"github.com/wardrt/ward/internal/hoststub"
 	"github.com/wardrt/ward/internal/tools/abigen/gen"
 	"github.com/wardrt/ward/runtime"
 )
@@ -67,36 +68,6 @@ func newRuntime(t *testing.T) *runtime.Runtime {
 		}
 	})
 	return rt
-}
-
-// hostedStubs are modules for every Hosted namespace of the table, with
-// handlers that do nothing: the runtime links hosted functions only when
-// their module is registered, and these tests are about the table's
-// signatures, not about the modules (each tests its own).
-func hostedStubs(t *testing.T) []hostapi.Module {
-	t.Helper()
-	stub := func(context.Context, *hostapi.Call) error { return nil }
-	byNS := map[string]map[string]hostapi.Handler{}
-	var order []string
-	for _, f := range abi.Funcs {
-		if f.Impl != abi.Hosted {
-			continue
-		}
-		if byNS[f.Namespace] == nil {
-			byNS[f.Namespace] = map[string]hostapi.Handler{}
-			order = append(order, f.Namespace)
-		}
-		byNS[f.Namespace][f.Name] = stub
-	}
-	var mods []hostapi.Module
-	for _, ns := range order {
-		m, err := hostapi.Builtin(ns, byNS[ns])
-		if err != nil {
-			t.Fatal(err)
-		}
-		mods = append(mods, m)
-	}
-	return mods
 }
 
 func ctx(t *testing.T) context.Context {
@@ -210,4 +181,14 @@ func TestAllImportsCatchesUnknownFunction(t *testing.T) {
 		}
 		t.Logf("%s.%s: %v", extra.Namespace, extra.Name, err)
 	}
+}
+
+// hostedStubs links every hosted namespace of the table (hoststub).
+func hostedStubs(t *testing.T) []hostapi.Module {
+	t.Helper()
+	mods, err := hoststub.Modules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mods
 }
