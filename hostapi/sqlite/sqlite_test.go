@@ -434,15 +434,14 @@ func TestAnotherProcessHandleIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Kill()
-	// Wait until the owner's table exists: its handle 1 is open.
-	db, err := sql.Open("sqlite", filepath.Join(dir, "app.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	// Wait until the owner's table is committed: its handle 1 is open.
+	// The file is watched, not queried: a reader's lock would make the
+	// owner's CREATE fail as busy.
+	path := filepath.Join(dir, "app.db")
 	for {
-		var n int
-		if db.QueryRow("SELECT count(*) FROM sqlite_schema WHERE name = 't'").Scan(&n); n == 1 {
+		fi, err := os.Stat(path)
+		_, jerr := os.Stat(path + "-journal")
+		if err == nil && fi.Size() > 0 && os.IsNotExist(jerr) {
 			break
 		}
 		select {
@@ -456,6 +455,11 @@ func TestAnotherProcessHandleIsRefused(t *testing.T) {
 		{fn: "exec_handle", i: 0, s: "DROP TABLE t", want: abi.ErrNotFound},
 		{fn: "exec_handle", i: -1, s: "DROP TABLE t", want: abi.ErrNotFound},
 	})
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
 	var n int
 	if err := db.QueryRow("SELECT count(*) FROM sqlite_schema WHERE name = 't'").Scan(&n); err != nil || n != 1 {
 		t.Fatalf("the owner's table is gone (%d, %v)", n, err)
