@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -137,10 +138,10 @@ func TestServer(t *testing.T) {
 	}
 
 	// Keep-alive: every request after the first on the same connection.
-	conns := 0
+	var conns atomic.Int32
 	tr := &http.Transport{}
 	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		conns++
+		conns.Add(1)
 		var dialer net.Dialer
 		return dialer.DialContext(ctx, network, addr)
 	}
@@ -161,8 +162,8 @@ func TestServer(t *testing.T) {
 	if resp, body := do(keepAlive, "GET", "/after-post", ""); resp.StatusCode != 200 || body != "hello /after-post" {
 		t.Errorf("GET after the POST: %s %q", resp.Status, body)
 	}
-	if conns != 1 {
-		t.Errorf("%d connections for the kept-alive requests, want 1", conns)
+	if n := conns.Load(); n != 1 {
+		t.Errorf("%d connections for the kept-alive requests, want 1", n)
 	}
 	tr.CloseIdleConnections()
 
