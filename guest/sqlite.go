@@ -121,8 +121,13 @@ func (s *Stmt) Close() error {
 var errUnsupported = errors.New("ward: sqlite: unsupported type")
 
 func (s *Stmt) bind(args []any) error {
-	if st := wardSQLiteReset(s.h); st != abi.OK {
-		return fail("sqlite reset", st)
+	// A bind resets the statement on the host; only a run without
+	// arguments needs the call of its own (one host call a row less for
+	// the usual prepared INSERT).
+	if len(args) == 0 {
+		if st := wardSQLiteReset(s.h); st != abi.OK {
+			return fail("sqlite reset", st)
+		}
 	}
 	for i, a := range args {
 		n := int32(i + 1)
@@ -186,15 +191,17 @@ func (s *Stmt) Query(args ...any) (*Rows, error) {
 	if err := s.bind(args); err != nil {
 		return nil, err
 	}
-	return &Rows{s: s}, nil
+	return &Rows{s: s, ncols: -1}, nil
 }
 
 // Rows are a statement's results, read with Next and Scan.
 type Rows struct {
-	s   *Stmt
-	err error
-	own bool // Close finalizes the statement (rows of DB.Query)
-	buf []byte
+	s     *Stmt
+	err   error
+	own   bool // Close finalizes the statement (rows of DB.Query)
+	buf   []byte
+	row   bool  // Next found a row
+	ncols int32 // the rows' columns, asked once at the first row; -1 before
 }
 
 // Next moves to the next row; false at the end or on an error (see Err).
@@ -203,7 +210,10 @@ func (r *Rows) Next() bool {
 		return false
 	}
 	more, err := r.s.step()
-	r.err = err
+	r.err, r.row = err, more
+	if more && r.ncols < 0 {
+		r.ncols = wardSQLiteColumnCount(r.s.h)
+	}
 	return more
 }
 
@@ -212,6 +222,7 @@ func (r *Rows) Err() error { return r.err }
 
 // Close is done with the rows.
 func (r *Rows) Close() error {
+	r.row = false
 	if r.own {
 		return r.s.Close()
 	}
@@ -223,12 +234,25 @@ func (r *Rows) Close() error {
 
 // bytes returns column i as text or blob, copied out of the host.
 func (r *Rows) bytes(i int32) ([]byte, error) {
+	b, err := r.view(i)
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte(nil), b...), nil
+}
+
+// view returns column i as text or blob in r's buffer, valid until the
+// next call: a *string is made from it with one copy, not two.
+func (r *Rows) view(i int32) ([]byte, error) {
+	if r.buf == nil {
+		r.buf = make([]byte, 0, 256)
+	}
 	for {
 		var n int32
 		st := wardSQLiteColumnBytes(r.s.h, i, addrBytes(r.buf[:cap(r.buf)]), uint32(cap(r.buf)), addr(unsafe.Pointer(&n)))
 		switch st {
 		case abi.OK:
-			return append([]byte(nil), r.buf[:n]...), nil
+			return r.buf[:n], nil
 		case abi.ErrLimit:
 			r.buf = make([]byte, 0, n)
 		default:
@@ -241,12 +265,14 @@ func (r *Rows) bytes(i int32) ([]byte, error) {
 // column: *int64, *int, *bool, *float64, *string, *[]byte or *any. NULL
 // scans as the zero value (nil for *any and *[]byte).
 func (r *Rows) Scan(dest ...any) error {
+	if !r.row || len(dest) > int(r.ncols) {
+		return fail("sqlite scan: no such column", abi.ErrNotFound)
+	}
 	for i, d := range dest {
 		c := int32(i)
-		typ := wardSQLiteColumnType(r.s.h, c)
-		if typ == 0 {
-			return fail("sqlite scan: no such column", abi.ErrNotFound)
-		}
+		// The column's type is asked only where the destination needs
+		// it: the host's column_int, column_float and column_bytes read
+		// NULL and other types as the zero value already.
 		switch d := d.(type) {
 		case *int64:
 			*d = wardSQLiteColumnInt(r.s.h, c)
@@ -257,13 +283,13 @@ func (r *Rows) Scan(dest ...any) error {
 		case *float64:
 			*d = math.Float64frombits(uint64(wardSQLiteColumnFloat(r.s.h, c)))
 		case *string:
-			b, err := r.bytes(c)
+			b, err := r.view(c)
 			if err != nil {
 				return err
 			}
 			*d = string(b)
 		case *[]byte:
-			if typ == 5 {
+			if wardSQLiteColumnType(r.s.h, c) == 5 {
 				*d = nil
 				continue
 			}
@@ -273,7 +299,7 @@ func (r *Rows) Scan(dest ...any) error {
 			}
 			*d = b
 		case *any:
-			switch typ {
+			switch wardSQLiteColumnType(r.s.h, c) {
 			case 1:
 				*d = wardSQLiteColumnInt(r.s.h, c)
 			case 2:
