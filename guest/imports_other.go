@@ -89,6 +89,10 @@ func wardMetricsLabels(ptr, length, handlePtr uint32) int32 { panic(notGuest) }
 
 func wardMetricsRecord(instrument, labels uint32, value int64) int32 { panic(notGuest) }
 
+func wardSQLiteStepRow(stmt int32, bufPtr, bufCap, lenPtr uint32) int32 { panic(notGuest) }
+
+func wardSQLiteRow(stmt int32, bufPtr, bufCap, lenPtr uint32) int32 { panic(notGuest) }
+
 func wardMetricsCreateFloat(kind, namePtr, nameLen, handlePtr uint32) int32 { panic(notGuest) }
 
 func wardMetricsRecordFloat(instrument, labels uint32, bits int64) int32 { panic(notGuest) }

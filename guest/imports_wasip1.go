@@ -123,6 +123,12 @@ func wardMetricsLabels(ptr, length, handlePtr uint32) int32
 //go:wasmimport ward_metrics record
 func wardMetricsRecord(instrument, labels uint32, value int64) int32
 
+//go:wasmimport ward_sqlite step_row
+func wardSQLiteStepRow(stmt int32, bufPtr, bufCap, lenPtr uint32) int32
+
+//go:wasmimport ward_sqlite row
+func wardSQLiteRow(stmt int32, bufPtr, bufCap, lenPtr uint32) int32
+
 //go:wasmimport ward_metrics create_float
 func wardMetricsCreateFloat(kind, namePtr, nameLen, handlePtr uint32) int32
 

@@ -1062,6 +1062,32 @@ int32_t ward_sqlite_finalize(int32_t stmt);
 __attribute__((import_module("ward_sqlite"), import_name("errmsg")))
 int32_t ward_sqlite_errmsg(int32_t db, int32_t buf_ptr, int32_t buf_cap);
 
+/*
+ * Runs a statement to its next row as step does (same statuses) and on
+ * WARD_OK writes an i32 at len_ptr: -1 when the statement is done, else the
+ * length of the row's encoding, which is written at buf_ptr when it fits in
+ * buf_cap bytes (when it does not, the row stays current: read it with row,
+ * or with the column functions). The encoding is, per column in order, a
+ * type byte (column_type's numbers) and its value: 8 bytes little-endian for
+ * an integer or a float's IEEE 754 bits, a u32 LE length and the bytes for
+ * text or a blob, nothing for NULL.
+ *
+ * Runs in Go (async), by its host module when the embedder registers it.
+ */
+__attribute__((import_module("ward_sqlite"), import_name("step_row")))
+int32_t ward_sqlite_step_row(int32_t stmt, int32_t buf_ptr, int32_t buf_cap, int32_t len_ptr);
+
+/*
+ * Writes the current row's encoding (as step_row's) length, an i32, at
+ * len_ptr and, when it fits in buf_cap bytes, the encoding at buf_ptr.
+ * Returns WARD_ERR_LIMIT, copying nothing, when it does not fit;
+ * WARD_ERR_NOT_FOUND when there is no such statement or no current row.
+ *
+ * Runs in Go (async), by its host module when the embedder registers it.
+ */
+__attribute__((import_module("ward_sqlite"), import_name("row")))
+int32_t ward_sqlite_row(int32_t stmt, int32_t buf_ptr, int32_t buf_cap, int32_t len_ptr);
+
 #ifdef __cplusplus
 }
 #endif

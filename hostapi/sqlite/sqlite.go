@@ -114,7 +114,7 @@ func ModuleWith(o Options) hostapi.Module {
 		"column_count": hColumnCount, "column_type": hColumnType,
 		"column_int": hColumnInt, "column_float": hColumnFloat,
 		"column_bytes": hColumnBytes, "reset": hReset, "finalize": hFinalize,
-		"errmsg": hErrmsg,
+		"errmsg": hErrmsg, "step_row": hStepRow, "row": hRow,
 	})
 	if err != nil {
 		panic(err) // the table and this file disagree: a build mistake, caught by the tests
@@ -219,6 +219,7 @@ type stmt struct {
 	row   []driver.Value // the current row; nil when there is none
 	ncols int
 	done  bool
+	enc   []byte // the last row encoded, kept for its capacity
 }
 
 func (st *stmt) reset() {
@@ -582,9 +583,102 @@ func hStep(ctx context.Context, c *hostapi.Call) error {
 	if _, err := c.Read(c.Arg(1), 4); err != nil {
 		return err
 	}
+	row, status := x.step(ctx, s)
+	c.Return(status)
+	if status != abi.OK {
+		return nil
+	}
+	flag := int32(0)
+	if row != nil {
+		flag = 1
+	}
+	return writeI32(c, c.Arg(1), flag)
+}
+
+// step_row(stmt, buf_ptr, buf_cap, len_ptr) -> status
+func hStepRow(ctx context.Context, c *hostapi.Call) error {
+	s := st(c)
+	x, ok := s.stmts.Get(int32(c.Arg(0)))
+	if !ok {
+		c.Return(abi.ErrNotFound)
+		return nil
+	}
+	if _, err := c.Read(c.Arg(3), 4); err != nil { // before stepping: a bad pointer traps with the row unread
+		return err
+	}
+	row, status := x.step(ctx, s)
+	c.Return(status)
+	switch {
+	case status != abi.OK:
+		return nil
+	case row == nil:
+		return writeI32(c, c.Arg(3), -1)
+	}
+	return writeRow(c, x, false)
+}
+
+// row(stmt, buf_ptr, buf_cap, len_ptr) -> status
+func hRow(ctx context.Context, c *hostapi.Call) error {
+	x, ok := st(c).stmts.Get(int32(c.Arg(0)))
+	if !ok || x.row == nil {
+		c.Return(abi.ErrNotFound)
+		return nil
+	}
+	return writeRow(c, x, true)
+}
+
+// writeRow writes the encoding of x's current row at the call's
+// buf_ptr, if it fits in buf_cap, and its length at len_ptr (arguments 1
+// to 3). A row that does not fit is ErrLimit for row (limit set), and OK
+// for step_row, whose guest tells by the length.
+func writeRow(c *hostapi.Call, x *stmt, limit bool) error {
+	x.enc = encodeRow(x.enc[:0], x.row)
+	if err := writeI32(c, c.Arg(3), int32(len(x.enc))); err != nil {
+		return err
+	}
+	enc := x.enc
+	if cap(x.enc) > 64<<10 { // not held between calls: MaxStmts of them could be MaxRowBytes each
+		x.enc = nil
+	}
+	if uint32(len(enc)) > uint32(c.Arg(2)) {
+		if limit {
+			c.Return(abi.ErrLimit)
+		}
+		return nil
+	}
+	return c.Write(c.Arg(1), enc)
+}
+
+// encodeRow appends row's encoding (step_row's) to b.
+func encodeRow(b []byte, row []driver.Value) []byte {
+	for _, v := range row {
+		switch v := v.(type) {
+		case int64:
+			b = append(b, TypeInteger)
+			b = binary.LittleEndian.AppendUint64(b, uint64(v))
+		case float64:
+			b = append(b, TypeFloat)
+			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v))
+		case string:
+			b = append(b, TypeText)
+			b = binary.LittleEndian.AppendUint32(b, uint32(len(v)))
+			b = append(b, v...)
+		case []byte:
+			b = append(b, TypeBlob)
+			b = binary.LittleEndian.AppendUint32(b, uint32(len(v)))
+			b = append(b, v...)
+		default:
+			b = append(b, TypeNull)
+		}
+	}
+	return b
+}
+
+// step runs x to its next row and returns the row (nil when x is done)
+// and the guest's status.
+func (x *stmt) step(ctx context.Context, s *state) ([]driver.Value, int64) {
 	if x.done {
-		c.Return(x.c.ok())
-		return writeI32(c, c.Arg(1), 0)
+		return nil, x.c.ok()
 	}
 	var row []driver.Value
 	err := x.c.call(ctx, func(ctx context.Context, dc dconn) error {
@@ -607,12 +701,10 @@ func hStep(ctx context.Context, c *hostapi.Call) error {
 	switch {
 	case err == io.EOF:
 		x.row, x.done = nil, true
-		c.Return(x.c.ok())
-		return writeI32(c, c.Arg(1), 0)
+		return nil, x.c.ok()
 	case err != nil:
 		x.reset()
-		c.Return(x.c.fail(ctx, err))
-		return nil
+		return nil, x.c.fail(ctx, err)
 	}
 	size := 0
 	for i, v := range row {
@@ -637,11 +729,9 @@ func hStep(ctx context.Context, c *hostapi.Call) error {
 	if size > s.cfg.MaxRowBytes {
 		x.reset()
 		x.c.errmsg = "ward: sqlite: the row is larger than the environment's MaxRowBytes"
-		c.Return(abi.ErrLimit)
-		return nil
+		return nil, abi.ErrLimit
 	}
-	c.Return(x.c.ok())
-	return writeI32(c, c.Arg(1), 1)
+	return row, x.c.ok()
 }
 
 // value returns column col of the statement's current row.

@@ -827,6 +827,28 @@ var Funcs = []Func{
 		Doc: "Frees the caller's label set handle, and the room it took under the label sets its environment allows. Returns " +
 			"ErrNotFound when the caller holds no such handle.",
 	},
+	// ward_sqlite, a row in one call: step and every column's value
+	// together, for guests that read whole rows.
+	{
+		Namespace: NamespaceSQLite, Name: "step_row",
+		Params:  []Param{p("stmt", I32), p("buf_ptr", I32), p("buf_cap", I32), p("len_ptr", I32)},
+		Results: []Param{p("status", I32)},
+		Impl:    Hosted,
+		Doc: "Runs a statement to its next row as step does (same statuses) and on OK writes an i32 at len_ptr: -1 when the statement " +
+			"is done, else the length of the row's encoding, which is written at buf_ptr when it fits in buf_cap bytes (when it does " +
+			"not, the row stays current: read it with row, or with the column functions). The encoding is, per column in order, a " +
+			"type byte (column_type's numbers) and its value: 8 bytes little-endian for an integer or a float's IEEE 754 bits, a u32 " +
+			"LE length and the bytes for text or a blob, nothing for NULL.",
+	},
+	{
+		Namespace: NamespaceSQLite, Name: "row",
+		Params:  []Param{p("stmt", I32), p("buf_ptr", I32), p("buf_cap", I32), p("len_ptr", I32)},
+		Results: []Param{p("status", I32)},
+		Impl:    Hosted,
+		Doc: "Writes the current row's encoding (as step_row's) length, an i32, at len_ptr and, when it fits in buf_cap bytes, the " +
+			"encoding at buf_ptr. Returns ErrLimit, copying nothing, when it does not fit; ErrNotFound when there is no such " +
+			"statement or no current row.",
+	},
 }
 
 // Lookup returns the function with that namespace and name and its id.
