@@ -89,6 +89,18 @@ func wardMetricsLabels(ptr, length, handlePtr uint32) int32 { panic(notGuest) }
 
 func wardMetricsRecord(instrument, labels uint32, value int64) int32 { panic(notGuest) }
 
+func wardSQLiteStepRow(stmt int32, bufPtr, bufCap, lenPtr uint32) int32 { panic(notGuest) }
+
+func wardSQLiteRow(stmt int32, bufPtr, bufCap, lenPtr uint32) int32 { panic(notGuest) }
+
+func wardMetricsCreateFloat(kind, namePtr, nameLen, handlePtr uint32) int32 { panic(notGuest) }
+
+func wardMetricsRecordFloat(instrument, labels uint32, bits int64) int32 { panic(notGuest) }
+
+func wardMetricsDrop(instrument uint32) int32 { panic(notGuest) }
+
+func wardMetricsDropLabels(labels uint32) int32 { panic(notGuest) }
+
 func wardNetResolve(namePtr, nameLen, bufPtr, bufCap, countPtr uint32) int32 { panic(notGuest) }
 
 func wardNetTCPConnect(hostPtr, hostLen uint32, port, timeoutMs int32, handlePtr uint32) int32 {

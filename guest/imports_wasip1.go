@@ -123,6 +123,24 @@ func wardMetricsLabels(ptr, length, handlePtr uint32) int32
 //go:wasmimport ward_metrics record
 func wardMetricsRecord(instrument, labels uint32, value int64) int32
 
+//go:wasmimport ward_sqlite step_row
+func wardSQLiteStepRow(stmt int32, bufPtr, bufCap, lenPtr uint32) int32
+
+//go:wasmimport ward_sqlite row
+func wardSQLiteRow(stmt int32, bufPtr, bufCap, lenPtr uint32) int32
+
+//go:wasmimport ward_metrics create_float
+func wardMetricsCreateFloat(kind, namePtr, nameLen, handlePtr uint32) int32
+
+//go:wasmimport ward_metrics record_float
+func wardMetricsRecordFloat(instrument, labels uint32, bits int64) int32
+
+//go:wasmimport ward_metrics drop
+func wardMetricsDrop(instrument uint32) int32
+
+//go:wasmimport ward_metrics drop_labels
+func wardMetricsDropLabels(labels uint32) int32
+
 //go:wasmimport ward_net resolve
 func wardNetResolve(namePtr, nameLen, bufPtr, bufCap, countPtr uint32) int32
 

@@ -121,8 +121,13 @@ func (s *Stmt) Close() error {
 var errUnsupported = errors.New("ward: sqlite: unsupported type")
 
 func (s *Stmt) bind(args []any) error {
-	if st := wardSQLiteReset(s.h); st != abi.OK {
-		return fail("sqlite reset", st)
+	// A bind resets the statement on the host; only a run without
+	// arguments needs the call of its own (one host call a row less for
+	// the usual prepared INSERT).
+	if len(args) == 0 {
+		if st := wardSQLiteReset(s.h); st != abi.OK {
+			return fail("sqlite reset", st)
+		}
 	}
 	for i, a := range args {
 		n := int32(i + 1)
@@ -189,22 +194,82 @@ func (s *Stmt) Query(args ...any) (*Rows, error) {
 	return &Rows{s: s}, nil
 }
 
-// Rows are a statement's results, read with Next and Scan.
+// Rows are a statement's results, read with Next and Scan. Next fetches
+// the whole row in one host call (step_row), and Scan reads it from the
+// guest's own copy, with no host call.
 type Rows struct {
-	s   *Stmt
-	err error
-	own bool // Close finalizes the statement (rows of DB.Query)
-	buf []byte
+	s    *Stmt
+	err  error
+	own  bool   // Close finalizes the statement (rows of DB.Query)
+	buf  []byte // the current row's encoding
+	cols []col  // the current row's columns, into buf; nil without a row
+}
+
+// col is one column of the current row: its type (column_type's numbers)
+// and, for an integer or float, its 8 bytes; for text or a blob, its
+// bytes; in Rows.buf.
+type col struct {
+	typ    byte
+	off, n uint32
 }
 
 // Next moves to the next row; false at the end or on an error (see Err).
 func (r *Rows) Next() bool {
+	r.cols = r.cols[:0]
 	if r.err != nil {
 		return false
 	}
-	more, err := r.s.step()
-	r.err = err
-	return more
+	if r.buf == nil {
+		r.buf = make([]byte, 256)
+	}
+	var n int32
+	if st := wardSQLiteStepRow(r.s.h, addrBytes(r.buf), uint32(len(r.buf)), addr(unsafe.Pointer(&n))); st != abi.OK {
+		r.err = r.s.db.err("sqlite step", st)
+		return false
+	}
+	if n < 0 {
+		return false
+	}
+	if int(n) > len(r.buf) {
+		// The row stays current on the host: read it again into a buffer
+		// that holds it.
+		r.buf = make([]byte, n)
+		if st := wardSQLiteRow(r.s.h, addrBytes(r.buf), uint32(len(r.buf)), addr(unsafe.Pointer(&n))); st != abi.OK {
+			r.err = fail("sqlite row", st)
+			return false
+		}
+	}
+	if err := r.parse(r.buf[:n]); err != nil {
+		r.err = err
+		return false
+	}
+	return true
+}
+
+// parse splits a row's encoding into r.cols.
+func (r *Rows) parse(b []byte) error {
+	for off := uint32(0); off < uint32(len(b)); {
+		c := col{typ: b[off], off: off + 1}
+		switch c.typ {
+		case 1, 2:
+			c.n = 8
+		case 3, 4:
+			if c.off+4 > uint32(len(b)) {
+				return fail("sqlite row: malformed", abi.ErrInvalid)
+			}
+			c.n = uint32(b[c.off]) | uint32(b[c.off+1])<<8 | uint32(b[c.off+2])<<16 | uint32(b[c.off+3])<<24
+			c.off += 4
+		case 5:
+		default:
+			return fail("sqlite row: malformed", abi.ErrInvalid)
+		}
+		if uint64(c.off)+uint64(c.n) > uint64(len(b)) {
+			return fail("sqlite row: malformed", abi.ErrInvalid)
+		}
+		r.cols = append(r.cols, c)
+		off = c.off + c.n
+	}
+	return nil
 }
 
 // Err returns the error that ended Next, if any.
@@ -212,6 +277,7 @@ func (r *Rows) Err() error { return r.err }
 
 // Close is done with the rows.
 func (r *Rows) Close() error {
+	r.cols = r.cols[:0]
 	if r.own {
 		return r.s.Close()
 	}
@@ -221,75 +287,81 @@ func (r *Rows) Close() error {
 	return nil
 }
 
-// bytes returns column i as text or blob, copied out of the host.
-func (r *Rows) bytes(i int32) ([]byte, error) {
-	for {
-		var n int32
-		st := wardSQLiteColumnBytes(r.s.h, i, addrBytes(r.buf[:cap(r.buf)]), uint32(cap(r.buf)), addr(unsafe.Pointer(&n)))
-		switch st {
-		case abi.OK:
-			return append([]byte(nil), r.buf[:n]...), nil
-		case abi.ErrLimit:
-			r.buf = make([]byte, 0, n)
-		default:
-			return nil, fail("sqlite column", st)
-		}
+// u64 returns the 8 bytes of an integer or float column.
+func (r *Rows) u64(c col) uint64 {
+	b := r.buf[c.off : c.off+8]
+	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
+		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
+}
+
+// int returns a column as column_int would: a float truncated, 0 for
+// text, blobs and NULL.
+func (r *Rows) int(c col) int64 {
+	switch c.typ {
+	case 1:
+		return int64(r.u64(c))
+	case 2:
+		return int64(math.Float64frombits(r.u64(c)))
 	}
+	return 0
+}
+
+// float returns a column as column_float would.
+func (r *Rows) float(c col) float64 {
+	switch c.typ {
+	case 1:
+		return float64(int64(r.u64(c)))
+	case 2:
+		return math.Float64frombits(r.u64(c))
+	}
+	return 0
+}
+
+// bytes returns a text or blob column's bytes in r's buffer (none for
+// other types), valid until the next row.
+func (r *Rows) bytes(c col) []byte {
+	if c.typ != 3 && c.typ != 4 {
+		return nil
+	}
+	return r.buf[c.off : c.off+c.n]
 }
 
 // Scan copies the current row's columns into dest, one pointer per
 // column: *int64, *int, *bool, *float64, *string, *[]byte or *any. NULL
 // scans as the zero value (nil for *any and *[]byte).
 func (r *Rows) Scan(dest ...any) error {
+	if len(dest) > len(r.cols) {
+		return fail("sqlite scan: no such column", abi.ErrNotFound)
+	}
 	for i, d := range dest {
-		c := int32(i)
-		typ := wardSQLiteColumnType(r.s.h, c)
-		if typ == 0 {
-			return fail("sqlite scan: no such column", abi.ErrNotFound)
-		}
+		c := r.cols[i]
 		switch d := d.(type) {
 		case *int64:
-			*d = wardSQLiteColumnInt(r.s.h, c)
+			*d = r.int(c)
 		case *int:
-			*d = int(wardSQLiteColumnInt(r.s.h, c))
+			*d = int(r.int(c))
 		case *bool:
-			*d = wardSQLiteColumnInt(r.s.h, c) != 0
+			*d = r.int(c) != 0
 		case *float64:
-			*d = math.Float64frombits(uint64(wardSQLiteColumnFloat(r.s.h, c)))
+			*d = r.float(c)
 		case *string:
-			b, err := r.bytes(c)
-			if err != nil {
-				return err
-			}
-			*d = string(b)
+			*d = string(r.bytes(c))
 		case *[]byte:
-			if typ == 5 {
+			if c.typ == 5 {
 				*d = nil
 				continue
 			}
-			b, err := r.bytes(c)
-			if err != nil {
-				return err
-			}
-			*d = b
+			*d = append([]byte{}, r.bytes(c)...)
 		case *any:
-			switch typ {
+			switch c.typ {
 			case 1:
-				*d = wardSQLiteColumnInt(r.s.h, c)
+				*d = r.int(c)
 			case 2:
-				*d = math.Float64frombits(uint64(wardSQLiteColumnFloat(r.s.h, c)))
+				*d = r.float(c)
 			case 3:
-				b, err := r.bytes(c)
-				if err != nil {
-					return err
-				}
-				*d = string(b)
+				*d = string(r.bytes(c))
 			case 4:
-				b, err := r.bytes(c)
-				if err != nil {
-					return err
-				}
-				*d = b
+				*d = append([]byte{}, r.bytes(c)...)
 			default:
 				*d = nil
 			}

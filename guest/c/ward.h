@@ -676,6 +676,51 @@ int32_t ward_metrics_labels(int32_t ptr, int32_t len, int32_t handle_ptr);
 __attribute__((import_module("ward_metrics"), import_name("record")))
 int32_t ward_metrics_record(int32_t instrument, int32_t labels, int64_t value);
 
+/*
+ * Creates (or finds) an instrument of float64 values, as create does for
+ * int64 ones (same kinds, names, bounds and statuses): record it with
+ * record_float. A name belongs to one kind and one value type: creating it
+ * with the other returns WARD_ERR_INVALID.
+ *
+ * Runs in Go (async), by its host module when the embedder registers it. Needs the "metrics" permission.
+ */
+__attribute__((import_module("ward_metrics"), import_name("create_float")))
+int32_t ward_metrics_create_float(int32_t kind, int32_t name_ptr, int32_t name_len, int32_t handle_ptr);
+
+/*
+ * Records the float64 whose IEEE 754 bits are bits on a create_float
+ * instrument, as record does. Returns WARD_ERR_INVALID, recording nothing,
+ * for NaN or an infinity (which no exporter can sum), for a negative value
+ * on a counter, and for an instrument of int64 values; WARD_ERR_NOT_FOUND
+ * and WARD_ERR_LIMIT as record. record on a create_float instrument records
+ * the i64 as a float64.
+ *
+ * Runs in Go (async), by its host module when the embedder registers it.
+ */
+__attribute__((import_module("ward_metrics"), import_name("record_float")))
+int32_t ward_metrics_record_float(int32_t instrument, int32_t labels, int64_t bits);
+
+/*
+ * Frees the caller's instrument handle, and the room it took under the
+ * instrument handles its environment allows. The instrument and what was
+ * recorded on it stay (other processes may hold it; the exporter keeps its
+ * series). Returns WARD_ERR_NOT_FOUND when the caller holds no such handle.
+ *
+ * Runs in Go (async), by its host module when the embedder registers it.
+ */
+__attribute__((import_module("ward_metrics"), import_name("drop")))
+int32_t ward_metrics_drop(int32_t instrument);
+
+/*
+ * Frees the caller's label set handle, and the room it took under the label
+ * sets its environment allows. Returns WARD_ERR_NOT_FOUND when the caller
+ * holds no such handle.
+ *
+ * Runs in Go (async), by its host module when the embedder registers it.
+ */
+__attribute__((import_module("ward_metrics"), import_name("drop_labels")))
+int32_t ward_metrics_drop_labels(int32_t labels);
+
 /* ---- ward_net ---- */
 
 /*
@@ -1016,6 +1061,32 @@ int32_t ward_sqlite_finalize(int32_t stmt);
  */
 __attribute__((import_module("ward_sqlite"), import_name("errmsg")))
 int32_t ward_sqlite_errmsg(int32_t db, int32_t buf_ptr, int32_t buf_cap);
+
+/*
+ * Runs a statement to its next row as step does (same statuses) and on
+ * WARD_OK writes an i32 at len_ptr: -1 when the statement is done, else the
+ * length of the row's encoding, which is written at buf_ptr when it fits in
+ * buf_cap bytes (when it does not, the row stays current: read it with row,
+ * or with the column functions). The encoding is, per column in order, a
+ * type byte (column_type's numbers) and its value: 8 bytes little-endian for
+ * an integer or a float's IEEE 754 bits, a u32 LE length and the bytes for
+ * text or a blob, nothing for NULL.
+ *
+ * Runs in Go (async), by its host module when the embedder registers it.
+ */
+__attribute__((import_module("ward_sqlite"), import_name("step_row")))
+int32_t ward_sqlite_step_row(int32_t stmt, int32_t buf_ptr, int32_t buf_cap, int32_t len_ptr);
+
+/*
+ * Writes the current row's encoding (as step_row's) length, an i32, at
+ * len_ptr and, when it fits in buf_cap bytes, the encoding at buf_ptr.
+ * Returns WARD_ERR_LIMIT, copying nothing, when it does not fit;
+ * WARD_ERR_NOT_FOUND when there is no such statement or no current row.
+ *
+ * Runs in Go (async), by its host module when the embedder registers it.
+ */
+__attribute__((import_module("ward_sqlite"), import_name("row")))
+int32_t ward_sqlite_row(int32_t stmt, int32_t buf_ptr, int32_t buf_cap, int32_t len_ptr);
 
 #ifdef __cplusplus
 }

@@ -1,10 +1,13 @@
 package metrics_test
 
 import (
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/wardrt/ward/hostapi/metrics"
 	"github.com/wardrt/ward/runtime"
@@ -57,5 +60,20 @@ func TestGoGuestSDK(t *testing.T) {
 	}
 	if _, ok := got["guest.sdk.latency"]; !ok {
 		t.Error("no guest.sdk.latency")
+	}
+	if p := points(t, got["guest.sdk.more"]); len(p) != 1 || p["queue=fast"] != 4 {
+		t.Errorf("guest.sdk.more: %v, want queue=fast 4", p)
+	}
+	for name, want := range map[string]map[string]float64{
+		"guest.sdk.work_seconds": {"queue=fast": 1.5, "": 0.25},
+		"guest.sdk.level":        {"": -0.5},
+		"guest.sdk.ratio":        {"queue=fast": 0.75},
+	} {
+		if p := floatPoints(t, got[name]); !maps.Equal(p, want) {
+			t.Errorf("%s: %v, want %v", name, p, want)
+		}
+	}
+	if h, ok := got["guest.sdk.size"].Data.(metricdata.Histogram[float64]); !ok || len(h.DataPoints) != 1 || h.DataPoints[0].Count != 1 || h.DataPoints[0].Sum != 2.5 {
+		t.Errorf("guest.sdk.size: %+v, want one observation of 2.5", got["guest.sdk.size"].Data)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -62,14 +63,15 @@ func newRuntimeWith(t *testing.T, opts ...runtime.Option) *runtime.Runtime {
 // op is one ward_metrics call of a script guest, and the status it must
 // return.
 type op struct {
-	fn     string // "create", "labels", "record", "rawlabels"
+	fn     string // "create", "create_float", "labels", "record", "record_float", "drop", "drop_labels", "rawlabels"
 	kind   metrics.Kind
 	text   string // create's name, labels' encoding
 	slot   int    // where create and labels write the handle (1..63)
-	inst   int    // record's instrument slot
+	inst   int    // record's and drop's instrument slot (negative: -inst is the handle); drop_labels' label slot
 	lslot  int    // record's label slot (0: no labels; negative: -lslot is the handle)
 	value  int64
-	ptr    int64 // rawlabels: ptr and len as given
+	f      float64 // record_float's value
+	ptr    int64   // rawlabels: ptr and len as given
 	length int64
 	want   int32
 }
@@ -84,24 +86,30 @@ func scriptWAT(ops []op) string {
 		fail := fmt.Sprintf("(if (i32.ne (local.tee $st %%s) (i32.const %d)) (then (call $exit (i32.add (i32.const %d) (local.get $st)))))\n", o.want, (i+1)*16)
 		var call string
 		switch o.fn {
-		case "create", "labels":
+		case "create", "create_float", "labels":
 			fmt.Fprintf(&data, "  (data (i32.const %d) %s)\n", off, watString(o.text))
-			if o.fn == "create" {
-				call = fmt.Sprintf("(call $create (i32.const %d) (i32.const %d) (i32.const %d) (i32.const %d))", o.kind, off, len(o.text), o.slot*4)
+			if o.fn != "labels" {
+				call = fmt.Sprintf("(call $%s (i32.const %d) (i32.const %d) (i32.const %d) (i32.const %d))", o.fn, o.kind, off, len(o.text), o.slot*4)
 			} else {
 				call = fmt.Sprintf("(call $labels (i32.const %d) (i32.const %d) (i32.const %d))", off, len(o.text), o.slot*4)
 			}
 			off += len(o.text) + 1
 		case "rawlabels":
 			call = fmt.Sprintf("(call $labels (i32.const %d) (i32.const %d) (i32.const 0))", int32(o.ptr), int32(o.length))
-		case "record":
+		case "record", "record_float":
 			lab := "(i32.const 0)"
 			if o.lslot < 0 { // a literal handle: -lslot
 				lab = fmt.Sprintf("(i32.const %d)", -o.lslot)
 			} else if o.lslot != 0 {
 				lab = fmt.Sprintf("(i32.load (i32.const %d))", o.lslot*4)
 			}
-			call = fmt.Sprintf("(call $record (i32.load (i32.const %d)) %s (i64.const %d))", o.inst*4, lab, o.value)
+			v := o.value
+			if o.fn == "record_float" {
+				v = int64(math.Float64bits(o.f))
+			}
+			call = fmt.Sprintf("(call $%s %s %s (i64.const %d))", o.fn, handleArg(o.inst), lab, v)
+		case "drop", "drop_labels":
+			call = fmt.Sprintf("(call $%s %s)", o.fn, handleArg(o.inst))
 		}
 		fmt.Fprintf(&body, "    "+fail, call)
 	}
@@ -109,10 +117,23 @@ func scriptWAT(ops []op) string {
   (import "ward_metrics" "create" (func $create (param i32 i32 i32 i32) (result i32)))
   (import "ward_metrics" "labels" (func $labels (param i32 i32 i32) (result i32)))
   (import "ward_metrics" "record" (func $record (param i32 i32 i64) (result i32)))
+  (import "ward_metrics" "create_float" (func $create_float (param i32 i32 i32 i32) (result i32)))
+  (import "ward_metrics" "record_float" (func $record_float (param i32 i32 i64) (result i32)))
+  (import "ward_metrics" "drop" (func $drop (param i32) (result i32)))
+  (import "ward_metrics" "drop_labels" (func $drop_labels (param i32) (result i32)))
   (import "ward_process" "exit" (func $exit (param i32)))
   (memory (export "memory") 1)
 ` + data.String() + `  (func (export "run") (local $st i32)
 ` + body.String() + `  ))`
+}
+
+// handleArg is the WAT for the handle in slot, or the literal handle
+// -slot when slot is negative.
+func handleArg(slot int) string {
+	if slot < 0 {
+		return fmt.Sprintf("(i32.const %d)", -slot)
+	}
+	return fmt.Sprintf("(i32.load (i32.const %d))", slot*4)
 }
 
 // runScript runs ops in env as one process and fails the test at the first
@@ -167,6 +188,25 @@ func points(t *testing.T, m metricdata.Metrics) map[string]int64 {
 		t.Fatalf("%s: data of type %T", m.Name, m.Data)
 	}
 	out := map[string]int64{}
+	for _, dp := range dps {
+		out[attrKey(dp.Attributes.ToSlice())] = dp.Value
+	}
+	return out
+}
+
+// floatPoints is points for a float64 sum or gauge.
+func floatPoints(t *testing.T, m metricdata.Metrics) map[string]float64 {
+	t.Helper()
+	var dps []metricdata.DataPoint[float64]
+	switch d := m.Data.(type) {
+	case metricdata.Sum[float64]:
+		dps = d.DataPoints
+	case metricdata.Gauge[float64]:
+		dps = d.DataPoints
+	default:
+		t.Fatalf("%s: data of type %T", m.Name, m.Data)
+	}
+	out := map[string]float64{}
 	for _, dp := range dps {
 		out[attrKey(dp.Attributes.ToSlice())] = dp.Value
 	}

@@ -11,6 +11,12 @@
 // HostCallDuration option. This package never touches OpenTelemetry's
 // global MeterProvider.
 //
+// Guest instruments hold int64 values (create, record) or float64 ones
+// (create_float, record_float; NaN and the infinities are refused with
+// ErrInvalid, as no exporter can sum them). A guest frees an instrument's
+// or a label set's handle with drop or drop_labels; the instrument, shared
+// by every process that created its name, stays with what was recorded.
+//
 // Guest instruments are exported as "guest.<name>" by the meter
 // GuestScope; ward's own as "ward.<...>" by RuntimeScope, so no guest can
 // write over ward's figures, and an environment's Config.Prefix keeps one
@@ -25,6 +31,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 
@@ -55,7 +62,8 @@ const GuestNamePrefix = "guest."
 // Kind is an instrument kind, as ward_metrics.create takes it.
 type Kind int32
 
-// The instrument kinds. Values are int64s.
+// The instrument kinds. An instrument's values are int64s when a guest
+// creates it with create, float64s with create_float.
 const (
 	Counter       Kind = 0 // a sum of non-negative values
 	UpDownCounter Kind = 1 // a sum that may go down
@@ -76,8 +84,8 @@ type Config struct {
 	Prefix string
 	// MaxInstruments bounds the instrument handles one process holds;
 	// MaxLabelSets its label sets (0: none). A child's may only be
-	// smaller. A handle lives until its process ends: there is no call to
-	// drop one, since a guest makes its instruments once.
+	// smaller. A handle lives until its process ends or the guest drops
+	// it (drop, drop_labels), which frees its room.
 	MaxInstruments int
 	MaxLabelSets   int
 }
@@ -133,9 +141,13 @@ func Module(provider metric.MeterProvider, opts Options) (hostapi.Module, error)
 	}
 	reg := &registry{meter: provider.Meter(GuestScope), opts: opts, byName: map[string]*instrument{}}
 	m, err := hostapi.Builtin(Namespace, map[string]hostapi.Handler{
-		"create": reg.create,
-		"labels": reg.labels,
-		"record": reg.record,
+		"create":       reg.create,
+		"labels":       reg.labels,
+		"record":       reg.record,
+		"create_float": reg.createFloat,
+		"record_float": reg.recordFloat,
+		"drop":         dropInstrument,
+		"drop_labels":  dropLabels,
 	})
 	if err != nil {
 		return hostapi.Module{}, err
@@ -164,10 +176,15 @@ type registry struct {
 // instrument is one guest instrument and the label sets recorded on it.
 type instrument struct {
 	kind    Kind
+	float   bool // float64 values (create_float), with the f* fields
 	counter metric.Int64Counter
 	updown  metric.Int64UpDownCounter
 	gauge   metric.Int64Gauge
 	hist    metric.Int64Histogram
+	fcount  metric.Float64Counter
+	fupdown metric.Float64UpDownCounter
+	fgauge  metric.Float64Gauge
+	fhist   metric.Float64Histogram
 
 	max    int
 	mu     sync.Mutex
@@ -242,6 +259,16 @@ func writeHandle(c *hostapi.Call, ptr int64, h int32) error {
 
 // create(kind, name_ptr, name_len, handle_ptr) -> status
 func (r *registry) create(ctx context.Context, c *hostapi.Call) error {
+	return r.createAny(c, false)
+}
+
+// create_float(kind, name_ptr, name_len, handle_ptr) -> status
+func (r *registry) createFloat(ctx context.Context, c *hostapi.Call) error {
+	return r.createAny(c, true)
+}
+
+// createAny creates an instrument of int64 values, or float64 ones.
+func (r *registry) createAny(c *hostapi.Call, float bool) error {
 	kind, nameLen := Kind(c.Arg(0)), uint32(c.Arg(2))
 	if kind < 0 || kind >= numKinds || nameLen == 0 || nameLen > abi.MaxMetricNameLen {
 		c.Return(abi.ErrInvalid)
@@ -265,7 +292,7 @@ func (r *registry) create(ctx context.Context, c *hostapi.Call) error {
 		c.Return(abi.ErrLimit)
 		return nil
 	}
-	in, status := r.instrument(kind, name)
+	in, status := r.instrument(kind, float, name)
 	if status != abi.OK {
 		c.Return(int64(status))
 		return nil
@@ -283,12 +310,12 @@ func (r *registry) create(ctx context.Context, c *hostapi.Call) error {
 	return nil
 }
 
-// instrument finds or makes the instrument name, of kind.
-func (r *registry) instrument(kind Kind, name string) (*instrument, int32) {
+// instrument finds or makes the instrument name, of kind and value type.
+func (r *registry) instrument(kind Kind, float bool, name string) (*instrument, int32) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if in, ok := r.byName[name]; ok {
-		if in.kind != kind {
+		if in.kind != kind || in.float != float {
 			return nil, abi.ErrInvalid
 		}
 		return in, abi.OK
@@ -296,17 +323,25 @@ func (r *registry) instrument(kind Kind, name string) (*instrument, int32) {
 	if len(r.byName) >= r.opts.MaxNames {
 		return nil, abi.ErrLimit
 	}
-	in := &instrument{kind: kind, max: r.opts.MaxSeries, series: map[attribute.Distinct]struct{}{}}
+	in := &instrument{kind: kind, float: float, max: r.opts.MaxSeries, series: map[attribute.Distinct]struct{}{}}
 	full := GuestNamePrefix + name
 	var err error
-	switch kind {
-	case Counter:
+	switch {
+	case kind == Counter && float:
+		in.fcount, err = r.meter.Float64Counter(full)
+	case kind == UpDownCounter && float:
+		in.fupdown, err = r.meter.Float64UpDownCounter(full)
+	case kind == Gauge && float:
+		in.fgauge, err = r.meter.Float64Gauge(full)
+	case kind == Histogram && float:
+		in.fhist, err = r.meter.Float64Histogram(full)
+	case kind == Counter:
 		in.counter, err = r.meter.Int64Counter(full)
-	case UpDownCounter:
+	case kind == UpDownCounter:
 		in.updown, err = r.meter.Int64UpDownCounter(full)
-	case Gauge:
+	case kind == Gauge:
 		in.gauge, err = r.meter.Int64Gauge(full)
-	case Histogram:
+	case kind == Histogram:
 		in.hist, err = r.meter.Int64Histogram(full)
 	}
 	if err != nil {
@@ -353,37 +388,23 @@ func (r *registry) labels(ctx context.Context, c *hostapi.Call) error {
 // shared per-instrument lock is taken only the first time a label set
 // meets an instrument.
 func (r *registry) record(ctx context.Context, c *hostapi.Call) error {
-	st, _ := c.State().(*state)
-	if st == nil { // a process whose environment never granted metrics has no state worth keeping
-		c.Return(abi.ErrNotFound)
-		return nil
-	}
-	in, ok := st.instruments.Get(int32(c.Arg(0)))
-	if !ok {
-		c.Return(abi.ErrNotFound)
-		return nil
-	}
-	var ls *labelSet
-	if lh := int32(c.Arg(1)); lh == 0 {
-		if st.none == nil {
-			st.none = newLabelSet(nil)
-		}
-		ls = st.none
-	} else if ls, ok = st.labels.Get(lh); !ok {
-		c.Return(abi.ErrNotFound)
+	in, ls, status := lookup(c)
+	if status != abi.OK {
+		c.Return(int64(status))
 		return nil
 	}
 	v := c.Arg(2)
+	if in.float {
+		c.Return(int64(in.recordFloat(ctx, ls, float64(v))))
+		return nil
+	}
 	if in.kind == Counter && v < 0 {
 		c.Return(abi.ErrInvalid)
 		return nil
 	}
-	if !ls.admitted[in] {
-		if !in.admit(ls.set.Equivalent()) {
-			c.Return(abi.ErrLimit)
-			return nil
-		}
-		ls.admitted[in] = true
+	if !ls.admit(in) {
+		c.Return(abi.ErrLimit)
+		return nil
 	}
 	switch in.kind {
 	case Counter:
@@ -394,6 +415,124 @@ func (r *registry) record(ctx context.Context, c *hostapi.Call) error {
 		in.gauge.Record(ctx, v, ls.rec...)
 	case Histogram:
 		in.hist.Record(ctx, v, ls.rec...)
+	}
+	c.Return(abi.OK)
+	return nil
+}
+
+// record_float(instrument, labels, bits) -> status
+func (r *registry) recordFloat(ctx context.Context, c *hostapi.Call) error {
+	in, ls, status := lookup(c)
+	if status != abi.OK {
+		c.Return(int64(status))
+		return nil
+	}
+	if !in.float { // an int64 instrument: the value would be cut, silently
+		c.Return(abi.ErrInvalid)
+		return nil
+	}
+	c.Return(int64(in.recordFloat(ctx, ls, math.Float64frombits(uint64(c.Arg(2))))))
+	return nil
+}
+
+// lookup returns the instrument and label set a record call names.
+func lookup(c *hostapi.Call) (*instrument, *labelSet, int32) {
+	st, _ := c.State().(*state)
+	if st == nil { // a process whose environment never granted metrics has no state worth keeping
+		return nil, nil, abi.ErrNotFound
+	}
+	in, ok := st.instruments.Get(int32(c.Arg(0)))
+	if !ok {
+		return nil, nil, abi.ErrNotFound
+	}
+	var ls *labelSet
+	if lh := int32(c.Arg(1)); lh == 0 {
+		if st.none == nil {
+			st.none = newLabelSet(nil)
+		}
+		ls = st.none
+	} else if ls, ok = st.labels.Get(lh); !ok {
+		return nil, nil, abi.ErrNotFound
+	}
+	return in, ls, abi.OK
+}
+
+// admit reports whether ls may be recorded on in, remembering a yes.
+func (ls *labelSet) admit(in *instrument) bool {
+	if ls.admitted[in] {
+		return true
+	}
+	if !in.admit(ls.set.Equivalent()) {
+		return false
+	}
+	ls.admitted[in] = true
+	return true
+}
+
+// recordFloat records v on a float64 instrument and returns the guest's
+// status. NaN and the infinities are refused for every kind: a sum or a
+// histogram's sum never recovers from one, and exporters differ on a
+// gauge's.
+func (in *instrument) recordFloat(ctx context.Context, ls *labelSet, v float64) int32 {
+	if math.IsNaN(v) || math.IsInf(v, 0) || in.kind == Counter && v < 0 {
+		return abi.ErrInvalid
+	}
+	if !ls.admit(in) {
+		return abi.ErrLimit
+	}
+	switch in.kind {
+	case Counter:
+		in.fcount.Add(ctx, v, ls.add...)
+	case UpDownCounter:
+		in.fupdown.Add(ctx, v, ls.add...)
+	case Gauge:
+		in.fgauge.Record(ctx, v, ls.rec...)
+	case Histogram:
+		in.fhist.Record(ctx, v, ls.rec...)
+	}
+	return abi.OK
+}
+
+// drop(instrument) -> status: frees the handle. The label sets' notes of
+// having been admitted on it go too, unless another handle of the process
+// names the same instrument; the instrument and its series stay, shared.
+func dropInstrument(ctx context.Context, c *hostapi.Call) error {
+	st, _ := c.State().(*state)
+	if st == nil {
+		c.Return(abi.ErrNotFound)
+		return nil
+	}
+	in, ok := st.instruments.Remove(int32(c.Arg(0)))
+	if !ok {
+		c.Return(abi.ErrNotFound)
+		return nil
+	}
+	for _, other := range st.instruments.All() {
+		if other == in {
+			c.Return(abi.OK)
+			return nil
+		}
+	}
+	for _, ls := range st.labels.All() {
+		delete(ls.admitted, in)
+	}
+	if st.none != nil {
+		delete(st.none.admitted, in)
+	}
+	c.Return(abi.OK)
+	return nil
+}
+
+// drop_labels(labels) -> status
+func dropLabels(ctx context.Context, c *hostapi.Call) error {
+	st, _ := c.State().(*state)
+	if st == nil {
+		c.Return(abi.ErrNotFound)
+		return nil
+	}
+	if _, ok := st.labels.Remove(int32(c.Arg(0))); !ok {
+		c.Return(abi.ErrNotFound)
+		return nil
 	}
 	c.Return(abi.OK)
 	return nil

@@ -48,8 +48,17 @@ type Config struct {
 	// MaxValueBytes bounds one string or blob, and one SQL text, inside
 	// SQLite (SQLITE_LIMIT_LENGTH and SQLITE_LIMIT_SQL_LENGTH).
 	MaxValueBytes int
-	// CacheKiB bounds each connection's page cache (PRAGMA cache_size).
+	// CacheKiB bounds each connection's page cache (PRAGMA cache_size),
+	// and with it the memory a sort (ORDER BY, GROUP BY, CREATE INDEX)
+	// holds before it spills to a temporary file.
 	CacheKiB int
+	// MaxCallSteps bounds the SQLite virtual machine instructions one
+	// call (exec, prepare, one step) may run, counted a thousand at a
+	// time: past it the call fails with ErrLimit. It keeps a query that
+	// never ends (a recursive CTE without a limit) from holding the
+	// host's CPU past a bound; killing the process, or its MaxWallTime,
+	// ends such a call as well, whatever this bound.
+	MaxCallSteps int
 }
 
 // Defaults of the Config bounds.
@@ -59,6 +68,7 @@ const (
 	DefaultMaxRowBytes   = 1 << 20
 	DefaultMaxValueBytes = 1 << 20
 	DefaultCacheKiB      = 2048
+	DefaultMaxCallSteps  = 250_000_000
 )
 
 // MaxPathLen bounds a guest path.
@@ -76,6 +86,7 @@ func (c Config) bounds() Config {
 	def(&c.MaxRowBytes, DefaultMaxRowBytes)
 	def(&c.MaxValueBytes, DefaultMaxValueBytes)
 	def(&c.CacheKiB, DefaultCacheKiB)
+	def(&c.MaxCallSteps, DefaultMaxCallSteps)
 	return c
 }
 
@@ -109,6 +120,7 @@ func (c Config) Narrow(child environment.HostConfig) (environment.HostConfig, er
 		{"MaxRowBytes", pb.MaxRowBytes, ch.MaxRowBytes, &out.MaxRowBytes},
 		{"MaxValueBytes", pb.MaxValueBytes, ch.MaxValueBytes, &out.MaxValueBytes},
 		{"CacheKiB", pb.CacheKiB, ch.CacheKiB, &out.CacheKiB},
+		{"MaxCallSteps", pb.MaxCallSteps, ch.MaxCallSteps, &out.MaxCallSteps},
 	} {
 		switch {
 		case b.got < 0:

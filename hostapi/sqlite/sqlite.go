@@ -21,16 +21,32 @@
 //     SQLITE_LIMIT_ATTACHED is 0; statements starting with VACUUM (VACUUM
 //     INTO writes a file wherever it is told) are refused by a scan of the
 //     SQL, since SQLite does not ask the authorizer about them.
-//   - Hold unbounded host resources: open databases and statements per
-//     process are bounded (Config.MaxConns, MaxStmts), each connection's
-//     page cache (CacheKiB, a PRAGMA the guest cannot change), each value
-//     and SQL text (MaxValueBytes) and the bytes of a row read
-//     (MaxRowBytes, weighed once the driver has read the row, so a row
-//     costs up to MaxColumns × MaxValueBytes for a moment). SQLite's heap
-//     limits are process-wide, not per connection, so the module leaves
-//     them to the embedder (a query's working memory, such as a large
-//     sort's, is not bounded per connection); sorts spill to temporary
-//     files.
+//   - Hold unbounded host memory: open databases and statements per
+//     process are bounded (Config.MaxConns, MaxStmts); per connection,
+//     the page cache and a sort's in-memory part (CacheKiB each, PRAGMAs
+//     the guest cannot change; sorts, DISTINCT, GROUP BY and recursive
+//     CTEs spill to temporary files), each value and SQL text
+//     (MaxValueBytes, so printf widths, zeroblob, replace and
+//     group_concat stop there), a statement's program (500,000
+//     instructions), trigger recursion (100 levels), and the bytes of a
+//     row read (MaxRowBytes, weighed once the driver has read the row, so
+//     a row costs up to MaxColumns × MaxValueBytes for a moment). In
+//     all, a connection's SQLite memory stays under 2 × CacheKiB + 4 ×
+//     MaxValueBytes for every query the tests try but one:
+//     json_group_array and json_group_object, which grow without regard
+//     to MaxValueBytes, are refused. What SQLite cannot bound per
+//     connection (the parse trees of views a statement expands, some
+//     100 MiB before SQLite stops; the page caches of many ephemeral
+//     tables in one statement) is held by a heap limit for the whole Go
+//     process, Options.MaxHeapBytes (DefaultMaxHeapBytes), past which
+//     SQLite's allocations fail and the call gets ErrLimit.
+//   - Hold the host's CPU: a call runs at most Config.MaxCallSteps of
+//     SQLite's instructions (ErrLimit past them), and ends, whatever
+//     its steps, when its process is killed or passes its MaxWallTime. A
+//     step is not a fixed time: one writing to a temporary file costs
+//     far more than one adding two numbers. Temporary files (in the
+//     system's temporary directory) are bounded only by what a call's
+//     steps can write.
 //   - Use another process's databases: handles are per process.
 //
 // Everything a process opened is closed when it ends, however it ends:
@@ -80,10 +96,17 @@ const MaxParams = 1000
 // MaxColumns × MaxValueBytes for a moment; this keeps that finite.
 const MaxColumns = 256
 
-// Module returns the ward_sqlite host module. Its default configuration
-// preopens no directory, so guests open nothing until the embedder gives
-// an environment a Config.
-func Module() hostapi.Module {
+// Module returns the ward_sqlite host module with the default Options:
+// it sets SQLite's heap limit for the whole Go process to
+// DefaultMaxHeapBytes. Its default configuration preopens no directory,
+// so guests open nothing until the embedder gives an environment a
+// Config.
+func Module() hostapi.Module { return ModuleWith(Options{}) }
+
+// ModuleWith returns the ward_sqlite host module, and sets SQLite's
+// process-wide heap limit from o (the last call's o holds).
+func ModuleWith(o Options) hostapi.Module {
+	setHeapLimit(o)
 	m, err := hostapi.Builtin(Namespace, map[string]hostapi.Handler{
 		"open": hOpen, "close": hClose, "exec": hExec, "prepare": hPrepare,
 		"bind_int": hBindInt, "bind_float": hBindFloat, "bind_text": hBindText,
@@ -91,7 +114,7 @@ func Module() hostapi.Module {
 		"column_count": hColumnCount, "column_type": hColumnType,
 		"column_int": hColumnInt, "column_float": hColumnFloat,
 		"column_bytes": hColumnBytes, "reset": hReset, "finalize": hFinalize,
-		"errmsg": hErrmsg,
+		"errmsg": hErrmsg, "step_row": hStepRow, "row": hRow,
 	})
 	if err != nil {
 		panic(err) // the table and this file disagree: a build mistake, caught by the tests
@@ -143,6 +166,9 @@ type conn struct {
 	sc     *sql.Conn
 	errmsg string
 	denied bool // the authorizer refused something since the last call began
+
+	handle uintptr // SQLite's, the key of w in watched; 0 until the watch is set
+	w      watch
 }
 
 // dconn is what the driver's connection offers.
@@ -163,7 +189,23 @@ func (c *conn) raw(f func(dc dconn) error) error {
 	})
 }
 
+// call runs f, a guest's call that may run SQLite's virtual machine,
+// under the connection's watch: ctx ending or MaxCallSteps passed
+// interrupts it. f gets a context that does not end, so that the driver
+// leaves the progress handler, which it would take over for a context
+// that does, to the watch (and the driver's own watch of a context does
+// not reach the steps of a Rows.Next anyway).
+func (c *conn) call(ctx context.Context, f func(ctx context.Context, dc dconn) error) error {
+	end := c.w.begin(ctx)
+	defer end()
+	dctx := context.WithoutCancel(ctx)
+	return c.raw(func(dc dconn) error { return f(dctx, dc) })
+}
+
 func (c *conn) close() {
+	if c.handle != 0 {
+		watched.Delete(c.handle)
+	}
 	c.sc.Close()
 	c.db.Close()
 }
@@ -177,6 +219,7 @@ type stmt struct {
 	row   []driver.Value // the current row; nil when there is none
 	ncols int
 	done  bool
+	enc   []byte // the last row encoded, kept for its capacity
 }
 
 func (st *stmt) reset() {
@@ -209,6 +252,10 @@ func (c *conn) fail(ctx context.Context, err error) int64 {
 		case sqlite3.SQLITE_TOOBIG, sqlite3.SQLITE_FULL, sqlite3.SQLITE_NOMEM, sqlite3.SQLITE_RANGE:
 			return abi.ErrLimit
 		case sqlite3.SQLITE_INTERRUPT:
+			if c.w.overrun {
+				c.errmsg = "ward: sqlite: the call ran more instructions than the environment's MaxCallSteps"
+				return abi.ErrLimit
+			}
 			return abi.ErrClosed
 		}
 	}
@@ -310,6 +357,9 @@ func openConn(ctx context.Context, file string, cfg Config) (*conn, int64) {
 		{sqlite3.SQLITE_LIMIT_SQL_LENGTH, cfg.MaxValueBytes},
 		{sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, MaxParams},
 		{sqlite3.SQLITE_LIMIT_COLUMN, MaxColumns},
+		{sqlite3.SQLITE_LIMIT_VDBE_OP, maxProgramOps},
+		{sqlite3.SQLITE_LIMIT_TRIGGER_DEPTH, maxTriggerDepth},
+		{sqlite3.SQLITE_LIMIT_WORKER_THREADS, 0},
 	} {
 		if _, err := msqlite.Limit(sc, l.id, l.v); err != nil {
 			cn.close()
@@ -321,6 +371,16 @@ func openConn(ctx context.Context, file string, cfg Config) (*conn, int64) {
 		if _, err := dc.ExecContext(ctx, setup, nil); err != nil {
 			return err
 		}
+		// The watch goes on after the setup: the driver, given a context
+		// that can end, takes over the progress handler for the call and
+		// clears it after.
+		h, tls, err := driverHandle(dc)
+		if err != nil {
+			return err
+		}
+		cn.handle, cn.w.maxSteps = h, max(cfg.MaxCallSteps/progressOps, 1)
+		watched.Store(h, &cn.w)
+		sqlite3.Xsqlite3_progress_handler(tls, h, progressOps, progressFP, h)
 		ar, ok := dc.(msqlite.AuthorizerRegisterer)
 		if !ok {
 			return errors.New("ward: sqlite: the driver has no authorizer")
@@ -400,7 +460,7 @@ func (c *conn) exec(ctx context.Context, q string) int64 {
 		c.errmsg = "ward: sqlite: VACUUM is refused"
 		return abi.ErrPermission
 	}
-	err := c.raw(func(dc dconn) error {
+	err := c.call(ctx, func(ctx context.Context, dc dconn) error {
 		_, err := dc.ExecContext(ctx, q, nil)
 		return err
 	})
@@ -431,7 +491,7 @@ func hPrepare(ctx context.Context, c *hostapi.Call) error {
 		return nil
 	}
 	var ds driver.Stmt
-	err = cn.raw(func(dc dconn) error {
+	err = cn.call(ctx, func(ctx context.Context, dc dconn) error {
 		var err error
 		ds, err = dc.PrepareContext(ctx, q)
 		return err
@@ -523,12 +583,105 @@ func hStep(ctx context.Context, c *hostapi.Call) error {
 	if _, err := c.Read(c.Arg(1), 4); err != nil {
 		return err
 	}
+	row, status := x.step(ctx, s)
+	c.Return(status)
+	if status != abi.OK {
+		return nil
+	}
+	flag := int32(0)
+	if row != nil {
+		flag = 1
+	}
+	return writeI32(c, c.Arg(1), flag)
+}
+
+// step_row(stmt, buf_ptr, buf_cap, len_ptr) -> status
+func hStepRow(ctx context.Context, c *hostapi.Call) error {
+	s := st(c)
+	x, ok := s.stmts.Get(int32(c.Arg(0)))
+	if !ok {
+		c.Return(abi.ErrNotFound)
+		return nil
+	}
+	if _, err := c.Read(c.Arg(3), 4); err != nil { // before stepping: a bad pointer traps with the row unread
+		return err
+	}
+	row, status := x.step(ctx, s)
+	c.Return(status)
+	switch {
+	case status != abi.OK:
+		return nil
+	case row == nil:
+		return writeI32(c, c.Arg(3), -1)
+	}
+	return writeRow(c, x, false)
+}
+
+// row(stmt, buf_ptr, buf_cap, len_ptr) -> status
+func hRow(ctx context.Context, c *hostapi.Call) error {
+	x, ok := st(c).stmts.Get(int32(c.Arg(0)))
+	if !ok || x.row == nil {
+		c.Return(abi.ErrNotFound)
+		return nil
+	}
+	return writeRow(c, x, true)
+}
+
+// writeRow writes the encoding of x's current row at the call's
+// buf_ptr, if it fits in buf_cap, and its length at len_ptr (arguments 1
+// to 3). A row that does not fit is ErrLimit for row (limit set), and OK
+// for step_row, whose guest tells by the length.
+func writeRow(c *hostapi.Call, x *stmt, limit bool) error {
+	x.enc = encodeRow(x.enc[:0], x.row)
+	if err := writeI32(c, c.Arg(3), int32(len(x.enc))); err != nil {
+		return err
+	}
+	enc := x.enc
+	if cap(x.enc) > 64<<10 { // not held between calls: MaxStmts of them could be MaxRowBytes each
+		x.enc = nil
+	}
+	if uint32(len(enc)) > uint32(c.Arg(2)) {
+		if limit {
+			c.Return(abi.ErrLimit)
+		}
+		return nil
+	}
+	return c.Write(c.Arg(1), enc)
+}
+
+// encodeRow appends row's encoding (step_row's) to b.
+func encodeRow(b []byte, row []driver.Value) []byte {
+	for _, v := range row {
+		switch v := v.(type) {
+		case int64:
+			b = append(b, TypeInteger)
+			b = binary.LittleEndian.AppendUint64(b, uint64(v))
+		case float64:
+			b = append(b, TypeFloat)
+			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v))
+		case string:
+			b = append(b, TypeText)
+			b = binary.LittleEndian.AppendUint32(b, uint32(len(v)))
+			b = append(b, v...)
+		case []byte:
+			b = append(b, TypeBlob)
+			b = binary.LittleEndian.AppendUint32(b, uint32(len(v)))
+			b = append(b, v...)
+		default:
+			b = append(b, TypeNull)
+		}
+	}
+	return b
+}
+
+// step runs x to its next row and returns the row (nil when x is done)
+// and the guest's status.
+func (x *stmt) step(ctx context.Context, s *state) ([]driver.Value, int64) {
 	if x.done {
-		c.Return(x.c.ok())
-		return writeI32(c, c.Arg(1), 0)
+		return nil, x.c.ok()
 	}
 	var row []driver.Value
-	err := x.c.raw(func(dc dconn) error {
+	err := x.c.call(ctx, func(ctx context.Context, dc dconn) error {
 		if x.rows == nil {
 			rows, err := x.ds.(driver.StmtQueryContext).QueryContext(ctx, x.args)
 			if err != nil {
@@ -548,12 +701,10 @@ func hStep(ctx context.Context, c *hostapi.Call) error {
 	switch {
 	case err == io.EOF:
 		x.row, x.done = nil, true
-		c.Return(x.c.ok())
-		return writeI32(c, c.Arg(1), 0)
+		return nil, x.c.ok()
 	case err != nil:
 		x.reset()
-		c.Return(x.c.fail(ctx, err))
-		return nil
+		return nil, x.c.fail(ctx, err)
 	}
 	size := 0
 	for i, v := range row {
@@ -578,11 +729,9 @@ func hStep(ctx context.Context, c *hostapi.Call) error {
 	if size > s.cfg.MaxRowBytes {
 		x.reset()
 		x.c.errmsg = "ward: sqlite: the row is larger than the environment's MaxRowBytes"
-		c.Return(abi.ErrLimit)
-		return nil
+		return nil, abi.ErrLimit
 	}
-	c.Return(x.c.ok())
-	return writeI32(c, c.Arg(1), 1)
+	return row, x.c.ok()
 }
 
 // value returns column col of the statement's current row.

@@ -787,6 +787,68 @@ var Funcs = []Func{
 		Impl:    Hosted,
 		Doc:     "Copies up to buf_cap bytes of the message of the database's last failed call to buf_ptr and returns its full length; 0 when the last call succeeded or there is no such database.",
 	},
+	// ward_metrics, float64 values and dropping handles: instruments of
+	// float64 values beside create's int64 ones, and a way to free a
+	// handle before the process ends.
+	{
+		Namespace: NamespaceMetrics, Name: "create_float",
+		Params:     []Param{p("kind", I32), p("name_ptr", I32), p("name_len", I32), p("handle_ptr", I32)},
+		Results:    []Param{p("status", I32)},
+		Impl:       Hosted,
+		Permission: PermMetrics,
+		Doc: "Creates (or finds) an instrument of float64 values, as create does for int64 ones (same kinds, names, bounds and " +
+			"statuses): record it with record_float. A name belongs to one kind and one value type: creating it with the other " +
+			"returns ErrInvalid.",
+	},
+	{
+		Namespace: NamespaceMetrics, Name: "record_float",
+		Params:  []Param{p("instrument", I32), p("labels", I32), p("bits", I64)},
+		Results: []Param{p("status", I32)},
+		Impl:    Hosted,
+		Doc: "Records the float64 whose IEEE 754 bits are bits on a create_float instrument, as record does. Returns ErrInvalid, " +
+			"recording nothing, for NaN or an infinity (which no exporter can sum), for a negative value on a counter, and for an " +
+			"instrument of int64 values; ErrNotFound and ErrLimit as record. record on a create_float instrument records the i64 " +
+			"as a float64.",
+	},
+	{
+		Namespace: NamespaceMetrics, Name: "drop",
+		Params:  []Param{p("instrument", I32)},
+		Results: []Param{p("status", I32)},
+		Impl:    Hosted,
+		Doc: "Frees the caller's instrument handle, and the room it took under the instrument handles its environment allows. The instrument " +
+			"and what was recorded on it stay (other processes may hold it; the exporter keeps its series). Returns ErrNotFound " +
+			"when the caller holds no such handle.",
+	},
+	{
+		Namespace: NamespaceMetrics, Name: "drop_labels",
+		Params:  []Param{p("labels", I32)},
+		Results: []Param{p("status", I32)},
+		Impl:    Hosted,
+		Doc: "Frees the caller's label set handle, and the room it took under the label sets its environment allows. Returns " +
+			"ErrNotFound when the caller holds no such handle.",
+	},
+	// ward_sqlite, a row in one call: step and every column's value
+	// together, for guests that read whole rows.
+	{
+		Namespace: NamespaceSQLite, Name: "step_row",
+		Params:  []Param{p("stmt", I32), p("buf_ptr", I32), p("buf_cap", I32), p("len_ptr", I32)},
+		Results: []Param{p("status", I32)},
+		Impl:    Hosted,
+		Doc: "Runs a statement to its next row as step does (same statuses) and on OK writes an i32 at len_ptr: -1 when the statement " +
+			"is done, else the length of the row's encoding, which is written at buf_ptr when it fits in buf_cap bytes (when it does " +
+			"not, the row stays current: read it with row, or with the column functions). The encoding is, per column in order, a " +
+			"type byte (column_type's numbers) and its value: 8 bytes little-endian for an integer or a float's IEEE 754 bits, a u32 " +
+			"LE length and the bytes for text or a blob, nothing for NULL.",
+	},
+	{
+		Namespace: NamespaceSQLite, Name: "row",
+		Params:  []Param{p("stmt", I32), p("buf_ptr", I32), p("buf_cap", I32), p("len_ptr", I32)},
+		Results: []Param{p("status", I32)},
+		Impl:    Hosted,
+		Doc: "Writes the current row's encoding (as step_row's) length, an i32, at len_ptr and, when it fits in buf_cap bytes, the " +
+			"encoding at buf_ptr. Returns ErrLimit, copying nothing, when it does not fit; ErrNotFound when there is no such " +
+			"statement or no current row.",
+	},
 }
 
 // Lookup returns the function with that namespace and name and its id.

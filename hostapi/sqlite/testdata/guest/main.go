@@ -41,6 +41,34 @@ func sdk() {
 	if want := "[42 2.5 6 [0 1 2] <nil> -1 0 5000 [] <nil>]"; fmt.Sprint(got) != want {
 		panic(fmt.Sprintf("rows %v, want %s", got, want))
 	}
+	// Scanning past the columns, before the first row, after the last
+	// and after Close finds no column.
+	rows, err = db.Query("SELECT i, s FROM t ORDER BY rowid")
+	check(err)
+	var i int64
+	var s, extra string
+	if err := rows.Scan(&i); !errors.Is(err, guest.ErrNotFound) {
+		panic(fmt.Sprintf("Scan before Next: %v, want ErrNotFound", err))
+	}
+	if !rows.Next() {
+		panic("no first row")
+	}
+	if err := rows.Scan(&i, &s, &extra); !errors.Is(err, guest.ErrNotFound) {
+		panic(fmt.Sprintf("Scan of 3 columns out of 2: %v, want ErrNotFound", err))
+	}
+	check(rows.Scan(&i, &s))
+	if i != 42 || s != "héllo" {
+		panic(fmt.Sprintf("first row %d %q", i, s))
+	}
+	for rows.Next() {
+	}
+	if err := rows.Scan(&i); !errors.Is(err, guest.ErrNotFound) {
+		panic(fmt.Sprintf("Scan after the last row: %v, want ErrNotFound", err))
+	}
+	check(rows.Close())
+	if err := rows.Scan(&i); !errors.Is(err, guest.ErrNotFound) {
+		panic(fmt.Sprintf("Scan after Close: %v, want ErrNotFound", err))
+	}
 	// Refusals come back as the SDK's errors, with SQLite's message.
 	if err := db.Exec("ATTACH 'other.db' AS o"); !errors.Is(err, guest.ErrPermission) {
 		panic(fmt.Sprintf("ATTACH: %v, want ErrPermission", err))
