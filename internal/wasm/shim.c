@@ -275,12 +275,17 @@ static void mem_free(void *env) {
   free(m);
 }
 
+static void *mem_new_image(const ward_image_t *img, size_t minimum, size_t maximum,
+                           size_t reserve, wt_linear_memory_t *ret);
+
 static void *mem_new(void *env, const void *ty, size_t minimum, size_t maximum, size_t reserved,
                      size_t guard, wt_linear_memory_t *ret) {
   (void)ty;
   struct ward_mempool *p = env;
   if (reserved != 0 || guard != 0)
     return wasmtime_error_new("ward: memory creator configured for dynamic memories only");
+  if (ward_tls_proc && ward_tls_proc->image)
+    return mem_new_image(ward_tls_proc->image, minimum, maximum, p->reserve, ret);
   size_t want = round_pages(minimum + p->reserve);
   if (want == 0) want = WARD_PAGE;
   ward_budget_t *budget = ward_tls_proc ? ward_tls_proc->budget : NULL;
@@ -330,6 +335,107 @@ static void *mem_new(void *env, const void *ty, size_t minimum, size_t maximum, 
   ret->get_memory = mem_get;
   ret->grow_memory = mem_grow;
   ret->finalizer = mem_free;
+  return NULL;
+}
+
+// ---------------------------------------------------------------------------
+// Memories started from a pre-initialised image (ward_image_t): the image's
+// file mapped privately over the start of an anonymous mapping, so pages
+// are shared with every other process of the image until written. They
+// never go to the pool: zeroing one there would copy every page it maps.
+// Such a memory is two mappings (the file's, the anonymous rest), which
+// mremap cannot move as one; image_move moves them one at a time.
+
+static void *image_grow(void *env, size_t new_size);
+
+static void image_free(void *env) {
+  ward_mem_t *m = env;
+  if (m->budget) {
+    budget_give(m->budget, (int64_t)m->size);
+    ward_budget_unref(m->budget);
+  }
+  munmap(m->base, m->cap);
+  free(m);
+}
+
+// image_move moves m's mappings to a new one of cap bytes: the image part
+// and the rest each with mremap, which moves pages, written or not,
+// without copying them. Should the rest no longer be one mapping, it is
+// copied. The dirty field holds the image's length.
+static int image_move(ward_mem_t *m, size_t cap) {
+  uint8_t *to = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (to == MAP_FAILED) return 0;
+  size_t img = m->dirty;
+  if (mremap(m->base, img, img, MREMAP_MAYMOVE | MREMAP_FIXED, to) == MAP_FAILED) {
+    munmap(to, cap);
+    return 0;
+  }
+  if (m->cap > img) {
+    if (mremap(m->base + img, m->cap - img, m->cap - img, MREMAP_MAYMOVE | MREMAP_FIXED, to + img) ==
+        MAP_FAILED) {
+      memcpy(to + img, m->base + img, m->size - img);
+      munmap(m->base + img, m->cap - img);
+    }
+  }
+  m->base = to;
+  m->cap = cap;
+  return 1;
+}
+
+static void *image_grow(void *env, size_t new_size) {
+  ward_mem_t *m = env;
+  if (new_size > m->max) return wasmtime_error_new("ward: memory grown past its maximum");
+  int64_t more = new_size > m->size ? (int64_t)(new_size - m->size) : 0;
+  if (m->budget && !budget_take(m->budget, more)) return budget_refused();
+  if (new_size > m->cap) {
+    size_t cap = m->cap * 2;
+    if (cap < new_size) cap = round_pages(new_size);
+    if (cap > m->max && m->max >= new_size) cap = round_pages(m->max);
+    if (!image_move(m, cap)) {
+      if (m->budget) budget_give(m->budget, more);
+      return wasmtime_error_new("ward: cannot grow linear memory (mremap failed)");
+    }
+  }
+  m->size = new_size;
+  if (ward_tls_proc) ward_tls_proc->mem_size = new_size;
+  return NULL;
+}
+
+// mem_new_image makes a memory holding img: as large as the image when the
+// module declares less (the image was taken after the memory grew), and
+// charged to the budget for all of it.
+static void *mem_new_image(const ward_image_t *img, size_t minimum, size_t maximum,
+                           size_t reserve, wt_linear_memory_t *ret) {
+  size_t size = img->len > minimum ? round_pages(img->len) : minimum;
+  if (size > maximum) return wasmtime_error_new("ward: the image is larger than the memory's maximum");
+  ward_budget_t *budget = ward_tls_proc->budget;
+  if (budget && !budget_take(budget, (int64_t)size)) return budget_refused();
+  ward_mem_t *m = calloc(1, sizeof *m);
+  size_t cap = round_pages(size + reserve);
+  uint8_t *b = m ? mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+                 : MAP_FAILED;
+  if (b != MAP_FAILED && img->len &&
+      mmap(b, img->len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, img->fd, 0) == MAP_FAILED) {
+    munmap(b, cap);
+    b = MAP_FAILED;
+  }
+  if (b == MAP_FAILED) {
+    free(m);
+    if (budget) budget_give(budget, (int64_t)size);
+    return wasmtime_error_new("ward: cannot map a linear memory from its image");
+  }
+  m->base = b;
+  m->cap = cap;
+  m->size = size;
+  m->dirty = img->len;
+  m->max = maximum;
+  m->budget = budget;
+  if (budget) __atomic_fetch_add(&budget->refs, 1, __ATOMIC_SEQ_CST);
+  ward_tls_proc->mem_size = size;
+  ret->env = m;
+  ret->get_memory = mem_get;
+  ret->grow_memory = image_grow;
+  ret->finalizer = image_free;
   return NULL;
 }
 
@@ -900,6 +1006,22 @@ int ward_proc_start(ward_proc_t *p) {
   return ward_proc_poll(p);
 }
 
+// image_globals sets the instance's globals to the image's values, before
+// any of its code runs.
+static int image_globals(ward_proc_t *p) {
+  for (size_t i = 0; i < p->image->nglobals; i++) {
+    const ward_image_global_t *g = &p->image->globals[i];
+    wt_extern_t ext;
+    if (!wasmtime_instance_export_get(p->ctx, &p->inst, g->name, g->len, &ext) ||
+        ext.kind != WT_EXTERN_GLOBAL) {
+      p->err = wasmtime_error_new("ward: the image names a global the module does not export");
+      return 0;
+    }
+    if ((p->err = wasmtime_global_set(p->ctx, &ext.of.global, &g->val))) return 0;
+  }
+  return 1;
+}
+
 // Drive the process until it finishes, yields at an epoch tick, or waits on
 // a host call that Go must serve. Instantiation, a reactor's _initialize and
 // the entry call are chained here so a short-lived process costs one cgo
@@ -933,6 +1055,11 @@ static int proc_poll(ward_proc_t *p) {
     }
     switch (p->phase) {
     case PHASE_INSTANTIATE:
+      if (p->image && !image_globals(p)) {
+        p->end_phase = p->phase;
+        p->phase = PHASE_DONE;
+        return WARD_DONE;
+      }
       if (p->init_name) {
         p->phase = PHASE_INIT;
         if (!start_call(p, p->init_name, strlen(p->init_name), NULL, 0, NULL, 0)) break;
@@ -993,6 +1120,28 @@ size_t ward_proc_memory_size(ward_proc_t *p) {
       ext.kind != WT_EXTERN_MEMORY)
     return 0;
   return wasmtime_memory_data_size(p->ctx, &ext.of.memory);
+}
+
+// ward_proc_memory_data returns the exported memory of a finished or
+// suspended process and its size, or NULL.
+uint8_t *ward_proc_memory_data(ward_proc_t *p, size_t *len) {
+  wt_extern_t ext;
+  *len = 0;
+  if (!wasmtime_instance_export_get(p->ctx, &p->inst, "memory", 6, &ext) ||
+      ext.kind != WT_EXTERN_MEMORY)
+    return NULL;
+  *len = wasmtime_memory_data_size(p->ctx, &ext.of.memory);
+  return wasmtime_memory_data(p->ctx, &ext.of.memory);
+}
+
+// ward_proc_global reads the exported global name: 1, or 0 if there is none.
+int ward_proc_global(ward_proc_t *p, const char *name, size_t len, wt_val_t *out) {
+  wt_extern_t ext;
+  if (!wasmtime_instance_export_get(p->ctx, &p->inst, name, len, &ext) ||
+      ext.kind != WT_EXTERN_GLOBAL)
+    return 0;
+  wasmtime_global_get(p->ctx, &ext.of.global, out);
+  return 1;
 }
 
 int ward_proc_outcome(ward_proc_t *p, int *trap_code, int *exit_status) {

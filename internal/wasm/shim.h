@@ -73,6 +73,23 @@ typedef struct ward_budget {
 ward_budget_t *ward_budget_new(ward_budget_t *parent, int64_t max);
 void ward_budget_unref(ward_budget_t *b);
 
+// A pre-initialised image (image.go): a linear memory's first len bytes,
+// in a sealed memory file that the memory creator maps copy-on-write, and
+// the values its instance's exported globals are set to before anything
+// runs. A process started from one pays a mapping, not a copy, and holds
+// only the pages it writes.
+typedef struct ward_image_global {
+  const char *name;
+  size_t len;
+  wt_val_t val;
+} ward_image_global_t;
+typedef struct ward_image {
+  int fd;
+  size_t len; // a multiple of the OS page size
+  size_t nglobals;
+  ward_image_global_t *globals;
+} ward_image_t;
+
 // One process: its store and the future that drives it. Owned by exactly one
 // goroutine, which is the only code that touches it between polls.
 typedef struct ward_proc {
@@ -143,6 +160,8 @@ typedef struct ward_proc {
   uint64_t fuel_spent; // burned before the last fill
   uint64_t fuel_used;  // burned in all, as of the last poll
   uint64_t refill;     // 0, or the fuel each message from another process refills to
+
+  const ward_image_t *image; // its memory and globals start from this, or NULL
 } ward_proc_t;
 
 ward_stacks_t *ward_config(wasm_config_t *c, size_t stack_size, size_t max_wasm_stack,
@@ -177,6 +196,8 @@ static inline int ward_proc_poll_handle(uintptr_t p) { return ward_proc_poll((wa
 void ward_proc_cancel(ward_proc_t *p);
 void ward_proc_free(ward_proc_t *p);
 size_t ward_proc_memory_size(ward_proc_t *p);
+uint8_t *ward_proc_memory_data(ward_proc_t *p, size_t *len);
+int ward_proc_global(ward_proc_t *p, const char *name, size_t len, wt_val_t *out);
 
 // Outcome of a finished process. kind: 0 ok, 1 trap, 2 error, 3 wasi exit.
 int ward_proc_outcome(ward_proc_t *p, int *trap_code, int *exit_status);
