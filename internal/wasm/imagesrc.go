@@ -17,7 +17,7 @@ const imageGlobalPrefix = "ward.image.global."
 // maxImageData bounds the initial memory contents imageSource builds from
 // the data segments, so that a module cannot make the host allocate by
 // declaring a segment at a huge offset.
-const maxImageData = 1 << 30
+const maxImageData = 64 << 20
 
 // imageGlobal is one mutable global the module defines.
 type imageGlobal struct {
