@@ -12,8 +12,8 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
+	"syscall"
 	"unsafe"
 )
 
@@ -39,7 +39,6 @@ type Image struct {
 	fingerprint string
 	mod         *Module
 	c           *C.ward_image_t
-	file        *os.File
 	// Size is the memory, in bytes, that a process from the image starts
 	// with.
 	Size      int
@@ -82,14 +81,14 @@ func (img *Image) run(src *imageSrc) error {
 	if err != nil {
 		return err
 	}
-	defer start.free()
+	defer C.ward_image_unref(start)
 	p, err := img.mod.NewProc(0, imageMaxMemory, imageFuel, nil)
 	if err != nil {
 		return err
 	}
 	defer p.Free()
 	p.c.init_name = nil
-	p.c.image = start.c
+	p.c.image = start
 	if err := p.SetWASI(WASI{}); err != nil {
 		return err
 	}
@@ -123,11 +122,10 @@ func (img *Image) run(src *imageSrc) error {
 		}
 		vals[i] = *(*int64)(unsafe.Pointer(&v.of))
 	}
-	ic, err := newImageC(mem, src.globals, vals)
-	if err != nil {
+	if img.c, err = newImageC(mem, src.globals, vals); err != nil {
 		return err
 	}
-	img.c, img.file, img.Size = ic.c, ic.file, int(n)
+	img.Size = int(n)
 	return nil
 }
 
@@ -148,25 +146,23 @@ func serveInit(p *Proc) {
 	p.Return(0)
 }
 
-// imageC is a ward_image_t and the sealed memory file it maps.
-type imageC struct {
-	c    *C.ward_image_t
-	file *os.File
-}
-
 // newImageC copies mem into a sealed memory file, leaving its zero pages
-// as holes, and makes the C image of it with the globals' values.
-func newImageC(mem []byte, globals []imageGlobal, vals []int64) (*imageC, error) {
-	fd, err := C.ward_memfd()
-	if fd < 0 {
+// as holes, and makes the C image of it with the globals' values. The C
+// image owns the file.
+func newImageC(mem []byte, globals []imageGlobal, vals []int64) (*C.ward_image_t, error) {
+	cfd, err := C.ward_memfd()
+	if cfd < 0 {
 		return nil, fmt.Errorf("ward: memory file for an image: %w", err)
 	}
-	f := os.NewFile(uintptr(fd), "ward-image")
+	fd := int(cfd)
+	fail := func(what string, err error) (*C.ward_image_t, error) {
+		syscall.Close(fd)
+		return nil, fmt.Errorf("ward: %s an image: %w", what, err)
+	}
 	const page = 4096
-	size := (len(mem) + page - 1) / page * page
-	if err := f.Truncate(int64(size)); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("ward: sizing an image: %w", err)
+	size := max((len(mem)+page-1)/page*page, page)
+	if err := syscall.Ftruncate(fd, int64(size)); err != nil {
+		return fail("sizing", err)
 	}
 	zero := make([]byte, page)
 	for off := 0; off < len(mem); off += page {
@@ -174,18 +170,17 @@ func newImageC(mem []byte, globals []imageGlobal, vals []int64) (*imageC, error)
 		if bytes.Equal(chunk, zero[:len(chunk)]) {
 			continue
 		}
-		if _, err := f.WriteAt(chunk, int64(off)); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("ward: writing an image: %w", err)
+		if err := pwriteAll(fd, chunk, int64(off)); err != nil {
+			return fail("writing", err)
 		}
 	}
-	if rc, err := C.ward_seal(C.int(fd)); rc != 0 {
-		f.Close()
-		return nil, fmt.Errorf("ward: sealing an image: %w", err)
+	if rc, err := C.ward_seal(cfd); rc != 0 {
+		return fail("sealing", err)
 	}
-	c := (*C.ward_image_t)(C.calloc(1, C.size_t(unsafe.Sizeof(C.ward_image_t{}))))
-	c.fd = C.int(fd)
-	c.len = C.size_t(size)
+	c := C.ward_image_new(cfd, C.size_t(size))
+	if c == nil {
+		return fail("mapping", errors.New("mmap failed"))
+	}
 	if len(globals) > 0 {
 		c.globals = (*C.ward_image_global_t)(C.calloc(C.size_t(len(globals)), C.size_t(unsafe.Sizeof(C.ward_image_global_t{}))))
 		c.nglobals = C.size_t(len(globals))
@@ -198,16 +193,7 @@ func newImageC(mem []byte, globals []imageGlobal, vals []int64) (*imageC, error)
 			*(*int64)(unsafe.Pointer(&cg.val.of)) = vals[i]
 		}
 	}
-	return &imageC{c: c, file: f}, nil
-}
-
-func (ic *imageC) free() {
-	for _, g := range unsafe.Slice(ic.c.globals, int(ic.c.nglobals)) {
-		C.free(unsafe.Pointer(g.name))
-	}
-	C.free(unsafe.Pointer(ic.c.globals))
-	C.free(unsafe.Pointer(ic.c))
-	ic.file.Close() // mappings made from it keep it alive
+	return c, nil
 }
 
 // BelongsTo checks that the image was made from the module whose bytes
@@ -244,8 +230,22 @@ func (img *Image) NewProc(id uint64, maxMemory int64, fuel uint64, budget *Budge
 func (img *Image) Close() {
 	img.closeOnce.Do(func() {
 		if img.c != nil {
-			(&imageC{c: img.c, file: img.file}).free()
+			C.ward_image_unref(img.c) // memories still made from it hold it
 		}
 		img.mod.Close()
 	})
+}
+
+func pwriteAll(fd int, b []byte, off int64) error {
+	for len(b) > 0 {
+		n, err := syscall.Pwrite(fd, b, off)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		b, off = b[n:], off+int64(n)
+	}
+	return nil
 }

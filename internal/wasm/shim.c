@@ -3,6 +3,7 @@
 #include "shim.h"
 #include <malloc.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 static ward_proc_t *proc_of(wasmtime_caller_t *caller) {
   return wasmtime_context_get_data(wasmtime_caller_context(caller));
@@ -275,8 +277,8 @@ static void mem_free(void *env) {
   free(m);
 }
 
-static void *mem_new_image(const ward_image_t *img, size_t minimum, size_t maximum,
-                           size_t reserve, wt_linear_memory_t *ret);
+static void *mem_new_image(ward_image_t *img, size_t minimum, size_t maximum, size_t reserve,
+                           wt_linear_memory_t *ret);
 
 static void *mem_new(void *env, const void *ty, size_t minimum, size_t maximum, size_t reserved,
                      size_t guard, wt_linear_memory_t *ret) {
@@ -341,41 +343,130 @@ static void *mem_new(void *env, const void *ty, size_t minimum, size_t maximum, 
 // ---------------------------------------------------------------------------
 // Memories started from a pre-initialised image (ward_image_t): the image's
 // file mapped privately over the start of an anonymous mapping, so pages
-// are shared with every other process of the image until written. They
-// never go to the pool: zeroing one there would copy every page it maps.
-// Such a memory is two mappings (the file's, the anonymous rest), which
-// mremap cannot move as one; image_move moves them one at a time.
+// are shared with every other process of the image until written. Such a
+// memory is two mappings (the file's, the anonymous rest), which mremap
+// cannot move as one; image_move moves them one at a time.
+//
+// Every page a process writes costs a page fault, and faults are slow on
+// the project's VM (35-85 µs): a Go guest's start writes about 30 pages
+// and reads 130. So a memory whose process did not grow it goes back to
+// its image's pool, reset: the pages it wrote (anonymous, by
+// /proc/self/pagemap) are copied over from the image, and the next process
+// finds every page it is likely to touch already mapped.
 
-static void *image_grow(void *env, size_t new_size);
+typedef struct ward_imgmem {
+  ward_mem_t m; // first: mem_get reads it
+  ward_image_t *img;
+  struct ward_imgmem *next; // in img's pool
+} ward_imgmem_t;
+
+enum { WARD_IMAGE_POOL = 32 }; // memories kept per image
+
+static int pagemap_fd = -1;
+static pthread_once_t pagemap_once = PTHREAD_ONCE_INIT;
+static void pagemap_open(void) { pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC); }
+
+ward_image_t *ward_image_new(int fd, size_t len) {
+  ward_image_t *img = calloc(1, sizeof *img);
+  if (!img) return NULL;
+  img->src = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+  if (img->src == MAP_FAILED) {
+    free(img);
+    return NULL;
+  }
+  img->fd = fd;
+  img->len = len;
+  img->refs = 1;
+  pthread_mutex_init(&img->mu, NULL);
+  return img;
+}
+
+void ward_image_unref(ward_image_t *img) {
+  if (__atomic_fetch_sub(&img->refs, 1, __ATOMIC_SEQ_CST) != 1) return;
+  while (img->pool) {
+    ward_imgmem_t *im = img->pool;
+    img->pool = im->next;
+    munmap(im->m.base, im->m.cap);
+    free(im);
+  }
+  for (size_t i = 0; i < img->nglobals; i++) free((void *)img->globals[i].name);
+  free(img->globals);
+  munmap(img->src, img->len);
+  close(img->fd);
+  pthread_mutex_destroy(&img->mu);
+  free(img);
+}
+
+// image_reset makes m's image part the image's again: 1, or 0 when it
+// cannot tell which pages were written.
+static int image_reset(ward_imgmem_t *im) {
+  pthread_once(&pagemap_once, pagemap_open);
+  if (pagemap_fd < 0) return 0;
+  size_t pages = im->img->len / 4096, done = 0;
+  uint64_t e[512];
+  while (done < pages) {
+    size_t n = pages - done < 512 ? pages - done : 512;
+    off_t at = (off_t)(((uintptr_t)im->m.base / 4096 + done) * 8);
+    if (pread(pagemap_fd, e, n * 8, at) != (ssize_t)(n * 8)) return 0;
+    for (size_t i = 0; i < n; i++) {
+      int present = e[i] >> 63 & 1, swapped = e[i] >> 62 & 1, file = e[i] >> 61 & 1;
+      if ((present && !file) || swapped) {
+        size_t off = (done + i) * 4096;
+        memcpy(im->m.base + off, im->img->src + off, 4096);
+      }
+    }
+    done += n;
+  }
+  return 1;
+}
 
 static void image_free(void *env) {
-  ward_mem_t *m = env;
+  ward_imgmem_t *im = env;
+  ward_mem_t *m = &im->m;
+  ward_image_t *img = im->img;
   if (m->budget) {
     budget_give(m->budget, (int64_t)m->size);
     ward_budget_unref(m->budget);
+    m->budget = NULL;
   }
-  munmap(m->base, m->cap);
-  free(m);
+  // Only memories never grown: the rest of their mapping was never
+  // reachable, so the image part is all there is to reset.
+  if (m->size == img->len && __atomic_load_n(&img->npool, __ATOMIC_RELAXED) < WARD_IMAGE_POOL &&
+      image_reset(im)) {
+    pthread_mutex_lock(&img->mu);
+    if (img->npool < WARD_IMAGE_POOL) {
+      im->next = img->pool;
+      img->pool = im;
+      img->npool++;
+      im = NULL;
+    }
+    pthread_mutex_unlock(&img->mu);
+  }
+  if (im) {
+    munmap(m->base, m->cap);
+    free(im);
+  }
+  ward_image_unref(img);
 }
 
 // image_move moves m's mappings to a new one of cap bytes: the image part
 // and the rest each with mremap, which moves pages, written or not,
 // without copying them. Should the rest no longer be one mapping, it is
-// copied. The dirty field holds the image's length.
-static int image_move(ward_mem_t *m, size_t cap) {
+// copied.
+static int image_move(ward_imgmem_t *im, size_t cap) {
+  ward_mem_t *m = &im->m;
   uint8_t *to = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (to == MAP_FAILED) return 0;
-  size_t img = m->dirty;
-  if (mremap(m->base, img, img, MREMAP_MAYMOVE | MREMAP_FIXED, to) == MAP_FAILED) {
+  size_t len = im->img->len;
+  if (mremap(m->base, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, to) == MAP_FAILED) {
     munmap(to, cap);
     return 0;
   }
-  if (m->cap > img) {
-    if (mremap(m->base + img, m->cap - img, m->cap - img, MREMAP_MAYMOVE | MREMAP_FIXED, to + img) ==
-        MAP_FAILED) {
-      memcpy(to + img, m->base + img, m->size - img);
-      munmap(m->base + img, m->cap - img);
-    }
+  if (m->cap > len &&
+      mremap(m->base + len, m->cap - len, m->cap - len, MREMAP_MAYMOVE | MREMAP_FIXED, to + len) ==
+          MAP_FAILED) {
+    memcpy(to + len, m->base + len, m->size - len);
+    munmap(m->base + len, m->cap - len);
   }
   m->base = to;
   m->cap = cap;
@@ -383,7 +474,8 @@ static int image_move(ward_mem_t *m, size_t cap) {
 }
 
 static void *image_grow(void *env, size_t new_size) {
-  ward_mem_t *m = env;
+  ward_imgmem_t *im = env;
+  ward_mem_t *m = &im->m;
   if (new_size > m->max) return wasmtime_error_new("ward: memory grown past its maximum");
   int64_t more = new_size > m->size ? (int64_t)(new_size - m->size) : 0;
   if (m->budget && !budget_take(m->budget, more)) return budget_refused();
@@ -391,7 +483,7 @@ static void *image_grow(void *env, size_t new_size) {
     size_t cap = m->cap * 2;
     if (cap < new_size) cap = round_pages(new_size);
     if (cap > m->max && m->max >= new_size) cap = round_pages(m->max);
-    if (!image_move(m, cap)) {
+    if (!image_move(im, cap)) {
       if (m->budget) budget_give(m->budget, more);
       return wasmtime_error_new("ward: cannot grow linear memory (mremap failed)");
     }
@@ -401,38 +493,59 @@ static void *image_grow(void *env, size_t new_size) {
   return NULL;
 }
 
-// mem_new_image makes a memory holding img: as large as the image when the
-// module declares less (the image was taken after the memory grew), and
-// charged to the budget for all of it.
-static void *mem_new_image(const ward_image_t *img, size_t minimum, size_t maximum,
-                           size_t reserve, wt_linear_memory_t *ret) {
+// image_map maps a new memory of cap bytes holding img.
+static ward_imgmem_t *image_map(ward_image_t *img, size_t cap) {
+  ward_imgmem_t *im = calloc(1, sizeof *im);
+  if (!im) return NULL;
+  uint8_t *b = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (b == MAP_FAILED) {
+    free(im);
+    return NULL;
+  }
+  if (mmap(b, img->len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, img->fd, 0) == MAP_FAILED) {
+    munmap(b, cap);
+    free(im);
+    return NULL;
+  }
+  im->m.base = b;
+  im->m.cap = cap;
+  return im;
+}
+
+// mem_new_image makes a memory holding img, from its pool when it can: as
+// large as the image when the module declares less (the image was taken
+// after the memory grew), and charged to the budget for all of it.
+static void *mem_new_image(ward_image_t *img, size_t minimum, size_t maximum, size_t reserve,
+                           wt_linear_memory_t *ret) {
   size_t size = img->len > minimum ? round_pages(img->len) : minimum;
   if (size > maximum) return wasmtime_error_new("ward: the image is larger than the memory's maximum");
   ward_budget_t *budget = ward_tls_proc->budget;
   if (budget && !budget_take(budget, (int64_t)size)) return budget_refused();
-  ward_mem_t *m = calloc(1, sizeof *m);
-  size_t cap = round_pages(size + reserve);
-  uint8_t *b = m ? mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
-                 : MAP_FAILED;
-  if (b != MAP_FAILED && img->len &&
-      mmap(b, img->len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, img->fd, 0) == MAP_FAILED) {
-    munmap(b, cap);
-    b = MAP_FAILED;
+  ward_imgmem_t *im = NULL;
+  pthread_mutex_lock(&img->mu);
+  for (ward_imgmem_t **pp = &img->pool; *pp; pp = &(*pp)->next) {
+    if ((*pp)->m.cap >= size) {
+      im = *pp;
+      *pp = im->next;
+      img->npool--;
+      break;
+    }
   }
-  if (b == MAP_FAILED) {
-    free(m);
+  pthread_mutex_unlock(&img->mu);
+  if (!im) im = image_map(img, round_pages(size + reserve));
+  if (!im) {
     if (budget) budget_give(budget, (int64_t)size);
     return wasmtime_error_new("ward: cannot map a linear memory from its image");
   }
-  m->base = b;
-  m->cap = cap;
-  m->size = size;
-  m->dirty = img->len;
-  m->max = maximum;
-  m->budget = budget;
+  __atomic_fetch_add(&img->refs, 1, __ATOMIC_SEQ_CST);
+  im->img = img;
+  im->next = NULL;
+  im->m.size = size;
+  im->m.max = maximum;
+  im->m.budget = budget;
   if (budget) __atomic_fetch_add(&budget->refs, 1, __ATOMIC_SEQ_CST);
   ward_tls_proc->mem_size = size;
-  ret->env = m;
+  ret->env = im;
   ret->get_memory = mem_get;
   ret->grow_memory = image_grow;
   ret->finalizer = image_free;
