@@ -3,6 +3,7 @@ package runtime
 import (
 	"crypto/sha256"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/bytecodealliance/wasmtime-go/v25"
@@ -183,3 +184,36 @@ func TestGoImageRefusesAnotherModulesImage(t *testing.T) {
 }
 
 func sha256Of(b []byte) [32]byte { return sha256.Sum256(b) }
+
+// A hot upgrade to a Go guest's version starts its new instance from the
+// version's image: _initialize, here a 100,000-iteration loop, is not run
+// again, and the new instance resumes with the state handed over.
+func TestUpgradeIntoGoImage(t *testing.T) {
+	r := newRuntime(t)
+	ctx := testCtx(t)
+	collector, reports := collect(t, r)
+	p := spawn(t, r.Environment(), installVersion(t, r, 1), "main", I64(int64(collector.ID())))
+	wat := strings.TrimSuffix(strings.TrimSpace(string(upgraderWAT(2))), ")") + `
+  (func (export "_initialize") (local $i i32)
+    (loop $l
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (i32.const 100000))))))`
+	m := load(t, r, "svc", goLike(t, wat, "upgrade-v2"))
+	defer m.Close()
+	if _, ok := m.Preinitialized(); !ok {
+		t.Fatal("version 2 has no image")
+	}
+	if err := r.Install(ctx, "svc", "2.0.0", m); err != nil {
+		t.Fatal(err)
+	}
+	before := p.FuelUsed()
+	if err := r.Send(ctx, p.ID(), Message{Tag: 2, Data: []byte("resume")}); err != nil {
+		t.Fatal(err)
+	}
+	if m := next(t, reports); m.Tag != 21 {
+		t.Fatalf("report %d, want v2's resume (21)", m.Tag)
+	}
+	if used := p.FuelUsed() - before; used >= 100000 {
+		t.Errorf("the upgrade burned %d fuel: the new instance ran _initialize", used)
+	}
+}
