@@ -217,3 +217,27 @@ func TestUpgradeIntoGoImage(t *testing.T) {
 		t.Errorf("the upgrade burned %d fuel: the new instance ran _initialize", used)
 	}
 }
+
+// A process whose MaxMemory cannot hold the image's memory starts
+// normally, and ends as it would without images: its _initialize cannot
+// grow the memory past the limit, and its next store traps.
+func TestGoImageLargerThanMaxMemory(t *testing.T) {
+	b := goLike(t, imageWAT, "image-maxmem")
+	var reasons [2]string
+	for i, images := range []bool{true, false} {
+		r := newRuntime(t, WithGoImages(images))
+		m := load(t, r, "golike", b)
+		env, err := r.NewEnvironment(environment.Config{MaxMemory: 2 << 16})
+		if err != nil {
+			t.Fatal(err)
+		}
+		reason := wait(t, spawn(t, env, m, "check", I32(0)))
+		if reason.Normal() {
+			t.Fatalf("images %v: check ran with a memory its MaxMemory does not hold", images)
+		}
+		reasons[i] = reason.Error()
+	}
+	if reasons[0] != reasons[1] {
+		t.Errorf("with images: %s\nwithout: %s", reasons[0], reasons[1])
+	}
+}

@@ -215,7 +215,14 @@ func (img *Image) Module() *Module { return img.mod }
 // NewProc is Module.NewProc for a process started from the image: its
 // memory maps the image, its globals are set from it, and _initialize is
 // not run.
+//
+// wasmtime's limiter sees only the module's declared minimum, not the
+// larger memory the image starts with, so NewProc refuses an image whose
+// memory maxMemory does not hold.
 func (img *Image) NewProc(id uint64, maxMemory int64, fuel uint64, budget *Budget) (*Proc, error) {
+	if int64(img.Size) > maxMemory {
+		return nil, fmt.Errorf("ward: the image's memory (%d bytes) exceeds MaxMemory (%d)", img.Size, maxMemory)
+	}
 	p, err := img.mod.NewProc(id, maxMemory, fuel, budget)
 	if err != nil {
 		return nil, err

@@ -437,7 +437,7 @@ static void image_free(void *env) {
     if (img->npool < WARD_IMAGE_POOL) {
       im->next = img->pool;
       img->pool = im;
-      img->npool++;
+      __atomic_store_n(&img->npool, img->npool + 1, __ATOMIC_RELAXED); // read unlocked above
       im = NULL;
     }
     pthread_mutex_unlock(&img->mu);
@@ -527,7 +527,7 @@ static void *mem_new_image(ward_image_t *img, size_t minimum, size_t maximum, si
     if ((*pp)->m.cap >= size) {
       im = *pp;
       *pp = im->next;
-      img->npool--;
+      __atomic_store_n(&img->npool, img->npool - 1, __ATOMIC_RELAXED);
       break;
     }
   }
