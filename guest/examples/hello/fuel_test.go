@@ -5,8 +5,6 @@ package main
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"testing"
 	"time"
 
@@ -43,7 +41,7 @@ func TestStartupFuel(t *testing.T) {
 	var exit *runtime.ExitError
 	var fuel [2]uint64
 	for i, images := range []bool{false, true} {
-		rt, err := runtime.New(runtime.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))), runtime.WithGoImages(images))
+		rt, err := testRuntime(runtime.WithGoImages(images))
 		if err != nil {
 			t.Fatal(err)
 		}
