@@ -55,12 +55,15 @@ type Image struct {
 // an error wrapping errNoImage for modules an image cannot reproduce.
 func (e *Engine) Preinitialize(wasm []byte, hash [32]byte, compile func([]byte) (*Module, error)) (*Image, error) {
 	src, err := imageSource(wasm)
+	if errors.Is(err, errMalformed) {
+		return nil, fmt.Errorf("ward: pre-initialising: %w", err)
+	}
 	if err != nil {
 		return nil, err
 	}
 	dm, err := compile(src.derived)
 	if err != nil {
-		return nil, fmt.Errorf("compiling the module to pre-initialise: %w", err)
+		return nil, fmt.Errorf("ward: pre-initialising: compiling the derived module: %w", err)
 	}
 	dm.ReadTables(src.derived)
 	if _, ok := dm.Exports["_initialize"]; !ok || !dm.HasInit {
@@ -103,7 +106,7 @@ func (img *Image) run(src *imageSrc) error {
 		st = p.Poll()
 	}
 	if o := p.Outcome(); o.Kind != Returned {
-		return fmt.Errorf("pre-initialising: _initialize ended (%d) in %s: %s", o.Kind, o.Phase, o.Message)
+		return fmt.Errorf("ward: pre-initialising: _initialize ended (outcome %d) in %s: %s", o.Kind, o.Phase, o.Message)
 	}
 	var n C.size_t
 	base := C.ward_proc_memory_data(p.c, &n)
@@ -118,7 +121,7 @@ func (img *Image) run(src *imageSrc) error {
 		ok := C.ward_proc_global(p.c, name, C.size_t(len(g.export)), &v)
 		C.free(unsafe.Pointer(name))
 		if ok == 0 {
-			return fmt.Errorf("pre-initialising: global %d is not exported", g.index)
+			return fmt.Errorf("ward: pre-initialising: global %d is not exported", g.index)
 		}
 		vals[i] = *(*int64)(unsafe.Pointer(&v.of))
 	}

@@ -41,7 +41,7 @@ type imageSrc struct {
 	memMin uint64
 }
 
-var errNoImage = errors.New("module cannot be pre-initialised")
+var errNoImage = errors.New("ward: module cannot be pre-initialised")
 
 // imageSource derives imageSrc from a module's binary. It refuses, with an
 // error wrapping errNoImage, what an image cannot reproduce: an imported
