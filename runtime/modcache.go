@@ -25,6 +25,9 @@ type moduleCode struct {
 	m       *wasm.Module
 	imports []environment.Import
 	cache   *moduleCache
+	// image is the pre-initialised image processes start from when they
+	// can (Module.startImage), or nil.
+	image *wasm.Image
 	// refs counts open handles and live processes. It only goes up from
 	// a positive count (tryAcquire): once zero, the code is freed for
 	// good, and a later load compiles again.
@@ -59,6 +62,36 @@ func (c *moduleCode) release() {
 	if c.refs.Add(-1) == 0 {
 		c.cache.free(c)
 	}
+}
+
+// close frees the compiled code and the image; twice does nothing.
+func (c *moduleCode) close() {
+	c.m.Close()
+	if c.image != nil {
+		c.image.Close()
+	}
+}
+
+// newProc makes the store of a process of the code in env: from the
+// image when there is one and env lets it start from there (imageFits),
+// otherwise as a normal start, which runs _initialize.
+func (c *moduleCode) newProc(env *Environment, id uint64) (*wasm.Proc, error) {
+	cfg := &env.cfg
+	if c.image != nil && imageFits(env, c.image) {
+		return c.image.NewProc(id, int64(cfg.MaxMemory), cfg.MaxFuel, env.mem)
+	}
+	return c.m.NewProc(id, int64(cfg.MaxMemory), cfg.MaxFuel, env.mem)
+}
+
+// imageFits reports whether a process in env may start from img: its
+// WASI context reads as the pre-initialisation run's did (no arguments,
+// environment variables or directories: the Go runtime reads them at
+// start-up and would keep the image's), and its MaxMemory holds the
+// memory the image starts with (otherwise the normal start fails as it
+// always has, in _initialize, with the same error).
+func imageFits(env *Environment, img *wasm.Image) bool {
+	w := &env.cfg.WASI
+	return len(w.Args) == 0 && len(w.Env) == 0 && len(w.Dirs) == 0 && uint64(img.Size) <= uint64(env.cfg.MaxMemory)
 }
 
 // moduleCache holds the live code by content hash, compiling each at most
@@ -126,9 +159,12 @@ func (c *moduleCache) compileNew(hash [32]byte, p *pendingCompile, compile func(
 		p.err = err
 	case c.closed:
 		tmpl.m.Close()
+		if tmpl.image != nil {
+			tmpl.image.Close()
+		}
 		err = ErrClosed
 	default:
-		code = &moduleCode{hash: hash, m: tmpl.m, imports: tmpl.imports, cache: c}
+		code = &moduleCode{hash: hash, m: tmpl.m, imports: tmpl.imports, cache: c, image: tmpl.image}
 		code.refs.Store(1)
 		c.byHash[hash] = code
 	}
@@ -145,7 +181,7 @@ func (c *moduleCache) free(code *moduleCode) {
 	if c.byHash[code.hash] == code {
 		delete(c.byHash, code.hash)
 	}
-	code.m.Close() // once: closeAll may have closed it already
+	code.close() // once: closeAll may have closed it already
 	code.freed.Store(true)
 }
 
@@ -180,7 +216,7 @@ func (c *moduleCache) closeAll() {
 	defer c.mu.Unlock()
 	c.closed = true
 	for _, code := range c.byHash {
-		code.m.Close()
+		code.close()
 		code.freed.Store(true)
 	}
 	c.byHash = map[[32]byte]*moduleCode{}

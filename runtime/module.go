@@ -26,6 +26,7 @@ type Module struct {
 	m       *wasm.Module
 	imports []environment.Import
 	code    *moduleCode
+	image   *wasm.Image // compile's, handed to the code
 	closed  atomic.Bool
 	owned   bool // the runtime's, for an installed version (versions.go)
 }
@@ -117,23 +118,77 @@ func (r *Runtime) LoadModuleFile(ctx context.Context, path string) (*Module, err
 }
 
 func (r *Runtime) compile(name string, hash [32]byte, b []byte) (*Module, error) {
-	var wm *wasm.Module
-	if r.cache != nil {
-		wm = r.cache.load(hash)
-	}
-	if wm == nil {
-		var err error
-		if wm, err = r.engine.Compile(b); err != nil {
-			return nil, err
-		}
-		if r.cache != nil {
-			r.cache.store(hash, wm)
-		}
+	wm, err := r.compileCached(hash, b)
+	if err != nil {
+		return nil, err
 	}
 	wm.ReadTables(b)
 	m := &Module{name: name, hash: hash, rt: r, m: wm}
 	for _, im := range wm.Imports {
 		m.imports = append(m.imports, environment.Import{Module: im.Module, Name: im.Name})
 	}
+	if wm.IsGo && wm.HasInit && !r.opts.noGoImages {
+		if img := r.preinitialize(name, hash, b); img != nil {
+			if err := m.setImage(img); err != nil {
+				img.Close()
+				r.opts.logger.Error("ward: Go guest image refused", "module", name, "err", err)
+			}
+		}
+	}
 	return m, nil
+}
+
+// compileCached compiles b, whose SHA-256 is hash, or loads it from the
+// compile cache.
+func (r *Runtime) compileCached(hash [32]byte, b []byte) (*wasm.Module, error) {
+	if r.cache != nil {
+		if wm := r.cache.load(hash); wm != nil {
+			return wm, nil
+		}
+	}
+	wm, err := r.engine.Compile(b)
+	if err != nil {
+		return nil, err
+	}
+	if r.cache != nil {
+		r.cache.store(hash, wm)
+	}
+	return wm, nil
+}
+
+// preinitialize makes the image of a Go guest (docs/why.md, "Pre-
+// initialised Go guests"), or returns nil, logging why, when it cannot:
+// its processes then start as any other, running _initialize.
+func (r *Runtime) preinitialize(name string, hash [32]byte, b []byte) *wasm.Image {
+	img, err := r.engine.Preinitialize(b, hash, func(d []byte) (*wasm.Module, error) {
+		return r.compileCached(sha256.Sum256(d), d)
+	})
+	if err != nil {
+		r.opts.logger.Info("ward: Go guest not pre-initialised; its processes run its start-up each", "module", name, "err", err)
+		return nil
+	}
+	return img
+}
+
+// Preinitialized reports whether the module's processes start from a
+// pre-initialised image (WithGoImages; docs/why.md, "Pre-initialised Go
+// guests"), and the bytes of linear memory each then starts with. A
+// process starts from it when its environment gives WASI no arguments,
+// environment variables or directories, and its MaxMemory holds that
+// memory; any other starts normally, running the module's _initialize.
+func (m *Module) Preinitialized() (memory int, ok bool) {
+	if img := m.code.image; img != nil {
+		return img.Size, true
+	}
+	return 0, false
+}
+
+// setImage gives the module being compiled its image, once it has checked
+// that the image was made from these bytes for this engine.
+func (m *Module) setImage(img *wasm.Image) error {
+	if err := img.BelongsTo(m.hash, m.rt.engine); err != nil {
+		return err
+	}
+	m.image = img
+	return nil
 }

@@ -326,7 +326,7 @@ func (p *Process) start() (*wasm.Proc, wasm.Status, *stderrTail, Reason) {
 	// teardown slot: a spawn or kill storm then holds at most 2*GOMAXPROCS
 	// OS threads in C instead of one per process.
 	r.acquireRun()
-	wp, err := p.mod.m.NewProc(uint64(p.id), int64(cfg.MaxMemory), cfg.MaxFuel, p.env.mem)
+	wp, err := p.mod.code.newProc(p.env, uint64(p.id))
 	if err != nil {
 		r.releaseRun()
 		if errors.Is(err, wasm.ErrBudget) {

@@ -101,6 +101,7 @@ type options struct {
 	root          environment.Config
 	hostModules   []hostapi.Module
 	events        func(Event)
+	noGoImages    bool
 	// hostCallObserver, if set, times host modules' calls (hostobserve.go).
 	hostCallObserver func(function string, d time.Duration)
 }
@@ -171,6 +172,13 @@ func WithMemoryReserve(bytes uint64) Option { return func(o *options) { o.memory
 func WithHostModule(m hostapi.Module) Option {
 	return func(o *options) { o.hostModules = append(o.hostModules, m) }
 }
+
+// WithGoImages sets whether Go guests are pre-initialised when loaded
+// (default true): the Go runtime's start-up, about 3.5 ms and 750k fuel,
+// runs once per module instead of once per process, and processes start
+// from a copy-on-write image of the memory it leaves. See docs/why.md,
+// "Pre-initialised Go guests", for what an image freezes.
+func WithGoImages(on bool) Option { return func(o *options) { o.noGoImages = !on } }
 
 // WithRootEnvironment sets the limits of the root environment. Zero fields
 // take the defaults of environment.Root.

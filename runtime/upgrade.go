@@ -145,7 +145,7 @@ func (r *Runtime) commitUpgrade(p *Process, to *Module, entry string) bool {
 // returns the status the guest sees when it cannot.
 func (p *Process) instantiate(m *Module, entry string, state []byte) (*wasm.Proc, int64) {
 	cfg := &p.env.cfg
-	nwp, err := m.m.NewProc(uint64(p.id), int64(cfg.MaxMemory), cfg.MaxFuel, p.env.mem)
+	nwp, err := m.code.newProc(p.env, uint64(p.id))
 	if err != nil {
 		return nil, abi.ErrLimit
 	}

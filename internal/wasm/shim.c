@@ -3,6 +3,7 @@
 #include "shim.h"
 #include <malloc.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 static ward_proc_t *proc_of(wasmtime_caller_t *caller) {
   return wasmtime_context_get_data(wasmtime_caller_context(caller));
@@ -275,12 +277,17 @@ static void mem_free(void *env) {
   free(m);
 }
 
+static void *mem_new_image(ward_image_t *img, size_t minimum, size_t maximum, size_t reserve,
+                           wt_linear_memory_t *ret);
+
 static void *mem_new(void *env, const void *ty, size_t minimum, size_t maximum, size_t reserved,
                      size_t guard, wt_linear_memory_t *ret) {
   (void)ty;
   struct ward_mempool *p = env;
   if (reserved != 0 || guard != 0)
     return wasmtime_error_new("ward: memory creator configured for dynamic memories only");
+  if (ward_tls_proc && ward_tls_proc->image)
+    return mem_new_image(ward_tls_proc->image, minimum, maximum, p->reserve, ret);
   size_t want = round_pages(minimum + p->reserve);
   if (want == 0) want = WARD_PAGE;
   ward_budget_t *budget = ward_tls_proc ? ward_tls_proc->budget : NULL;
@@ -330,6 +337,218 @@ static void *mem_new(void *env, const void *ty, size_t minimum, size_t maximum, 
   ret->get_memory = mem_get;
   ret->grow_memory = mem_grow;
   ret->finalizer = mem_free;
+  return NULL;
+}
+
+// ---------------------------------------------------------------------------
+// Memories started from a pre-initialised image (ward_image_t): the image's
+// file mapped privately over the start of an anonymous mapping, so pages
+// are shared with every other process of the image until written. Such a
+// memory is two mappings (the file's, the anonymous rest), which mremap
+// cannot move as one; image_move moves them one at a time.
+//
+// Every page a process writes costs a page fault, and faults are slow on
+// the project's VM (35-85 µs): a Go guest's start writes about 30 pages
+// and reads 130. So a memory whose process did not grow it goes back to
+// its image's pool, reset: the pages it wrote (anonymous, by
+// /proc/self/pagemap) are copied over from the image, and the next process
+// finds every page it is likely to touch already mapped.
+
+typedef struct ward_imgmem {
+  ward_mem_t m; // first: mem_get reads it
+  ward_image_t *img;
+  struct ward_imgmem *next; // in img's pool
+} ward_imgmem_t;
+
+enum { WARD_IMAGE_POOL = 32 }; // memories kept per image
+
+static int pagemap_fd = -1;
+static pthread_once_t pagemap_once = PTHREAD_ONCE_INIT;
+static void pagemap_open(void) { pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC); }
+
+ward_image_t *ward_image_new(int fd, size_t len) {
+  ward_image_t *img = calloc(1, sizeof *img);
+  if (!img) return NULL;
+  img->src = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+  if (img->src == MAP_FAILED) {
+    free(img);
+    return NULL;
+  }
+  img->fd = fd;
+  img->len = len;
+  img->refs = 1;
+  pthread_mutex_init(&img->mu, NULL);
+  return img;
+}
+
+void ward_image_unref(ward_image_t *img) {
+  if (__atomic_fetch_sub(&img->refs, 1, __ATOMIC_SEQ_CST) != 1) return;
+  while (img->pool) {
+    ward_imgmem_t *im = img->pool;
+    img->pool = im->next;
+    munmap(im->m.base, im->m.cap);
+    free(im);
+  }
+  for (size_t i = 0; i < img->nglobals; i++) free((void *)img->globals[i].name);
+  free(img->globals);
+  munmap(img->src, img->len);
+  close(img->fd);
+  pthread_mutex_destroy(&img->mu);
+  free(img);
+}
+
+// image_reset makes m's image part the image's again: 1, or 0 when it
+// cannot tell which pages were written.
+static int image_reset(ward_imgmem_t *im) {
+  pthread_once(&pagemap_once, pagemap_open);
+  if (pagemap_fd < 0) return 0;
+  size_t pages = im->img->len / 4096, done = 0;
+  uint64_t e[512];
+  while (done < pages) {
+    size_t n = pages - done < 512 ? pages - done : 512;
+    off_t at = (off_t)(((uintptr_t)im->m.base / 4096 + done) * 8);
+    if (pread(pagemap_fd, e, n * 8, at) != (ssize_t)(n * 8)) return 0;
+    for (size_t i = 0; i < n; i++) {
+      int present = e[i] >> 63 & 1, swapped = e[i] >> 62 & 1, file = e[i] >> 61 & 1;
+      if ((present && !file) || swapped) {
+        size_t off = (done + i) * 4096;
+        memcpy(im->m.base + off, im->img->src + off, 4096);
+      }
+    }
+    done += n;
+  }
+  return 1;
+}
+
+static void image_free(void *env) {
+  ward_imgmem_t *im = env;
+  ward_mem_t *m = &im->m;
+  ward_image_t *img = im->img;
+  if (m->budget) {
+    budget_give(m->budget, (int64_t)m->size);
+    ward_budget_unref(m->budget);
+    m->budget = NULL;
+  }
+  // Only memories never grown: the rest of their mapping was never
+  // reachable, so the image part is all there is to reset.
+  if (m->size == img->len && __atomic_load_n(&img->npool, __ATOMIC_RELAXED) < WARD_IMAGE_POOL &&
+      image_reset(im)) {
+    pthread_mutex_lock(&img->mu);
+    if (img->npool < WARD_IMAGE_POOL) {
+      im->next = img->pool;
+      img->pool = im;
+      __atomic_store_n(&img->npool, img->npool + 1, __ATOMIC_RELAXED); // read unlocked above
+      im = NULL;
+    }
+    pthread_mutex_unlock(&img->mu);
+  }
+  if (im) {
+    munmap(m->base, m->cap);
+    free(im);
+  }
+  ward_image_unref(img);
+}
+
+// image_move moves m's mappings to a new one of cap bytes: the image part
+// and the rest each with mremap, which moves pages, written or not,
+// without copying them. Should the rest no longer be one mapping, it is
+// copied.
+static int image_move(ward_imgmem_t *im, size_t cap) {
+  ward_mem_t *m = &im->m;
+  uint8_t *to = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (to == MAP_FAILED) return 0;
+  size_t len = im->img->len;
+  if (mremap(m->base, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, to) == MAP_FAILED) {
+    munmap(to, cap);
+    return 0;
+  }
+  if (m->cap > len &&
+      mremap(m->base + len, m->cap - len, m->cap - len, MREMAP_MAYMOVE | MREMAP_FIXED, to + len) ==
+          MAP_FAILED) {
+    memcpy(to + len, m->base + len, m->size - len);
+    munmap(m->base + len, m->cap - len);
+  }
+  m->base = to;
+  m->cap = cap;
+  return 1;
+}
+
+static void *image_grow(void *env, size_t new_size) {
+  ward_imgmem_t *im = env;
+  ward_mem_t *m = &im->m;
+  if (new_size > m->max) return wasmtime_error_new("ward: memory grown past its maximum");
+  int64_t more = new_size > m->size ? (int64_t)(new_size - m->size) : 0;
+  if (m->budget && !budget_take(m->budget, more)) return budget_refused();
+  if (new_size > m->cap) {
+    size_t cap = m->cap * 2;
+    if (cap < new_size) cap = round_pages(new_size);
+    if (cap > m->max && m->max >= new_size) cap = round_pages(m->max);
+    if (!image_move(im, cap)) {
+      if (m->budget) budget_give(m->budget, more);
+      return wasmtime_error_new("ward: cannot grow linear memory (mremap failed)");
+    }
+  }
+  m->size = new_size;
+  if (ward_tls_proc) ward_tls_proc->mem_size = new_size;
+  return NULL;
+}
+
+// image_map maps a new memory of cap bytes holding img.
+static ward_imgmem_t *image_map(ward_image_t *img, size_t cap) {
+  ward_imgmem_t *im = calloc(1, sizeof *im);
+  if (!im) return NULL;
+  uint8_t *b = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (b == MAP_FAILED) {
+    free(im);
+    return NULL;
+  }
+  if (mmap(b, img->len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, img->fd, 0) == MAP_FAILED) {
+    munmap(b, cap);
+    free(im);
+    return NULL;
+  }
+  im->m.base = b;
+  im->m.cap = cap;
+  return im;
+}
+
+// mem_new_image makes a memory holding img, from its pool when it can: as
+// large as the image when the module declares less (the image was taken
+// after the memory grew), and charged to the budget for all of it.
+static void *mem_new_image(ward_image_t *img, size_t minimum, size_t maximum, size_t reserve,
+                           wt_linear_memory_t *ret) {
+  size_t size = img->len > minimum ? round_pages(img->len) : minimum;
+  if (size > maximum) return wasmtime_error_new("ward: the image is larger than the memory's maximum");
+  ward_budget_t *budget = ward_tls_proc->budget;
+  if (budget && !budget_take(budget, (int64_t)size)) return budget_refused();
+  ward_imgmem_t *im = NULL;
+  pthread_mutex_lock(&img->mu);
+  for (ward_imgmem_t **pp = &img->pool; *pp; pp = &(*pp)->next) {
+    if ((*pp)->m.cap >= size) {
+      im = *pp;
+      *pp = im->next;
+      __atomic_store_n(&img->npool, img->npool - 1, __ATOMIC_RELAXED);
+      break;
+    }
+  }
+  pthread_mutex_unlock(&img->mu);
+  if (!im) im = image_map(img, round_pages(size + reserve));
+  if (!im) {
+    if (budget) budget_give(budget, (int64_t)size);
+    return wasmtime_error_new("ward: cannot map a linear memory from its image");
+  }
+  __atomic_fetch_add(&img->refs, 1, __ATOMIC_SEQ_CST);
+  im->img = img;
+  im->next = NULL;
+  im->m.size = size;
+  im->m.max = maximum;
+  im->m.budget = budget;
+  if (budget) __atomic_fetch_add(&budget->refs, 1, __ATOMIC_SEQ_CST);
+  ward_tls_proc->mem_size = size;
+  ret->env = im;
+  ret->get_memory = mem_get;
+  ret->grow_memory = image_grow;
+  ret->finalizer = image_free;
   return NULL;
 }
 
@@ -900,6 +1119,22 @@ int ward_proc_start(ward_proc_t *p) {
   return ward_proc_poll(p);
 }
 
+// image_globals sets the instance's globals to the image's values, before
+// any of its code runs.
+static int image_globals(ward_proc_t *p) {
+  for (size_t i = 0; i < p->image->nglobals; i++) {
+    const ward_image_global_t *g = &p->image->globals[i];
+    wt_extern_t ext;
+    if (!wasmtime_instance_export_get(p->ctx, &p->inst, g->name, g->len, &ext) ||
+        ext.kind != WT_EXTERN_GLOBAL) {
+      p->err = wasmtime_error_new("ward: the image names a global the module does not export");
+      return 0;
+    }
+    if ((p->err = wasmtime_global_set(p->ctx, &ext.of.global, &g->val))) return 0;
+  }
+  return 1;
+}
+
 // Drive the process until it finishes, yields at an epoch tick, or waits on
 // a host call that Go must serve. Instantiation, a reactor's _initialize and
 // the entry call are chained here so a short-lived process costs one cgo
@@ -933,6 +1168,11 @@ static int proc_poll(ward_proc_t *p) {
     }
     switch (p->phase) {
     case PHASE_INSTANTIATE:
+      if (p->image && !image_globals(p)) {
+        p->end_phase = p->phase;
+        p->phase = PHASE_DONE;
+        return WARD_DONE;
+      }
       if (p->init_name) {
         p->phase = PHASE_INIT;
         if (!start_call(p, p->init_name, strlen(p->init_name), NULL, 0, NULL, 0)) break;
@@ -993,6 +1233,28 @@ size_t ward_proc_memory_size(ward_proc_t *p) {
       ext.kind != WT_EXTERN_MEMORY)
     return 0;
   return wasmtime_memory_data_size(p->ctx, &ext.of.memory);
+}
+
+// ward_proc_memory_data returns the exported memory of a finished or
+// suspended process and its size, or NULL.
+uint8_t *ward_proc_memory_data(ward_proc_t *p, size_t *len) {
+  wt_extern_t ext;
+  *len = 0;
+  if (!wasmtime_instance_export_get(p->ctx, &p->inst, "memory", 6, &ext) ||
+      ext.kind != WT_EXTERN_MEMORY)
+    return NULL;
+  *len = wasmtime_memory_data_size(p->ctx, &ext.of.memory);
+  return wasmtime_memory_data(p->ctx, &ext.of.memory);
+}
+
+// ward_proc_global reads the exported global name: 1, or 0 if there is none.
+int ward_proc_global(ward_proc_t *p, const char *name, size_t len, wt_val_t *out) {
+  wt_extern_t ext;
+  if (!wasmtime_instance_export_get(p->ctx, &p->inst, name, len, &ext) ||
+      ext.kind != WT_EXTERN_GLOBAL)
+    return 0;
+  wasmtime_global_get(p->ctx, &ext.of.global, out);
+  return 1;
 }
 
 int ward_proc_outcome(ward_proc_t *p, int *trap_code, int *exit_status) {

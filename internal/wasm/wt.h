@@ -122,6 +122,8 @@ bool wasmtime_caller_export_get(wasmtime_caller_t *, const char *name, size_t le
 wasmtime_context_t *wasmtime_caller_context(wasmtime_caller_t *);
 uint8_t *wasmtime_memory_data(const wasmtime_context_t *, const wt_memory_t *);
 size_t wasmtime_memory_data_size(const wasmtime_context_t *, const wt_memory_t *);
+void wasmtime_global_get(wasmtime_context_t *, const wt_global_t *, wt_val_t *out);
+wasmtime_error_t *wasmtime_global_set(wasmtime_context_t *, const wt_global_t *, const wt_val_t *);
 
 // WASI preview1
 wasi_config_t *wasi_config_new(void);

@@ -32,6 +32,11 @@ typedef struct wt_memory {
   size_t private_index;
 } wt_memory_t;
 
+typedef struct wt_global {
+  uint64_t store_id;
+  size_t private_index;
+} wt_global_t;
+
 typedef struct wt_instance {
   uint64_t store_id;
   size_t index;
@@ -64,6 +69,7 @@ typedef union wt_val_raw {
 
 typedef union wt_extern_union {
   wt_func_t func;
+  wt_global_t global;
   wt_memory_t memory;
   void *sharedmemory;
 } wt_extern_union_t;
@@ -112,6 +118,7 @@ enum {
   WT_I32 = 0,
   WT_I64 = 1,
   WT_EXTERN_FUNC = 0,
+  WT_EXTERN_GLOBAL = 1,
   WT_EXTERN_MEMORY = 3,
   WT_UPDATE_DEADLINE_YIELD = 1,
   WT_TRAP_OUT_OF_FUEL = 11,

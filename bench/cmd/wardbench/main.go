@@ -70,7 +70,7 @@ func main() {
 	quick := flag.Bool("quick", false, "shorter measurements and fewer runs (under 2 minutes); parks 100k on ward only")
 	asJSON := flag.Bool("json", false, "print one JSON object of metric name to median instead of the table")
 	runs := flag.Int("runs", 0, "repetitions of every figure (default 9, or 5 with -quick)")
-	only := flag.String("only", "", "run only the workloads whose name matches this regexp (spawn, throughput, pingpong, onetoone, hostcall, call, verify, upgrade, request, tcpecho, sqlite, cluster, parked)")
+	only := flag.String("only", "", "run only the workloads whose name matches this regexp (spawn, throughput, pingpong, onetoone, hostcall, call, verify, gostart, upgrade, request, tcpecho, sqlite, cluster, parked)")
 	flag.Parse()
 
 	cfg := fullConfig()

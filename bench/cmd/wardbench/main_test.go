@@ -47,6 +47,7 @@ func TestRunTiny(t *testing.T) {
 		"tcp_echo_ratio_ward_vs_go", "tcp_echo_rps_ward", "tcp_echo_rps_go",
 		"sqlite_ratio_ward_vs_go", "sqlite_rounds_per_s_ward", "sqlite_rounds_per_s_go",
 		"verify_compile_ms_4mib_ward", "upgrade_pause_us_ward",
+		"gostart_us_ward", "gostart_us_ward_normal", "gostart_ratio_ward_vs_wat_spawn",
 	}
 	w, err := workload.NewWard()
 	if err != nil {

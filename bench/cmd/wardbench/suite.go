@@ -212,6 +212,9 @@ func run(cfg config) (*results, error) {
 			}(),
 		}, false)
 	}
+	if cfg.want("gostart") {
+		runGoStart(cfg, rs, w, timedGroup)
+	}
 	up, upErr := w.NewUpgrader()
 	if upErr == nil {
 		defer up.Close()
@@ -581,6 +584,49 @@ func measurePairs(cfg config, rs *results, group, key string, rows []*row, ward,
 	if len(ratios) > 0 {
 		rs.derived = append(rs.derived, derived{
 			group: group, impl: "ward ÷ plain Go, per run", key: key, unit: "ratio",
+			s: workload.Summarize(ratios),
+		})
+	}
+}
+
+// runGoStart times a Go guest (the guest SDK's hello) from Spawn to its
+// first message, started from its pre-initialised image and normally,
+// with the trivial WAT Spawn+Wait interleaved in the same runs, and
+// derives the image start's ratio to that spawn, run by run.
+func runGoStart(cfg config, rs *results, w *workload.Ward, timedGroup func(name, group, metric, unit string, lower bool, rows []timedRow, beam bool)) {
+	const group = "Go guest (hello): spawn to first message"
+	var cleanups []func()
+	defer func() {
+		for _, f := range cleanups {
+			f()
+		}
+	}()
+	mk := func(impl, key string, images bool) timedRow {
+		r := timedRow{row: &row{impl: impl, key: key}}
+		g, err := workload.NewGoStart(images)
+		if err != nil {
+			r.err = err
+			return r
+		}
+		cleanups = append(cleanups, func() { g.Close() })
+		r.t = workload.Timed{Run: func(n int) (time.Duration, error) { return workload.Seq(n, g.Start) }, Unit: workload.MicrosPerOp, MinN: 5}
+		return r
+	}
+	image := mk("ward, pre-initialised image", "ward", true)
+	image.ref = true
+	normal := mk("ward, Go start-up in each process", "ward_normal", false)
+	wat := timedRow{row: &row{impl: "ward trivial WAT Spawn+Wait", key: "ward_wat_spawn"},
+		t: workload.Timed{Run: func(n int) (time.Duration, error) { return workload.Seq(n, w.SpawnWait) }, Unit: workload.MicrosPerOp, MinN: 10}}
+	rows := []timedRow{image, normal, wat}
+	timedGroup("gostart", group, "gostart_us", "µs/process", true, rows, false)
+	a, b := rows[0].row, rows[2].row
+	if a.measured() && b.measured() && len(a.vals) == len(b.vals) {
+		ratios := make([]float64, len(a.vals))
+		for i := range ratios {
+			ratios[i] = a.vals[i] / b.vals[i]
+		}
+		rs.derived = append(rs.derived, derived{
+			group: group, impl: "image start ÷ WAT Spawn+Wait, per run", key: "gostart_ratio_ward_vs_wat_spawn", unit: "ratio",
 			s: workload.Summarize(ratios),
 		})
 	}

@@ -29,18 +29,18 @@ func main() {
 	fmt.Printf("%+v\n", r)
 }
 
-// run loads the guest, spawns its main export with the id of a Go-native
-// process that collects the report, and returns the report once main has
-// ended normally.
-func run(ctx context.Context) (Report, error) {
+// run loads the guest into a runtime made with opts, spawns its main
+// export with the id of a Go-native process that collects the report, and
+// returns the report once main has ended normally.
+func run(ctx context.Context, opts ...runtime.Option) (Report, error) {
 	// The crasher's exit code 7 would be logged as an abnormal end; it is
 	// on purpose, and reported below.
-	rt, err := runtime.New(
+	rt, err := runtime.New(append([]runtime.Option{
 		runtime.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
 		// Go guests grow memory in 4 MiB steps; a reserve lets it grow in
 		// place instead of being copied at every step.
-		runtime.WithMemoryReserve(64<<20),
-	)
+		runtime.WithMemoryReserve(64 << 20),
+	}, opts...)...)
 	if err != nil {
 		return Report{}, err
 	}
