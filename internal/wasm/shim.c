@@ -930,6 +930,9 @@ static void store_give(ward_proc_t *p) {
   }
   pthread_mutex_lock(&s->mu);
   if (!s->closed && s->n < WARD_STOREPOOL_SLOTS) {
+    // p is freed next: the store must not point to it while it waits.
+    wasmtime_context_set_data(p->ctx, NULL);
+    wasmtime_store_epoch_deadline_callback(p->store, epoch_cb, NULL, NULL);
     s->slot[s->n].store = p->store;
     s->slot[s->n].uses = p->store_uses + 1;
     s->slot[s->n].mems = p->store_mems + (m != NULL);
