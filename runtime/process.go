@@ -439,8 +439,19 @@ func (p *Process) teardown(wp *wasm.Proc) {
 }
 
 // classify turns how the guest ended into a Reason. tail, if not nil, is
-// the guest's own stderr.
+// the guest's own stderr. A plain return is read from the C proc; the
+// rest, out of line, needs a frame of over 500 bytes, which on the
+// common path would grow every process goroutine past its first 2 KiB
+// (see start).
 func (p *Process) classify(wp *wasm.Proc, tail *stderrTail) Reason {
+	if wp.Returned() {
+		return Normal
+	}
+	return p.classifyEnd(wp, tail)
+}
+
+//go:noinline
+func (p *Process) classifyEnd(wp *wasm.Proc, tail *stderrTail) Reason {
 	o := wp.Outcome()
 	switch o.Kind {
 	case wasm.Returned:

@@ -357,6 +357,11 @@ func (p *Proc) Outcome() Outcome {
 	return o
 }
 
+// Returned reports whether the process's entry call returned: no trap,
+// exit, error or kill; Outcome's Kind is then Returned. It costs no cgo
+// call.
+func (p *Proc) Returned() bool { return p.c.returned != 0 }
+
 // Phase names the stage a finished process ended in.
 func (p *Proc) Phase() string {
 	switch p.c.end_phase {
