@@ -44,6 +44,25 @@ func BenchmarkRun(b *testing.B) {
 	}
 }
 
+// BenchmarkRunMemory: BenchmarkRun with a module that has a one-page
+// memory, as wardbench's trivial module does: the memory comes from the
+// pool, and is zeroed when its process ends.
+func BenchmarkRunMemory(b *testing.B) {
+	ctx := context.Background()
+	r := newBenchRuntime(b)
+	m, err := r.LoadModule(ctx, "trivial", []byte(`(module (memory 1) (func (export "run")))`))
+	if err != nil {
+		b.Fatal(err)
+	}
+	env := r.Environment()
+	b.ReportAllocs()
+	for b.Loop() {
+		if reason, err := env.Run(ctx, m, "run"); err != nil || reason != Normal {
+			b.Fatal(reason, err)
+		}
+	}
+}
+
 // BenchmarkSpawnParallel: spawn+wait from GOMAXPROCS goroutines at once;
 // ns/op is the inverse of throughput.
 func BenchmarkSpawnParallel(b *testing.B) {

@@ -1,9 +1,13 @@
 // Package runtime runs WebAssembly modules as Erlang-style processes.
 //
 // A Runtime owns a wasmtime engine, the modules compiled for it and every
-// process it runs. Each process is its own Wasm instance, in its own store,
-// with its own linear memory: a process can trap, loop or exhaust its
-// memory without affecting any other, and the host survives all of it.
+// process it runs. Each process is its own Wasm instance, with its own
+// linear memory, globals and tables: a process can trap, loop or exhaust
+// its memory without affecting any other, and the host survives all of it.
+// (A wasmtime store, the container of instances, is reused by later
+// processes of the same module once a process returned in it: about half
+// the cost of a short process. Nothing of the earlier instance is reachable
+// from the next; docs/security.md says why.)
 //
 //	rt, _ := runtime.New()
 //	defer rt.Close(ctx)

@@ -67,17 +67,35 @@ func (p *Process) serve(wp *wasm.Proc) bool {
 		return p.serveWASI(wp, id-wasm.WASIBase)
 	}
 	if ext := id - len(hostByID); ext >= 0 && ext < len(p.env.rt.extHandlers) {
-		return p.serveExternal(wp, p.env.rt.extHandlers[ext])
+		return p.serveExternal(wp, &p.env.rt.extHandlers[ext]) // by pointer: 88 bytes by value would sit in serve's frame
 	}
 	if id < 0 || id >= len(hostByID) || hostByID[id] == nil {
-		wp.Trap(fmt.Sprintf("ward: host function %d has no implementation", id))
+		noImplementation(wp, id)
 		return true
 	}
-	if !p.env.permits(abi.Funcs[id].Permission) {
-		wp.Return(abi.ErrPermission) // every function needing a permission returns a status
+	if perm := abi.Funcs[id].Permission; perm != abi.PermNone && !p.env.permits(perm) {
+		refusePermission(wp)
 		return true
 	}
 	return hostByID[id](p, wp)
+}
+
+// noImplementation traps a call of a host function ward does not serve.
+// Out of line: formatting in serve would enlarge its frame, which sits
+// under every parked host call, past the quarter of a 4 KiB goroutine
+// stack under which the GC shrinks it to 2 KiB (see Process.start).
+//
+//go:noinline
+func noImplementation(wp *wasm.Proc, id int) {
+	wp.Trap(fmt.Sprintf("ward: host function %d has no implementation", id))
+}
+
+// refusePermission answers a call the environment does not permit; out
+// of line for the reason noImplementation is.
+//
+//go:noinline
+func refusePermission(wp *wasm.Proc) {
+	wp.Return(abi.ErrPermission) // every function needing a permission returns a status
 }
 
 // calledName is the namespace and name of the ward host function wp is

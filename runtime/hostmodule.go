@@ -55,7 +55,7 @@ func hostFuncs(mods []hostapi.Module) ([]wasm.HostFunc, []extHandler, error) {
 
 // serveExternal runs a host module's handler on this goroutine while the
 // guest waits. A panic or an error traps the guest; a kill cancels ctx.
-func (p *Process) serveExternal(wp *wasm.Proc, h extHandler) bool {
+func (p *Process) serveExternal(wp *wasm.Proc, h *extHandler) bool {
 	_, args := wp.HostCall()
 	call := hostapi.NewCall(args, wp.Memory(), procView{p})
 	var refused bool
@@ -93,7 +93,7 @@ func (p *Process) serveExternal(wp *wasm.Proc, h extHandler) bool {
 // callHandler checks h's permission, makes the module's state on the
 // process's first call, and runs the handler. A panic in any of them (they
 // are the module's code) is an error, which traps the guest.
-func (p *Process) callHandler(h extHandler, call *hostapi.Call) (refused bool, err error) {
+func (p *Process) callHandler(h *extHandler, call *hostapi.Call) (refused bool, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = fmt.Errorf("handler panicked: %v", v)

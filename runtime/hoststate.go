@@ -19,7 +19,7 @@ type moduleState struct {
 // state returns the process's state in h's module, made on its first call
 // there. A module's calls are few per process next to the work they do,
 // and a process uses few modules, so a scan beats a map.
-func (pc *processContext) state(p *Process, h extHandler, c *hostapi.Call) (hostapi.State, error) {
+func (pc *processContext) state(p *Process, h *extHandler, c *hostapi.Call) (hostapi.State, error) {
 	for _, s := range pc.states {
 		if s.mod == h.mod {
 			return s.state, nil

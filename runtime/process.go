@@ -328,40 +328,21 @@ func (p *Process) start() (*wasm.Proc, wasm.Status, *stderrTail, Reason) {
 	r.acquireRun()
 	wp, err := p.mod.code.newProc(p.env, uint64(p.id))
 	if err != nil {
-		r.releaseRun()
-		if errors.Is(err, wasm.ErrBudget) {
-			err = fmt.Errorf("%w: %w", ErrMemoryLimit, err)
-		}
-		return nil, 0, nil, &InstantiateError{Process: p.id, Module: p.mod.name, Err: err}
+		return nil, 0, nil, p.newProcFailed(err)
 	}
+	// Everything but the common path is out of line: this frame is under
+	// every cgo call of the start, and a goroutine whose start needs more
+	// than its first 2 KiB of stack grows it to 4 KiB for good (the GC
+	// never shrinks a parked one back: the frames it would have to fit in
+	// are under 224 bytes) and pays a stack copy on every spawn.
 	var tail *stderrTail
-	fail := func(err error) (*wasm.Proc, wasm.Status, *stderrTail, Reason) {
-		r.releaseRun()
-		tail.release()
-		p.teardown(wp)
-		return nil, 0, nil, &InstantiateError{Process: p.id, Module: p.mod.name, Err: err}
-	}
 	if p.mod.m.UsesWASI {
-		var w wasm.WASI
-		var err error
-		w, tail, err = p.env.wasi(p.mod.m.IsGo)
-		if err == nil {
-			p.outHeld = true
-			wp.SetClockEpoch(time.Now())
-			err = wp.SetWASI(w)
+		if tail, err = p.startWASI(wp); err != nil {
+			return nil, 0, nil, p.startFailed(wp, tail, err)
 		}
-		tail.closeWrite() // WASI has its own descriptor now, or never will
-		if err != nil {
-			return fail(err)
-		}
-		p.env.syncOutputs()
 	}
-	args := make([]wasm.Value, len(p.params))
-	for i, v := range p.params {
-		args[i] = v.v
-	}
-	if err := wp.SetEntry(p.entry, args, len(p.mod.m.Exports[p.entry].Results)); err != nil {
-		return fail(err)
+	if err := p.setEntry(wp); err != nil {
+		return nil, 0, nil, p.startFailed(wp, tail, err)
 	}
 	if cfg.FuelScope == environment.FuelPerMessage {
 		wp.RefillPerMessage(cfg.MaxFuel)
@@ -369,6 +350,57 @@ func (p *Process) start() (*wasm.Proc, wasm.Status, *stderrTail, Reason) {
 	st := wp.Start()
 	p.fuelUsed.Store(wp.FuelUsed())
 	return wp, st, tail, nil
+}
+
+// newProcFailed is start's reason when the store could not be made.
+//
+//go:noinline
+func (p *Process) newProcFailed(err error) Reason {
+	p.env.rt.releaseRun()
+	if errors.Is(err, wasm.ErrBudget) {
+		err = fmt.Errorf("%w: %w", ErrMemoryLimit, err)
+	}
+	return &InstantiateError{Process: p.id, Module: p.mod.name, Err: err}
+}
+
+// startFailed undoes start after its store was made.
+//
+//go:noinline
+func (p *Process) startFailed(wp *wasm.Proc, tail *stderrTail, err error) Reason {
+	p.env.rt.releaseRun()
+	tail.release()
+	p.teardown(wp)
+	return &InstantiateError{Process: p.id, Module: p.mod.name, Err: err}
+}
+
+// startWASI gives the process its WASI context; the tail, if not nil,
+// collects its stderr.
+//
+//go:noinline
+func (p *Process) startWASI(wp *wasm.Proc) (*stderrTail, error) {
+	w, tail, err := p.env.wasi(p.mod.m.IsGo)
+	if err == nil {
+		p.outHeld = true
+		wp.SetClockEpoch(time.Now())
+		err = wp.SetWASI(w)
+	}
+	tail.closeWrite() // WASI has its own descriptor now, or never will
+	if err != nil {
+		return tail, err
+	}
+	p.env.syncOutputs()
+	return tail, nil
+}
+
+// setEntry names the entry function and its arguments.
+//
+//go:noinline
+func (p *Process) setEntry(wp *wasm.Proc) error {
+	args := make([]wasm.Value, len(p.params))
+	for i, v := range p.params {
+		args[i] = v.v
+	}
+	return wp.SetEntry(p.entry, args, len(p.mod.m.Exports[p.entry].Results))
 }
 
 // poll resumes the process and notes the fuel it has used, for FuelUsed.
@@ -407,8 +439,19 @@ func (p *Process) teardown(wp *wasm.Proc) {
 }
 
 // classify turns how the guest ended into a Reason. tail, if not nil, is
-// the guest's own stderr.
+// the guest's own stderr. A plain return is read from the C proc; the
+// rest, out of line, needs a frame of over 500 bytes, which on the
+// common path would grow every process goroutine past its first 2 KiB
+// (see start).
 func (p *Process) classify(wp *wasm.Proc, tail *stderrTail) Reason {
+	if wp.Returned() {
+		return Normal
+	}
+	return p.classifyEnd(wp, tail)
+}
+
+//go:noinline
+func (p *Process) classifyEnd(wp *wasm.Proc, tail *stderrTail) Reason {
 	o := wp.Outcome()
 	switch o.Kind {
 	case wasm.Returned:

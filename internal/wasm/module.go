@@ -68,7 +68,11 @@ type Module struct {
 	// have and the elements each may hold (see ReadTables): the limit
 	// NewProc sets and charges to the budget.
 	Tables, TableElements uint32
-	closeOnce             sync.Once
+	// pool holds stores its processes returned in, for the next ones
+	// (shim.c, "Store reuse"); nil for WASI modules, whose stores hold
+	// their processes' WASI contexts.
+	pool      *C.ward_storepool_t
+	closeOnce sync.Once
 }
 
 // Compile compiles Wasm bytes (or WAT text) for this engine.
@@ -118,6 +122,9 @@ func (e *Engine) prepare(gm *wasmtime.Module) (*Module, error) {
 		gm.Close()
 		return nil, fmt.Errorf("resolving imports: %w", err)
 	}
+	if !m.UsesWASI {
+		m.pool = C.ward_storepool_new()
+	}
 	return m, nil
 }
 
@@ -147,6 +154,7 @@ func (m *Module) Serialize() ([]byte, error) { return m.gw.Serialize() }
 // their own references inside wasmtime.
 func (m *Module) Close() {
 	m.closeOnce.Do(func() {
+		C.ward_storepool_close(m.pool)
 		if m.pre != nil {
 			C.wasmtime_instance_pre_delete(m.pre)
 		}

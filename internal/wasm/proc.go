@@ -19,8 +19,14 @@ import (
 // live counts stores not yet freed, so tests can prove teardown is complete.
 var live atomic.Int64
 
-// LiveProcs reports the process stores created and not yet freed.
+// LiveProcs reports the processes (Procs) created and not yet freed. A
+// freed process's store may live on, retired, in its module's pool until
+// the module is closed (shim.c, "Store reuse").
 func LiveProcs() int64 { return live.Load() }
+
+// StoresReused reports how many processes, in this program, started in a
+// store that an earlier process of their module had returned in.
+func StoresReused() uint64 { return uint64(C.ward_stores_reused()) }
 
 // Status is what a poll ended with.
 type Status int
@@ -57,7 +63,7 @@ func (m *Module) NewProc(id uint64, maxMemory int64, fuel uint64, budget *Budget
 		cb = budget.c
 	}
 	res := C.ward_proc_new(m.engine.ptr, C.uint64_t(id), C.int64_t(maxMemory), C.uint64_t(fuel),
-		cb, C.uint32_t(m.Tables), C.uint32_t(m.TableElements))
+		cb, C.uint32_t(m.Tables), C.uint32_t(m.TableElements), m.pool)
 	c := res.proc
 	if c == nil {
 		return nil, m.newProcError(res.err)
@@ -350,6 +356,11 @@ func (p *Proc) Outcome() Outcome {
 	}
 	return o
 }
+
+// Returned reports whether the process's entry call returned: no trap,
+// exit, error or kill; Outcome's Kind is then Returned. It costs no cgo
+// call.
+func (p *Proc) Returned() bool { return p.c.returned != 0 }
 
 // Phase names the stage a finished process ended in.
 func (p *Proc) Phase() string {

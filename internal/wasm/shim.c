@@ -330,7 +330,10 @@ static void *mem_new(void *env, const void *ty, size_t minimum, size_t maximum, 
   m->max = maximum;
   // Before the instance exists (a start function), this is the only way
   // to know how close to its limit the process came.
-  if (ward_tls_proc) ward_tls_proc->mem_size = minimum;
+  if (ward_tls_proc) {
+    ward_tls_proc->mem_size = minimum;
+    ward_tls_proc->lin = m;
+  }
   m->budget = budget;
   if (budget) __atomic_fetch_add(&budget->refs, 1, __ATOMIC_SEQ_CST);
   ret->env = m;
@@ -1022,8 +1025,146 @@ static wasmtime_error_t *epoch_cb(wasmtime_context_t *ctx, void *data, uint64_t 
   return NULL;
 }
 
+// ---------------------------------------------------------------------------
+// Store reuse. In wasmtime v25 every store allocates a GC heap on its first
+// instantiation (a 512 KiB mmap, whatever the module) and unmaps it when
+// deleted: the two syscalls and their VMA splits and merges were half the
+// cost of a trivial process (docs/benchmarks.md, "Where spawn time goes").
+// A store cannot be reset, but it can hold more than one instance: when a
+// process of a module returns normally, its store goes back to the
+// module's pool and the next process of that module instantiates in it,
+// up to WARD_STORE_USES processes a store.
+//
+// Why no process can see another's state through a shared store:
+//   - instances share nothing in a store unless linked to each other, and
+//     ward links modules only to host functions: a new instance has its own
+//     memory, globals and tables, made from the module's initialisers;
+//   - a retired instance's linear memory is zeroed (up to 64 KiB, in
+//     place) or given back to the OS (MADV_DONTNEED: zero on the next
+//     touch), and its charge to the budget, when its process ends, so it
+//     holds no bytes for anyone and, when the store is finally deleted,
+//     goes to the memory pool clean;
+//   - stores of WASI modules are never reused (the WASI context, with its
+//     open files, belongs to the store), nor those of a process that
+//     trapped, exited, failed, was killed or met its budget: only a plain
+//     return, after which wasmtime's store is as after any call;
+//   - the host data (the ward_proc_t), fuel, epoch deadline and limiter
+//     are set anew for each process; only wasmtime's bookkeeping of the
+//     retired instances remains, bounded by WARD_STORE_USES and by the
+//     table and memory sizes a reused store may hold.
+#define WARD_STORE_USES 16
+#define WARD_STOREPOOL_SLOTS 8
+#define WARD_REUSE_TABLE_BYTES ((int64_t)16 << 10) // a retired instance's tables stay until the store goes
+#define WARD_REUSE_MEM_CAP ((size_t)1 << 20)        // and so does its (empty) mapping
+#define WARD_REUSE_ZERO_BYTES ((size_t)64 << 10)    // retired memories up to this size stay resident, zeroed
+
+struct ward_storepool {
+  pthread_mutex_t mu;
+  int refs; // the module's, and one per process that may give its store back
+  int closed;
+  int n;
+  struct {
+    wasmtime_store_t *store;
+    int32_t uses, mems, tables;
+  } slot[WARD_STOREPOOL_SLOTS];
+};
+
+static _Atomic uint64_t stores_reused;
+
+uint64_t ward_stores_reused(void) { return atomic_load(&stores_reused); }
+
+ward_storepool_t *ward_storepool_new(void) {
+  ward_storepool_t *s = calloc(1, sizeof *s);
+  if (!s) return NULL;
+  pthread_mutex_init(&s->mu, NULL);
+  s->refs = 1;
+  return s;
+}
+
+static void storepool_unref(ward_storepool_t *s) {
+  pthread_mutex_lock(&s->mu);
+  int last = --s->refs == 0;
+  pthread_mutex_unlock(&s->mu);
+  if (!last) return;
+  pthread_mutex_destroy(&s->mu);
+  free(s);
+}
+
+void ward_storepool_close(ward_storepool_t *s) {
+  if (!s) return;
+  wasmtime_store_t *del[WARD_STOREPOOL_SLOTS];
+  pthread_mutex_lock(&s->mu);
+  s->closed = 1;
+  int n = s->n;
+  for (int i = 0; i < n; i++) del[i] = s->slot[i].store;
+  s->n = 0;
+  pthread_mutex_unlock(&s->mu);
+  for (int i = 0; i < n; i++) wasmtime_store_delete(del[i]);
+  storepool_unref(s);
+}
+
+// store_take gives p a retired store of its module, if the pool has one.
+static void store_take(ward_proc_t *p, ward_storepool_t *s) {
+  pthread_mutex_lock(&s->mu);
+  if (s->closed) {
+    pthread_mutex_unlock(&s->mu);
+    return;
+  }
+  s->refs++;
+  p->spool = s;
+  if (s->n > 0) {
+    s->n--;
+    p->store = s->slot[s->n].store; // LIFO: the store most recently used is hottest in cache
+    p->store_uses = s->slot[s->n].uses;
+    p->store_mems = s->slot[s->n].mems;
+    p->store_tables = s->slot[s->n].tables;
+  }
+  pthread_mutex_unlock(&s->mu);
+}
+
+// store_give puts p's store back in its module's pool when it can be
+// reused (see above), and leaves p->store NULL if it did.
+static void store_give(ward_proc_t *p) {
+  ward_storepool_t *s = p->spool;
+  struct ward_mem *m = p->lin;
+  if (!p->returned || p->exited || p->budget_refused || p->fut || p->store_uses + 1 >= WARD_STORE_USES)
+    return;
+  if (m && m->cap > WARD_REUSE_MEM_CAP) return;
+  if (m) {
+    // The instance lives on in the store, but its memory is nobody's now.
+    if (m->budget) {
+      budget_give(m->budget, (int64_t)m->size);
+      ward_budget_unref(m->budget);
+      m->budget = NULL;
+    }
+    // Small ones are zeroed in place, as the memory pool would zero them
+    // before their next use: a page given back to the OS costs a TLB
+    // shootdown now and a page fault (tens of µs on this VM) when the
+    // pool hands the memory out again. Larger ones are given back.
+    if (m->dirty <= WARD_REUSE_ZERO_BYTES)
+      memset(m->base, 0, m->dirty);
+    else
+      madvise(m->base, (m->dirty + 4095) & ~(size_t)4095, MADV_DONTNEED);
+    m->dirty = 0;
+  }
+  pthread_mutex_lock(&s->mu);
+  if (!s->closed && s->n < WARD_STOREPOOL_SLOTS) {
+    // p is freed next: the store must not point to it while it waits.
+    wasmtime_context_set_data(p->ctx, NULL);
+    wasmtime_store_epoch_deadline_callback(p->store, epoch_cb, NULL, NULL);
+    s->slot[s->n].store = p->store;
+    s->slot[s->n].uses = p->store_uses + 1;
+    s->slot[s->n].mems = p->store_mems + (m != NULL);
+    s->slot[s->n].tables = p->store_tables + p->tables;
+    s->n++;
+    p->store = NULL;
+  }
+  pthread_mutex_unlock(&s->mu);
+}
+
 ward_new_proc_t ward_proc_new(wasm_engine_t *e, uint64_t id, int64_t max_memory, uint64_t fuel,
-                              ward_budget_t *budget, uint32_t tables, uint32_t table_elements) {
+                              ward_budget_t *budget, uint32_t tables, uint32_t table_elements,
+                              ward_storepool_t *pool) {
   ward_new_proc_t r = {NULL, NULL};
   ward_proc_t *p = calloc(1, sizeof *p);
   if (!p) {
@@ -1031,11 +1172,19 @@ ward_new_proc_t ward_proc_new(wasm_engine_t *e, uint64_t id, int64_t max_memory,
     return r;
   }
   p->id = id;
-  // Our own store, not wasmtime-go's: its finalizer calls back into Go and
-  // takes a global lock on every delete; with data and no finalizer, store
-  // teardown never leaves C.
-  p->store = wasmtime_store_new(e, p, NULL);
-  p->ctx = wasmtime_store_context(p->store);
+  p->tables = (int32_t)tables;
+  if (pool && (int64_t)tables * table_elements * 8 <= WARD_REUSE_TABLE_BYTES) store_take(p, pool);
+  if (p->store) {
+    p->ctx = wasmtime_store_context(p->store);
+    wasmtime_context_set_data(p->ctx, p);
+    atomic_fetch_add(&stores_reused, 1);
+  } else {
+    // Our own store, not wasmtime-go's: its finalizer calls back into Go
+    // and takes a global lock on every delete; with data and no
+    // finalizer, store teardown never leaves C.
+    p->store = wasmtime_store_new(e, p, NULL);
+    p->ctx = wasmtime_store_context(p->store);
+  }
   // MaxMemory counts the whole instance, but wasmtime's limiter only
   // bounds each memory and table on its own. So: one linear memory, which
   // gets all of max_memory, and at most WARD_MAX_TABLES tables of
@@ -1043,7 +1192,11 @@ ward_new_proc_t ward_proc_new(wasm_engine_t *e, uint64_t id, int64_t max_memory,
   // at most WARD_MAX_TABLE_ELEMENTS: Module.ReadTables), which together
   // hold at most WARD_TABLE_BYTES (8 bytes an element in wasmtime v25) on
   // top of it. Go guests have one funcref table of a few thousand entries.
-  wasmtime_store_limiter(p->store, max_memory, table_elements, 4, WARD_MAX_TABLES, 1);
+  // wasmtime counts instances, tables and memories over the store's life:
+  // a reused store's limits start from what its retired instances hold,
+  // so that this process still gets one memory and WARD_MAX_TABLES tables.
+  wasmtime_store_limiter(p->store, max_memory, table_elements, p->store_uses + 4,
+                         p->store_tables + WARD_MAX_TABLES, p->store_mems + 1);
   // Tables are wasmtime's own allocations, with no hook like the memory
   // creator's: their limit is charged to the budget whole, up front, with
   // what the process itself holds while it lives (store, instance, fiber
@@ -1188,6 +1341,7 @@ static int proc_poll(ward_proc_t *p) {
     default:
       break;
     }
+    p->returned = p->phase == PHASE_CALL && !p->fail;
     p->end_phase = p->phase;
     p->phase = PHASE_DONE;
     return WARD_DONE;
@@ -1215,6 +1369,10 @@ void ward_proc_free(ward_proc_t *p) {
   free(p->in_data);
   free(p->out_data);
   free(p->inbox);
+  if (p->spool) {
+    if (p->store) store_give(p);
+    storepool_unref(p->spool);
+  }
   if (p->store) wasmtime_store_delete(p->store); // frees the memories: they give back their charge
   if (p->budget) {
     budget_give(p->budget, p->table_charge + p->buffer_charge + p->stack_charge);

@@ -55,6 +55,8 @@ typedef struct ward_inbox {
 } ward_inbox_t;
 
 typedef struct ward_stacks ward_stacks_t;
+typedef struct ward_storepool ward_storepool_t;
+struct ward_mem;
 
 // A memory budget: the bytes of linear memory and tables that the
 // processes of an environment and of its children hold together
@@ -158,6 +160,15 @@ typedef struct ward_proc {
   struct ward_stack *stack; // the fiber stack of its current call
   int32_t budget_refused; // a memory or table did not fit the budget
   uint64_t mem_size;      // its linear memory's size, kept by the memory creator
+  struct ward_mem *lin;   // its linear memory, made by the memory creator
+
+  // Store reuse (ward_proc_free): the module's pool of retired stores, and
+  // what the store held before this process: instances, memories and
+  // tables of processes that returned in it.
+  ward_storepool_t *spool;
+  int32_t store_uses, store_mems, store_tables;
+  int32_t tables;   // its module's tables
+  int32_t returned; // the entry call returned: no trap, exit, error or kill
 
   // Fuel. The tank is filled at the start and, with refill set, each time
   // a message from another process becomes current; fuel_used, which Go
@@ -188,7 +199,17 @@ typedef struct ward_new_proc {
   wasmtime_error_t *err;
 } ward_new_proc_t;
 ward_new_proc_t ward_proc_new(wasm_engine_t *e, uint64_t id, int64_t max_memory, uint64_t fuel,
-                              ward_budget_t *budget, uint32_t tables, uint32_t table_elements);
+                              ward_budget_t *budget, uint32_t tables, uint32_t table_elements,
+                              ward_storepool_t *pool);
+
+// A module's pool of retired stores (see ward_proc_free). NULL when out of
+// memory: its processes then make a store each.
+ward_storepool_t *ward_storepool_new(void);
+// Closes the pool (the module is freed): deletes the stores it holds; those
+// of processes still running are deleted when they end.
+void ward_storepool_close(ward_storepool_t *s);
+// How many processes started in a store that another process had used.
+uint64_t ward_stores_reused(void);
 wasmtime_error_t *ward_proc_wasi(ward_proc_t *p, size_t argc, const char **argv, size_t envc,
                                  const char **names, const char **values, const char *out,
                                  const char *errpath, size_t ndirs, const char **hosts,

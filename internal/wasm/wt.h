@@ -94,6 +94,7 @@ void wasmtime_store_delete(wasmtime_store_t *);
 void wasmtime_store_limiter(wasmtime_store_t *, int64_t memory_size, int64_t table_elements,
                             int64_t instances, int64_t tables, int64_t memories);
 void *wasmtime_context_get_data(const wasmtime_context_t *);
+void wasmtime_context_set_data(wasmtime_context_t *, void *);
 wasmtime_error_t *wasmtime_context_set_fuel(wasmtime_context_t *, uint64_t);
 wasmtime_error_t *wasmtime_context_get_fuel(const wasmtime_context_t *, uint64_t *);
 void wasmtime_context_set_epoch_deadline(wasmtime_context_t *, uint64_t ticks);
