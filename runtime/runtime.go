@@ -86,6 +86,9 @@ type Runtime struct {
 	spawned              uint64
 	ended                [NumEndKinds]uint64
 	endedSent, endedFull atomic.Uint64
+	// sentInC counts Wasm processes' sends that completed in C (inbox.go),
+	// which no mailbox counted, as their senders next return to Go.
+	sentInC atomic.Uint64
 }
 
 type options struct {
@@ -323,7 +326,7 @@ func (r *Runtime) Stats() Stats {
 		s.MailboxQueued += n
 		s.MailboxMax = max(s.MailboxMax, n)
 	}
-	s.MessagesSent += r.endedSent.Load()
+	s.MessagesSent += r.endedSent.Load() + r.sentInC.Load()
 	s.MailboxFull += r.endedFull.Load()
 	closed := r.closed
 	r.mu.RUnlock()
