@@ -209,10 +209,13 @@ func (m *Mailbox) wakeLocked() {
 // takeLocked is queue.take, giving back what the reservation no longer
 // needs.
 func (m *Mailbox) takeLocked(tags []int64) (Message, bool) {
-	if !m.closed {
-		m.drainLocked()
-	}
 	msg, ok := m.q.take(tags)
+	if !ok && !m.closed && m.intake != nil && m.intake.Pending() {
+		// Only now: the intake's messages are newer than the queue's,
+		// and left there its owner may take them without a copy.
+		m.drainLocked()
+		msg, ok = m.q.take(tags)
+	}
 	if !ok {
 		return msg, false
 	}

@@ -201,6 +201,7 @@ func (p *Process) receiveFor(wp *wasm.Proc, tagsPtr, tagsCount, timeoutMs int64)
 			expired = true // one last look below
 		}
 		if alive {
+			wp.Wait() // a send in C from now on owes a wake again
 			ok = p.receiveNow(wp, tags)
 		}
 	}
@@ -259,6 +260,10 @@ func (p *Process) waitMessage(wp *wasm.Proc) bool {
 			wp.Resume()
 			return open && !p.killed.Load()
 		}
+		// Before looking: a send in C that this look misses owes a
+		// wake again (the one that woke it may have brought only
+		// messages the filter leaves).
+		wp.Wait()
 		if p.receiveNow(wp, p.waitTags) {
 			r.acquireRun()
 			wp.FreshSlice()

@@ -293,3 +293,37 @@ func TestSendInCSenderKilledMidStream(t *testing.T) {
 	}
 	base.check(t, env)
 }
+
+// A receiver woken for a message its filter leaves sleeps again, and the
+// next send in C that it wants must wake it again.
+func TestSendInCWakesAgainAfterAMessageTheFilterLeaves(t *testing.T) {
+	r := newRuntime(t)
+	env := r.Environment()
+	m := load(t, r, "intake", []byte(intakeWAT))
+	msgs := load(t, r, "messages", []byte(messagesWAT))
+	q := spawn(t, env, msgs, "recv_one", I64(3), I64(-1))
+	waitFor(t, testTimeout, "the receiver to wait", func() bool { return q.park.Load() == parkWaiting })
+	for _, tag := range []int64{2, 3} {
+		before := r.sentInC.Load()
+		s := spawn(t, env, m, "blast_tag", I64(1), I64(tag))
+		if err := s.Send(testCtx(t), pidMessage(q.ID())); err != nil {
+			t.Fatal(err)
+		}
+		if reason := wait(t, s); reason != Normal {
+			t.Fatalf("sender of tag %d: %v", tag, reason)
+		}
+		if r.sentInC.Load() == before {
+			t.Fatalf("the send of tag %d did not complete in C: the test proves nothing", tag)
+		}
+		if tag == 2 {
+			// Woken, it left the message in its mailbox (the intake
+			// drained there), and sleeps again.
+			waitFor(t, testTimeout, "the receiver to wait again", func() bool {
+				return q.park.Load() == parkWaiting && q.wp.MailboxCount() == 1
+			})
+		}
+	}
+	if reason := wait(t, q); reason != Normal {
+		t.Fatalf("receiver: %v", reason)
+	}
+}

@@ -154,6 +154,12 @@ func (p *Proc) Publish(count, bytes int) {
 	atomic.StoreInt64((*int64)(unsafe.Pointer(&p.c.mb_bytes)), int64(bytes))
 }
 
+// MailboxCount returns the mailbox's count as last published to the
+// intake (Publish). Any goroutine may call it.
+func (p *Proc) MailboxCount() int {
+	return int(atomic.LoadInt64((*int64)(unsafe.Pointer(&p.c.mb_count))))
+}
+
 // ReceiveInC lets sends from other processes complete in C by appending
 // to this one's intake (shim.c, "Local sends"), held to maxMessages and
 // maxBytes with its mailbox. Attach the Proc to the mailbox
@@ -169,10 +175,11 @@ func (p *Proc) ReceiveInC(maxMessages, maxBytes int) {
 // on the instance it took the inbox from.
 func (p *Proc) ReceivesInC() bool { return p.c.registered != 0 }
 
-// Wait closes the intake to sends in C, for a receiver about to sleep:
-// only Go can wake it, so from now until Resume every send to it goes
-// through Go. It reports whether the intake holds messages, which arrived
-// before and which the receiver must look at before sleeping.
+// Wait tells senders in C that the receiver is about to sleep, or to
+// sleep again, and that the first of them to append to its intake from
+// now on owes it a wake (shim.c, "Local sends"), until Resume. Call it
+// before the receiver's last look for a message. It reports whether the
+// intake holds messages.
 func (p *Proc) Wait() (pending bool) {
 	p.lockInbox()
 	p.c.waiting = 1

@@ -423,7 +423,8 @@ ward_stacks_t *ward_config(wasm_config_t *c, size_t stack_size, size_t max_wasm_
 // message is one Go must refuse (a reserved tag) or is large.
 //
 // Locks: the registry's mutex, then a receiver's inbox_lock, which C
-// senders only try (never wait for) while holding the registry's, so that
+// senders only try, a bounded number of times, while holding the
+// registry's (no holder of an inbox_lock waits for the registry), so that
 // freeing a process (unregister, then take its inbox_lock once) waits out
 // any sender that found it. The receiver's side takes inbox_lock for as
 // long as one message's copy.
@@ -449,6 +450,25 @@ static int inbox_trylock(ward_proc_t *p) {
   int32_t free_ = 0;
   return __atomic_compare_exchange_n(&p->inbox_lock, &free_, 1, 0, __ATOMIC_ACQUIRE,
                                      __ATOMIC_RELAXED);
+}
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ volatile("yield");
+#endif
+}
+
+// inbox_trylock_spin tries a while: a receiver taking a message holds the
+// lock for one copy, and a sender that gave up at once would go through Go,
+// which moves the whole intake into the mailbox (mailbox.Intake).
+static int inbox_trylock_spin(ward_proc_t *p) {
+  for (int i = 0; i < 256; i++) {
+    if (inbox_trylock(p)) return 1;
+    cpu_relax();
+  }
+  return 0;
 }
 
 // inbox_lock_wait is for the receiver's own side, whose only rivals are
@@ -600,7 +620,7 @@ static int send_local(ward_proc_t *p, uint64_t to) {
   uint32_t len = (uint32_t)p->out_len;
   pthread_mutex_lock(&registry.mu);
   ward_proc_t *q = reg_find(to, p->domain);
-  if (!q || !inbox_trylock(q)) {
+  if (!q || !inbox_trylock_spin(q)) {
     pthread_mutex_unlock(&registry.mu);
     return 0;
   }
