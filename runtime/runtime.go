@@ -296,7 +296,9 @@ type Stats struct {
 	// runtime's processes: sends from processes and from Go, timers'
 	// messages and arrivals from other nodes, but not the exit and DOWN
 	// signals of links and monitors (a DOWN for a monitor of a process
-	// already gone is queued as a message, and counted). MailboxFull
+	// already gone is queued as a message, and counted; a send that
+	// completed in C is counted once its sender next returns to Go).
+	// MailboxFull
 	// counts messages a full mailbox refused (mailbox.ErrFull), including
 	// those from other nodes, which RemoteDropped counts too.
 	MessagesSent uint64
