@@ -27,6 +27,8 @@ type Mailbox struct {
 	// anyway: a shared counter elsewhere would cost each send a contended
 	// cache line.
 	accepted, refused uint64
+	// intake, if not nil, holds messages newer than the queue's (SetIntake).
+	intake Intake
 }
 
 // New returns an empty, open mailbox with the given limits. Zero fields of l
@@ -59,6 +61,7 @@ func (m *Mailbox) push(msg Message, wake bool) error {
 	if m.closed {
 		return ErrClosed
 	}
+	m.drainLocked()
 	if m.q.count >= m.limits.MaxMessages {
 		m.refused++
 		return &FullError{Limit: LimitMessages, Max: m.limits.MaxMessages, Used: m.q.count, Size: 1}
@@ -75,6 +78,7 @@ func (m *Mailbox) push(msg Message, wake bool) error {
 	}
 	m.accepted++
 	m.q.push(msg)
+	m.publishLocked()
 	if wake {
 		m.wakeLocked()
 	}
@@ -106,6 +110,7 @@ func (m *Mailbox) PushSignal(msg Message) error {
 	if m.closed {
 		return ErrClosed
 	}
+	m.drainLocked()
 	m.pushLocked(msg)
 	return nil
 }
@@ -120,6 +125,9 @@ func (m *Mailbox) PushSignal(msg Message) error {
 func (m *Mailbox) CheckFull() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if !m.closed {
+		m.drainLocked()
+	}
 	switch {
 	case m.closed:
 		return nil
@@ -133,7 +141,61 @@ func (m *Mailbox) CheckFull() error {
 
 func (m *Mailbox) pushLocked(msg Message) {
 	m.q.push(msg)
+	m.publishLocked()
 	m.wakeLocked()
+}
+
+// Intake is a queue of messages that others append to behind the
+// mailbox, without its lock: a runtime lets a sender complete a send in C
+// that way, and lets the receiver take from the intake there while the
+// mailbox is empty. Its messages are all newer than the mailbox's: before
+// anything is pushed to or taken from the mailbox, the mailbox drains the
+// intake into its queue. Its messages already count against the limits
+// (the intake's owner checks them against what Publish tells it), so
+// draining them refuses none.
+type Intake interface {
+	// Pending reports whether the intake may hold messages; it must be
+	// cheap, as every push and receive asks.
+	Pending() bool
+	// Drain empties the intake, passing its messages to push, oldest
+	// first.
+	Drain(push func(Message))
+	// Publish tells the intake what the mailbox queues, after every
+	// change: messages (signals included) and bytes of their data.
+	Publish(count, bytes int)
+}
+
+// SetIntake attaches in to the mailbox (nil detaches the one attached),
+// and publishes the mailbox's counts to it. Calls on in are made with the
+// mailbox's lock held; in must not call the mailbox.
+func (m *Mailbox) SetIntake(in Intake) {
+	m.mu.Lock()
+	m.drainLocked()
+	m.intake = in
+	m.publishLocked()
+	m.mu.Unlock()
+}
+
+// drainLocked moves the intake's messages into the queue, behind what is
+// there, charging them to the budget as far as it has room: they were
+// within the limits when they were appended.
+func (m *Mailbox) drainLocked() {
+	if m.intake == nil || !m.intake.Pending() {
+		return
+	}
+	m.intake.Drain(func(msg Message) {
+		if m.limits.Budget != nil && m.q.held()+int64(len(msg.Data))+MessageOverhead > m.reserved {
+			m.reserveLocked(len(msg.Data))
+		}
+		m.q.push(msg)
+	})
+	m.publishLocked()
+}
+
+func (m *Mailbox) publishLocked() {
+	if m.intake != nil {
+		m.intake.Publish(m.q.count, m.q.bytes)
+	}
 }
 
 // wakeLocked leaves a token in notify unless one is already there.
@@ -148,7 +210,17 @@ func (m *Mailbox) wakeLocked() {
 // needs.
 func (m *Mailbox) takeLocked(tags []int64) (Message, bool) {
 	msg, ok := m.q.take(tags)
-	if ok && m.reserved > 2*budgetChunk { // below that, releaseLocked gives nothing back
+	if !ok && !m.closed && m.intake != nil && m.intake.Pending() {
+		// Only now: the intake's messages are newer than the queue's,
+		// and left there its owner may take them without a copy.
+		m.drainLocked()
+		msg, ok = m.q.take(tags)
+	}
+	if !ok {
+		return msg, false
+	}
+	m.publishLocked()
+	if m.reserved > 2*budgetChunk { // below that, releaseLocked gives nothing back
 		m.releaseLocked()
 	}
 	return msg, ok
@@ -277,6 +349,9 @@ func (m *Mailbox) Wake() {
 func (m *Mailbox) Len() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if !m.closed {
+		m.drainLocked()
+	}
 	return m.q.count
 }
 
@@ -285,6 +360,9 @@ func (m *Mailbox) Len() int {
 func (m *Mailbox) Bytes() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if !m.closed {
+		m.drainLocked()
+	}
 	return m.q.bytes
 }
 

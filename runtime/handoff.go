@@ -79,6 +79,7 @@ func (q *Process) runBorrowed(by *Process, hops int) {
 	wp := q.wp
 	q.borrows++
 	wp.FreshSlice() // q waited until now; a preemption at once would hand it back
+	wp.Resume()
 	// Served so far: the receives here, and the messages they moved ahead.
 	receives, aheads := int32(0), q.aheads
 	for receives+q.aheads-aheads < maxBorrowedMessages && !q.killed.Load() && !by.killed.Load() {
@@ -96,9 +97,12 @@ func (q *Process) runBorrowed(by *Process, hops int) {
 	// its goroutine needs to take over, once a request it waits on is
 	// watched. Parked, it keeps no empty inbox.
 	q.waitTags = q.watchPending(q.waitTags)
+	// A message sent in C since q's last receive is its own goroutine's
+	// to look at: woken, it finds it (receiveNow drains the intake).
+	pending := wp.Wait()
 	wp.ReleaseInbox()
 	q.park.Store(parkWaiting)
-	if q.killed.Load() || q.mb.Len() > 0 {
+	if pending || q.killed.Load() || q.mb.Len() > 0 {
 		q.mb.Wake()
 	}
 }

@@ -50,6 +50,7 @@ func hostSendReceive(p *Process, wp *wasm.Proc) bool {
 // looks only for a plain receive. It reports whether that completed the
 // call.
 func (p *Process) sendThenLookAhead(wp *wasm.Proc, hops int) bool {
+	p.receiveInC(wp) // before the send: the reply may then come in C
 	to := wp.HostArg(0)
 	if st := p.sendOutgoing(wp, to, hops); st != abi.OK {
 		wp.Return(st)
@@ -167,6 +168,7 @@ func (p *Process) receiveFor(wp *wasm.Proc, tagsPtr, tagsCount, timeoutMs int64)
 		wp.Trap(calledName(wp) + ": tags outside the caller's memory")
 		return true
 	}
+	p.receiveInC(wp)
 	if p.receiveNow(wp, tags) {
 		return true
 	}
@@ -178,6 +180,12 @@ func (p *Process) receiveFor(wp *wasm.Proc, tagsPtr, tagsCount, timeoutMs int64)
 	if timeoutMs < 0 {
 		p.waitTags = tags // where a borrower reads it (handoff.go)
 		return p.waitMessage(wp)
+	}
+	// From here only Go can deliver, and wake this goroutine: a message
+	// sent in C before is in the intake.
+	if wp.Wait() && p.receiveNow(wp, tags) {
+		wp.Resume()
+		return true
 	}
 	wp.ReleaseInbox()
 	t := time.NewTimer(time.Duration(min(timeoutMs, math.MaxInt64/int64(time.Millisecond))) * time.Millisecond)
@@ -193,12 +201,14 @@ func (p *Process) receiveFor(wp *wasm.Proc, tagsPtr, tagsCount, timeoutMs int64)
 			expired = true // one last look below
 		}
 		if alive {
+			wp.Wait() // a send in C from now on owes a wake again
 			ok = p.receiveNow(wp, tags)
 		}
 	}
 	t.Stop()
 	r.acquireRun()
 	wp.FreshSlice()
+	wp.Resume()
 	if !alive {
 		return false
 	}
@@ -206,6 +216,17 @@ func (p *Process) receiveFor(wp *wasm.Proc, tagsPtr, tagsCount, timeoutMs int64)
 		p.timedOut(wp)
 	}
 	return true
+}
+
+// receiveInC lets other processes' sends to p complete in C from now on
+// (internal/wasm/inbox.go), once p receives at all: its instance's intake
+// goes behind its mailbox, and joins the registry C senders look it up in.
+func (p *Process) receiveInC(wp *wasm.Proc) {
+	if wp.ReceivesInC() {
+		return
+	}
+	p.mb.SetIntake(wp)
+	wp.ReceiveInC(p.env.cfg.MaxMailboxMessages, p.env.cfg.MaxMailboxBytes)
 }
 
 // timedOut completes a receive that found nothing in time.
@@ -219,6 +240,10 @@ func (p *Process) timedOut(wp *wasm.Proc) {
 // the cheapest wait Go has. While it sleeps, a sender may run the process
 // and complete the receive itself (handoff.go).
 func (p *Process) waitMessage(wp *wasm.Proc) bool {
+	if wp.Wait() && p.receiveNow(wp, p.waitTags) {
+		wp.Resume() // a send in C came in meanwhile
+		return true
+	}
 	r := p.env.rt
 	r.releaseRun()
 	wp.ReleaseInbox()
@@ -232,11 +257,17 @@ func (p *Process) waitMessage(wp *wasm.Proc) bool {
 		}
 		if p.handedBack || !open || p.killed.Load() {
 			r.acquireRun()
+			wp.Resume()
 			return open && !p.killed.Load()
 		}
+		// Before looking: a send in C that this look misses owes a
+		// wake again (the one that woke it may have brought only
+		// messages the filter leaves).
+		wp.Wait()
 		if p.receiveNow(wp, p.waitTags) {
 			r.acquireRun()
 			wp.FreshSlice()
+			wp.Resume()
 			return true
 		}
 		p.park.Store(parkWaiting)
@@ -249,7 +280,20 @@ func (p *Process) waitMessage(wp *wasm.Proc) bool {
 // (internal/wasm/inbox.go), so that the guest's next receives need not
 // suspend. Messages with handles stay: those are the runtime's signals
 // (ErrHandlesToWasm keeps all others out), and Go must look at them.
+//
+// While the mailbox is empty, the intake's messages are the oldest: they
+// are taken from there in C (wasm.Proc.TakeIntake), not copied into the
+// mailbox first.
 func (p *Process) receiveNow(wp *wasm.Proc, tags []int64) bool {
+	switch taken, outOfMemory := wp.TakeIntake(tags); {
+	case outOfMemory:
+		wp.Trap(calledName(wp) + ": out of memory for the message")
+		return true
+	case taken:
+		p.endRequest(Message{}) // a request's DOWN has a handle: it is never in the intake
+		wp.Return(abi.OK)
+		return true
+	}
 	m, ok := p.mb.TryReceiveThen(tags, func(m Message) bool {
 		if len(m.Handles) > 0 || !wp.Ahead(m.Data, m.Tag, m.Sender) {
 			return false

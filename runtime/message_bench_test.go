@@ -39,6 +39,7 @@ func BenchmarkPingPong(b *testing.B) {
 	if reason, _ := ping.Wait(context.Background()); reason != Normal {
 		b.Fatal(reason)
 	}
+	b.ReportMetric(float64(r.sentInC.Load())/float64(b.N), "sentInC/op")
 }
 
 // BenchmarkThroughputWasmToWasm: one op is one 8-byte message from one
@@ -63,6 +64,7 @@ func BenchmarkThroughputWasmToWasm(b *testing.B) {
 		left -= n
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+	b.ReportMetric(float64(r.sentInC.Load())/float64(b.N), "sentInC/op")
 }
 
 // BenchmarkThroughputGoToWasm: one op is one 8-byte message sent with

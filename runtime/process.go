@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wardrt/ward/environment"
+	"github.com/wardrt/ward/internal/abi"
 	"github.com/wardrt/ward/internal/wasm"
 	"github.com/wardrt/ward/mailbox"
 )
@@ -347,8 +348,9 @@ func (p *Process) start() (*wasm.Proc, wasm.Status, *stderrTail, Reason) {
 	if cfg.FuelScope == environment.FuelPerMessage {
 		wp.RefillPerMessage(cfg.MaxFuel)
 	}
+	wp.SendInC(p.env.permits(abi.Funcs[idSend].Permission))
 	st := wp.Start()
-	p.fuelUsed.Store(wp.FuelUsed())
+	p.afterPoll(wp)
 	return wp, st, tail, nil
 }
 
@@ -403,11 +405,46 @@ func (p *Process) setEntry(wp *wasm.Proc) error {
 	return wp.SetEntry(p.entry, args, len(p.mod.m.Exports[p.entry].Results))
 }
 
-// poll resumes the process and notes the fuel it has used, for FuelUsed.
+// poll resumes the process and takes note of what it did (afterPoll).
+// A yield the guest made only so that a wake it owed is performed at
+// once (shim.c, "Local sends") is not a preemption: the process goes on,
+// a bounded number of times, so that a guest waking a new receiver on
+// every send still yields its run slot.
 func (p *Process) poll(wp *wasm.Proc) wasm.Status {
+	for range maxWakeYields {
+		st := wp.Poll()
+		if !p.afterPoll(wp) || st != wasm.Yield || p.killed.Load() {
+			return st
+		}
+	}
 	st := wp.Poll()
-	p.fuelUsed.Store(wp.FuelUsed())
+	p.afterPoll(wp)
 	return st
+}
+
+// maxWakeYields bounds the yields to wake a receiver that one poll goes
+// on after.
+const maxWakeYields = 16
+
+// afterPoll notes what a run of wp left for Go: the fuel it has used, for
+// FuelUsed; its sends that completed in C, for Stats; and the receiver
+// they left waiting with a message, which only Go can wake (shim.c,
+// "Local sends").
+//
+// It reports whether it woke a receiver.
+func (p *Process) afterPoll(wp *wasm.Proc) (woke bool) {
+	p.fuelUsed.Store(wp.FuelUsed())
+	if n := wp.TakeSentInC(); n != 0 {
+		r := p.env.rt
+		r.sentInC.Add(n)
+		if id := wp.TakeWake(); id != 0 {
+			if q := r.lookup(ProcessID(id)); q != nil {
+				q.mb.Wake()
+			}
+			return true
+		}
+	}
+	return false
 }
 
 // FuelUsed returns the fuel the process has burned so far, in all its
@@ -433,6 +470,10 @@ func (p *Process) unslotted(wait func()) {
 
 func (p *Process) teardown(wp *wasm.Proc) {
 	r := p.env.rt
+	p.afterPoll(wp) // a wake it owes must not be lost with it
+	if wp.ReceivesInC() {
+		p.mb.SetIntake(nil) // the intake goes with wp
+	}
 	r.teardownSlots <- struct{}{}
 	wp.Free()
 	<-r.teardownSlots

@@ -86,6 +86,9 @@ type Runtime struct {
 	spawned              uint64
 	ended                [NumEndKinds]uint64
 	endedSent, endedFull atomic.Uint64
+	// sentInC counts Wasm processes' sends that completed in C (inbox.go),
+	// which no mailbox counted, as their senders next return to Go.
+	sentInC atomic.Uint64
 }
 
 type options struct {
@@ -301,7 +304,9 @@ type Stats struct {
 	// runtime's processes: sends from processes and from Go, timers'
 	// messages and arrivals from other nodes, but not the exit and DOWN
 	// signals of links and monitors (a DOWN for a monitor of a process
-	// already gone is queued as a message, and counted). MailboxFull
+	// already gone is queued as a message, and counted; a send that
+	// completed in C is counted once its sender next returns to Go).
+	// MailboxFull
 	// counts messages a full mailbox refused (mailbox.ErrFull), including
 	// those from other nodes, which RemoteDropped counts too.
 	MessagesSent uint64
@@ -331,7 +336,7 @@ func (r *Runtime) Stats() Stats {
 		s.MailboxQueued += n
 		s.MailboxMax = max(s.MailboxMax, n)
 	}
-	s.MessagesSent += r.endedSent.Load()
+	s.MessagesSent += r.endedSent.Load() + r.sentInC.Load()
 	s.MailboxFull += r.endedFull.Load()
 	closed := r.closed
 	r.mu.RUnlock()

@@ -71,7 +71,9 @@ func (p *Process) forgetUpgrade() {
 //
 // Messages the old instance holds ahead of the mailbox (its C inbox) move
 // to the new one as they are: they are older than anything in the
-// mailbox, and nothing takes from the mailbox meanwhile.
+// mailbox, and nothing takes from the mailbox meanwhile. Those behind it,
+// in its intake (sends in C), go into the mailbox, and the new instance
+// takes the old one's place for sends in C.
 func hostUpgrade(p *Process, wp *wasm.Proc) bool {
 	mem := wp.Memory()
 	entryB, ok1 := guestBytes(mem, wp.HostArg(0), wp.HostArg(1))
@@ -116,7 +118,16 @@ func hostUpgrade(p *Process, wp *wasm.Proc) bool {
 		wp.Return(abi.ErrNotFound) // purged meanwhile: there is nothing to move to
 		return true
 	}
-	wp.MoveInbox(nwp)
+	if wp.ReceivesInC() {
+		// Sends in C go to Go while the intake moves: none may land in
+		// the old one once the mailbox has let go of it.
+		wp.Wait()
+		p.mb.SetIntake(nwp) // the old intake's messages go into the mailbox
+		wp.MoveInbox(nwp)
+		nwp.Resume()
+	} else {
+		wp.MoveInbox(nwp)
+	}
 	p.wp = nwp
 	p.teardown(wp)
 	old.code.release()
@@ -157,6 +168,7 @@ func (p *Process) instantiate(m *Module, entry string, state []byte) (*wasm.Proc
 		nwp.RefillPerMessage(cfg.MaxFuel)
 	}
 	nwp.CountFuelFrom(p.fuelUsed.Load()) // FuelUsed counts the process's life, not the instance's
+	nwp.SendInC(p.env.permits(abi.Funcs[idSend].Permission))
 	if m.m.UsesWASI {
 		w, _, err := p.env.wasi(false) // see execute: an upgraded process has no stderr tail
 		if err != nil {

@@ -168,6 +168,9 @@ func (e *Engine) link(extra []HostFunc) error {
 		if f.Namespace == abi.NamespaceMessage && f.Name == "receive" {
 			d.receive = 1 // see inbox.go
 		}
+		if f.Namespace == abi.NamespaceMessage && f.Name == "send" {
+			d.send = 1 // see inbox.go
+		}
 		d.nparams = C.uint8_t(len(f.Params))
 		d.nresults = C.uint8_t(len(f.Results))
 		for j, p := range f.Params {

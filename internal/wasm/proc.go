@@ -70,6 +70,7 @@ func (m *Module) NewProc(id uint64, maxMemory int64, fuel uint64, budget *Budget
 	}
 	live.Add(1)
 	c.pre = m.pre
+	c.domain = unsafe.Pointer(m.engine.ptr) // sends in C stay within the runtime (inbox.go)
 	if m.HasInit {
 		c.init_name = cInitName
 	}

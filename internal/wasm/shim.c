@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
@@ -613,6 +614,312 @@ ward_stacks_t *ward_config(wasm_config_t *c, size_t stack_size, size_t max_wasm_
 
 
 // ---------------------------------------------------------------------------
+// Local sends. A Wasm process's send to a local process completes here,
+// on the sender's fiber, by appending to the receiver's intake: no
+// suspension, no return to Go, no goroutine woken. The receiver is found
+// by id in a registry (ids are not pointers: a process that has ended is
+// not found, and no message reaches anything else; and only within one
+// runtime, whose engine is the domain), which a process joins
+// at its first receive served in Go and leaves when its store is freed.
+//
+// The intake's messages are newer than everything in the receiver's Go
+// mailbox: the mailbox drains the intake into its queue before any push
+// or take (mailbox.Intake), and a receive in C takes from the intake only
+// while the mailbox is empty (mb_count), after the inbox, whose messages
+// are older. So per-sender order holds whichever way each message went.
+// The intake counts against the receiver's mailbox limits (mb_count and
+// mb_bytes, which the mailbox publishes, plus its own) and is charged to
+// the receiver's memory budget as the mailbox's messages are.
+//
+// A receiver that waits in a receive sleeps in Go, and only Go can wake
+// it: the first sender to append to its intake then owes it a wake
+// (wake_to; wake_pending tells later senders that one is owed), and makes
+// its own guest yield at its next loop back-edge or call, so that its
+// goroutine performs the wake at once: the wake's latency is one safe
+// point, not a time slice.
+//
+// When the send cannot complete here it is Go's, as before: the receiver
+// is not registered (a Go process, a remote one, one that never
+// received), the limits or the budget refuse (Go then reports which), its
+// intake is busy, the sender owes another process a wake already, or the
+// message is one Go must refuse (a reserved tag) or is large.
+//
+// Locks: the registry's mutex, then a receiver's inbox_lock, which C
+// senders only try, a bounded number of times, while holding the
+// registry's (no holder of an inbox_lock waits for the registry), so that
+// freeing a process (unregister, then take its inbox_lock once) waits out
+// any sender that found it. The receiver's side takes inbox_lock for as
+// long as one message's copy.
+
+static int64_t live_inboxes, live_intake;
+
+ward_inbox_t *ward_inbox_new(void) {
+  ward_inbox_t *b = calloc(1, sizeof *b);
+  if (b) __atomic_fetch_add(&live_inboxes, 1, __ATOMIC_RELAXED);
+  return b;
+}
+
+void ward_inbox_free(ward_inbox_t *b) {
+  if (!b) return;
+  __atomic_fetch_sub(&live_inboxes, 1, __ATOMIC_RELAXED);
+  free(b);
+}
+
+int64_t ward_live_inboxes(void) { return __atomic_load_n(&live_inboxes, __ATOMIC_RELAXED); }
+int64_t ward_live_intake(void) { return __atomic_load_n(&live_intake, __ATOMIC_RELAXED); }
+
+static int inbox_trylock(ward_proc_t *p) {
+  int32_t free_ = 0;
+  return __atomic_compare_exchange_n(&p->inbox_lock, &free_, 1, 0, __ATOMIC_ACQUIRE,
+                                     __ATOMIC_RELAXED);
+}
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ volatile("yield");
+#endif
+}
+
+// inbox_trylock_spin tries a while: a receiver taking a message holds the
+// lock for one copy, and a sender that gave up at once would go through Go,
+// which moves the whole intake into the mailbox (mailbox.Intake).
+static int inbox_trylock_spin(ward_proc_t *p) {
+  for (int i = 0; i < 256; i++) {
+    if (inbox_trylock(p)) return 1;
+    cpu_relax();
+  }
+  return 0;
+}
+
+// inbox_lock_wait is for the receiver's own side, whose only rivals are
+// senders holding the lock for one append.
+static void inbox_lock_wait(ward_proc_t *p) {
+  while (!inbox_trylock(p)) sched_yield();
+}
+
+static void inbox_unlock(ward_proc_t *p) { __atomic_store_n(&p->inbox_lock, 0, __ATOMIC_RELEASE); }
+
+static struct {
+  pthread_mutex_t mu;
+  ward_proc_t **buckets;
+  size_t nbuckets, n; // nbuckets is 0 or a power of two
+} registry = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0};
+
+static size_t reg_slot(uint64_t id, size_t nbuckets) {
+  uint64_t h = id * 0x9E3779B97F4A7C15ull;
+  return (size_t)(h ^ (h >> 29)) & (nbuckets - 1);
+}
+
+static ward_proc_t *reg_find(uint64_t id, const void *domain) {
+  if (!registry.nbuckets) return NULL;
+  ward_proc_t *p = registry.buckets[reg_slot(id, registry.nbuckets)];
+  while (p && (p->id != id || p->domain != domain)) p = p->reg_next;
+  return p;
+}
+
+static void reg_grow(void) {
+  size_t nb = registry.nbuckets ? registry.nbuckets * 2 : 1024;
+  ward_proc_t **b = calloc(nb, sizeof *b);
+  if (!b) return; // longer chains, nothing worse
+  for (size_t i = 0; i < registry.nbuckets; i++) {
+    for (ward_proc_t *p = registry.buckets[i], *next; p; p = next) {
+      next = p->reg_next;
+      size_t s = reg_slot(p->id, nb);
+      p->reg_next = b[s];
+      b[s] = p;
+    }
+  }
+  free(registry.buckets);
+  registry.buckets = b;
+  registry.nbuckets = nb;
+}
+
+static void reg_insert(ward_proc_t *p) {
+  size_t s = reg_slot(p->id, registry.nbuckets);
+  p->reg_next = registry.buckets[s];
+  registry.buckets[s] = p;
+  p->registered = 1;
+}
+
+// reg_unlink removes p from its chain; the registry's mutex is held.
+static void reg_unlink(ward_proc_t *p) {
+  ward_proc_t **pp = &registry.buckets[reg_slot(p->id, registry.nbuckets)];
+  while (*pp && *pp != p) pp = &(*pp)->reg_next;
+  if (*pp) *pp = p->reg_next;
+  p->reg_next = NULL;
+  p->registered = 0;
+}
+
+// ward_proc_register lets other processes' sends to p complete in C. Go
+// calls it once p's mailbox publishes its counts to p (SetIntake) and its
+// limits are in local_msgs and local_bytes.
+void ward_proc_register(ward_proc_t *p) {
+  pthread_mutex_lock(&registry.mu);
+  if (!p->registered) {
+    if (registry.n >= registry.nbuckets) reg_grow();
+    if (registry.nbuckets) {
+      reg_insert(p);
+      registry.n++;
+    }
+  }
+  pthread_mutex_unlock(&registry.mu);
+}
+
+static void intake_give(ward_proc_t *p, uint32_t len) {
+  p->intake_n--;
+  p->intake_bytes -= len;
+  budget_give(p->budget, (int64_t)len + WARD_INTAKE_OVERHEAD);
+  __atomic_fetch_sub(&live_intake, 1, __ATOMIC_RELAXED);
+}
+
+void ward_intake_free(ward_intake_msg_t *m) {
+  while (m) {
+    ward_intake_msg_t *next = m->next;
+    free(m);
+    m = next;
+  }
+}
+
+// ward_intake_detach empties p's intake and returns its messages, oldest
+// first, for the mailbox to queue (it charges them to the budget itself);
+// free them with ward_intake_free.
+ward_intake_msg_t *ward_intake_detach(ward_proc_t *p) {
+  inbox_lock_wait(p);
+  ward_intake_msg_t *head = p->intake_head;
+  for (ward_intake_msg_t *m = head; m; m = m->next) intake_give(p, m->len);
+  p->intake_head = p->intake_tail = NULL;
+  inbox_unlock(p);
+  return head;
+}
+
+// unregister takes p out of the registry and waits out a sender that
+// found it before: after this no sender touches p. What its intake still
+// holds goes with it.
+static void unregister(ward_proc_t *p) {
+  if (!p->registered) return;
+  pthread_mutex_lock(&registry.mu);
+  reg_unlink(p);
+  registry.n--;
+  pthread_mutex_unlock(&registry.mu);
+  ward_intake_free(ward_intake_detach(p));
+}
+
+// ward_proc_move_inbox gives the inbox and intake of from, and its place
+// in the registry, to to: the same process's new instance after an
+// upgrade, which has neither yet.
+void ward_proc_move_inbox(ward_proc_t *from, ward_proc_t *to) {
+  pthread_mutex_lock(&registry.mu);
+  inbox_lock_wait(from);
+  to->inbox = from->inbox;
+  from->inbox = NULL;
+  to->intake_head = from->intake_head;
+  to->intake_tail = from->intake_tail;
+  to->intake_n = from->intake_n;
+  to->intake_bytes = from->intake_bytes;
+  from->intake_head = from->intake_tail = NULL;
+  from->intake_n = 0;
+  from->intake_bytes = 0;
+  to->local_msgs = from->local_msgs;
+  to->local_bytes = from->local_bytes;
+  to->intake_max = from->intake_max;
+  to->waiting = from->waiting;
+  to->mb_count = __atomic_load_n(&from->mb_count, __ATOMIC_SEQ_CST);
+  to->mb_bytes = __atomic_load_n(&from->mb_bytes, __ATOMIC_SEQ_CST);
+  if (from->registered) {
+    reg_unlink(from);
+    reg_insert(to);
+  }
+  inbox_unlock(from);
+  pthread_mutex_unlock(&registry.mu);
+}
+
+// send_local completes p's pending send to the process to in C, if it can
+// (see above): 1 when the message is in the receiver's intake.
+static int send_local(ward_proc_t *p, uint64_t to) {
+  if (!p->may_send || p->out_tag < 0 || p->out_len > WARD_INTAKE_MAX_MESSAGE) return 0;
+  uint32_t len = (uint32_t)p->out_len;
+  pthread_mutex_lock(&registry.mu);
+  ward_proc_t *q = reg_find(to, p->domain);
+  if (!q || !inbox_trylock_spin(q)) {
+    pthread_mutex_unlock(&registry.mu);
+    return 0;
+  }
+  pthread_mutex_unlock(&registry.mu);
+  int ok = 0, wake = __atomic_load_n(&q->waiting, __ATOMIC_ACQUIRE) && !q->wake_pending;
+  if ((!wake || !p->wake_to || p->wake_to == to) && len <= q->intake_max &&
+      __atomic_load_n(&q->mb_count, __ATOMIC_ACQUIRE) + q->intake_n < q->local_msgs &&
+      __atomic_load_n(&q->mb_bytes, __ATOMIC_ACQUIRE) + q->intake_bytes + len <= q->local_bytes &&
+      (!q->budget || budget_take(q->budget, (int64_t)len + WARD_INTAKE_OVERHEAD))) {
+    ward_intake_msg_t *m = malloc(sizeof *m + len);
+    if (m) {
+      m->next = NULL;
+      m->tag = p->out_tag;
+      m->sender = p->id;
+      m->len = len;
+      if (len) memcpy(m + 1, p->out_data, len);
+      if (q->intake_tail)
+        q->intake_tail->next = m;
+      else
+        q->intake_head = m;
+      q->intake_tail = m;
+      q->intake_n++;
+      q->intake_bytes += len;
+      __atomic_fetch_add(&live_intake, 1, __ATOMIC_RELAXED);
+      ok = 1;
+      if (wake) {
+        q->wake_pending = 1;
+        p->wake_to = to;
+      }
+    } else if (q->budget) {
+      budget_give(q->budget, (int64_t)len + WARD_INTAKE_OVERHEAD);
+    }
+  }
+  inbox_unlock(q);
+  if (ok) {
+    p->out_len = 0; // sent once, as Go's Outgoing empties it
+    p->sent_in_c++;
+    if (p->wake_to) wasmtime_context_set_epoch_deadline(p->ctx, 0); // yield at the next safe point
+  }
+  return ok;
+}
+
+// intake_take makes the oldest intake message whose tag is among tags the
+// current message, as inbox_take does, when the mailbox holds nothing
+// (which would be older).
+static int intake_take(ward_proc_t *p, const uint8_t *tags, size_t ntags) {
+  if (!__atomic_load_n(&p->intake_n, __ATOMIC_ACQUIRE)) return 0;
+  inbox_lock_wait(p);
+  int r = 0;
+  if (__atomic_load_n(&p->mb_count, __ATOMIC_ACQUIRE) == 0) {
+    ward_intake_msg_t **pp = &p->intake_head, *prev = NULL;
+    for (; *pp; prev = *pp, pp = &(*pp)->next) {
+      ward_intake_msg_t *m = *pp;
+      int match = ntags == 0;
+      for (size_t j = 0; j < ntags && !match; j++) {
+        int64_t t;
+        memcpy(&t, tags + j * 8, 8);
+        match = t == m->tag;
+      }
+      if (!match) continue;
+      if (!ward_proc_set_in(p, (const uint8_t *)(m + 1), m->len, m->tag, m->sender)) {
+        r = -1;
+        break;
+      }
+      *pp = m->next;
+      if (p->intake_tail == m) p->intake_tail = prev;
+      intake_give(p, m->len);
+      free(m);
+      r = 1;
+      break;
+    }
+  }
+  inbox_unlock(p);
+  return r;
+}
+
+// ---------------------------------------------------------------------------
 // Host functions that need Go. The callback runs on the fiber: it records
 // the call in the proc and returns a continuation that stays pending until
 // Go, back on the goroutine's own stack, sets ready. No Go code runs here
@@ -704,9 +1011,16 @@ static int inbox_take(ward_proc_t *p, const uint8_t *tags, size_t ntags) {
 // no memory, but its pointer must still lie within it (mem_len is 0 for a
 // guest without one, where only 0 does).
 int ward_proc_take_ahead(ward_proc_t *p, uint32_t ptr, uint32_t n) {
-  if (!p->inbox || !p->inbox->n) return 0;
+  if ((!p->inbox || !p->inbox->n) && !__atomic_load_n(&p->intake_n, __ATOMIC_ACQUIRE)) return 0;
   if (n > WARD_MAX_RECEIVE_TAGS || (uint64_t)ptr + (uint64_t)n * 8 > p->mem_len) return 0;
-  return inbox_take(p, n ? p->mem + ptr : NULL, n);
+  const uint8_t *tags = n ? p->mem + ptr : NULL;
+  int r = inbox_take(p, tags, n);
+  return r ? r : intake_take(p, tags, n);
+}
+
+// ward_proc_take_intake is intake_take with the filter from Go (n tags).
+int ward_proc_take_intake(ward_proc_t *p, const int64_t *tags, size_t n) {
+  return intake_take(p, (const uint8_t *)tags, n);
 }
 
 static void async_cb(void *env, wasmtime_caller_t *caller, const wt_val_t *args, size_t nargs,
@@ -726,7 +1040,10 @@ static void async_cb(void *env, wasmtime_caller_t *caller, const wt_val_t *args,
   int ahead = charged && h->receive
                   ? ward_proc_take_ahead(p, (uint32_t)p->hargs[0], (uint32_t)p->hargs[1])
                   : 0;
-  if (!charged) {
+  if (charged && h->send && send_local(p, (uint64_t)p->hargs[0])) {
+    p->hret[0] = WARD_STATUS_OK;
+    p->ready = 1; // complete before the first poll: wasmtime never suspends
+  } else if (!charged) {
     // The call would wait holding a stack its environment has no room
     // for: it traps instead, before Go sees it.
     p->htrap_msg = strdup("ward: the environment's MaxTotalMemory cannot hold this process's stack");
@@ -1368,7 +1685,8 @@ void ward_proc_free(ward_proc_t *p) {
   free(p->htrap_msg);
   free(p->in_data);
   free(p->out_data);
-  free(p->inbox);
+  unregister(p);
+  ward_inbox_free(p->inbox);
   if (p->spool) {
     if (p->store) store_give(p);
     storepool_unref(p->spool);

@@ -35,6 +35,7 @@ typedef struct ward_hostfn {
   uint8_t params[WARD_MAX_HOST_ARGS];
   uint8_t results[4];
   uint8_t receive; // ward_message.receive: served from the inbox when it can be
+  uint8_t send;    // ward_message.send: completed in C when it can be (local sends)
 } ward_hostfn_t;
 
 // The inbox: messages moved ahead of the Go mailbox into the process, all
@@ -53,6 +54,16 @@ typedef struct ward_inbox {
   ward_inmsg_t entries[WARD_INBOX_MAX];
   uint8_t data[WARD_INBOX_BYTES];
 } ward_inbox_t;
+
+// A message in an intake, its data right behind it.
+typedef struct ward_intake_msg {
+  struct ward_intake_msg *next;
+  int64_t tag;
+  uint64_t sender;
+  uint32_t len;
+} ward_intake_msg_t;
+#define WARD_INTAKE_OVERHEAD 128 // mailbox.MessageOverhead: what a message costs the budget
+#define WARD_INTAKE_MAX_MESSAGE (64u << 10) // larger sends go through Go
 
 typedef struct ward_stacks ward_stacks_t;
 typedef struct ward_storepool ward_storepool_t;
@@ -179,6 +190,25 @@ typedef struct ward_proc {
   uint64_t refill;     // 0, or the fuel each message from another process refills to
 
   ward_image_t *image; // its memory and globals start from this, or NULL
+
+  // Local sends in C (shim.c, "Local sends"). Other processes' sends
+  // append to this one's intake, found through a registry of ids;
+  // inbox_lock guards the intake against them.
+  int32_t inbox_lock;        // 0 free, 1 held; C senders only ever try it
+  int32_t waiting;           // its goroutine sleeps in a receive, to be woken from Go
+  int32_t wake_pending;      // a sender owes it a wake (wake_to): others need not
+  uint64_t wake_to;          // a receiver this process's sends left waiting: Go wakes it
+  int64_t mb_count, mb_bytes; // what its Go mailbox queues (mailbox.Intake.Publish)
+  struct ward_intake_msg *intake_head, *intake_tail; // newer than the mailbox's
+  uint32_t intake_n;
+  uint32_t intake_max;        // the largest message a send in C appends
+  int64_t intake_bytes;
+  int64_t local_msgs, local_bytes; // its mailbox limits, which the intake counts against
+  int32_t registered;         // in the registry (ward_proc_register)
+  int32_t may_send;           // its environment permits sends: its own may complete in C
+  uint64_t sent_in_c;         // its sends that completed in C, not yet counted by Go
+  const void *domain;         // its runtime's engine: ids are unique only within one
+  struct ward_proc *reg_next; // the registry's chain
 } ward_proc_t;
 
 ward_stacks_t *ward_config(wasm_config_t *c, size_t stack_size, size_t max_wasm_stack,
@@ -238,6 +268,16 @@ int ward_proc_set_in(ward_proc_t *p, const uint8_t *data, size_t len, int64_t ta
                      uint64_t sender);
 int ward_proc_take_ahead(ward_proc_t *p, uint32_t ptr, uint32_t n);
 int64_t ward_unique_tag(void);
+
+ward_inbox_t *ward_inbox_new(void);
+void ward_inbox_free(ward_inbox_t *b);
+int64_t ward_live_inboxes(void);
+int64_t ward_live_intake(void);
+void ward_proc_register(ward_proc_t *p);
+void ward_proc_move_inbox(ward_proc_t *from, ward_proc_t *to);
+ward_intake_msg_t *ward_intake_detach(ward_proc_t *p);
+int ward_proc_take_intake(ward_proc_t *p, const int64_t *tags, size_t n);
+void ward_intake_free(ward_intake_msg_t *m);
 
 void ward_trim(void);
 void *ward_ticker_start(wasm_engine_t *e, long interval_us);
