@@ -19,7 +19,7 @@ type moduleState struct {
 // state returns the process's state in h's module, made on its first call
 // there. A module's calls are few per process next to the work they do,
 // and a process uses few modules, so a scan beats a map.
-func (pc *processContext) state(p *Process, h extHandler, c *hostapi.Call) (hostapi.State, error) {
+func (pc *processContext) state(p *Process, h *extHandler, c *hostapi.Call) (hostapi.State, error) {
 	for _, s := range pc.states {
 		if s.mod == h.mod {
 			return s.state, nil
@@ -30,7 +30,7 @@ func (pc *processContext) state(p *Process, h extHandler, c *hostapi.Call) (host
 		return nil, err
 	}
 	if st == nil {
-		return nil, fmt.Errorf("ward: %s's NewState returned no state and no error", p.env.rt.opts.hostModules[h.mod].Namespace)
+		return nil, fmt.Errorf("ward: %s's NewState returned no state and no error", p.env.rt.moduleName(h.mod))
 	}
 	pc.states = append(pc.states, moduleState{h.mod, st})
 	return st, nil
@@ -62,7 +62,7 @@ func (p *Process) closeHostStates() {
 func (p *Process) closeHostState(ctx context.Context, s moduleState) {
 	defer func() {
 		if v := recover(); v != nil {
-			ns := p.env.rt.opts.hostModules[s.mod].Namespace
+			ns := p.env.rt.moduleName(s.mod)
 			p.env.rt.log.LogAttrs(ctx, slog.LevelError, "ward: host module state's Close panicked",
 				slog.Uint64("pid", uint64(p.id)), slog.String("module", ns), slog.Any("panic", v))
 		}
