@@ -11,14 +11,13 @@ import (
 
 // ward's own namespaces written on hostapi (abi.Builtin): ward_registry,
 // ward_module and ward_environment. Every runtime links them ahead of the
-// embedder's host
-// modules, and serves them as it serves those (serveExternal), with three
-// differences that keep what guests and embedders saw when they were
-// served from goHost: their permissions are the environment's own
-// (Environment.permits, not a module configuration), they hold the run
-// slot as goHost's functions do and give it up only where they wait (a
-// compile, another caller's get_or_spawn), and WithHostCallObserver does
-// not time them. Their handlers are in hostreg.go, hostdyn.go and
+// embedder's host modules, and serves them as it serves those
+// (serveExternal), with three differences that keep what guests and
+// embedders saw when they were served from goHost: their permissions are
+// the environment's own (Environment.permits, not a module
+// configuration), they hold the run slot as goHost's functions do and
+// give it up only where they wait (a compile, another caller's
+// get_or_spawn), and WithHostCallObserver does not time them. Their handlers are in hostreg.go, hostdyn.go and
 // hostenv.go; the state of the last two, the handles a process holds, in
 // handles.go. docs/why.md ("One host-module mechanism") has the figures.
 
