@@ -14,13 +14,17 @@ import (
 // is how ward's host modules are written on hostapi while the C header,
 // the Go guest SDK and the reference page still come from the one table.
 // The caller adds NewState, DefaultConfig and the rest.
+//
+// The runtime makes its own built-in modules (ward_module,
+// ward_environment) with it too; those it links itself, and refuses from
+// WithHostModule.
 func Builtin(namespace string, handlers map[string]Handler) (Module, error) {
 	m := Module{Namespace: namespace}
 	for _, f := range abi.Funcs {
 		if f.Namespace != namespace {
 			continue
 		}
-		if f.Impl != abi.Hosted {
+		if f.Impl != abi.Hosted && f.Impl != abi.Builtin {
 			return Module{}, fmt.Errorf("%w: %s.%s is not a hosted function", ErrInvalidModule, namespace, f.Name)
 		}
 		h, ok := handlers[f.Name]

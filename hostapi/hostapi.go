@@ -32,6 +32,18 @@
 //
 // Register modules with runtime.WithHostModule; environments allow them by
 // namespace like ward's own.
+//
+// ward's own namespaces are written on this package where that costs
+// nothing measurable: ward_registry, ward_module and ward_environment are
+// modules made with Builtin that every runtime links without
+// WithHostModule, and their calls take the path a registered module's
+// take (a Call, NewState and State.Close for a process's module and
+// environment handles). The runtime reaches its own internals from them
+// by asserting the Call's Process back to its own type, so this package
+// exposes nothing of the runtime. ward_process and ward_message (spawn,
+// links, send, receive), the hot paths, stay in C and in the runtime's
+// own dispatch; docs/why.md ("One host-module mechanism") has the
+// figures.
 package hostapi
 
 import (
@@ -196,6 +208,15 @@ type Call struct {
 // these arguments, the guest's memory, and the calling process.
 func NewCall(args []int64, mem []byte, proc Process) *Call {
 	return &Call{args: args, mem: mem, proc: proc}
+}
+
+// Reset makes c a new call with these arguments, memory and process, as
+// NewCall does, in c's own storage: for the runtime, which serves a
+// process's calls one at a time and so needs one Call per process rather
+// than one per call. What a handler was given is valid only until it
+// returns for this reason too.
+func (c *Call) Reset(args []int64, mem []byte, proc Process) {
+	*c = Call{args: args, mem: mem, proc: proc}
 }
 
 // Arg returns argument i (i32 arguments sign-extended). Pointers are i32s:

@@ -53,3 +53,25 @@ func TestMemoryAccessIsBoundsChecked(t *testing.T) {
 		t.Fatalf("results %v", r)
 	}
 }
+
+type stubState struct{}
+
+func (stubState) Close(context.Context) {}
+
+// Reset makes a used Call a new one: nothing of the previous call's
+// results, state, configuration or memory is left for the next handler.
+func TestResetLeavesNothingOfTheLastCall(t *testing.T) {
+	c := NewCall([]int64{7, 8}, make([]byte, 16), nil)
+	c.SetState(stubState{}, nil)
+	c.Return(1, 2, 3)
+	c.Reset([]int64{9}, make([]byte, 4), nil)
+	if c.NumArgs() != 1 || c.Arg(0) != 9 || c.MemorySize() != 4 {
+		t.Fatalf("after Reset: %d args, arg 0 %d, %d bytes of memory; want 1, 9, 4", c.NumArgs(), c.Arg(0), c.MemorySize())
+	}
+	if c.State() != nil || c.Config() != nil || len(c.Results()) != 0 {
+		t.Fatalf("after Reset: state %v, config %v, results %v; want none", c.State(), c.Config(), c.Results())
+	}
+	if _, err := c.Read(4, 1); err == nil {
+		t.Fatal("after Reset, a read past the new memory succeeded")
+	}
+}

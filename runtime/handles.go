@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
@@ -54,11 +55,11 @@ type handleEntry struct {
 }
 
 // dynState is the runtime's part of guest-made modules and environments:
-// the handle table and the compile slots.
+// the handle table and the compile slots. What each process holds is its
+// own heldHandles.
 type dynState struct {
 	mu      sync.Mutex
 	entries map[uint64]*handleEntry
-	held    map[ProcessID][]uint64 // each process's tokens; at most MaxHandles
 
 	slotsOnce sync.Once
 	// compileSlots bounds the guest compiles running at once, runtime
@@ -101,10 +102,24 @@ func (d *dynState) newToken() uint64 {
 	}
 }
 
-// charge counts one more handle for p and charges cost to its
+// heldHandles is what one process holds: the state of the built-in
+// ward_module and ward_environment modules (hostbuiltin.go), one for both,
+// since MaxHandles bounds them together. Only the process's goroutine
+// touches tokens (its handlers, then Close), so it needs no lock; the
+// entries they name are d's, under d.mu.
+type heldHandles struct {
+	p      *Process
+	tokens []uint64 // at most the environment's MaxHandles
+}
+
+// Close ends every holding of the process, which has ended.
+func (h *heldHandles) Close(context.Context) { h.p.env.rt.dyn.dropAll(h) }
+
+// charge counts one more handle for h's process and charges cost to its
 // environment; d.mu must be held.
-func (d *dynState) charge(p *Process, cost int64) error {
-	if n := len(d.held[p.id]); n >= p.env.cfg.MaxHandles {
+func (d *dynState) charge(h *heldHandles, cost int64) error {
+	p := h.p
+	if n := len(h.tokens); n >= p.env.cfg.MaxHandles {
 		return fmt.Errorf("%w: the process holds %d and its environment's MaxHandles is %d; drop one first",
 			errTooManyHandles, n, p.env.cfg.MaxHandles)
 	}
@@ -115,68 +130,58 @@ func (d *dynState) charge(p *Process, cost int64) error {
 	return nil
 }
 
-// add makes a new entry held by p alone and returns its token.
-func (d *dynState) add(p *Process, e *handleEntry) (uint64, error) {
+// add makes a new entry held by h's process alone and returns its token.
+func (d *dynState) add(h *heldHandles, e *handleEntry) (uint64, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if err := d.charge(p, e.cost); err != nil {
+	if err := d.charge(h, e.cost); err != nil {
 		return 0, err
 	}
 	if d.entries == nil {
 		d.entries = map[uint64]*handleEntry{}
-		d.held = map[ProcessID][]uint64{}
 	}
 	t := d.newToken()
 	e.holders = 1
 	d.entries[t] = e
-	d.held[p.id] = append(d.held[p.id], t)
-	p.handles = true
+	h.tokens = append(h.tokens, t)
 	return t, nil
 }
 
-// take makes p a holder of the module entry t; holding it already is
-// fine.
-func (d *dynState) take(p *Process, t uint64) error {
+// take makes h's process a holder of the module entry t; holding it
+// already is fine.
+func (d *dynState) take(h *heldHandles, t uint64) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	e, ok := d.entries[t]
 	if !ok || e.kind != handleModule {
 		return fmt.Errorf("%w: no module handle %#x is held by any process", errNoHandle, t)
 	}
-	if d.holds(p, t) {
+	if h.holds(t) {
 		return nil
 	}
-	if err := d.charge(p, e.cost); err != nil {
+	if err := d.charge(h, e.cost); err != nil {
 		return err
 	}
 	e.holders++
-	d.held[p.id] = append(d.held[p.id], t)
-	p.handles = true
+	h.tokens = append(h.tokens, t)
 	return nil
 }
 
-// count reports the handles p holds.
-func (d *dynState) count(p *Process) int {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return len(d.held[p.id])
-}
-
-// holds reports whether p holds t; d.mu must be held.
-func (d *dynState) holds(p *Process, t uint64) bool {
-	for _, h := range d.held[p.id] {
-		if h == t {
+// holds reports whether the process holds t.
+func (h *heldHandles) holds(t uint64) bool {
+	for _, x := range h.tokens {
+		if x == t {
 			return true
 		}
 	}
 	return false
 }
 
-// get returns the entry t of kind if p holds it.
-func (d *dynState) get(p *Process, t uint64, kind handleKind) (*handleEntry, error) {
+// get returns the entry t of kind if h's process holds it.
+func (d *dynState) get(h *heldHandles, t uint64, kind handleKind) (*handleEntry, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if e, ok := d.entries[t]; ok && e.kind == kind && d.holds(p, t) {
+	if e, ok := d.entries[t]; ok && e.kind == kind && h.holds(t) {
 		return e, nil
 	}
 	return nil, fmt.Errorf("%w: the process holds no %s handle %#x", errNoHandle, kind, t)
@@ -189,28 +194,23 @@ func (k handleKind) String() string {
 	return "environment"
 }
 
-// drop ends p's holding of t, of kind.
-func (d *dynState) drop(p *Process, t uint64, kind handleKind) error {
+// drop ends h's process's holding of t, of kind.
+func (d *dynState) drop(h *heldHandles, t uint64, kind handleKind) error {
 	d.mu.Lock()
 	e, ok := d.entries[t]
-	if !ok || e.kind != kind || !d.holds(p, t) {
+	if !ok || e.kind != kind || !h.holds(t) {
 		d.mu.Unlock()
 		return fmt.Errorf("%w: the process holds no %s handle %#x", errNoHandle, kind, t)
 	}
-	hs := d.held[p.id]
-	for i, h := range hs {
-		if h == t {
+	hs := h.tokens
+	for i, x := range hs {
+		if x == t {
 			hs[i] = hs[len(hs)-1]
-			hs = hs[:len(hs)-1]
+			h.tokens = hs[:len(hs)-1]
 			break
 		}
 	}
-	if len(hs) == 0 {
-		delete(d.held, p.id)
-	} else {
-		d.held[p.id] = hs
-	}
-	last := d.unhold(p, t, e)
+	last := d.unhold(h.p, t, e)
 	d.mu.Unlock()
 	last.release()
 	return nil
@@ -238,19 +238,21 @@ func (e *handleEntry) release() {
 	}
 }
 
-// dropAll ends every holding of p, which has ended.
-func (d *dynState) dropAll(p *Process) {
-	if !p.handles {
-		return // most processes never hold one: no lock on their way out
+// dropAll ends every holding of h's process, which has ended. A process
+// that never called ward_module or ward_environment has no heldHandles,
+// so its end takes no lock here.
+func (d *dynState) dropAll(h *heldHandles) {
+	if len(h.tokens) == 0 {
+		return
 	}
 	d.mu.Lock()
 	var last []*handleEntry
-	for _, t := range d.held[p.id] {
-		if e := d.unhold(p, t, d.entries[t]); e != nil {
+	for _, t := range h.tokens {
+		if e := d.unhold(h.p, t, d.entries[t]); e != nil {
 			last = append(last, e)
 		}
 	}
-	delete(d.held, p.id)
+	h.tokens = nil
 	d.mu.Unlock()
 	for _, e := range last {
 		e.release()

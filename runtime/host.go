@@ -27,33 +27,22 @@ var hostByID []hostFunc
 // init breaks the cycle spawn -> run -> serve -> hostByID -> spawn.
 func init() {
 	goHost = map[string]hostFunc{
-		abi.NamespaceProcess + ".spawn":         hostSpawn,
-		abi.NamespaceProcess + ".spawn_link":    hostSpawnLink,
-		abi.NamespaceProcess + ".sleep_ms":      hostSleep,
-		abi.NamespaceProcess + ".link":          hostLink,
-		abi.NamespaceProcess + ".unlink":        hostUnlink,
-		abi.NamespaceProcess + ".trap_exit":     hostTrapExit,
-		abi.NamespaceProcess + ".monitor":       hostMonitor,
-		abi.NamespaceProcess + ".demonitor":     hostDemonitor,
-		abi.NamespaceProcess + ".kill":          hostKill,
-		abi.NamespaceProcess + ".exists":        hostExists,
-		abi.NamespaceProcess + ".upgrade":       hostUpgrade,
-		abi.NamespaceMessage + ".send":          hostSend,
-		abi.NamespaceMessage + ".receive":       hostReceive,
-		abi.NamespaceMessage + ".send_receive":  hostSendReceive,
-		abi.NamespaceMessage + ".send_after":    hostSendAfter,
-		abi.NamespaceMessage + ".cancel_timer":  hostCancelTimer,
-		abi.NamespaceRegistry + ".register":     hostRegister,
-		abi.NamespaceRegistry + ".unregister":   hostUnregister,
-		abi.NamespaceRegistry + ".lookup":       hostLookup,
-		abi.NamespaceRegistry + ".get_or_spawn": hostGetOrSpawn,
-		// Guest-made modules and environments (hostdyn.go).
-		abi.NamespaceModule + ".load":        hostModuleLoad,
-		abi.NamespaceModule + ".spawn":       hostModuleSpawn,
-		abi.NamespaceModule + ".drop":        hostModuleDrop,
-		abi.NamespaceModule + ".take":        hostModuleTake,
-		abi.NamespaceEnvironment + ".create": hostEnvCreate,
-		abi.NamespaceEnvironment + ".drop":   hostEnvDrop,
+		abi.NamespaceProcess + ".spawn":        hostSpawn,
+		abi.NamespaceProcess + ".spawn_link":   hostSpawnLink,
+		abi.NamespaceProcess + ".sleep_ms":     hostSleep,
+		abi.NamespaceProcess + ".link":         hostLink,
+		abi.NamespaceProcess + ".unlink":       hostUnlink,
+		abi.NamespaceProcess + ".trap_exit":    hostTrapExit,
+		abi.NamespaceProcess + ".monitor":      hostMonitor,
+		abi.NamespaceProcess + ".demonitor":    hostDemonitor,
+		abi.NamespaceProcess + ".kill":         hostKill,
+		abi.NamespaceProcess + ".exists":       hostExists,
+		abi.NamespaceProcess + ".upgrade":      hostUpgrade,
+		abi.NamespaceMessage + ".send":         hostSend,
+		abi.NamespaceMessage + ".receive":      hostReceive,
+		abi.NamespaceMessage + ".send_receive": hostSendReceive,
+		abi.NamespaceMessage + ".send_after":   hostSendAfter,
+		abi.NamespaceMessage + ".cancel_timer": hostCancelTimer,
 	}
 	hostByID = make([]hostFunc, len(abi.Funcs))
 	for i, f := range abi.Funcs {
@@ -198,7 +187,17 @@ func spawnParams(wp *wasm.Proc, ptr int64, count uint32) ([]Value, bool) {
 		wp.Trap(calledName(wp) + ": params outside the caller's memory")
 		return nil, false
 	}
-	params := make([]Value, count)
+	params, ok := decodeSpawnParams(recs)
+	if !ok {
+		wp.Return(abi.ErrInvalid)
+	}
+	return params, ok
+}
+
+// decodeSpawnParams decodes spawn parameter records; false for a type
+// code it does not know.
+func decodeSpawnParams(recs []byte) ([]Value, bool) {
+	params := make([]Value, len(recs)/abi.SpawnParamSize)
 	for i := range params {
 		rec := recs[i*abi.SpawnParamSize:]
 		v := int64(binary.LittleEndian.Uint64(rec[8:16]))
@@ -208,7 +207,6 @@ func spawnParams(wp *wasm.Proc, ptr int64, count uint32) ([]Value, bool) {
 		case uint32(abi.I64):
 			params[i] = I64(v)
 		default:
-			wp.Return(abi.ErrInvalid)
 			return nil, false
 		}
 	}

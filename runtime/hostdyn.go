@@ -10,8 +10,8 @@ import (
 	goruntime "runtime"
 
 	"github.com/wardrt/ward/environment"
+	"github.com/wardrt/ward/hostapi"
 	"github.com/wardrt/ward/internal/abi"
-	"github.com/wardrt/ward/internal/wasm"
 )
 
 // Guest host functions of the ward_module and ward_environment
@@ -143,28 +143,27 @@ func (r *Runtime) compileUncached(name string, hash [32]byte, b []byte) (*Module
 	return m, nil
 }
 
-func hostModuleLoad(p *Process, wp *wasm.Proc) bool {
-	mem := wp.Memory()
-	b, okB := guestBytes(mem, wp.HostArg(0), wp.HostArg(1))
-	out, okOut := guestBytes(mem, wp.HostArg(2), 8)
-	if !okB || !okOut {
-		wp.Trap("ward_module.load: module bytes or handle pointer outside the caller's memory")
-		return true
+func hostModuleLoad(_ context.Context, c *hostapi.Call) error {
+	p, h := caller(c)
+	b, errB := c.Read(c.Arg(0), c.Arg(1))
+	out, errOut := c.Read(c.Arg(2), 8)
+	if errB != nil || errOut != nil {
+		return errors.New("module bytes or handle pointer outside the caller's memory")
 	}
 	if len(b) > p.env.cfg.MaxModuleBytes {
-		wp.Return(abi.ErrLimit)
-		return true
+		c.Return(abi.ErrLimit)
+		return nil
 	}
 	if !bytes.HasPrefix(b, []byte("\x00asm")) {
 		// Binary modules only: the WAT parser LoadModule offers Go
 		// callers is no surface to open to guests.
-		wp.Return(abi.ErrInvalid)
-		return true
+		c.Return(abi.ErrInvalid)
+		return nil
 	}
 	// Refused before compiling, so a guest at its limit costs no compile.
-	if n := p.env.rt.dyn.count(p); n >= p.env.cfg.MaxHandles {
-		wp.Return(abi.ErrLimit)
-		return true
+	if len(h.tokens) >= p.env.cfg.MaxHandles {
+		c.Return(abi.ErrLimit)
+		return nil
 	}
 	// Charged while the compile runs: the copy of the bytes, which
 	// outlives the guest's memory if it is killed meanwhile, and the
@@ -172,27 +171,27 @@ func hostModuleLoad(p *Process, wp *wasm.Proc) bool {
 	// guest (docs/limits.md).
 	reserve := compileReserve * int64(len(b))
 	if !p.env.mem.Take(reserve) {
-		wp.Return(abi.ErrLimit)
-		return true
+		c.Return(abi.ErrLimit)
+		return nil
 	}
 	res, alive := p.compileForGuest(append([]byte(nil), b...), reserve)
 	if !alive {
-		return false
+		return nil // serveExternal sees the kill
 	}
 	if res.err != nil {
-		wp.Return(loadStatus(res.err))
-		return true
+		c.Return(loadStatus(res.err))
+		return nil
 	}
-	t, err := p.env.rt.dyn.add(p, &handleEntry{kind: handleModule, mod: res.mod, cost: res.cost})
+	t, err := p.env.rt.dyn.add(h, &handleEntry{kind: handleModule, mod: res.mod, cost: res.cost})
 	if err != nil {
 		res.mod.Close()
-		wp.Return(abi.ErrLimit)
-		return true
+		c.Return(abi.ErrLimit)
+		return nil
 	}
-	wp.FreshSlice() // it waited: its slice has likely passed
+	p.wp.FreshSlice() // it waited: its slice has likely passed
 	binary.LittleEndian.PutUint64(out, t)
-	wp.Return(abi.OK)
-	return true
+	c.Return(abi.OK)
+	return nil
 }
 
 // loadStatus maps a compile's error to the status a guest sees: the
@@ -204,56 +203,76 @@ func loadStatus(err error) int64 {
 	return abi.ErrInvalid
 }
 
-func hostModuleSpawn(p *Process, wp *wasm.Proc) bool {
-	mem := wp.Memory()
-	name, okName := guestBytes(mem, wp.HostArg(1), wp.HostArg(2))
-	idOut, okID := guestBytes(mem, wp.HostArg(6), 8)
-	if !okName || !okID {
-		wp.Trap("ward_module.spawn: entry name or id pointer outside the caller's memory")
-		return true
+func hostModuleSpawn(_ context.Context, c *hostapi.Call) error {
+	p, h := caller(c)
+	name, errName := c.Read(c.Arg(1), c.Arg(2))
+	idOut, errID := c.Read(c.Arg(6), 8)
+	if errName != nil || errID != nil {
+		return errors.New("entry name or id pointer outside the caller's memory")
 	}
 	if len(name) > abi.MaxNameLen {
-		wp.Return(abi.ErrInvalid)
-		return true
+		c.Return(abi.ErrInvalid)
+		return nil
 	}
-	params, ok := spawnParams(wp, wp.HostArg(3), uint32(wp.HostArg(4)))
-	if !ok {
-		return true
+	params, st, err := guestSpawnParams(c, c.Arg(3), uint32(c.Arg(4)))
+	if err != nil || st != abi.OK {
+		c.Return(st)
+		return err
 	}
 	d := &p.env.rt.dyn
-	me, err := d.get(p, uint64(wp.HostArg(0)), handleModule)
+	me, err := d.get(h, uint64(c.Arg(0)), handleModule)
 	if err != nil {
-		wp.Return(abi.ErrNotFound)
-		return true
+		c.Return(abi.ErrNotFound)
+		return nil
 	}
 	env := p.env
-	if t := uint64(wp.HostArg(5)); t != 0 {
-		ee, err := d.get(p, t, handleEnv)
+	if t := uint64(c.Arg(5)); t != 0 {
+		ee, err := d.get(h, t, handleEnv)
 		if err != nil {
-			wp.Return(abi.ErrNotFound)
-			return true
+			c.Return(abi.ErrNotFound)
+			return nil
 		}
 		env = ee.env
 	}
 	// The caller holds the module, so its handle stays open throughout.
 	child, err := env.spawn(me.mod, string(name), params, p, false)
 	if err != nil {
-		wp.Return(statusOf(err))
-		return true
+		c.Return(statusOf(err))
+		return nil
 	}
 	binary.LittleEndian.PutUint64(idOut, uint64(child.id))
-	wp.Return(abi.OK)
-	return true
+	c.Return(abi.OK)
+	return nil
 }
 
-func hostModuleDrop(p *Process, wp *wasm.Proc) bool {
-	wp.Return(handleStatus(p.env.rt.dyn.drop(p, uint64(wp.HostArg(0)), handleModule)))
-	return true
+// guestSpawnParams reads count spawn parameter records at ptr, as
+// spawnParams does for goHost's spawns: a status other than OK refuses
+// the call, an error traps the caller.
+func guestSpawnParams(c *hostapi.Call, ptr int64, count uint32) ([]Value, int64, error) {
+	if count > abi.MaxSpawnParams {
+		return nil, abi.ErrInvalid, nil
+	}
+	recs, err := c.Read(ptr, int64(count)*abi.SpawnParamSize)
+	if err != nil {
+		return nil, 0, errors.New("params outside the caller's memory")
+	}
+	params, ok := decodeSpawnParams(recs)
+	if !ok {
+		return nil, abi.ErrInvalid, nil
+	}
+	return params, abi.OK, nil
 }
 
-func hostModuleTake(p *Process, wp *wasm.Proc) bool {
-	wp.Return(handleStatus(p.env.rt.dyn.take(p, uint64(wp.HostArg(0)))))
-	return true
+func hostModuleDrop(_ context.Context, c *hostapi.Call) error {
+	p, h := caller(c)
+	c.Return(handleStatus(p.env.rt.dyn.drop(h, uint64(c.Arg(0)), handleModule)))
+	return nil
+}
+
+func hostModuleTake(_ context.Context, c *hostapi.Call) error {
+	p, h := caller(c)
+	c.Return(handleStatus(p.env.rt.dyn.take(h, uint64(c.Arg(0)))))
+	return nil
 }
 
 // handleStatus maps a handle table error to a guest status.

@@ -1,29 +1,29 @@
 package runtime
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 
 	"github.com/wardrt/ward/environment"
+	"github.com/wardrt/ward/hostapi"
 	"github.com/wardrt/ward/internal/abi"
-	"github.com/wardrt/ward/internal/wasm"
 )
 
 // Guest host functions of the ward_environment namespace: environments
 // narrower than the caller's, held by handle (handles.go), to spawn into
 // with ward_module.spawn. The config they read is in envconfig.go.
 
-func hostEnvCreate(p *Process, wp *wasm.Proc) bool {
-	mem := wp.Memory()
-	raw, okCfg := guestBytes(mem, wp.HostArg(0), wp.HostArg(1))
-	out, okOut := guestBytes(mem, wp.HostArg(2), 8)
-	if !okCfg || !okOut {
-		wp.Trap("ward_environment.create: config or handle pointer outside the caller's memory")
-		return true
+func hostEnvCreate(_ context.Context, c *hostapi.Call) error {
+	p, h := caller(c)
+	raw, errCfg := c.Read(c.Arg(0), c.Arg(1))
+	out, errOut := c.Read(c.Arg(2), 8)
+	if errCfg != nil || errOut != nil {
+		return errors.New("config or handle pointer outside the caller's memory")
 	}
 	if len(raw) > abi.MaxEnvironmentConfigSize {
-		wp.Return(abi.ErrInvalid)
-		return true
+		c.Return(abi.ErrInvalid)
+		return nil
 	}
 	var cfg environment.Config // no config: inherit everything
 	var err error
@@ -31,31 +31,31 @@ func hostEnvCreate(p *Process, wp *wasm.Proc) bool {
 		cfg, err = decodeEnvConfig(raw)
 	}
 	if err != nil {
-		wp.Return(abi.ErrInvalid)
-		return true
+		c.Return(abi.ErrInvalid)
+		return nil
 	}
 	// The handle is taken first, so that a guest at its MaxHandles makes
 	// no environment at all: a dropped one would hold C memory (its
 	// budget) until a collection, which Go heap use does not bring on.
 	d := &p.env.rt.dyn
 	entry := &handleEntry{kind: handleEnv, cost: envHandleCost}
-	t, err := d.add(p, entry)
+	t, err := d.add(h, entry)
 	if err != nil {
-		wp.Return(abi.ErrLimit)
-		return true
+		c.Return(abi.ErrLimit)
+		return nil
 	}
 	child, err := p.env.NewChild(cfg)
 	if err != nil {
-		_ = d.drop(p, t, handleEnv)
-		wp.Return(envStatus(err))
-		return true
+		_ = d.drop(h, t, handleEnv)
+		c.Return(envStatus(err))
+		return nil
 	}
 	d.mu.Lock()
 	entry.env = child
 	d.mu.Unlock()
 	binary.LittleEndian.PutUint64(out, t)
-	wp.Return(abi.OK)
-	return true
+	c.Return(abi.OK)
+	return nil
 }
 
 // envStatus maps NewChild's error to a guest status.
@@ -70,7 +70,8 @@ func envStatus(err error) int64 {
 	return abi.ErrInvalid
 }
 
-func hostEnvDrop(p *Process, wp *wasm.Proc) bool {
-	wp.Return(handleStatus(p.env.rt.dyn.drop(p, uint64(wp.HostArg(0)), handleEnv)))
-	return true
+func hostEnvDrop(_ context.Context, c *hostapi.Call) error {
+	p, h := caller(c)
+	c.Return(handleStatus(p.env.rt.dyn.drop(h, uint64(c.Arg(0)), handleEnv)))
+	return nil
 }

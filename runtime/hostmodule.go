@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wardrt/ward/environment"
 	"github.com/wardrt/ward/hostapi"
 	"github.com/wardrt/ward/internal/abi"
 	"github.com/wardrt/ward/internal/errs"
@@ -15,25 +16,33 @@ import (
 // extHandler is one function of a host module, as the runtime serves it.
 type extHandler struct {
 	name     string // "namespace.name", for traps
+	nparams  int
 	nresults int
 	handler  hostapi.Handler
-	mod      int // the module's index in the runtime's options.hostModules
+	// mod is the module's index in the runtime's options.hostModules,
+	// under which a process keeps its state and an environment its
+	// configuration; below 0 for the built-in modules (hostbuiltin.go).
+	mod      int
 	newState func(context.Context, *hostapi.Call) (hostapi.State, error)
 	perm     string  // Func.Permission
 	refused  []int64 // Func.Refused
+	// builtin marks the runtime's own modules' functions: perm is an
+	// abi.Permission of the environment, and the handler is called holding
+	// the run slot and is not observed (hostbuiltin.go says why).
+	builtin bool
 }
 
 // hostFuncs validates host modules and lays out their functions for the
-// engine's linker.
+// engine's linker, after the built-in modules' functions.
 func hostFuncs(mods []hostapi.Module) ([]wasm.HostFunc, []extHandler, error) {
 	reserved := map[string]bool{abi.NamespaceWASI: true}
 	for _, f := range abi.Funcs {
-		if f.Impl != abi.Hosted { // ward's own modules, written on hostapi
+		if f.Impl != abi.Hosted { // ward's own, built in or served in C or Go
 			reserved[f.Namespace] = true
 		}
 	}
-	var funcs []wasm.HostFunc
-	var handlers []extHandler
+	funcs := append([]wasm.HostFunc(nil), builtinFuncs...)
+	handlers := append([]extHandler(nil), builtinHandlers...)
 	for i, m := range mods {
 		if err := m.Validate(); err != nil {
 			return nil, nil, errs.Wrap(err, "host module")
@@ -42,33 +51,63 @@ func hostFuncs(mods []hostapi.Module) ([]wasm.HostFunc, []extHandler, error) {
 			return nil, nil, fmt.Errorf("ward: host module namespace %q is taken or reserved (ward_* and WASI are ward's)", m.Namespace)
 		}
 		reserved[m.Namespace] = true
-		for _, f := range m.Funcs {
-			funcs = append(funcs, wasm.HostFunc{Namespace: m.Namespace, Name: f.Name, Params: f.Params, Results: f.Results})
-			handlers = append(handlers, extHandler{
-				name: m.Namespace + "." + f.Name, nresults: len(f.Results), handler: f.Handler,
-				mod: i, newState: m.NewState, perm: f.Permission, refused: f.Refused,
-			})
-		}
+		fs, hs := moduleFuncs(m, i)
+		funcs, handlers = append(funcs, fs...), append(handlers, hs...)
 	}
 	return funcs, handlers, nil
+}
+
+// moduleFuncs lays out a valid module's functions; mod is its index.
+func moduleFuncs(m hostapi.Module, mod int) ([]wasm.HostFunc, []extHandler) {
+	var funcs []wasm.HostFunc
+	var handlers []extHandler
+	for _, f := range m.Funcs {
+		funcs = append(funcs, wasm.HostFunc{Namespace: m.Namespace, Name: f.Name, Params: f.Params, Results: f.Results})
+		handlers = append(handlers, extHandler{
+			name: m.Namespace + "." + f.Name, nparams: len(f.Params), nresults: len(f.Results), handler: f.Handler,
+			mod: mod, newState: m.NewState, perm: f.Permission, refused: f.Refused,
+		})
+	}
+	return funcs, handlers
 }
 
 // serveExternal runs a host module's handler on this goroutine while the
 // guest waits. A panic or an error traps the guest; a kill cancels ctx.
 func (p *Process) serveExternal(wp *wasm.Proc, h *extHandler) bool {
-	_, args := wp.HostCall()
-	call := hostapi.NewCall(args, wp.Memory(), procView{p})
+	// The call, its arguments included, lives in the process's context:
+	// a process makes one host call at a time, and a Call per call would
+	// be an allocation on every one. Only this goroutine ever sets p.ctx
+	// (procContext), so it may read it without the lock once it is set.
+	pc, ok := p.ctx.(*processContext)
+	if !ok {
+		pc = p.procContext()
+	}
+	if pc.calls == nil {
+		pc.calls = new(hostCall)
+	}
+	args := pc.calls.args[:h.nparams]
+	for i := range args {
+		args[i] = wp.HostArg(i)
+	}
+	call := &pc.calls.call
+	call.Reset(args, wp.Memory(), procView{p})
 	var refused bool
 	var err error
-	if obs := p.env.rt.opts.hostCallObserver; obs != nil {
+	if h.builtin {
+		// ward's own: they give up the run slot themselves where they wait.
+		refused, err = p.callHandler(pc, h, call)
+	} else if obs := p.env.rt.opts.hostCallObserver; obs != nil {
 		p.unslotted(func() {
 			start := time.Now()
-			refused, err = p.callHandler(h, call)
+			refused, err = p.callHandler(pc, h, call)
 			obs(h.name, time.Since(start))
 		})
 	} else {
-		p.unslotted(func() { refused, err = p.callHandler(h, call) }) // a handler may block on I/O
+		p.unslotted(func() { refused, err = p.callHandler(pc, h, call) }) // a handler may block on I/O
 	}
+	var res [hostapi.MaxResults]int64
+	copy(res[:], call.Results())
+	call.Reset(nil, nil, nil) // the memory may go with the process; the call must not keep it
 	if p.killed.Load() {
 		return false
 	}
@@ -84,8 +123,6 @@ func (p *Process) serveExternal(wp *wasm.Proc, h *extHandler) bool {
 		wp.Trap(h.name + ": " + strings.TrimPrefix(err.Error(), errs.Prefix))
 		return true
 	}
-	var res [hostapi.MaxResults]int64
-	copy(res[:], call.Results())
 	wp.Return(res[:h.nresults]...)
 	return true
 }
@@ -93,17 +130,20 @@ func (p *Process) serveExternal(wp *wasm.Proc, h *extHandler) bool {
 // callHandler checks h's permission, makes the module's state on the
 // process's first call, and runs the handler. A panic in any of them (they
 // are the module's code) is an error, which traps the guest.
-func (p *Process) callHandler(h *extHandler, call *hostapi.Call) (refused bool, err error) {
+func (p *Process) callHandler(pc *processContext, h *extHandler, call *hostapi.Call) (refused bool, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = fmt.Errorf("handler panicked: %v", v)
 		}
 	}()
-	cfg := p.env.hostCfgs[h.mod]
-	if h.perm != "" && (cfg == nil || !cfg.Permits(h.perm)) {
+	var cfg environment.HostConfig
+	if h.builtin {
+		if !p.env.permits(abi.Permission(h.perm)) {
+			return true, nil
+		}
+	} else if cfg = p.env.hostCfgs[h.mod]; h.perm != "" && (cfg == nil || !cfg.Permits(h.perm)) {
 		return true, nil
 	}
-	pc := p.procContext()
 	call.SetState(nil, cfg)
 	if h.newState != nil {
 		st, err := pc.state(p, h, call)
@@ -157,6 +197,15 @@ type processContext struct {
 	// made (hoststate.go). Only the process's goroutine touches them: host
 	// module calls are never served by a borrower (handoff.go).
 	states []moduleState
+	// calls holds the host module call being served (serveExternal), made
+	// at the first: also the process goroutine's alone.
+	calls *hostCall
+}
+
+// hostCall is where a process's host module calls are served.
+type hostCall struct {
+	call hostapi.Call
+	args [hostapi.MaxParams]int64
 }
 
 func newProcessContext(spawnCtx context.Context) *processContext {

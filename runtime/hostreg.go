@@ -1,11 +1,12 @@
 package runtime
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 
+	"github.com/wardrt/ward/hostapi"
 	"github.com/wardrt/ward/internal/abi"
-	"github.com/wardrt/ward/internal/wasm"
 	"github.com/wardrt/ward/registry"
 )
 
@@ -13,24 +14,21 @@ import (
 // caller's own environment.
 
 // guestStrings reads pairs of (ptr, len) arguments starting at argument
-// first; false means a range is outside memory or too long, and the call
-// has been completed.
-func guestStrings(wp *wasm.Proc, fn string, first, n int) ([]string, bool) {
-	mem := wp.Memory()
+// first. A status other than OK (a string longer than MaxNameLen) refuses
+// the call; an error (a range outside memory) traps the caller.
+func guestStrings(c *hostapi.Call, first, n int) ([]string, int64, error) {
 	out := make([]string, n)
 	for i := range out {
-		b, ok := guestBytes(mem, wp.HostArg(first+2*i), wp.HostArg(first+2*i+1))
-		if !ok {
-			wp.Trap(fn + ": string outside the caller's memory")
-			return nil, false
+		b, err := c.Read(c.Arg(first+2*i), c.Arg(first+2*i+1))
+		if err != nil {
+			return nil, 0, errors.New("string outside the caller's memory")
 		}
 		if len(b) > abi.MaxNameLen {
-			wp.Return(abi.ErrInvalid)
-			return nil, false
+			return nil, abi.ErrInvalid, nil
 		}
 		out[i] = string(b)
 	}
-	return out, true
+	return out, abi.OK, nil
 }
 
 func registryStatus(err error) int64 {
@@ -49,62 +47,68 @@ func registryStatus(err error) int64 {
 	return statusOf(err)
 }
 
-func hostRegister(p *Process, wp *wasm.Proc) bool {
-	s, ok := guestStrings(wp, "ward_registry.register", 0, 2)
-	if ok {
-		wp.Return(registryStatus(p.env.Register(s[0], s[1], p)))
+func hostRegister(_ context.Context, c *hostapi.Call) error {
+	p := callerProcess(c)
+	s, st, err := guestStrings(c, 0, 2)
+	if err != nil || st != abi.OK {
+		c.Return(st)
+		return err
 	}
-	return true
+	c.Return(registryStatus(p.env.Register(s[0], s[1], p)))
+	return nil
 }
 
-func hostUnregister(p *Process, wp *wasm.Proc) bool {
-	s, ok := guestStrings(wp, "ward_registry.unregister", 0, 2)
-	if ok {
-		wp.Return(registryStatus(p.env.Unregister(s[0], s[1])))
+func hostUnregister(_ context.Context, c *hostapi.Call) error {
+	p := callerProcess(c)
+	s, st, err := guestStrings(c, 0, 2)
+	if err != nil || st != abi.OK {
+		c.Return(st)
+		return err
 	}
-	return true
+	c.Return(registryStatus(p.env.Unregister(s[0], s[1])))
+	return nil
 }
 
-func hostLookup(p *Process, wp *wasm.Proc) bool {
-	idOut, okID := guestBytes(wp.Memory(), wp.HostArg(4), 8)
-	if !okID {
-		wp.Trap("ward_registry.lookup: id pointer outside the caller's memory")
-		return true
+func hostLookup(_ context.Context, c *hostapi.Call) error {
+	p := callerProcess(c)
+	idOut, err := c.Read(c.Arg(4), 8)
+	if err != nil {
+		return errors.New("id pointer outside the caller's memory")
 	}
-	s, ok := guestStrings(wp, "ward_registry.lookup", 0, 2)
-	if !ok {
-		return true
+	s, st, err := guestStrings(c, 0, 2)
+	if err != nil || st != abi.OK {
+		c.Return(st)
+		return err
 	}
 	q, _, err := p.env.Lookup(s[0], s[1])
 	if err == nil {
 		binary.LittleEndian.PutUint64(idOut, uint64(q.id))
 	}
-	wp.Return(registryStatus(err))
-	return true
+	c.Return(registryStatus(err))
+	return nil
 }
 
-func hostGetOrSpawn(p *Process, wp *wasm.Proc) bool {
-	idOut, okID := guestBytes(wp.Memory(), wp.HostArg(6), 8)
-	if !okID {
-		wp.Trap("ward_registry.get_or_spawn: id pointer outside the caller's memory")
-		return true
+func hostGetOrSpawn(ctx context.Context, c *hostapi.Call) error {
+	p := callerProcess(c)
+	idOut, err := c.Read(c.Arg(6), 8)
+	if err != nil {
+		return errors.New("id pointer outside the caller's memory")
 	}
-	s, ok := guestStrings(wp, "ward_registry.get_or_spawn", 0, 3)
-	if !ok {
-		return true
+	s, st, err := guestStrings(c, 0, 3)
+	if err != nil || st != abi.OK {
+		c.Return(st)
+		return err
 	}
-	ctx := p.hostContext()
 	var q *Process
-	var err error
 	p.unslotted(func() { // may wait for another caller's spawn
 		q, _, err = p.env.getOrSpawn(ctx, s[0], s[1], p.module(), s[2], nil, p.id)
 	})
 	if p.killed.Load() {
-		return false
+		return nil // serveExternal sees the kill
 	}
 	if err == nil {
 		binary.LittleEndian.PutUint64(idOut, uint64(q.id))
 	}
-	wp.Return(registryStatus(err))
-	return true
+	c.Return(registryStatus(err))
+	return nil
 }

@@ -30,7 +30,7 @@ func (pc *processContext) state(p *Process, h *extHandler, c *hostapi.Call) (hos
 		return nil, err
 	}
 	if st == nil {
-		return nil, fmt.Errorf("ward: %s's NewState returned no state and no error", p.env.rt.opts.hostModules[h.mod].Namespace)
+		return nil, fmt.Errorf("ward: %s's NewState returned no state and no error", p.env.rt.moduleName(h.mod))
 	}
 	pc.states = append(pc.states, moduleState{h.mod, st})
 	return st, nil
@@ -62,7 +62,7 @@ func (p *Process) closeHostStates() {
 func (p *Process) closeHostState(ctx context.Context, s moduleState) {
 	defer func() {
 		if v := recover(); v != nil {
-			ns := p.env.rt.opts.hostModules[s.mod].Namespace
+			ns := p.env.rt.moduleName(s.mod)
 			p.env.rt.log.LogAttrs(ctx, slog.LevelError, "ward: host module state's Close panicked",
 				slog.Uint64("pid", uint64(p.id)), slog.String("module", ns), slog.Any("panic", v))
 		}

@@ -58,7 +58,6 @@ type Process struct {
 	// that Process stays in the 384-byte size class.
 	quiet     bool        // its failures are reported elsewhere, not logged
 	outHeld   bool        // it holds its environment's WASI output pipes (wasi.go)
-	handles   bool        // it has held a guest handle (handles.go); its own goroutine's
 	wp        *wasm.Proc  // the instance, set before the first park
 	waitTags  []int64     // the waiting receive's filter; held with park
 	waitBuf   [3]int64    // waitTags' storage: the usual one or two tags, and a request's
@@ -224,7 +223,6 @@ func (p *Process) end(reason Reason) {
 	kind := endKind(reason, viaLink)
 	r.leave(p, kind)
 	p.unregisterAll()
-	r.dyn.dropAll(p)
 	p.mb.Close()
 	sent, full := p.mb.Counts() // final: the mailbox is closed
 	// Under the table's lock, as Stats reads them: a snapshot counts the

@@ -495,7 +495,7 @@ int32_t ward_message_cancel_timer(int64_t timer);
  * another process holds that name and version, WARD_ERR_INVALID for a
  * malformed name or version.
  *
- * Runs in Go (async).
+ * Runs in Go (async), by ward's built-in host module.
  */
 __attribute__((import_module("ward_registry"), import_name("register")))
 int32_t ward_registry_register(int32_t name_ptr, int32_t name_len, int32_t version_ptr, int32_t version_len);
@@ -504,7 +504,7 @@ int32_t ward_registry_register(int32_t name_ptr, int32_t name_len, int32_t versi
  * Removes a name and version from the caller's environment. Returns
  * WARD_ERR_NOT_FOUND if it is not registered.
  *
- * Runs in Go (async).
+ * Runs in Go (async), by ward's built-in host module.
  */
 __attribute__((import_module("ward_registry"), import_name("unregister")))
 int32_t ward_registry_unregister(int32_t name_ptr, int32_t name_len, int32_t version_ptr, int32_t version_len);
@@ -515,7 +515,7 @@ int32_t ward_registry_unregister(int32_t name_ptr, int32_t name_len, int32_t ver
  * <3", empty for any) and writes its id as an i64 at id_ptr. Returns
  * WARD_ERR_NOT_FOUND or WARD_ERR_INVALID.
  *
- * Runs in Go (async).
+ * Runs in Go (async), by ward's built-in host module.
  */
 __attribute__((import_module("ward_registry"), import_name("lookup")))
 int32_t ward_registry_lookup(int32_t name_ptr, int32_t name_len, int32_t constraint_ptr, int32_t constraint_len, int32_t id_ptr);
@@ -526,7 +526,7 @@ int32_t ward_registry_lookup(int32_t name_ptr, int32_t name_len, int32_t constra
  * params) and registering it if there is none; atomic, so concurrent callers
  * get one process. Writes the id at id_ptr.
  *
- * Runs in Go (async). Needs the "spawn" permission.
+ * Runs in Go (async), by ward's built-in host module. Needs the "spawn" permission.
  */
 __attribute__((import_module("ward_registry"), import_name("get_or_spawn")))
 int32_t ward_registry_get_or_spawn(int32_t name_ptr, int32_t name_len, int32_t version_ptr, int32_t version_len, int32_t entry_ptr, int32_t entry_len, int32_t id_ptr);
@@ -549,7 +549,7 @@ int32_t ward_registry_get_or_spawn(int32_t name_ptr, int32_t name_len, int32_t v
  * compile without holding a run slot. Pointers outside the caller's memory
  * trap the caller.
  *
- * Runs in Go (async). Needs the "compile_modules" permission.
+ * Runs in Go (async), by ward's built-in host module. Needs the "compile_modules" permission.
  */
 __attribute__((import_module("ward_module"), import_name("load")))
 int32_t ward_module_load(int32_t ptr, int32_t len, int32_t handle_ptr);
@@ -564,7 +564,7 @@ int32_t ward_module_load(int32_t ptr, int32_t len, int32_t handle_ptr);
  * module imports a namespace the environment does not allow, and otherwise
  * the statuses of ward_process.spawn.
  *
- * Runs in Go (async). Needs the "spawn" permission.
+ * Runs in Go (async), by ward's built-in host module. Needs the "spawn" permission.
  */
 __attribute__((import_module("ward_module"), import_name("spawn")))
 int32_t ward_module_spawn(int64_t handle, int32_t entry_ptr, int32_t entry_len, int32_t params_ptr, int32_t params_count, int64_t env, int32_t id_ptr);
@@ -574,7 +574,7 @@ int32_t ward_module_spawn(int64_t handle, int32_t entry_ptr, int32_t entry_len, 
  * environment. Processes already spawned from it run on. Returns
  * WARD_ERR_NOT_FOUND when the caller does not hold it.
  *
- * Runs in Go (async).
+ * Runs in Go (async), by ward's built-in host module.
  */
 __attribute__((import_module("ward_module"), import_name("drop")))
 int32_t ward_module_drop(int64_t handle);
@@ -586,7 +586,7 @@ int32_t ward_module_drop(int64_t handle);
  * more or it is not a module's, WARD_ERR_LIMIT as load does for the handle
  * and total memory limits.
  *
- * Runs in Go (async).
+ * Runs in Go (async), by ward's built-in host module.
  */
 __attribute__((import_module("ward_module"), import_name("take")))
 int32_t ward_module_take(int64_t handle);
@@ -607,7 +607,7 @@ int32_t ward_module_take(int64_t handle);
  * caller already holds as many handles as its environment allows or the
  * total memory limit cannot take it.
  *
- * Runs in Go (async). Needs the "create_environments" permission.
+ * Runs in Go (async), by ward's built-in host module. Needs the "create_environments" permission.
  */
 __attribute__((import_module("ward_environment"), import_name("create")))
 int32_t ward_environment_create(int32_t config_ptr, int32_t config_len, int32_t env_ptr);
@@ -616,7 +616,7 @@ int32_t ward_environment_create(int32_t config_ptr, int32_t config_len, int32_t 
  * Stops holding an environment handle. Processes running in the environment
  * run on. Returns WARD_ERR_NOT_FOUND when the caller does not hold it.
  *
- * Runs in Go (async).
+ * Runs in Go (async), by ward's built-in host module.
  */
 __attribute__((import_module("ward_environment"), import_name("drop")))
 int32_t ward_environment_drop(int64_t env);

@@ -41,6 +41,13 @@ const (
 	// from it). Declared here so that the C header, the Go guest SDK and
 	// the reference page come from the one table.
 	Hosted
+	// Builtin functions are Go functions served like Hosted ones, by
+	// handlers written on hostapi and dispatched on the same path as a
+	// third party's, but by modules the runtime itself defines and links
+	// in every runtime (no WithHostModule): ward_registry, ward_module and
+	// ward_environment. The namespace is ward's; no embedder's module may
+	// take it.
+	Builtin
 )
 
 // Param is one named parameter or result.
@@ -370,7 +377,7 @@ var Funcs = []Func{
 		Namespace: NamespaceRegistry, Name: "register",
 		Params:  []Param{p("name_ptr", I32), p("name_len", I32), p("version_ptr", I32), p("version_len", I32)},
 		Results: []Param{p("status", I32)},
-		Impl:    Go,
+		Impl:    Builtin,
 		Doc: "Registers the caller in its environment under name at an exact semver version; the name goes when the caller exits. " +
 			"Returns ErrTaken if another process holds that name and version, ErrInvalid for a malformed name or version.",
 	},
@@ -378,7 +385,7 @@ var Funcs = []Func{
 		Namespace: NamespaceRegistry, Name: "unregister",
 		Params:  []Param{p("name_ptr", I32), p("name_len", I32), p("version_ptr", I32), p("version_len", I32)},
 		Results: []Param{p("status", I32)},
-		Impl:    Go,
+		Impl:    Builtin,
 		Doc:     "Removes a name and version from the caller's environment. Returns ErrNotFound if it is not registered.",
 	},
 	{
@@ -388,7 +395,7 @@ var Funcs = []Func{
 			p("constraint_ptr", I32), p("constraint_len", I32), p("id_ptr", I32),
 		},
 		Results: []Param{p("status", I32)},
-		Impl:    Go,
+		Impl:    Builtin,
 		Doc: "Finds the process registered in the caller's environment under name with the highest version matching a semver constraint " +
 			"(\"^1.2\", \"~1.4.0\", \">=2, <3\", empty for any) and writes its id as an i64 at id_ptr. Returns ErrNotFound or ErrInvalid.",
 	},
@@ -399,7 +406,7 @@ var Funcs = []Func{
 			p("entry_ptr", I32), p("entry_len", I32), p("id_ptr", I32),
 		},
 		Results:    []Param{p("status", I32)},
-		Impl:       Go,
+		Impl:       Builtin,
 		Permission: PermSpawn,
 		Doc: "Returns the process registered as name at exactly version in the caller's environment, spawning it (the export entry of the " +
 			"caller's module, no params) and registering it if there is none; atomic, so concurrent callers get one process. Writes the id at id_ptr.",
@@ -425,7 +432,7 @@ var Funcs = []Func{
 		Namespace: NamespaceModule, Name: "load",
 		Params:     []Param{p("ptr", I32), p("len", I32), p("handle_ptr", I32)},
 		Results:    []Param{p("status", I32)},
-		Impl:       Go,
+		Impl:       Builtin,
 		Permission: PermCompileModules,
 		Doc: "Compiles the len bytes of a Wasm binary at ptr (WAT text is refused) into a module and writes its handle, an i64, at handle_ptr. " +
 			"A handle is an unguessable capability token (never 0): the caller holds it until it calls drop or ends, and may send it " +
@@ -443,7 +450,7 @@ var Funcs = []Func{
 			p("params_ptr", I32), p("params_count", I32), p("env", I64), p("id_ptr", I32),
 		},
 		Results:    []Param{p("status", I32)},
-		Impl:       Go,
+		Impl:       Builtin,
 		Permission: PermSpawn,
 		Doc: "Spawns a process running the export entry of the module the caller holds as handle, with params encoded as for " +
 			"ward_process.spawn, in the environment the caller holds as env (from ward_environment.create), or in the caller's own " +
@@ -455,7 +462,7 @@ var Funcs = []Func{
 		Namespace: NamespaceModule, Name: "drop",
 		Params:  []Param{p("handle", I64)},
 		Results: []Param{p("status", I32)},
-		Impl:    Go,
+		Impl:    Builtin,
 		Doc: "Stops holding a module handle; its charge goes back to the caller's environment. Processes already spawned from it " +
 			"run on. Returns ErrNotFound when the caller does not hold it.",
 	},
@@ -463,7 +470,7 @@ var Funcs = []Func{
 		Namespace: NamespaceModule, Name: "take",
 		Params:  []Param{p("handle", I64)},
 		Results: []Param{p("status", I32)},
-		Impl:    Go,
+		Impl:    Builtin,
 		Doc: "Holds the module handle another process passed (its token, received in a message), as if the caller had loaded it; " +
 			"holding one already does nothing. Returns ErrNotFound when no process holds that handle any more or it is not a module's, " +
 			"ErrLimit as load does for the handle and total memory limits.",
@@ -472,7 +479,7 @@ var Funcs = []Func{
 		Namespace: NamespaceEnvironment, Name: "create",
 		Params:     []Param{p("config_ptr", I32), p("config_len", I32), p("env_ptr", I32)},
 		Results:    []Param{p("status", I32)},
-		Impl:       Go,
+		Impl:       Builtin,
 		Permission: PermCreateEnvironments,
 		Doc: "Creates a child of the caller's environment, narrowed by the CBOR map of config_len bytes at config_ptr " +
 			"(docs/limits.md lists its keys; absent keys inherit, and config_len 0 inherits everything), and writes its handle, an i64, at env_ptr, for ward_module.spawn. " +
@@ -486,7 +493,7 @@ var Funcs = []Func{
 		Namespace: NamespaceEnvironment, Name: "drop",
 		Params:  []Param{p("env", I64)},
 		Results: []Param{p("status", I32)},
-		Impl:    Go,
+		Impl:    Builtin,
 		Doc: "Stops holding an environment handle. Processes running in the environment run on. Returns ErrNotFound when the caller " +
 			"does not hold it.",
 	},

@@ -63,8 +63,8 @@ func TestTableIsConsistent(t *testing.T) {
 		if !snakeIdent.MatchString(f.Namespace) || !snakeIdent.MatchString(f.Name) {
 			t.Errorf("%s: namespace and name must match %s", key, snakeIdent)
 		}
-		if f.Impl != abi.C && f.Impl != abi.Go && f.Impl != abi.Hosted {
-			t.Errorf("%s: Impl %d is neither C, Go nor Hosted", key, f.Impl)
+		if f.Impl != abi.C && f.Impl != abi.Go && f.Impl != abi.Hosted && f.Impl != abi.Builtin {
+			t.Errorf("%s: Impl %d is neither C, Go, Hosted nor Builtin", key, f.Impl)
 		}
 		if !perms[f.Permission] {
 			t.Errorf("%s: permission %q is not one of abi's Permission constants", key, f.Permission)

@@ -125,11 +125,13 @@ func (e *Engine) link(extra []HostFunc) error {
 		return fmt.Errorf("ward: defining WASI: %w", err)
 	}
 	// Ids are positions in abi.Funcs, then len(abi.Funcs)+k for the k-th
-	// extra function. Hosted functions come, when registered, as extras.
+	// extra function. Hosted and Builtin functions come as extras, served
+	// by host modules: Builtin ones always, from the runtime, and Hosted
+	// ones when registered.
 	var funcs []abi.Func
 	var ids []int
 	for i, f := range abi.Funcs {
-		if f.Impl != abi.Hosted {
+		if f.Impl == abi.C || f.Impl == abi.Go {
 			funcs = append(funcs, f)
 			ids = append(ids, i)
 		}

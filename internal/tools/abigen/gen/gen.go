@@ -63,7 +63,7 @@ func checkFuncs(funcs []abi.Func) error {
 			// signature, so the header could not declare this import.
 			return fmt.Errorf("%s.%s has %d results; the C header can declare at most one", f.Namespace, f.Name, len(f.Results))
 		}
-		if f.Impl != abi.C && f.Impl != abi.Go && f.Impl != abi.Hosted {
+		if f.Impl != abi.C && f.Impl != abi.Go && f.Impl != abi.Hosted && f.Impl != abi.Builtin {
 			return fmt.Errorf("%s.%s: unknown Impl %d", f.Namespace, f.Name, f.Impl)
 		}
 	}
@@ -177,6 +177,8 @@ func implText(i abi.Impl) string {
 		return "C (hot path)"
 	case abi.Hosted:
 		return "Go (async), by its host module when the embedder registers it"
+	case abi.Builtin:
+		return "Go (async), by ward's built-in host module"
 	}
 	return "Go (async)"
 }
