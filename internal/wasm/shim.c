@@ -1446,6 +1446,9 @@ static void store_give(ward_proc_t *p) {
   struct ward_mem *m = p->lin;
   if (!p->returned || p->exited || p->budget_refused || p->fut || p->store_uses + 1 >= WARD_STORE_USES)
     return;
+  // A memory mapped from an image (mem_new_image) is not in p->lin: the
+  // store's memory count and the memory's charge would be lost with it.
+  if (p->image) return;
   if (m && m->cap > WARD_REUSE_MEM_CAP) return;
   if (m) {
     // The instance lives on in the store, but its memory is nobody's now.
