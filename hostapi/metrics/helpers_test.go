@@ -178,35 +178,27 @@ func collect(t *testing.T, ctx context.Context, r *sdkmetric.ManualReader) map[s
 // ("" for no attributes).
 func points(t *testing.T, m metricdata.Metrics) map[string]int64 {
 	t.Helper()
-	var dps []metricdata.DataPoint[int64]
-	switch d := m.Data.(type) {
-	case metricdata.Sum[int64]:
-		dps = d.DataPoints
-	case metricdata.Gauge[int64]:
-		dps = d.DataPoints
-	default:
-		t.Fatalf("%s: data of type %T", m.Name, m.Data)
-	}
-	out := map[string]int64{}
-	for _, dp := range dps {
-		out[attrKey(dp.Attributes.ToSlice())] = dp.Value
-	}
-	return out
+	return pointsOf[int64](t, m)
 }
 
 // floatPoints is points for a float64 sum or gauge.
 func floatPoints(t *testing.T, m metricdata.Metrics) map[string]float64 {
 	t.Helper()
-	var dps []metricdata.DataPoint[float64]
+	return pointsOf[float64](t, m)
+}
+
+func pointsOf[N int64 | float64](t *testing.T, m metricdata.Metrics) map[string]N {
+	t.Helper()
+	var dps []metricdata.DataPoint[N]
 	switch d := m.Data.(type) {
-	case metricdata.Sum[float64]:
+	case metricdata.Sum[N]:
 		dps = d.DataPoints
-	case metricdata.Gauge[float64]:
+	case metricdata.Gauge[N]:
 		dps = d.DataPoints
 	default:
 		t.Fatalf("%s: data of type %T", m.Name, m.Data)
 	}
-	out := map[string]float64{}
+	out := map[string]N{}
 	for _, dp := range dps {
 		out[attrKey(dp.Attributes.ToSlice())] = dp.Value
 	}
