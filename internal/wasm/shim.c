@@ -233,8 +233,10 @@ static void *budget_refused(void) {
   return wasmtime_error_new("ward: the environment's MaxTotalMemory is used up");
 }
 
-static void *mem_grow(void *env, size_t new_size) {
-  ward_mem_t *m = env;
+// mem_grow_by grows m to new_size, charging the budget, and moves it to a
+// larger mapping with relocate when it outgrows its own: plain memories and
+// memories from an image differ only in how they move.
+static void *mem_grow_by(ward_mem_t *m, size_t new_size, int (*relocate)(ward_mem_t *, size_t)) {
   if (new_size > m->max) return wasmtime_error_new("ward: memory grown past its maximum");
   int64_t more = new_size > m->size ? (int64_t)(new_size - m->size) : 0;
   if (m->budget && !budget_take(m->budget, more)) return budget_refused();
@@ -242,13 +244,10 @@ static void *mem_grow(void *env, size_t new_size) {
     size_t cap = m->cap * 2;
     if (cap < new_size) cap = round_pages(new_size);
     if (cap > m->max && m->max >= new_size) cap = round_pages(m->max);
-    void *b = mremap(m->base, m->cap, cap, MREMAP_MAYMOVE);
-    if (b == MAP_FAILED) {
+    if (!relocate(m, cap)) {
       if (m->budget) budget_give(m->budget, more);
       return wasmtime_error_new("ward: cannot grow linear memory (mremap failed)");
     }
-    m->base = b;
-    m->cap = cap;
   }
   m->size = new_size;
   if (new_size > m->dirty) m->dirty = new_size;
@@ -256,13 +255,29 @@ static void *mem_grow(void *env, size_t new_size) {
   return NULL;
 }
 
-static void mem_free(void *env) {
-  ward_mem_t *m = env;
+static int mem_relocate(ward_mem_t *m, size_t cap) {
+  void *b = mremap(m->base, m->cap, cap, MREMAP_MAYMOVE);
+  if (b == MAP_FAILED) return 0;
+  m->base = b;
+  m->cap = cap;
+  return 1;
+}
+
+static void *mem_grow(void *env, size_t new_size) { return mem_grow_by(env, new_size, mem_relocate); }
+
+// mem_uncharge gives back what m took from its budget, when its process
+// is done with it.
+static void mem_uncharge(ward_mem_t *m) {
   if (m->budget) {
     budget_give(m->budget, (int64_t)m->size);
     ward_budget_unref(m->budget);
     m->budget = NULL;
   }
+}
+
+static void mem_free(void *env) {
+  ward_mem_t *m = env;
+  mem_uncharge(m);
   struct ward_mempool *p = m->pool;
   pthread_mutex_lock(&p->mu);
   if (m->cap <= p->max_pooled_cap && p->pooled_bytes + m->cap <= p->max_pooled_bytes) {
@@ -428,11 +443,7 @@ static void image_free(void *env) {
   ward_imgmem_t *im = env;
   ward_mem_t *m = &im->m;
   ward_image_t *img = im->img;
-  if (m->budget) {
-    budget_give(m->budget, (int64_t)m->size);
-    ward_budget_unref(m->budget);
-    m->budget = NULL;
-  }
+  mem_uncharge(m);
   // Only memories never grown: the rest of their mapping was never
   // reachable, so the image part is all there is to reset.
   if (m->size == img->len && __atomic_load_n(&img->npool, __ATOMIC_RELAXED) < WARD_IMAGE_POOL &&
@@ -477,24 +488,12 @@ static int image_move(ward_imgmem_t *im, size_t cap) {
   return 1;
 }
 
+static int image_relocate(ward_mem_t *m, size_t cap) {
+  return image_move((ward_imgmem_t *)m, cap); // m is its first member
+}
+
 static void *image_grow(void *env, size_t new_size) {
-  ward_imgmem_t *im = env;
-  ward_mem_t *m = &im->m;
-  if (new_size > m->max) return wasmtime_error_new("ward: memory grown past its maximum");
-  int64_t more = new_size > m->size ? (int64_t)(new_size - m->size) : 0;
-  if (m->budget && !budget_take(m->budget, more)) return budget_refused();
-  if (new_size > m->cap) {
-    size_t cap = m->cap * 2;
-    if (cap < new_size) cap = round_pages(new_size);
-    if (cap > m->max && m->max >= new_size) cap = round_pages(m->max);
-    if (!image_move(im, cap)) {
-      if (m->budget) budget_give(m->budget, more);
-      return wasmtime_error_new("ward: cannot grow linear memory (mremap failed)");
-    }
-  }
-  m->size = new_size;
-  if (ward_tls_proc) ward_tls_proc->mem_size = new_size;
-  return NULL;
+  return mem_grow_by(&((ward_imgmem_t *)env)->m, new_size, image_relocate);
 }
 
 // image_map maps a new memory of cap bytes holding img.
@@ -1452,11 +1451,7 @@ static void store_give(ward_proc_t *p) {
   if (m && m->cap > WARD_REUSE_MEM_CAP) return;
   if (m) {
     // The instance lives on in the store, but its memory is nobody's now.
-    if (m->budget) {
-      budget_give(m->budget, (int64_t)m->size);
-      ward_budget_unref(m->budget);
-      m->budget = NULL;
-    }
+    mem_uncharge(m);
     // Small ones are zeroed in place, as the memory pool would zero them
     // before their next use: a page given back to the OS costs a TLB
     // shootdown now and a page fault (tens of µs on this VM) when the
