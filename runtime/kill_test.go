@@ -167,3 +167,22 @@ func TestRunWithBackgroundContext(t *testing.T) {
 		t.Fatalf("Run killed from outside = %v, %v", reason, err)
 	}
 }
+
+// Wait with a ctx that can never end returns the process's reason, for a
+// process that ends later and for one that has ended.
+func TestWaitWithBackgroundContext(t *testing.T) {
+	r := newRuntime(t)
+	env := r.Environment()
+	procs := load(t, r, "procs", testdata.Procs)
+	p := spawn(t, env, procs, "sleep", I64(20))
+	for range 2 {
+		if reason, err := p.Wait(context.Background()); err != nil || reason != Normal {
+			t.Fatalf("Wait = %v, %v", reason, err)
+		}
+	}
+	q := spawn(t, env, procs, "exit_with", I32(9))
+	var ee *ExitError
+	if reason, err := q.Wait(context.Background()); err != nil || !errors.As(reason, &ee) || ee.Code != 9 {
+		t.Fatalf("Wait = %v, %v", reason, err)
+	}
+}
