@@ -142,3 +142,47 @@ func TestRunOnCallerGoroutine(t *testing.T) {
 		t.Fatalf("Run past its context = %v, %v", reason, err)
 	}
 }
+
+// Run with a ctx that can never end (no watch on it) still ends like any
+// process: normally, or killed from outside with a nil error.
+func TestRunWithBackgroundContext(t *testing.T) {
+	r := newRuntime(t)
+	env := r.Environment()
+	procs := load(t, r, "procs", testdata.Procs)
+	ctx := context.Background()
+	if reason, err := env.Run(ctx, procs, "exit_with", I32(0)); err != nil || reason != Normal {
+		t.Fatalf("Run = %v, %v", reason, err)
+	}
+	go func() {
+		// The only process alive once it is in the table.
+		for {
+			if procs := r.processesWithin(env); len(procs) > 0 {
+				procs[0].Kill()
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	if reason, err := env.Run(ctx, procs, "sleep_forever"); reason != Killed || err != nil {
+		t.Fatalf("Run killed from outside = %v, %v", reason, err)
+	}
+}
+
+// Wait with a ctx that can never end returns the process's reason, for a
+// process that ends later and for one that has ended.
+func TestWaitWithBackgroundContext(t *testing.T) {
+	r := newRuntime(t)
+	env := r.Environment()
+	procs := load(t, r, "procs", testdata.Procs)
+	p := spawn(t, env, procs, "sleep", I64(20))
+	for range 2 {
+		if reason, err := p.Wait(context.Background()); err != nil || reason != Normal {
+			t.Fatalf("Wait = %v, %v", reason, err)
+		}
+	}
+	q := spawn(t, env, procs, "exit_with", I32(9))
+	var ee *ExitError
+	if reason, err := q.Wait(context.Background()); err != nil || !errors.As(reason, &ee) || ee.Code != 9 {
+		t.Fatalf("Wait = %v, %v", reason, err)
+	}
+}

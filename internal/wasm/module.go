@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"fmt"
 	"sync"
+	"unsafe"
 
 	"github.com/bytecodealliance/wasmtime-go/v25"
 )
@@ -71,8 +72,26 @@ type Module struct {
 	// pool holds stores its processes returned in, for the next ones
 	// (shim.c, "Store reuse"); nil for WASI modules, whose stores hold
 	// their processes' WASI contexts.
-	pool      *C.ward_storepool_t
+	pool *C.ward_storepool_t
+	// cNames holds the entry names its processes were started with, in C
+	// (string to *C.char), until Close: a spawn then costs no malloc and
+	// free in C, two cgo calls, for its entry's name. Entries are exports,
+	// so the names are few.
+	cNames    sync.Map
 	closeOnce sync.Once
+}
+
+// cName returns name in C memory that lives until Close.
+func (m *Module) cName(name string) *C.char {
+	if c, ok := m.cNames.Load(name); ok {
+		return c.(*C.char)
+	}
+	c := C.CString(name)
+	if old, loaded := m.cNames.LoadOrStore(name, c); loaded {
+		C.free(unsafe.Pointer(c))
+		return old.(*C.char)
+	}
+	return c
 }
 
 // Compile compiles Wasm bytes (or WAT text) for this engine.
@@ -159,6 +178,10 @@ func (m *Module) Close() {
 			C.wasmtime_instance_pre_delete(m.pre)
 		}
 		m.gw.Close()
+		// Every process of the module is freed by now.
+		for _, c := range m.cNames.Range {
+			C.free(unsafe.Pointer(c.(*C.char)))
+		}
 	})
 }
 

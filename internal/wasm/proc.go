@@ -47,8 +47,8 @@ type Value struct {
 // Proc is one process's store and future. Every method must be called from
 // the single goroutine that owns the process.
 type Proc struct {
-	c     *C.ward_proc_t
-	entry *C.char
+	c   *C.ward_proc_t
+	mod *Module // holds the entry's name in C (Module.cName)
 }
 
 // NewProc creates the process's store with its limits. It does not
@@ -74,7 +74,7 @@ func (m *Module) NewProc(id uint64, maxMemory int64, fuel uint64, budget *Budget
 	if m.HasInit {
 		c.init_name = cInitName
 	}
-	return &Proc{c: c}, nil
+	return &Proc{c: c, mod: m}, nil
 }
 
 // newProcError is NewProc's error: off its path, so that its formatting
@@ -94,8 +94,7 @@ func (p *Proc) SetEntry(name string, args []Value, nresults int) error {
 	if len(args) > C.WARD_MAX_PARAMS || nresults > C.WARD_MAX_RESULTS {
 		return fmt.Errorf("entry %q: at most %d params and %d results", name, C.WARD_MAX_PARAMS, C.WARD_MAX_RESULTS)
 	}
-	p.entry = C.CString(name)
-	p.c.entry_name = p.entry
+	p.c.entry_name = p.mod.cName(name)
 	p.c.entry_len = C.size_t(len(name))
 	for i, a := range args {
 		v := &p.c.args[i]
@@ -395,8 +394,4 @@ func (p *Proc) Free() {
 	live.Add(-1)
 	C.ward_proc_free(p.c)
 	p.c = nil
-	if p.entry != nil {
-		C.free(unsafe.Pointer(p.entry))
-		p.entry = nil
-	}
 }
