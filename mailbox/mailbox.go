@@ -161,7 +161,9 @@ type Intake interface {
 	// first.
 	Drain(push func(Message))
 	// Publish tells the intake what the mailbox queues, after every
-	// change: messages (signals included) and bytes of their data.
+	// change: messages (signals included) and bytes of their data; and
+	// at every Wake, with the counts unchanged, so that an owner watching
+	// them (one spinning in a receive) sees a wake too.
 	Publish(count, bytes int)
 }
 
@@ -340,6 +342,7 @@ func (m *Mailbox) Notify() <-chan struct{} {
 func (m *Mailbox) Wake() {
 	m.mu.Lock()
 	if !m.closed {
+		m.publishLocked()
 		m.wakeLocked()
 	}
 	m.mu.Unlock()

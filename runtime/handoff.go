@@ -80,6 +80,9 @@ func (q *Process) runBorrowed(by *Process, hops int) {
 	q.borrows++
 	wp.FreshSlice() // q waited until now; a preemption at once would hand it back
 	wp.Resume()
+	// Its receives must not spin in C: the sender they would wait for is
+	// the goroutine spinning.
+	wp.SpinOff(true)
 	// Served so far: the receives here, and the messages they moved ahead.
 	receives, aheads := int32(0), q.aheads
 	for receives+q.aheads-aheads < maxBorrowedMessages && !q.killed.Load() && !by.killed.Load() {
@@ -89,6 +92,7 @@ func (q *Process) runBorrowed(by *Process, hops int) {
 		receives++
 		q.borrowedMost = max(q.borrowedMost, receives+q.aheads-aheads)
 		if st, waits := q.pollBorrowed(wp, hops); !waits {
+			wp.SpinOff(false)
 			q.handBack(st)
 			return
 		}
@@ -97,6 +101,7 @@ func (q *Process) runBorrowed(by *Process, hops int) {
 	// its goroutine needs to take over, once a request it waits on is
 	// watched. Parked, it keeps no empty inbox.
 	q.waitTags = q.watchPending(q.waitTags)
+	wp.SpinOff(false)
 	// A message sent in C since q's last receive is its own goroutine's
 	// to look at: woken, it finds it (receiveNow drains the intake).
 	pending := wp.Wait()

@@ -1,6 +1,10 @@
 package runtime
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/wardrt/ward/internal/wasm"
+)
 
 // runSlots is the run semaphore: it bounds the process goroutines inside a
 // poll to GOMAXPROCS. Every receive that waits releases and retakes a slot,
@@ -8,15 +12,25 @@ import "sync/atomic"
 // slot from a releaser to a waiter only when someone waits.
 type runSlots struct {
 	// free is the number of free slots, or minus the number of waiters.
-	free atomic.Int64
+	// It is the engine's RunGate when there is one, in C memory: a
+	// receive spinning in C stops when someone waits (shim.c, "Spinning
+	// receives").
+	free *atomic.Int64
+	gate *wasm.RunGate // keeps free's memory alive
 	// handoff carries slots to waiters. Its buffer never fills: a slot in
 	// it is one a waiter owns but has not picked up yet, and there are at
 	// most n slots.
 	handoff chan struct{}
 }
 
-func newRunSlots(n int) *runSlots {
-	s := &runSlots{handoff: make(chan struct{}, n)}
+// newRunSlots makes n slots, counted in gate if it is not nil.
+func newRunSlots(n int, gate *wasm.RunGate) *runSlots {
+	s := &runSlots{handoff: make(chan struct{}, n), gate: gate}
+	if gate != nil {
+		s.free = gate.Free()
+	} else {
+		s.free = new(atomic.Int64)
+	}
 	s.free.Store(int64(n))
 	return s
 }

@@ -13,7 +13,7 @@ import (
 // are free afterwards.
 func TestRunSlotsBoundHolders(t *testing.T) {
 	for _, n := range []int{1, 2, 3} {
-		s := newRunSlots(n)
+		s := newRunSlots(n, nil)
 		var holders, most atomic.Int64
 		var wg sync.WaitGroup
 		for range 16 {
@@ -52,7 +52,7 @@ func TestRunSlotsBoundHolders(t *testing.T) {
 // TestRunSlotsWaiterGetsReleasedSlot: with every slot taken, an acquire
 // waits until a release, and then gets that slot.
 func TestRunSlotsWaiterGetsReleasedSlot(t *testing.T) {
-	s := newRunSlots(1)
+	s := newRunSlots(1, nil)
 	s.acquire()
 	got := make(chan struct{})
 	go func() {
@@ -77,7 +77,7 @@ func TestRunSlotsWaiterGetsReleasedSlot(t *testing.T) {
 }
 
 func TestRunSlotsTryAcquireNeverWaits(t *testing.T) {
-	s := newRunSlots(2)
+	s := newRunSlots(2, nil)
 	if !s.tryAcquire() || !s.tryAcquire() {
 		t.Fatal("tryAcquire failed with slots free")
 	}

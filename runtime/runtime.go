@@ -227,7 +227,9 @@ func New(opts ...Option) (*Runtime, error) {
 	if err != nil {
 		return nil, err
 	}
+	n := goruntime.GOMAXPROCS(0)
 	eng, err := wasm.NewEngine(wasm.EngineConfig{
+		RunSlots:      n,
 		Extra:         extra,
 		StackSize:     o.stackSize,
 		MaxWasmStack:  o.maxWasmStack,
@@ -238,12 +240,11 @@ func New(opts ...Option) (*Runtime, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := goruntime.GOMAXPROCS(0)
 	r := &Runtime{
 		opts:          o,
 		log:           o.logger,
 		engine:        eng,
-		runSlots:      newRunSlots(n),
+		runSlots:      newRunSlots(n, eng.RunGate()),
 		teardownSlots: make(chan struct{}, n),
 		procs:         map[ProcessID]*Process{},
 		timers:        map[TimerID]timerEntry{},

@@ -55,6 +55,9 @@ type EngineConfig struct {
 	MemoryReserve uint64
 	// Extra host functions, all served by Go; their ids follow abi.Funcs.
 	Extra []HostFunc
+	// RunSlots is the size of the runtime's run semaphore (RunGate); with
+	// fewer than 2, receives never spin.
+	RunSlots int
 }
 
 // HostFunc describes a host function defined outside abi.Funcs.
@@ -72,6 +75,7 @@ type Engine struct {
 	linker    *C.wasmtime_linker_t
 	ticker    unsafe.Pointer
 	descs     *C.ward_hostfn_t // C array, one per abi.Funcs entry; the linker points into it
+	gate      *RunGate         // nil: receives never spin
 	closeOnce sync.Once
 }
 
@@ -107,6 +111,9 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{gw: gw, ptr: (*C.wasm_engine_t)(ep), stacks: stacks}
+	if cfg.RunSlots >= 2 {
+		e.gate = newRunGate(cfg.RunSlots)
+	}
 	if err := e.link(cfg.Extra); err != nil {
 		e.Close()
 		return nil, err
@@ -169,6 +176,9 @@ func (e *Engine) link(extra []HostFunc) error {
 		d.id = C.int32_t(ids[i])
 		if f.Namespace == abi.NamespaceMessage && f.Name == "receive" {
 			d.receive = 1 // see inbox.go
+			if e.gate != nil {
+				d.gate = e.gate.c // see spin.go
+			}
 		}
 		if f.Namespace == abi.NamespaceMessage && f.Name == "send" {
 			d.send = 1 // see inbox.go
@@ -203,6 +213,10 @@ func (e *Engine) link(extra []HostFunc) error {
 	}
 	return nil
 }
+
+// RunGate returns the run semaphore's count that spinning receives watch,
+// or nil when they never spin (EngineConfig.RunSlots).
+func (e *Engine) RunGate() *RunGate { return e.gate }
 
 // StacksInUse reports fiber stacks held by live calls, and stacks mapped.
 func (e *Engine) StacksInUse() (inUse, mapped int) {

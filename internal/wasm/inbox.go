@@ -148,10 +148,29 @@ func (p *Proc) Drain(push func(mailbox.Message)) {
 }
 
 // Publish records what the mailbox queues, which sends in C count against
-// its limits (mailbox.Intake).
+// its limits (mailbox.Intake). A publish that changes nothing is a wake
+// (mailbox.Mailbox.Wake), which ends a receive spinning in C (shim.c,
+// "Spinning receives"), as a rise in the count does: only Go serves what
+// either brings. Values that did not change are not stored again: a
+// store is a full barrier, and the sender's cache line.
 func (p *Proc) Publish(count, bytes int) {
-	atomic.StoreInt64((*int64)(unsafe.Pointer(&p.c.mb_count)), int64(count))
-	atomic.StoreInt64((*int64)(unsafe.Pointer(&p.c.mb_bytes)), int64(bytes))
+	c := (*int64)(unsafe.Pointer(&p.c.mb_count))
+	b := (*int64)(unsafe.Pointer(&p.c.mb_bytes))
+	same := true
+	if atomic.LoadInt64(c) != int64(count) {
+		atomic.StoreInt64(c, int64(count))
+		same = false
+	}
+	if atomic.LoadInt64(b) != int64(bytes) {
+		atomic.StoreInt64(b, int64(bytes))
+		same = false
+	}
+	if same {
+		// The mailbox's lock is held: no other writer, so no
+		// read-modify-write.
+		gen := (*uint32)(unsafe.Pointer(&p.c.mb_gen))
+		atomic.StoreUint32(gen, atomic.LoadUint32(gen)+1)
+	}
 }
 
 // MailboxCount returns the mailbox's count as last published to the

@@ -647,10 +647,28 @@ ward_stacks_t *ward_config(wasm_config_t *c, size_t stack_size, size_t max_wasm_
 // senders only try, a bounded number of times, while holding the
 // registry's (no holder of an inbox_lock waits for the registry), so that
 // freeing a process (unregister, then take its inbox_lock once) waits out
-// any sender that found it. The receiver's side takes inbox_lock for as
-// long as one message's copy.
+// any sender that found it. The receiver's side takes inbox_lock only to
+// unlink what it takes, and copies it after.
 
-static int64_t live_inboxes, live_intake;
+static int64_t live_inboxes;
+
+// live_intake counts the messages in all intakes, for tests. A sender
+// adds and its receiver, on another thread, subtracts, on every message:
+// one shared counter would be a cache line the two pass back and forth,
+// so each thread counts in a line of its own (the sum is what counts).
+enum { LIVE_SHARDS = 16 };
+static struct {
+  int64_t n;
+  char pad[56];
+} live_intake[LIVE_SHARDS] __attribute__((aligned(64)));
+static int32_t live_next_shard;
+static _Thread_local int32_t live_shard __attribute__((tls_model("initial-exec"))) = -1;
+
+static inline void live_intake_add(int64_t d) {
+  if (live_shard < 0)
+    live_shard = __atomic_fetch_add(&live_next_shard, 1, __ATOMIC_RELAXED) % LIVE_SHARDS;
+  __atomic_fetch_add(&live_intake[live_shard].n, d, __ATOMIC_RELAXED);
+}
 
 ward_inbox_t *ward_inbox_new(void) {
   ward_inbox_t *b = calloc(1, sizeof *b);
@@ -665,7 +683,11 @@ void ward_inbox_free(ward_inbox_t *b) {
 }
 
 int64_t ward_live_inboxes(void) { return __atomic_load_n(&live_inboxes, __ATOMIC_RELAXED); }
-int64_t ward_live_intake(void) { return __atomic_load_n(&live_intake, __ATOMIC_RELAXED); }
+int64_t ward_live_intake(void) {
+  int64_t n = 0;
+  for (int i = 0; i < LIVE_SHARDS; i++) n += __atomic_load_n(&live_intake[i].n, __ATOMIC_RELAXED);
+  return n;
+}
 
 static int inbox_trylock(ward_proc_t *p) {
   int32_t free_ = 0;
@@ -684,9 +706,12 @@ static inline void cpu_relax(void) {
 // inbox_trylock_spin tries a while: a receiver taking a message holds the
 // lock for one copy, and a sender that gave up at once would go through Go,
 // which moves the whole intake into the mailbox (mailbox.Intake).
+// It watches the lock with plain loads between tries: a compare-and-swap
+// on every turn would take the line from the holder each time, and slow
+// the very copy it waits for.
 static int inbox_trylock_spin(ward_proc_t *p) {
   for (int i = 0; i < 256; i++) {
-    if (inbox_trylock(p)) return 1;
+    if (!__atomic_load_n(&p->inbox_lock, __ATOMIC_RELAXED) && inbox_trylock(p)) return 1;
     cpu_relax();
   }
   return 0;
@@ -695,6 +720,7 @@ static int inbox_trylock_spin(ward_proc_t *p) {
 // inbox_lock_wait is for the receiver's own side, whose only rivals are
 // senders holding the lock for one append.
 static void inbox_lock_wait(ward_proc_t *p) {
+  if (inbox_trylock_spin(p)) return; // a sender's append is shorter than a sched_yield
   while (!inbox_trylock(p)) sched_yield();
 }
 
@@ -770,7 +796,7 @@ static void intake_give(ward_proc_t *p, uint32_t len) {
   p->intake_n--;
   p->intake_bytes -= len;
   budget_give(p->budget, (int64_t)len + WARD_INTAKE_OVERHEAD);
-  __atomic_fetch_sub(&live_intake, 1, __ATOMIC_RELAXED);
+  live_intake_add(-1);
 }
 
 void ward_intake_free(ward_intake_msg_t *m) {
@@ -839,10 +865,34 @@ void ward_proc_move_inbox(ward_proc_t *from, ward_proc_t *to) {
 static int send_local(ward_proc_t *p, uint64_t to) {
   if (!p->may_send || p->out_tag < 0 || p->out_len > WARD_INTAKE_MAX_MESSAGE) return 0;
   uint32_t len = (uint32_t)p->out_len;
+  // Made before the receiver is locked, which its receives then wait on
+  // for as little as can be; wasted only on the way to Go, which copies
+  // the message again anyway.
+  ward_intake_msg_t *m = malloc(sizeof *m + len);
+  if (!m) return 0;
+  m->next = NULL;
+  m->tag = p->out_tag;
+  m->sender = p->id;
+  m->len = len;
+  if (len) memcpy(m + 1, p->out_data, len);
   pthread_mutex_lock(&registry.mu);
   ward_proc_t *q = reg_find(to, p->domain);
-  if (!q || !inbox_trylock_spin(q)) {
+  int locked = q && inbox_trylock_spin(q);
+  // Still held after the spin: its holder was likely descheduled. Giving
+  // up sends the message through Go, which moves the whole intake into
+  // the mailbox, and the receiver then takes every message through Go
+  // until it has caught up: worth a few yields (without the registry's
+  // mutex, which other senders need) to avoid.
+  for (int i = 0; q && !locked && i < 16; i++) {
     pthread_mutex_unlock(&registry.mu);
+    sched_yield();
+    pthread_mutex_lock(&registry.mu);
+    q = reg_find(to, p->domain);
+    locked = q && inbox_trylock_spin(q);
+  }
+  if (!locked) {
+    pthread_mutex_unlock(&registry.mu);
+    free(m);
     return 0;
   }
   pthread_mutex_unlock(&registry.mu);
@@ -851,37 +901,29 @@ static int send_local(ward_proc_t *p, uint64_t to) {
       __atomic_load_n(&q->mb_count, __ATOMIC_ACQUIRE) + q->intake_n < q->local_msgs &&
       __atomic_load_n(&q->mb_bytes, __ATOMIC_ACQUIRE) + q->intake_bytes + len <= q->local_bytes &&
       (!q->budget || budget_take(q->budget, (int64_t)len + WARD_INTAKE_OVERHEAD))) {
-    ward_intake_msg_t *m = malloc(sizeof *m + len);
-    if (m) {
-      m->next = NULL;
-      m->tag = p->out_tag;
-      m->sender = p->id;
-      m->len = len;
-      if (len) memcpy(m + 1, p->out_data, len);
-      if (q->intake_tail)
-        q->intake_tail->next = m;
-      else
-        q->intake_head = m;
-      q->intake_tail = m;
-      q->intake_n++;
-      q->intake_bytes += len;
-      __atomic_fetch_add(&live_intake, 1, __ATOMIC_RELAXED);
-      ok = 1;
-      if (wake) {
-        q->wake_pending = 1;
-        p->wake_to = to;
-      }
-    } else if (q->budget) {
-      budget_give(q->budget, (int64_t)len + WARD_INTAKE_OVERHEAD);
+    if (q->intake_tail)
+      q->intake_tail->next = m;
+    else
+      q->intake_head = m;
+    q->intake_tail = m;
+    __atomic_store_n(&q->intake_n, q->intake_n + 1, __ATOMIC_RELEASE);
+    q->intake_bytes += len;
+    ok = 1;
+    if (wake) {
+      q->wake_pending = 1;
+      p->wake_to = to;
     }
   }
   inbox_unlock(q);
-  if (ok) {
-    p->out_len = 0; // sent once, as Go's Outgoing empties it
-    p->sent_in_c++;
-    if (p->wake_to) wasmtime_context_set_epoch_deadline(p->ctx, 0); // yield at the next safe point
+  if (!ok) {
+    free(m);
+    return 0;
   }
-  return ok;
+  live_intake_add(1);
+  p->out_len = 0; // sent once, as Go's Outgoing empties it
+  p->sent_in_c++;
+  if (p->wake_to) wasmtime_context_set_epoch_deadline(p->ctx, 0); // yield at the next safe point
+  return 1;
 }
 
 // intake_take makes the oldest intake message whose tag is among tags the
@@ -889,32 +931,85 @@ static int send_local(ward_proc_t *p, uint64_t to) {
 // (which would be older).
 static int intake_take(ward_proc_t *p, const uint8_t *tags, size_t ntags) {
   if (!__atomic_load_n(&p->intake_n, __ATOMIC_ACQUIRE)) return 0;
+  // The messages are unlinked under the lock and copied after it. A
+  // copy that fails loses them, but the receive then traps (see
+  // ward_proc_take_ahead), and the process ends with its messages.
+  //
+  // A receive of any message also moves the messages behind the one it
+  // takes into the inbox, as far as they fit (Go's Ahead does the same
+  // from the mailbox): the receives that follow then take them without
+  // the lock, whose line the sender, appending, keeps taking away. The
+  // inbox is empty then (inbox_take found nothing), and what it holds is
+  // older than anything left in the intake or the mailbox, as it must be.
+  ward_inbox_t *b = p->inbox;
+  int batch = ntags == 0 && (!b || b->n == 0) &&
+              __atomic_load_n(&p->intake_n, __ATOMIC_ACQUIRE) > 1;
+  if (batch && !b) b = p->inbox = ward_inbox_new();
+  if (!b) batch = 0;
+  if (batch) b->head = b->used = 0; // it is empty
+  uint32_t room = WARD_INBOX_MAX, room_bytes = WARD_INBOX_BYTES;
   inbox_lock_wait(p);
-  int r = 0;
+  ward_intake_msg_t *m = NULL, *prev = NULL, *more = NULL;
   if (__atomic_load_n(&p->mb_count, __ATOMIC_ACQUIRE) == 0) {
-    ward_intake_msg_t **pp = &p->intake_head, *prev = NULL;
-    for (; *pp; prev = *pp, pp = &(*pp)->next) {
-      ward_intake_msg_t *m = *pp;
+    for (ward_intake_msg_t *e = p->intake_head; e; prev = e, e = e->next) {
       int match = ntags == 0;
       for (size_t j = 0; j < ntags && !match; j++) {
         int64_t t;
         memcpy(&t, tags + j * 8, 8);
-        match = t == m->tag;
+        match = t == e->tag;
       }
-      if (!match) continue;
-      if (!ward_proc_set_in(p, (const uint8_t *)(m + 1), m->len, m->tag, m->sender)) {
-        r = -1;
+      if (match) {
+        m = e;
         break;
       }
-      *pp = m->next;
-      if (p->intake_tail == m) p->intake_tail = prev;
-      intake_give(p, m->len);
-      free(m);
-      r = 1;
-      break;
     }
   }
+  if (!m) {
+    inbox_unlock(p);
+    return 0;
+  }
+  // m and the run behind it that goes to the inbox, [m, last], leave.
+  ward_intake_msg_t *last = m;
+  uint32_t n = 1;
+  int64_t bytes = m->len;
+  if (batch) {
+    for (ward_intake_msg_t *e = m->next; e && room && e->len <= room_bytes; e = e->next) {
+      room--;
+      room_bytes -= e->len;
+      last = e;
+      n++;
+      bytes += e->len;
+    }
+  }
+  if (last != m) more = m->next;
+  if (prev)
+    prev->next = last->next;
+  else
+    p->intake_head = last->next;
+  if (p->intake_tail == last) p->intake_tail = prev;
+  last->next = NULL;
+  __atomic_store_n(&p->intake_n, p->intake_n - n, __ATOMIC_RELEASE);
+  p->intake_bytes -= bytes;
   inbox_unlock(p);
+  int r = ward_proc_set_in(p, (const uint8_t *)(m + 1), m->len, m->tag, m->sender) ? 1 : -1;
+  free(m);
+  while (more) {
+    ward_intake_msg_t *e = more;
+    more = e->next;
+    if (r > 0) {
+      ward_inmsg_t *x = &b->entries[b->head + b->n];
+      x->tag = e->tag;
+      x->sender = e->sender;
+      x->off = b->used;
+      x->len = e->len;
+      if (e->len) memcpy(b->data + b->used, e + 1, e->len);
+      b->used += e->len;
+      b->n++;
+    }
+    free(e); // else lost with the process, which traps
+  }
+  budget_give(p->budget, bytes + (int64_t)n * WARD_INTAKE_OVERHEAD);
+  live_intake_add(-(int64_t)n);
   return r;
 }
 
@@ -1022,6 +1117,107 @@ int ward_proc_take_intake(ward_proc_t *p, const int64_t *tags, size_t n) {
   return intake_take(p, (const uint8_t *)tags, n);
 }
 
+// ---------------------------------------------------------------------------
+// Spinning receives. A receive that finds nothing would go to Go and park
+// its goroutine; the next send in C then owes it a wake, which costs the
+// sender a forced yield and Go a goroutine wake-up, several microseconds
+// against the send's fraction of one. A receiver that drains faster than
+// its sender produces (the common case: taking is cheaper than sending)
+// would pay that on nearly every message. So, as BEAM's schedulers do
+// before they sleep, the receive first spins here, on the fiber, for at
+// most WARD_SPIN_NS, watching its intake: senders see it not waiting, owe
+// it nothing, and the message they append completes the receive in C.
+//
+// It spins only when that cannot keep anything else from running or
+// delay anything only Go sees (docs/why.md): never for a receive with a
+// timeout of 0, nor for a process a borrower runs (spin_off: its sender is
+// the goroutine spinning), nor with a single run slot; and it stops at
+// once when a process waits for a run slot, when no other process holds
+// one (no send in C can come), and when its mailbox gets a message
+// (mb_count: from Go, or a signal) or is woken (mb_gen: a kill), all of
+// which Go serves.
+
+#define WARD_SPIN_NS 5000
+
+// For tests (ward_spin_observe): the bound, and what spins do.
+static int64_t spin_ns = WARD_SPIN_NS;
+static int32_t spin_observed;
+static int64_t spins_now, spins_woken;
+
+int64_t ward_spin_observe(int64_t ns, int64_t *now, int64_t *woken) {
+  int64_t old = ns > 0 ? __atomic_exchange_n(&spin_ns, ns, __ATOMIC_SEQ_CST)
+                       : __atomic_load_n(&spin_ns, __ATOMIC_SEQ_CST);
+  __atomic_store_n(&spin_observed, 1, __ATOMIC_SEQ_CST);
+  *now = __atomic_load_n(&spins_now, __ATOMIC_SEQ_CST);
+  *woken = __atomic_load_n(&spins_woken, __ATOMIC_SEQ_CST);
+  return old;
+}
+
+static inline int64_t mono_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+// spin_gate_open reports whether a spin may go on: nobody waits for a run
+// slot, and some other process holds one.
+static inline int spin_gate_open(const ward_run_gate_t *g) {
+  int64_t f = __atomic_load_n(&g->free, __ATOMIC_RELAXED);
+  return f >= 0 && f < g->slots - 1;
+}
+
+static int spin_loop(ward_proc_t *p, const ward_run_gate_t *g, uint32_t ptr, uint32_t ntags,
+                     uint32_t gen);
+
+// spin_take spins for the pending receive h (see above) and returns
+// ward_proc_take_ahead's result for the message it found, or 0.
+static int spin_take(ward_proc_t *p, const ward_hostfn_t *h) {
+  const ward_run_gate_t *g = h->gate;
+  // Unregistered, it can get nothing in C, and its mailbox tells it
+  // nothing either (Publish): its first receive is Go's.
+  if (!g || g->slots < 2 || !p->registered || p->spin_off || p->hargs[2] == 0 ||
+      !spin_gate_open(g))
+    return 0;
+  // A filter Go refuses is Go's to report, at once.
+  uint32_t ptr = (uint32_t)p->hargs[0], ntags = (uint32_t)p->hargs[1];
+  if (ntags > WARD_MAX_RECEIVE_TAGS || (uint64_t)ptr + (uint64_t)ntags * 8 > p->mem_len) return 0;
+  uint32_t gen = __atomic_load_n(&p->mb_gen, __ATOMIC_ACQUIRE);
+  if (__atomic_load_n(&p->mb_count, __ATOMIC_ACQUIRE)) return 0; // Go's to serve
+  if (!__atomic_load_n(&spin_observed, __ATOMIC_RELAXED)) return spin_loop(p, g, ptr, ntags, gen);
+  __atomic_fetch_add(&spins_now, 1, __ATOMIC_SEQ_CST);
+  int r = spin_loop(p, g, ptr, ntags, gen);
+  if (!r && (__atomic_load_n(&p->mb_gen, __ATOMIC_ACQUIRE) != gen ||
+             __atomic_load_n(&p->mb_count, __ATOMIC_ACQUIRE)))
+    __atomic_fetch_add(&spins_woken, 1, __ATOMIC_SEQ_CST);
+  __atomic_fetch_sub(&spins_now, 1, __ATOMIC_SEQ_CST);
+  return r;
+}
+
+// spin_loop is the spin itself: until a message is taken or the spin must
+// stop (see above).
+static int spin_loop(ward_proc_t *p, const ward_run_gate_t *g, uint32_t ptr, uint32_t ntags,
+                     uint32_t gen) {
+  int64_t deadline = mono_ns() + __atomic_load_n(&spin_ns, __ATOMIC_RELAXED);
+  uint32_t tried = __atomic_load_n(&p->intake_n, __ATOMIC_ACQUIRE); // none matched
+  for (;;) {
+    for (int i = 0; i < 16; i++) {
+      uint32_t n = __atomic_load_n(&p->intake_n, __ATOMIC_ACQUIRE);
+      if (n != tried) {
+        if (n) {
+          int r = ward_proc_take_ahead(p, ptr, ntags);
+          if (r) return r;
+        }
+        tried = n;
+      }
+      cpu_relax();
+    }
+    if (__atomic_load_n(&p->mb_count, __ATOMIC_ACQUIRE) ||
+        __atomic_load_n(&p->mb_gen, __ATOMIC_ACQUIRE) != gen || !spin_gate_open(g) ||
+        mono_ns() >= deadline)
+      return 0;
+  }
+}
+
 static void async_cb(void *env, wasmtime_caller_t *caller, const wt_val_t *args, size_t nargs,
                      wt_val_t *results, size_t nresults, wasm_trap_t **trap_ret,
                      wt_async_continuation_t *cont) {
@@ -1039,6 +1235,7 @@ static void async_cb(void *env, wasmtime_caller_t *caller, const wt_val_t *args,
   int ahead = charged && h->receive
                   ? ward_proc_take_ahead(p, (uint32_t)p->hargs[0], (uint32_t)p->hargs[1])
                   : 0;
+  if (charged && h->receive && !ahead) ahead = spin_take(p, h);
   if (charged && h->send && send_local(p, (uint64_t)p->hargs[0])) {
     p->hret[0] = WARD_STATUS_OK;
     p->ready = 1; // complete before the first poll: wasmtime never suspends

@@ -28,6 +28,15 @@ enum { WARD_MAX_PARAMS = 16, WARD_MAX_RESULTS = 8, WARD_MAX_HOST_ARGS = 8 };
 enum { PHASE_NEW, PHASE_INSTANTIATE, PHASE_INIT, PHASE_CALL, PHASE_DONE };
 enum { FAIL_NONE, FAIL_NO_EXPORT, FAIL_NOT_FUNC };
 
+// The runtime's run slots (runtime/runslots.go), in C memory so that a
+// receive spinning on a fiber can watch them (shim.c, "Spinning
+// receives"): free is the semaphore itself, free slots or minus the
+// waiters, which Go updates atomically; slots is how many there are.
+typedef struct ward_run_gate {
+  int64_t free;
+  int64_t slots;
+} ward_run_gate_t;
+
 // A host function's description; the env pointer of its linker entry.
 typedef struct ward_hostfn {
   int32_t id;
@@ -36,6 +45,7 @@ typedef struct ward_hostfn {
   uint8_t results[4];
   uint8_t receive; // ward_message.receive: served from the inbox when it can be
   uint8_t send;    // ward_message.send: completed in C when it can be (local sends)
+  ward_run_gate_t *gate; // receive only: its engine's run slots, or NULL (no spinning)
 } ward_hostfn_t;
 
 // The inbox: messages moved ahead of the Go mailbox into the process, all
@@ -197,6 +207,7 @@ typedef struct ward_proc {
   int32_t inbox_lock;        // 0 free, 1 held; C senders only ever try it
   int32_t waiting;           // its goroutine sleeps in a receive, to be woken from Go
   int32_t wake_pending;      // a sender owes it a wake (wake_to): others need not
+  uint32_t mb_gen;           // bumped at every wake of its mailbox: a spinning receive stops
   uint64_t wake_to;          // a receiver this process's sends left waiting: Go wakes it
   int64_t mb_count, mb_bytes; // what its Go mailbox queues (mailbox.Intake.Publish)
   struct ward_intake_msg *intake_head, *intake_tail; // newer than the mailbox's
@@ -204,12 +215,18 @@ typedef struct ward_proc {
   uint32_t intake_max;        // the largest message a send in C appends
   int64_t intake_bytes;
   int64_t local_msgs, local_bytes; // its mailbox limits, which the intake counts against
-  int32_t registered;         // in the registry (ward_proc_register)
-  int32_t may_send;           // its environment permits sends: its own may complete in C
+  int16_t registered;         // in the registry (ward_proc_register)
+  int16_t may_send;           // its environment permits sends: its own may complete in C
+  int32_t spin_off;           // a borrower runs it: its receives never spin (shim.c)
   uint64_t sent_in_c;         // its sends that completed in C, not yet counted by Go
   const void *domain;         // its runtime's engine: ids are unique only within one
   struct ward_proc *reg_next; // the registry's chain
 } ward_proc_t;
+
+// For tests: sets the bound of a spinning receive (shim.c) to ns if it is
+// positive and starts counting spins; returns the old bound, with the spins under way and
+// those a mailbox change or wake ended so far.
+int64_t ward_spin_observe(int64_t ns, int64_t *now, int64_t *woken);
 
 ward_stacks_t *ward_config(wasm_config_t *c, size_t stack_size, size_t max_wasm_stack,
                            size_t max_stacks, uint64_t memory_reserve);
