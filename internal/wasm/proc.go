@@ -47,8 +47,7 @@ type Value struct {
 // Proc is one process's store and future. Every method must be called from
 // the single goroutine that owns the process.
 type Proc struct {
-	c     *C.ward_proc_t
-	entry *C.char
+	c *C.ward_proc_t
 }
 
 // NewProc creates the process's store with its limits. It does not
@@ -94,14 +93,26 @@ func (p *Proc) SetEntry(name string, args []Value, nresults int) error {
 	if len(args) > C.WARD_MAX_PARAMS || nresults > C.WARD_MAX_RESULTS {
 		return fmt.Errorf("entry %q: at most %d params and %d results", name, C.WARD_MAX_PARAMS, C.WARD_MAX_RESULTS)
 	}
-	p.entry = C.CString(name)
-	p.c.entry_name = p.entry
-	p.c.entry_len = C.size_t(len(name))
+	// One C block, freed with the process (ward_proc_free): the values,
+	// then the name, NUL-terminated.
+	n := len(args) + nresults
+	valSize := int(unsafe.Sizeof(C.wt_val_t{}))
+	block := C.calloc(1, C.size_t(n*valSize+len(name)+1))
+	if block == nil {
+		return errors.New("ward: out of memory setting a process's entry")
+	}
+	C.free(unsafe.Pointer(p.c.vals))
+	p.c.vals = (*C.wt_val_t)(block)
+	vals := unsafe.Slice(p.c.vals, n)
 	for i, a := range args {
-		v := &p.c.args[i]
+		v := &vals[i]
 		v.kind = C.uint8_t(a.Kind)
 		*(*int64)(unsafe.Pointer(&v.of)) = a.Bits // i32 and f32 read the low bytes
 	}
+	nameAt := unsafe.Add(block, n*valSize)
+	copy(unsafe.Slice((*byte)(nameAt), len(name)), name)
+	p.c.entry_name = (*C.char)(nameAt)
+	p.c.entry_len = C.size_t(len(name))
 	p.c.nargs = C.size_t(len(args))
 	p.c.nresults = C.size_t(nresults)
 	return nil
@@ -237,7 +248,7 @@ func (p *Proc) Trap(msg string) {
 
 // Result returns result i of a returned entry call (i32 sign-extended).
 func (p *Proc) Result(i int) int64 {
-	v := &p.c.results[i]
+	v := &unsafe.Slice(p.c.vals, int(p.c.nargs+p.c.nresults))[int(p.c.nargs)+i]
 	if v.kind == C.WT_I32 {
 		return int64(*(*int32)(unsafe.Pointer(&v.of)))
 	}
@@ -395,8 +406,4 @@ func (p *Proc) Free() {
 	live.Add(-1)
 	C.ward_proc_free(p.c)
 	p.c = nil
-	if p.entry != nil {
-		C.free(unsafe.Pointer(p.entry))
-		p.entry = nil
-	}
 }

@@ -1649,7 +1649,7 @@ static int proc_poll(ward_proc_t *p) {
       // fallthrough
     case PHASE_INIT:
       p->phase = PHASE_CALL;
-      if (!start_call(p, p->entry_name, p->entry_len, p->args, p->nargs, p->results,
+      if (!start_call(p, p->entry_name, p->entry_len, p->vals, p->nargs, p->vals + p->nargs,
                       p->nresults))
         break;
       continue;
@@ -1681,6 +1681,7 @@ void ward_proc_free(ward_proc_t *p) {
   if (p->trap) wasm_trap_delete(p->trap);
   if (p->err) wasmtime_error_delete(p->err);
   free(p->htrap_msg);
+  free(p->vals);
   free(p->in_data);
   free(p->out_data);
   unregister(p);

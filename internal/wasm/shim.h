@@ -123,11 +123,15 @@ typedef struct ward_proc {
   wt_instance_t inst;
   wt_func_t func;
   const char *init_name; // "_initialize" for reactors, or NULL
-  const char *entry_name;
+  const char *entry_name; // inside vals
   size_t entry_len;
-  wt_val_t args[WARD_MAX_PARAMS];
+  // The entry call's arguments, then its results, then its name: one
+  // allocation the process owns (Proc.SetEntry), sized to the entry, not
+  // to WARD_MAX_PARAMS and WARD_MAX_RESULTS inline (576 bytes that every
+  // parked process held). wasmtime copies the arguments when the call is
+  // made and writes the results when it returns.
+  wt_val_t *vals;
   size_t nargs;
-  wt_val_t results[WARD_MAX_RESULTS];
   size_t nresults;
   wasm_trap_t *trap;
   wasmtime_error_t *err;
