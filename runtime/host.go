@@ -107,6 +107,13 @@ func guestBytes(mem []byte, ptr, n int64) ([]byte, bool) {
 	return mem[start : start+size], true
 }
 
+// releaseStackMillis is the shortest sleep that releases the sleeper's
+// fiber stack page (wasm.Proc.ReleaseStack): a copy, a madvise and a page
+// fault at the wake, a few µs up to about 100 µs on a slow VM, are then
+// at most 0.1% of the sleep, and a parked process holds its 1-2 KiB of
+// frames instead of a 4 KiB page.
+const releaseStackMillis = 100
+
 func hostSleep(p *Process, wp *wasm.Proc) bool {
 	ms := max(wp.HostArg(0), 0)
 	if ms == 0 {
@@ -121,6 +128,9 @@ func hostSleep(p *Process, wp *wasm.Proc) bool {
 	// under a parked select decide whether the GC can shrink this
 	// goroutine's stack to 2 KiB (see Process.start).
 	wp.ReleaseInbox() // a sleeping process keeps no empty inbox either
+	if ms >= releaseStackMillis {
+		wp.ReleaseStack()
+	}
 	r := p.env.rt
 	r.releaseRun()
 	woke, alive := false, !p.killed.Load()

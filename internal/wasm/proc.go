@@ -198,6 +198,24 @@ func (p *Proc) FuelUsed() uint64 {
 	return atomic.LoadUint64((*uint64)(unsafe.Pointer(&p.c.fuel_used)))
 }
 
+// ReleaseStack releases the pages of the process's fiber stack while its
+// pending Go host call waits, keeping the suspended frames (1-2 KiB) on
+// the C heap instead of the page or two they lie in; its next Poll, or
+// Free, puts them back first. It costs a copy and a madvise now and a page
+// fault at the resume, so it is for waits expected to be long. It reports
+// whether it released them (not when no host call is pending, the frames
+// would not fit in less, or memory is short).
+func (p *Proc) ReleaseStack() bool { return C.ward_proc_stack_out(p.c) != 0 }
+
+// StacksReleased reports the processes, in this program, whose stacks
+// ReleaseStack released and that have not run or ended since (now), and
+// how many releases there were in all (total).
+func StacksReleased() (now, total int64) {
+	var t C.int64_t
+	now = int64(C.ward_stacks_out(&t))
+	return now, int64(t)
+}
+
 // FreshSlice gives the process a whole time slice from its next poll. Call
 // it when the process resumes after waiting: its epoch deadline, set when it
 // last ran, has likely passed, and it would otherwise be preempted at its
