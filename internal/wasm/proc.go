@@ -101,7 +101,9 @@ func (p *Proc) SetEntry(name string, args []Value, nresults int) error {
 	if block == nil {
 		return errors.New("ward: out of memory setting a process's entry")
 	}
-	C.free(unsafe.Pointer(p.c.vals))
+	if p.c.vals != nil { // a second SetEntry
+		C.free(unsafe.Pointer(p.c.vals))
+	}
 	p.c.vals = (*C.wt_val_t)(block)
 	vals := unsafe.Slice(p.c.vals, n)
 	for i, a := range args {
