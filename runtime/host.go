@@ -108,11 +108,12 @@ func guestBytes(mem []byte, ptr, n int64) ([]byte, bool) {
 }
 
 // releaseStackMillis is the shortest sleep that releases the sleeper's
-// fiber stack page (wasm.Proc.ReleaseStack): a copy, a madvise and a page
-// fault at the wake, a few µs up to about 100 µs on a slow VM, are then
-// at most 0.1% of the sleep, and a parked process holds its 1-2 KiB of
-// frames instead of a 4 KiB page.
-const releaseStackMillis = 100
+// fiber stack page (wasm.Proc.ReleaseStack), for its 1-2 KiB of frames
+// on the C heap instead of a 4 KiB page. The release costs a copy and a
+// madvise, and the wake a page fault: a few µs on most machines, but up
+// to 250 µs on a VM whose page faults are slow (the one docs/benchmarks.md
+// measures on), which a sleep of a second or more makes small.
+const releaseStackMillis = 1000
 
 func hostSleep(p *Process, wp *wasm.Proc) bool {
 	ms := max(wp.HostArg(0), 0)

@@ -43,13 +43,13 @@ func waitReleased(t *testing.T, total int64) {
 
 // A long sleep releases the sleeper's stack pages, and every wake puts
 // its frames back intact: the timer's (after a message that did not end
-// the sleep), and a kill's, which unwinds them. Shallow and deep stacks
-// (one page, several).
+// the sleep), and a kill's, which unwinds them. Shallow and deeper stacks
+// (one page, several: 500 frames are about 32 KiB).
 func TestLongSleepReleasesItsStack(t *testing.T) {
 	r := newRuntime(t)
 	env := r.Environment()
 	m := load(t, r, "deep", []byte(deepSleepWAT))
-	for _, depth := range []int32{0, 20, 2000} {
+	for _, depth := range []int32{0, 20, 500} {
 		_, before := wasm.StacksReleased()
 		// The timer: a message first, which the sleep outlasts.
 		p := spawn(t, env, m, "deep", I32(depth), I64(releaseStackMillis+200))
@@ -75,16 +75,23 @@ func TestLongSleepReleasesItsStack(t *testing.T) {
 }
 
 // A short sleep keeps its stack: releasing costs a page fault at the wake.
+// So does a long sleep under frames too deep to copy cheaply (2,000
+// frames, about 130 KiB).
 func TestShortSleepKeepsItsStack(t *testing.T) {
 	r := newRuntime(t)
 	env := r.Environment()
 	m := load(t, r, "deep", []byte(deepSleepWAT))
-	_, before := wasm.StacksReleased()
-	if reason := wait(t, spawn(t, env, m, "deep", I32(20), I64(releaseStackMillis-1))); reason != Normal {
-		t.Fatalf("ended with %v, want Normal", reason)
-	}
-	if _, after := wasm.StacksReleased(); after != before {
-		t.Fatalf("a %d ms sleep released its stack (%d releases)", releaseStackMillis-1, after-before)
+	for _, c := range []struct {
+		depth int32
+		ms    int64
+	}{{20, releaseStackMillis - 1}, {2000, releaseStackMillis + 50}} {
+		_, before := wasm.StacksReleased()
+		if reason := wait(t, spawn(t, env, m, "deep", I32(c.depth), I64(c.ms))); reason != Normal {
+			t.Fatalf("depth %d, %d ms: ended with %v, want Normal", c.depth, c.ms, reason)
+		}
+		if _, after := wasm.StacksReleased(); after != before {
+			t.Fatalf("depth %d, %d ms: the sleep released its stack (%d releases)", c.depth, c.ms, after-before)
+		}
 	}
 }
 

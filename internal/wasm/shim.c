@@ -155,6 +155,8 @@ size_t ward_stacks_mapped(ward_stacks_t *s) {
 // ward_proc_t (hret, ready), and the results are written by the fiber
 // once it runs again.
 
+#define WARD_STACK_SAVE_MAX (64u << 10)
+
 static _Atomic int64_t stacks_out, stacks_out_total;
 
 int64_t ward_stacks_out(int64_t *total) {
@@ -187,6 +189,9 @@ int ward_proc_stack_out(ward_proc_t *p) {
   uintptr_t from = sp & ~(uintptr_t)(page - 1);
   size_t len = top - sp;
   if (len + 64 > top - from) return 0; // the copy would cost about what it frees
+  // Deep frames stay: a copy past malloc's mmap threshold would cost a
+  // mapping each (vm.max_map_count), and deep sleepers are rare.
+  if (len > WARD_STACK_SAVE_MAX) return 0;
   uint8_t *buf = malloc(len);
   if (!buf) return 0;
   memcpy(buf, (void *)sp, len);
