@@ -348,6 +348,18 @@ func (m *Mailbox) Wake() {
 	m.mu.Unlock()
 }
 
+// Empty reports whether the mailbox holds no message, queued or in its
+// intake: TryReceive and TryReceiveThen would find nothing. It takes the
+// lock, but moves nothing and, unlike them, calls nothing deep: a
+// receiver about to wait looks with it first (its goroutine then parks
+// within its first 2 KiB of stack).
+func (m *Mailbox) Empty() bool {
+	m.mu.Lock()
+	empty := m.q.count == 0 && (m.intake == nil || !m.intake.Pending())
+	m.mu.Unlock()
+	return empty
+}
+
 // Len returns the number of queued messages, signals included.
 func (m *Mailbox) Len() int {
 	m.mu.Lock()

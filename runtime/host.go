@@ -107,6 +107,14 @@ func guestBytes(mem []byte, ptr, n int64) ([]byte, bool) {
 	return mem[start : start+size], true
 }
 
+// releaseStackMillis is the shortest sleep that releases the sleeper's
+// fiber stack page (wasm.Proc.ReleaseStack), for its 1-2 KiB of frames
+// on the C heap instead of a 4 KiB page. The release costs a copy and a
+// madvise, and the wake a page fault: a few µs on most machines, but up
+// to 250 µs on a VM whose page faults are slow (the one docs/benchmarks.md
+// measures on), which a sleep of a second or more makes small.
+const releaseStackMillis = 1000
+
 func hostSleep(p *Process, wp *wasm.Proc) bool {
 	ms := max(wp.HostArg(0), 0)
 	if ms == 0 {
@@ -121,6 +129,9 @@ func hostSleep(p *Process, wp *wasm.Proc) bool {
 	// under a parked select decide whether the GC can shrink this
 	// goroutine's stack to 2 KiB (see Process.start).
 	wp.ReleaseInbox() // a sleeping process keeps no empty inbox either
+	if ms >= releaseStackMillis {
+		wp.ReleaseStack()
+	}
 	r := p.env.rt
 	r.releaseRun()
 	woke, alive := false, !p.killed.Load()

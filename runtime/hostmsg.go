@@ -294,6 +294,12 @@ func (p *Process) receiveNow(wp *wasm.Proc, tags []int64) bool {
 		wp.Return(abi.OK)
 		return true
 	}
+	// Nothing to take: no TryReceiveThen, whose frames under this one's
+	// would take a goroutine about to park past its first 2 KiB of stack,
+	// for good (docs/why.md).
+	if p.mb.Empty() {
+		return false
+	}
 	m, ok := p.mb.TryReceiveThen(tags, func(m Message) bool {
 		if len(m.Handles) > 0 || !wp.Ahead(m.Data, m.Tag, m.Sender) {
 			return false

@@ -38,6 +38,7 @@ import (
 	"unsafe"
 
 	"github.com/wardrt/ward/environment"
+	"github.com/wardrt/ward/internal/wasm"
 )
 
 var (
@@ -411,6 +412,8 @@ func scaleReport(tb testing.TB, r *Runtime, base, now scaleSnap, n int) (kibPerP
 	tb.Logf("goroutines %d, Go heap objects %d (%.1f/proc), smaps_rollup: %s",
 		goruntime.NumGoroutine(), now.Go.HeapObjects, (float64(now.Go.HeapObjects)-float64(base.Go.HeapObjects))/float64(n),
 		scaleSmapsRollup())
+	out, _ := wasm.StacksReleased()
+	tb.Logf("fiber stacks released while their process sleeps (their frames on the C heap): %d", out)
 	st := r.Stats()
 	tb.Logf("runtime stats: %+v", st)
 	return kibPerProc

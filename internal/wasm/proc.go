@@ -94,13 +94,28 @@ func (p *Proc) SetEntry(name string, args []Value, nresults int) error {
 	if len(args) > C.WARD_MAX_PARAMS || nresults > C.WARD_MAX_RESULTS {
 		return fmt.Errorf("entry %q: at most %d params and %d results", name, C.WARD_MAX_PARAMS, C.WARD_MAX_RESULTS)
 	}
+	// The name is the module's (Module.cName); the values, when there are
+	// any, are one C block freed with the process (ward_proc_free).
+	n := len(args) + nresults
+	if p.c.vals != nil { // a second SetEntry
+		C.free(unsafe.Pointer(p.c.vals))
+		p.c.vals = nil
+	}
+	if n > 0 {
+		block := C.calloc(C.size_t(n), C.size_t(unsafe.Sizeof(C.wt_val_t{})))
+		if block == nil {
+			return errors.New("ward: out of memory setting a process's entry")
+		}
+		p.c.vals = (*C.wt_val_t)(block)
+		vals := unsafe.Slice(p.c.vals, n)
+		for i, a := range args {
+			v := &vals[i]
+			v.kind = C.uint8_t(a.Kind)
+			*(*int64)(unsafe.Pointer(&v.of)) = a.Bits // i32 and f32 read the low bytes
+		}
+	}
 	p.c.entry_name = p.mod.cName(name)
 	p.c.entry_len = C.size_t(len(name))
-	for i, a := range args {
-		v := &p.c.args[i]
-		v.kind = C.uint8_t(a.Kind)
-		*(*int64)(unsafe.Pointer(&v.of)) = a.Bits // i32 and f32 read the low bytes
-	}
 	p.c.nargs = C.size_t(len(args))
 	p.c.nresults = C.size_t(nresults)
 	return nil
@@ -186,6 +201,24 @@ func (p *Proc) FuelUsed() uint64 {
 	return atomic.LoadUint64((*uint64)(unsafe.Pointer(&p.c.fuel_used)))
 }
 
+// ReleaseStack releases the pages of the process's fiber stack while its
+// pending Go host call waits, keeping the suspended frames (1-2 KiB) on
+// the C heap instead of the page or two they lie in; its next Poll, or
+// Free, puts them back first. It costs a copy and a madvise now and a page
+// fault at the resume, so it is for waits expected to be long. It reports
+// whether it released them (not when no host call is pending, the frames
+// would not fit in less, or memory is short).
+func (p *Proc) ReleaseStack() bool { return C.ward_proc_stack_out(p.c) != 0 }
+
+// StacksReleased reports the processes, in this program, whose stacks
+// ReleaseStack released and that have not run or ended since (now), and
+// how many releases there were in all (total).
+func StacksReleased() (now, total int64) {
+	var t C.int64_t
+	now = int64(C.ward_stacks_out(&t))
+	return now, int64(t)
+}
+
 // FreshSlice gives the process a whole time slice from its next poll. Call
 // it when the process resumes after waiting: its epoch deadline, set when it
 // last ran, has likely passed, and it would otherwise be preempted at its
@@ -236,7 +269,7 @@ func (p *Proc) Trap(msg string) {
 
 // Result returns result i of a returned entry call (i32 sign-extended).
 func (p *Proc) Result(i int) int64 {
-	v := &p.c.results[i]
+	v := &unsafe.Slice(p.c.vals, int(p.c.nargs+p.c.nresults))[int(p.c.nargs)+i]
 	if v.kind == C.WT_I32 {
 		return int64(*(*int32)(unsafe.Pointer(&v.of)))
 	}

@@ -39,6 +39,8 @@ typedef struct ward_stack {
   ward_stacks_t *pool;
   uint8_t *base;
   uintptr_t low; // the lowest stack pointer seen in a host call or yield
+  uint8_t *saved;   // its suspended frames while their pages are released (ward_proc_stack_out)
+  size_t saved_len; // bytes of them, up to the top of the stack
 } ward_stack_t;
 
 struct ward_stacks {
@@ -142,6 +144,82 @@ size_t ward_stacks_mapped(ward_stacks_t *s) {
   size_t n = s->nchunks * s->per_chunk;
   pthread_mutex_unlock(&s->mu);
   return n;
+}
+
+// Parked stacks. A suspended fiber keeps the page (or two) its frames lie
+// in resident: 4 KiB a parked process, more than its frames, which are
+// about 1-2 KiB. A process about to wait long (a long sleep) has its
+// frames copied to the C heap and the pages released; the next poll, or
+// the cancel that unwinds them, copies them back first. Nothing reads a
+// suspended fiber's stack in between: Go completes the host call through
+// ward_proc_t (hret, ready), and the results are written by the fiber
+// once it runs again.
+
+#define WARD_STACK_SAVE_MAX (64u << 10)
+
+static _Atomic int64_t stacks_out, stacks_out_total;
+
+int64_t ward_stacks_out(int64_t *total) {
+  *total = atomic_load(&stacks_out_total);
+  return atomic_load(&stacks_out);
+}
+
+// The suspended fiber's stack pointer: wasmtime-fiber's switch (x86_64
+// and aarch64 alike, wasmtime v25 crates/fiber/src/unix) stores the
+// stack pointer of the side that is not running 16 bytes below the top of
+// the fiber stack.
+static uintptr_t stack_suspended_sp(ward_stack_t *st) {
+  uint8_t *top = st->base + st->pool->stack_size;
+  uintptr_t sp;
+  memcpy(&sp, top - 16, sizeof sp);
+  if (sp < (uintptr_t)st->base || sp >= (uintptr_t)top - 16) return 0;
+  return sp;
+}
+
+int ward_proc_stack_out(ward_proc_t *p) {
+  ward_stack_t *st = p->stack;
+  // Only a call suspended in a Go host call: its fiber's stack is the one
+  // stack_new gave it, and it resumes only through ward_proc_poll or ends
+  // through ward_proc_cancel.
+  if (!st || st->saved || !p->fut || !p->host || p->ready) return 0;
+  uintptr_t sp = stack_suspended_sp(st);
+  if (!sp) return 0;
+  uintptr_t top = (uintptr_t)(st->base + st->pool->stack_size);
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  uintptr_t from = sp & ~(uintptr_t)(page - 1);
+  size_t len = top - sp;
+  if (len + 64 > top - from) return 0; // the copy would cost about what it frees
+  // Deep frames stay: a copy past malloc's mmap threshold would cost a
+  // mapping each (vm.max_map_count), and deep sleepers are rare.
+  if (len > WARD_STACK_SAVE_MAX) return 0;
+  uint8_t *buf = malloc(len);
+  if (!buf) return 0;
+  memcpy(buf, (void *)sp, len);
+  if (madvise((void *)from, top - from, MADV_DONTNEED) != 0) {
+    free(buf);
+    return 0;
+  }
+  st->saved = buf;
+  st->saved_len = len;
+  p->stack_saved = 1;
+  atomic_fetch_add(&stacks_out, 1);
+  atomic_fetch_add(&stacks_out_total, 1);
+  return 1;
+}
+
+static void stack_in_slow(ward_proc_t *p) {
+  ward_stack_t *st = p->stack;
+  p->stack_saved = 0;
+  memcpy(st->base + st->pool->stack_size - st->saved_len, st->saved, st->saved_len);
+  free(st->saved);
+  st->saved = NULL;
+  st->saved_len = 0;
+  atomic_fetch_sub(&stacks_out, 1);
+}
+
+// A flag in the process, not the stack's metadata: every poll checks it.
+static inline void stack_in(ward_proc_t *p) {
+  if (__builtin_expect(p->stack_saved, 0)) stack_in_slow(p);
 }
 
 // ---------------------------------------------------------------------------
@@ -1807,6 +1885,7 @@ static int image_globals(ward_proc_t *p) {
 static int proc_poll(ward_proc_t *p);
 
 int ward_proc_poll(ward_proc_t *p) {
+  stack_in(p);
   ward_tls_proc = p;
   int s = proc_poll(p);
   ward_tls_proc = NULL;
@@ -1846,8 +1925,8 @@ static int proc_poll(ward_proc_t *p) {
       // fallthrough
     case PHASE_INIT:
       p->phase = PHASE_CALL;
-      if (!start_call(p, p->entry_name, p->entry_len, p->args, p->nargs, p->results,
-                      p->nresults))
+      if (!start_call(p, p->entry_name, p->entry_len, p->vals, p->nargs,
+                      p->vals ? p->vals + p->nargs : NULL, p->nresults))
         break;
       continue;
     default:
@@ -1863,6 +1942,7 @@ static int proc_poll(ward_proc_t *p) {
 // Dropping a suspended future unwinds the guest's frames on this thread. It
 // must happen before the store is deleted.
 void ward_proc_cancel(ward_proc_t *p) {
+  stack_in(p);
   if (p->fut) {
     wasmtime_call_future_delete(p->fut);
     p->fut = NULL;
@@ -1878,6 +1958,7 @@ void ward_proc_free(ward_proc_t *p) {
   if (p->trap) wasm_trap_delete(p->trap);
   if (p->err) wasmtime_error_delete(p->err);
   free(p->htrap_msg);
+  free(p->vals);
   free(p->in_data);
   free(p->out_data);
   unregister(p);

@@ -133,11 +133,15 @@ typedef struct ward_proc {
   wt_instance_t inst;
   wt_func_t func;
   const char *init_name; // "_initialize" for reactors, or NULL
-  const char *entry_name;
+  const char *entry_name; // its module's copy (Module.cName)
   size_t entry_len;
-  wt_val_t args[WARD_MAX_PARAMS];
+  // The entry call's arguments, then its results: one allocation the
+  // process owns (Proc.SetEntry), NULL for an entry with neither, sized to
+  // the entry, not to WARD_MAX_PARAMS and WARD_MAX_RESULTS inline (576
+  // bytes that every parked process held). wasmtime copies the arguments
+  // when the call is made and writes the results when it returns.
+  wt_val_t *vals;
   size_t nargs;
-  wt_val_t results[WARD_MAX_RESULTS];
   size_t nresults;
   wasm_trap_t *trap;
   wasmtime_error_t *err;
@@ -180,6 +184,7 @@ typedef struct ward_proc {
   int64_t clock_epoch;    // Go's: when its WASI context was made (Proc.SetClockEpoch)
   struct ward_stack *stack; // the fiber stack of its current call
   int32_t budget_refused; // a memory or table did not fit the budget
+  int32_t stack_saved;    // stack's frames are on the C heap (ward_proc_stack_out)
   uint64_t mem_size;      // its linear memory's size, kept by the memory creator
   struct ward_mem *lin;   // its linear memory, made by the memory creator
 
@@ -232,6 +237,11 @@ ward_stacks_t *ward_config(wasm_config_t *c, size_t stack_size, size_t max_wasm_
                            size_t max_stacks, uint64_t memory_reserve);
 size_t ward_stacks_in_use(ward_stacks_t *s);
 size_t ward_stacks_mapped(ward_stacks_t *s);
+// Releases the pages of a process's fiber stack while its call waits in a
+// Go host call, keeping its frames on the C heap; its next poll or cancel
+// puts them back. 1 if it did. For waits expected to be long.
+int ward_proc_stack_out(ward_proc_t *p);
+int64_t ward_stacks_out(int64_t *total); // stacks whose frames are out now; *total: ever
 
 wasmtime_error_t *ward_define_async(wasmtime_linker_t *l, const char *ns, const char *name,
                                     const ward_hostfn_t *desc);
