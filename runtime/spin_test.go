@@ -68,38 +68,34 @@ func TestSpinningReceiverKilled(t *testing.T) {
 	_, p, _ := spinningReceiver(t)
 	_, _, woken := wasm.ObserveSpins(0)
 	p.Kill()
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-	defer cancel()
-	reason, err := p.Wait(ctx)
-	if err != nil {
-		t.Fatal("a kill did not end the spin:", err)
-	}
-	if reason != Killed {
-		t.Fatalf("reason %v, want Killed", reason)
-	}
-	if _, _, w := wasm.ObserveSpins(0); w == woken {
-		t.Error("the spin ended, but not for the kill's wake")
-	}
+	spinEndedBy(t, p, woken, Killed, "a kill")
 }
 
 func TestSpinningReceiverGetsGoMessage(t *testing.T) {
 	_, p, _ := spinningReceiver(t)
 	_, _, woken := wasm.ObserveSpins(0)
-	ctx := testCtx(t)
-	if err := p.Send(ctx, Message{Tag: 5}); err != nil {
+	if err := p.Send(testCtx(t), Message{Tag: 5}); err != nil {
 		t.Fatal(err)
 	}
-	wctx, cancel := context.WithTimeout(ctx, testTimeout)
+	// Normal only if the message the spin saw is the one received.
+	spinEndedBy(t, p, woken, Normal, "a message from Go")
+}
+
+// spinEndedBy checks that what the caller did (cause) ended p's spin,
+// counted as ended by a wake since woken was read, and p with want.
+func spinEndedBy(t *testing.T, p *Process, woken int64, want Reason, cause string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
-	reason, err := p.Wait(wctx)
+	reason, err := p.Wait(ctx)
 	if err != nil {
-		t.Fatal("a message from Go did not end the spin:", err)
+		t.Fatalf("%s did not end the spin: %v", cause, err)
 	}
-	if reason != Normal {
-		t.Fatalf("reason %v, want Normal: the message was not the one received", reason)
+	if reason != want {
+		t.Fatalf("reason %v, want %v", reason, want)
 	}
 	if _, _, w := wasm.ObserveSpins(0); w == woken {
-		t.Error("the spin ended, but not for the message's publish")
+		t.Errorf("the spin ended, but not for the wake of %s", cause)
 	}
 }
 
