@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -325,5 +326,83 @@ func TestSendInCWakesAgainAfterAMessageTheFilterLeaves(t *testing.T) {
 	}
 	if reason := wait(t, q); reason != Normal {
 		t.Fatalf("receiver: %v", reason)
+	}
+}
+
+// askAnyWAT's ask_any sends an empty message to peer with send_receive and
+// waits, without a timeout, for any reply; exit 100 when that fails.
+const askAnyWAT = `(module
+  (import "ward_process" "exit" (func $exit (param i32)))
+  (import "ward_message" "create_data" (func $create (param i64)))
+  (import "ward_message" "send_receive" (func $send_receive (param i64 i32 i32 i64) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "ask_any") (param $peer i64)
+    (call $create (i64.const 1))
+    (if (call $send_receive (local.get $peer) (i32.const 0) (i32.const 0) (i64.const -1))
+      (then (call $exit (i32.const 100))))))`
+
+// A message sent in C while the receiver is not yet waiting (so that no
+// wake is owed) and then moved from the intake into the mailbox by someone
+// else (Stats, a link or monitor: none of them wakes anyone) must still be
+// seen by the receiver before it parks. The receiver is held between its
+// last look and its wait by the lock its request watch needs (the
+// target's), while the message is sent and drained.
+func TestSendInCDrainedBeforeTheWaitIsNotLost(t *testing.T) {
+	r := newRuntime(t)
+	env := r.Environment()
+	m := load(t, r, "intake", []byte(intakeWAT))
+	ask := load(t, r, "ask_any", []byte(askAnyWAT))
+	held := 0
+	for attempt := 0; attempt < 20 && held < 3; attempt++ {
+		target := goProc(t, env, "target", func(ctx context.Context, self *Self) error {
+			<-ctx.Done()
+			return nil
+		})
+		sender := spawn(t, env, m, "blast_tag", I64(1), I64(1))
+		target.sig.mu.Lock()
+		locked := true
+		unlock := func() {
+			if locked {
+				locked = false
+				target.sig.mu.Unlock()
+			}
+		}
+		asker := spawn(t, env, ask, "ask_any", I64(int64(target.ID())))
+		waitFor(t, testTimeout, "the request", func() bool { return target.mb.Len() == 1 })
+		before := r.sentInC.Load()
+		if err := sender.Send(testCtx(t), pidMessage(asker.ID())); err != nil {
+			unlock()
+			t.Fatal(err)
+		}
+		if reason := wait(t, sender); reason != Normal {
+			unlock()
+			t.Fatalf("sender: %v", reason)
+		}
+		select {
+		case <-asker.done:
+			// The message came before the asker's last look: this
+			// attempt proves nothing.
+			unlock()
+		default:
+			if r.sentInC.Load() != before {
+				held++
+			}
+			r.Stats() // moves the asker's intake into its mailbox
+			unlock()
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+		reason, err := asker.Wait(ctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("the asker never took the message in its mailbox (%d in it)", asker.mb.Len())
+		}
+		if reason != Normal {
+			t.Fatalf("asker: %v", reason)
+		}
+		target.Kill()
+		wait(t, target)
+	}
+	if held == 0 {
+		t.Fatal("no attempt held the asker before its wait with a message sent in C: the test proves nothing")
 	}
 }
