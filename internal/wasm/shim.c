@@ -928,8 +928,8 @@ void ward_proc_move_inbox(ward_proc_t *from, ward_proc_t *to) {
   to->local_bytes = from->local_bytes;
   to->intake_max = from->intake_max;
   to->waiting = from->waiting;
-  to->mb_count = __atomic_load_n(&from->mb_count, __ATOMIC_SEQ_CST);
-  to->mb_bytes = __atomic_load_n(&from->mb_bytes, __ATOMIC_SEQ_CST);
+  // Not the mailbox's counts: it publishes them into to itself (Go's
+  // MoveInbox), and may have published newer ones than from's since.
   if (from->registered) {
     reg_unlink(from);
     reg_insert(to);
