@@ -182,8 +182,8 @@ func (p *Process) receiveFor(wp *wasm.Proc, tagsPtr, tagsCount, timeoutMs int64)
 		return p.waitMessage(wp)
 	}
 	// From here only Go can deliver, and wake this goroutine: a message
-	// sent in C before is in the intake.
-	if wp.Wait() && p.receiveNow(wp, tags) {
+	// sent in C before is in the intake, or in the mailbox (lookAgain).
+	if p.lookAgain(wp, tags) {
 		wp.Resume()
 		return true
 	}
@@ -240,7 +240,7 @@ func (p *Process) timedOut(wp *wasm.Proc) {
 // the cheapest wait Go has. While it sleeps, a sender may run the process
 // and complete the receive itself (handoff.go).
 func (p *Process) waitMessage(wp *wasm.Proc) bool {
-	if wp.Wait() && p.receiveNow(wp, p.waitTags) {
+	if p.lookAgain(wp, p.waitTags) {
 		wp.Resume() // a send in C came in meanwhile
 		return true
 	}
@@ -272,6 +272,21 @@ func (p *Process) waitMessage(wp *wasm.Proc) bool {
 		}
 		p.park.Store(parkWaiting)
 	}
+}
+
+// lookAgain is the look a receive that found nothing takes before it
+// sleeps: after Wait, from which on a send in C owes a wake. Wait sees
+// only the intake, and a message sent in C since the last look, while no
+// wake was owed, may have left it for the mailbox meanwhile: anyone may
+// drain the intake (Stats, a link, a monitor), and a drain wakes no one.
+// So the mailbox is looked at too; receiveNow only when there is
+// something to take, whose frames would grow a goroutine about to park
+// past its first 2 KiB of stack (docs/why.md).
+func (p *Process) lookAgain(wp *wasm.Proc, tags []int64) bool {
+	if !wp.Wait() && p.mb.Empty() {
+		return false
+	}
+	return p.receiveNow(wp, tags)
 }
 
 // receiveNow completes the pending receive with the oldest message among

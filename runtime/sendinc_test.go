@@ -1,6 +1,9 @@
 package runtime
 
 import (
+	"context"
+	goruntime "runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -325,5 +328,176 @@ func TestSendInCWakesAgainAfterAMessageTheFilterLeaves(t *testing.T) {
 	}
 	if reason := wait(t, q); reason != Normal {
 		t.Fatalf("receiver: %v", reason)
+	}
+}
+
+// askAnyWAT's ask_any sends an empty message to peer with send_receive and
+// waits, without a timeout, for any reply; exit 100 when that fails.
+const askAnyWAT = `(module
+  (import "ward_process" "exit" (func $exit (param i32)))
+  (import "ward_message" "create_data" (func $create (param i64)))
+  (import "ward_message" "send_receive" (func $send_receive (param i64 i32 i32 i64) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "ask_any") (param $peer i64)
+    (call $create (i64.const 1))
+    (if (call $send_receive (local.get $peer) (i32.const 0) (i32.const 0) (i64.const -1))
+      (then (call $exit (i32.const 100))))))`
+
+// A message sent in C while the receiver is not yet waiting (so that no
+// wake is owed) and then moved from the intake into the mailbox by someone
+// else (Stats, a link or monitor: none of them wakes anyone) must still be
+// seen by the receiver before it parks. The receiver is held between its
+// last look and its wait by the lock its request watch needs (the
+// target's), while the message is sent and drained.
+func TestSendInCDrainedBeforeTheWaitIsNotLost(t *testing.T) {
+	r := newRuntime(t)
+	env := r.Environment()
+	m := load(t, r, "intake", []byte(intakeWAT))
+	ask := load(t, r, "ask_any", []byte(askAnyWAT))
+	held := 0
+	for attempt := 0; attempt < 20 && held < 3; attempt++ {
+		target := goProc(t, env, "target", func(ctx context.Context, self *Self) error {
+			<-ctx.Done()
+			return nil
+		})
+		sender := spawn(t, env, m, "blast_tag", I64(1), I64(1))
+		target.sig.mu.Lock()
+		locked := true
+		unlock := func() {
+			if locked {
+				locked = false
+				target.sig.mu.Unlock()
+			}
+		}
+		asker := spawn(t, env, ask, "ask_any", I64(int64(target.ID())))
+		waitFor(t, testTimeout, "the request", func() bool { return target.mb.Len() == 1 })
+		before := r.sentInC.Load()
+		if err := sender.Send(testCtx(t), pidMessage(asker.ID())); err != nil {
+			unlock()
+			t.Fatal(err)
+		}
+		if reason := wait(t, sender); reason != Normal {
+			unlock()
+			t.Fatalf("sender: %v", reason)
+		}
+		select {
+		case <-asker.done:
+			// The message came before the asker's last look: this
+			// attempt proves nothing.
+			unlock()
+		default:
+			if r.sentInC.Load() != before {
+				held++
+			}
+			r.Stats() // moves the asker's intake into its mailbox
+			unlock()
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+		reason, err := asker.Wait(ctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("the asker never took the message in its mailbox (%d in it)", asker.mb.Len())
+		}
+		if reason != Normal {
+			t.Fatalf("asker: %v", reason)
+		}
+		target.Kill()
+		wait(t, target)
+	}
+	if held == 0 {
+		t.Fatal("no attempt held the asker before its wait with a message sent in C: the test proves nothing")
+	}
+}
+
+// While another goroutine drains the receiver's intake into its mailbox
+// (as Stats does), each sender's messages still arrive in the order sent:
+// a receive in C must not take a message appended behind the ones being
+// drained before they reach the mailbox. It is told not to by the
+// mailbox count, which must include them from the moment they leave the
+// intake (drainWatch checks that at every drain; the order check alone
+// catches the race only now and then).
+func TestSendInCKeepsOrderPerSenderWhileDrained(t *testing.T) {
+	r := newRuntime(t)
+	env := r.Environment()
+	m := load(t, r, "intake", []byte(intakeWAT))
+	const n = 3000
+	drains := int64(0)
+	for round := range 10 {
+		before := r.sentInC.Load()
+		a := spawn(t, env, m, "blast_tag", I64(n), I64(2))
+		b := spawn(t, env, m, "blast_tag", I64(n), I64(3))
+		chk := spawn(t, env, m, "check", I64(int64(a.ID())), I64(int64(b.ID())), I64(n))
+		// Once it waits, it has received in Go, so sends to it may
+		// complete in C, and its intake is attached.
+		waitFor(t, 10*time.Second, "the checker to wait", func() bool { return chk.park.Load() == parkWaiting })
+		watch := &drainWatch{Proc: chk.wp}
+		chk.mb.SetIntake(watch)
+		drained := make(chan struct{})
+		go func() {
+			defer close(drained)
+			for {
+				select {
+				case <-chk.done:
+					return
+				default:
+					chk.mb.Len()
+					goruntime.Gosched()
+				}
+			}
+		}()
+		for _, s := range []*Process{a, b} {
+			if err := s.Send(testCtx(t), pidMessage(chk.ID())); err != nil {
+				t.Fatal(err)
+			}
+		}
+		reason := wait(t, chk)
+		<-drained
+		if reason != Normal {
+			t.Fatalf("round %d: checker: %v (exit 2: out of order, 3: a stranger, 4: a failed receive)", round, reason)
+		}
+		for _, s := range []*Process{a, b} {
+			if reason := wait(t, s); reason != Normal {
+				t.Fatalf("round %d: sender: %v", round, reason)
+			}
+		}
+		if r.sentInC.Load() == before {
+			t.Errorf("round %d: no send completed in C: the test proves nothing", round)
+		}
+		if short, drains := watch.short.Load(), watch.drains.Load(); short > 0 {
+			t.Fatalf("round %d: %d of %d drains left the messages they moved out of the mailbox count a receive in C reads", round, short, drains)
+		}
+		drains += watch.drains.Load()
+	}
+	if drains == 0 {
+		t.Error("no drain moved a message: the test proves nothing")
+	}
+}
+
+// drainWatch is a process's intake that checks, at each drain, the
+// mailbox count a receive in C reads while the drained messages are on
+// their way into the mailbox: one that leaves them out lets it take a
+// message sent behind them first.
+type drainWatch struct {
+	*wasm.Proc
+	published     int // under the mailbox's lock, as every call here is
+	drains, short atomic.Int64
+}
+
+func (d *drainWatch) Publish(count, bytes int) {
+	d.published = count
+	d.Proc.Publish(count, bytes)
+}
+
+func (d *drainWatch) Drain(push func(mailbox.Message)) {
+	var msgs []mailbox.Message
+	d.Proc.Drain(func(m mailbox.Message) { msgs = append(msgs, m) })
+	if len(msgs) > 0 {
+		d.drains.Add(1)
+		if d.Proc.MailboxCount() < d.published+len(msgs) {
+			d.short.Add(1)
+		}
+	}
+	for _, m := range msgs {
+		push(m)
 	}
 }

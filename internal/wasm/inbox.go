@@ -133,7 +133,9 @@ func (p *Proc) Pending() bool {
 	return atomic.LoadUint32((*uint32)(unsafe.Pointer(&p.c.intake_n))) != 0
 }
 
-// Drain empties the intake into push, oldest first (mailbox.Intake).
+// Drain empties the intake into push, oldest first (mailbox.Intake). The
+// messages count in the published mailbox counts from the moment they
+// leave the intake, before push sees them (shim.c, ward_intake_detach).
 func (p *Proc) Drain(push func(mailbox.Message)) {
 	head := C.ward_intake_detach(p.c)
 	for m := head; m != nil; m = m.next {

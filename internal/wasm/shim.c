@@ -891,6 +891,15 @@ void ward_intake_free(ward_intake_msg_t *m) {
 ward_intake_msg_t *ward_intake_detach(ward_proc_t *p) {
   inbox_lock_wait(p);
   ward_intake_msg_t *head = p->intake_head;
+  // The mailbox publishes its counts once these are in its queue: until
+  // then they would be in neither, and a receive in C, told the mailbox
+  // is empty, would take a message appended behind them first. So they
+  // count as the mailbox's from here; its publish finds the same figures.
+  // The mailbox's lock is held (Drain), or it has let go of p (unregister).
+  if (head) {
+    __atomic_store_n(&p->mb_count, p->mb_count + p->intake_n, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&p->mb_bytes, p->mb_bytes + p->intake_bytes, __ATOMIC_SEQ_CST);
+  }
   for (ward_intake_msg_t *m = head; m; m = m->next) intake_give(p, m->len);
   p->intake_head = p->intake_tail = NULL;
   inbox_unlock(p);
@@ -928,8 +937,8 @@ void ward_proc_move_inbox(ward_proc_t *from, ward_proc_t *to) {
   to->local_bytes = from->local_bytes;
   to->intake_max = from->intake_max;
   to->waiting = from->waiting;
-  to->mb_count = __atomic_load_n(&from->mb_count, __ATOMIC_SEQ_CST);
-  to->mb_bytes = __atomic_load_n(&from->mb_bytes, __ATOMIC_SEQ_CST);
+  // Not the mailbox's counts: it publishes them into to itself (Go's
+  // MoveInbox), and may have published newer ones than from's since.
   if (from->registered) {
     reg_unlink(from);
     reg_insert(to);
