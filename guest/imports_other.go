@@ -53,6 +53,10 @@ func wardSend(pid uint64) int32 { panic(notGuest) }
 
 func wardReceive(tagsPtr, tagsCount uint32, timeoutMs int64) int32 { panic(notGuest) }
 
+func wardTrySend(pid uint64) int32 { panic(notGuest) }
+
+func wardTryReceive(tagsPtr, tagsCount uint32) int32 { panic(notGuest) }
+
 func wardSendReceive(pid uint64, tagsPtr, tagsCount uint32, timeoutMs int64) int32 { panic(notGuest) }
 
 func wardSendAfter(pid uint64, delayMs int64) int64 { panic(notGuest) }

@@ -75,6 +75,12 @@ func wardSend(pid uint64) int32
 //go:wasmimport ward_message receive
 func wardReceive(tagsPtr, tagsCount uint32, timeoutMs int64) int32
 
+//go:wasmimport ward_message try_send
+func wardTrySend(pid uint64) int32
+
+//go:wasmimport ward_message try_receive
+func wardTryReceive(tagsPtr, tagsCount uint32) int32
+
 //go:wasmimport ward_message send_receive
 func wardSendReceive(pid uint64, tagsPtr, tagsCount uint32, timeoutMs int64) int32
 

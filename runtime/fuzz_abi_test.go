@@ -678,6 +678,20 @@ func TestABIInterpreterMakesTheCalls(t *testing.T) {
 				exitLast(t),
 			}
 		}, exitsWith(7)},
+		{"try_receive with nothing there is ErrAgain", func(t *testing.T, _ abiPids) []abiCall {
+			return []abiCall{abiCallOf(t, "ward_message.try_receive", 0, 0, 0), exitLast(t)}
+		}, exitsWith(abi.ErrAgain)},
+		{"try_send to the Go echo is ErrAgain, and send then sends", func(t *testing.T, pids abiPids) []abiCall {
+			return []abiCall{
+				abiCallOf(t, "ward_message.create_data", 0, 7),
+				abiCallOf(t, "ward_message.try_send", 0, int64(pids.goEcho)),
+				abiCallOf(t, "store", modeLast<<2, 1024),
+				abiCallOf(t, "ward_message.send", 0, int64(pids.goEcho)),
+				abiCallOf(t, "ward_message.receive", 0, 0, 0, 10_000),
+				abiCallOf(t, "ward_message.get_tag", 0),
+				abiCallOf(t, "ward_process.exit", modeLoad, 1024),
+			}
+		}, exitsWith(abi.ErrAgain)},
 		{"kill outside the environment is ErrPermission", func(t *testing.T, pids abiPids) []abiCall {
 			return []abiCall{abiCallOf(t, "ward_process.kill", 0, int64(pids.outsider)), exitLast(t)}
 		}, exitsWith(abi.ErrPermission)},

@@ -76,7 +76,9 @@ const WardWAT = `(module
 // WardMsgWAT is the messaging guest, written against the ward_message ABI
 // of issue 3: create_data(tag), send(pid) -> status, receive(tags_ptr,
 // tags_count, timeout_ms) -> status, send_receive(pid, tags_ptr,
-// tags_count, timeout_ms) -> status, sender() -> pid, get_tag() -> tag.
+// tags_count, timeout_ms) -> status, sender() -> pid, get_tag() -> tag;
+// and try_send(pid) -> status and try_receive(tags_ptr, tags_count) ->
+// status, the plain calls that "sender" and "receiver" make first.
 // A tags_count of 0 takes any message; timeout_ms < 0 waits forever.
 // Loading it fails on a build without messaging.
 const WardMsgWAT = `(module
@@ -87,6 +89,8 @@ const WardMsgWAT = `(module
   (import "ward_message" "send_receive" (func $sr (param i64 i32 i32 i64) (result i32)))
   (import "ward_message" "sender" (func $sender (result i64)))
   (import "ward_message" "get_tag" (func $tag (result i64)))
+  (import "ward_message" "try_send" (func $try_send (param i64) (result i32)))
+  (import "ward_message" "try_receive" (func $try_recv (param i32 i32) (result i32)))
   (memory (export "memory") 1)
   ;; pong: answer every message (tag 1) with tag 2 to its sender; tag 3 ends it
   (func (export "pong")
@@ -106,20 +110,29 @@ const WardMsgWAT = `(module
       (br $l)))
     (call $create (i64.const 3))
     (if (call $send (local.get $pong)) (then (unreachable))))
-  ;; sender: n messages to $to; a full mailbox (non-zero status) yields and retries
+  ;; sender: n messages to $to, the plain try_send first and send when it
+  ;; says ErrAgain (8), as the guest SDKs do; a full mailbox (non-zero
+  ;; status) yields and retries
   (func (export "sender") (param $to i64) (param $n i64)
+    (local $st i32)
     (block $d (loop $l
       (br_if $d (i64.eqz (local.get $n)))
       (loop $retry
         (call $create (i64.const 1))
-        (if (call $send (local.get $to)) (then (call $sleep (i64.const 0)) (br $retry))))
+        (local.set $st (call $try_send (local.get $to)))
+        (if (i32.eq (local.get $st) (i32.const 8)) (then (local.set $st (call $send (local.get $to)))))
+        (if (local.get $st) (then (call $sleep (i64.const 0)) (br $retry))))
       (local.set $n (i64.sub (local.get $n) (i64.const 1)))
       (br $l))))
-  ;; receiver: take n messages
+  ;; receiver: take n messages, try_receive first, as sender
   (func (export "receiver") (param $n i64)
+    (local $st i32)
     (block $d (loop $l
       (br_if $d (i64.eqz (local.get $n)))
-      (if (call $recv (i32.const 0) (i32.const 0) (i64.const -1)) (then (unreachable)))
+      (local.set $st (call $try_recv (i32.const 0) (i32.const 0)))
+      (if (i32.eq (local.get $st) (i32.const 8))
+        (then (local.set $st (call $recv (i32.const 0) (i32.const 0) (i64.const -1)))))
+      (if (local.get $st) (then (unreachable)))
       (local.set $n (i64.sub (local.get $n) (i64.const 1)))
       (br $l)))))`
 

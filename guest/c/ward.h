@@ -51,6 +51,12 @@ extern "C" {
 #define WARD_ERR_TAKEN 7 /* the name and version are registered to another process */
 
 /*
+ * a try_ call cannot complete without the host: make the full call (send,
+ * receive) instead
+ */
+#define WARD_ERR_AGAIN 8
+
+/*
  * Tags of the messages the runtime itself sends. Guests and Go code must not
  * send negative tags; the runtime refuses them.
  */
@@ -486,6 +492,35 @@ int64_t ward_message_send_after(int64_t pid, int64_t delay_ms);
  */
 __attribute__((import_module("ward_message"), import_name("cancel_timer")))
 int32_t ward_message_cancel_timer(int64_t timer);
+
+/*
+ * Sends the outgoing message to pid, as send does, when that completes at
+ * once without the host: pid is a local Wasm process that has received
+ * before, its mailbox has room, and the message is small. Returns WARD_OK
+ * (the message is consumed, exactly as send's WARD_OK), or WARD_ERR_AGAIN,
+ * leaving the outgoing message in place: call send next, which sends it or
+ * says why not (WARD_ERR_NOT_FOUND, WARD_ERR_LIMIT, ...). Never waits, never
+ * returns another status.
+ *
+ * Runs in C (hot path).
+ */
+__attribute__((import_module("ward_message"), import_name("try_send")))
+int32_t ward_message_try_send(int64_t pid);
+
+/*
+ * Makes the oldest message whose tag is one of tags_count i64s at tags_ptr
+ * (any message when tags_count is 0) the current message, as receive does,
+ * when that completes at once without the host. Returns WARD_OK (exactly as
+ * receive's WARD_OK), or WARD_ERR_AGAIN, taking nothing: call receive next,
+ * which finds the message, waits, or reports WARD_ERR_INVALID for more than
+ * WARD_MAX_RECEIVE_TAGS tags (try_receive leaves that to it). A range
+ * outside memory traps, as it does in receive; so does a message that cannot
+ * be copied in.
+ *
+ * Runs in C (hot path).
+ */
+__attribute__((import_module("ward_message"), import_name("try_receive")))
+int32_t ward_message_try_receive(int32_t tags_ptr, int32_t tags_count);
 
 /* ---- ward_registry ---- */
 

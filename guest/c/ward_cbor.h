@@ -412,7 +412,10 @@ static inline int32_t ward_cbor_send(int64_t pid, int64_t tag, const ward_cbor_w
     int32_t st = ward_message_write_data((int32_t)(uintptr_t)w->buf, (int32_t)w->len);
     if (st != WARD_OK) return st;
   }
-  return ward_message_send(pid);
+  /* The plain call first: it completes most local sends for a fraction of
+   * what send costs; WARD_ERR_AGAIN leaves the message for send. */
+  int32_t st = ward_message_try_send(pid);
+  return st == WARD_ERR_AGAIN ? ward_message_send(pid) : st;
 }
 
 /* ward_cbor_reply answers the current message (a request): it sends the
@@ -445,7 +448,9 @@ static inline int32_t ward_cbor_read(ward_cbor_reader *r, void *buf, size_t cap)
  * and ward_message_sender describe the message. */
 static inline int32_t ward_cbor_receive(ward_cbor_reader *r, void *buf, size_t cap, const int64_t *tags,
                                         int32_t count, int64_t timeout_ms) {
-  int32_t st = ward_message_receive((int32_t)(uintptr_t)tags, count, timeout_ms);
+  /* As ward_cbor_send: the plain call first, receive when it says to. */
+  int32_t st = ward_message_try_receive((int32_t)(uintptr_t)tags, count);
+  if (st == WARD_ERR_AGAIN) st = ward_message_receive((int32_t)(uintptr_t)tags, count, timeout_ms);
   if (st != WARD_OK) {
     ward_cbor_reader_init(r, buf, 0);
     return r->err = st;

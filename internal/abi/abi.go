@@ -107,6 +107,7 @@ const (
 	ErrClosed     = 5 // the runtime is shutting down
 	ErrTimeout    = 6 // a receive's timeout passed with no matching message
 	ErrTaken      = 7 // the name and version are registered to another process
+	ErrAgain      = 8 // a try_ call cannot complete without the host: make the full call (send, receive) instead
 )
 
 // Tags of the messages the runtime itself sends. Guests and Go code must
@@ -855,6 +856,33 @@ var Funcs = []Func{
 		Doc: "Writes the current row's encoding (as step_row's) length, an i32, at len_ptr and, when it fits in buf_cap bytes, the " +
 			"encoding at buf_ptr. Returns ErrLimit, copying nothing, when it does not fit; ErrNotFound when there is no such " +
 			"statement or no current row.",
+	},
+	// ward_message, the synchronous halves of send and receive. A guest's
+	// send and receive are asynchronous host calls, because they may have
+	// to wait for Go (a full mailbox, a remote or Go receiver, an empty
+	// mailbox); a synchronous host call cannot suspend, so it cannot fall
+	// back to Go. These complete the common cases in C at the price of a
+	// plain call, and say ErrAgain otherwise; the guest then makes the
+	// full call, which gives the answer (docs/why.md).
+	{
+		Namespace: NamespaceMessage, Name: "try_send",
+		Params:  []Param{p("pid", I64)},
+		Results: []Param{p("status", I32)},
+		Impl:    C,
+		Doc: "Sends the outgoing message to pid, as send does, when that completes at once without the host: pid is a local Wasm process " +
+			"that has received before, its mailbox has room, and the message is small. Returns OK (the message is consumed, exactly as send's OK), " +
+			"or ErrAgain, leaving the outgoing message in place: call send next, which sends it or says why not (ErrNotFound, ErrLimit, ...). " +
+			"Never waits, never returns another status.",
+	},
+	{
+		Namespace: NamespaceMessage, Name: "try_receive",
+		Params:  []Param{p("tags_ptr", I32), p("tags_count", I32)},
+		Results: []Param{p("status", I32)},
+		Impl:    C,
+		Doc: "Makes the oldest message whose tag is one of tags_count i64s at tags_ptr (any message when tags_count is 0) the current message, " +
+			"as receive does, when that completes at once without the host. Returns OK (exactly as receive's OK), or ErrAgain, taking nothing: " +
+			"call receive next, which finds the message, waits, or reports ErrInvalid for more than MaxReceiveTags tags (try_receive leaves that to it). " +
+			"A range outside memory traps, as it does in receive; so does a message that cannot be copied in.",
 	},
 }
 

@@ -1557,6 +1557,62 @@ int ward_proc_set_in(ward_proc_t *p, const uint8_t *data, size_t len, int64_t ta
   return 1;
 }
 
+// ---------------------------------------------------------------------------
+// Synchronous message calls. send and receive are async host calls
+// (async_cb): either may need Go, and only an async call can suspend the
+// guest until Go has answered. But most complete in C before wasmtime
+// ever polls them (a send to a local receiver, send_local; a receive that
+// finds a message, ward_proc_take_ahead), and wasmtime's async wrapper
+// costs those about as much again as the work itself (value conversions,
+// a boxed future, its poll). try_send and try_receive are the same C
+// paths as plain synchronous calls, which cannot suspend: where the async
+// call would have completed in C they give the same answer, with the same
+// effects (order, limits, budget, fuel refill, the wake owed left for
+// the next safe point); anywhere else they change nothing and return
+// ErrAgain, and the guest makes the async call, which serves the case,
+// including every error and every check that is Go's to make.
+
+#define WARD_STATUS_AGAIN 8 // abi.ErrAgain
+
+C_HOSTFN(c_try_send) {
+  (void)env, (void)n;
+  ward_proc_t *p = proc_of(caller);
+  // send_local leaves the outgoing message as it was when it fails.
+  v[0].i32 = send_local(p, (uint64_t)v[0].i64) ? WARD_STATUS_OK : WARD_STATUS_AGAIN;
+  return NULL;
+}
+
+static const char try_receive_oom[] = "ward_message.try_receive: out of memory for the message";
+
+C_HOSTFN(c_try_receive) {
+  (void)env, (void)n;
+  ward_proc_t *p = proc_of(caller);
+  uint32_t ptr = (uint32_t)v[0].i32, ntags = (uint32_t)v[1].i32;
+  // Too many tags is receive's ErrInvalid to report; a range outside
+  // memory traps here, as it would there (readTags, whose order of checks
+  // this keeps), so a bad filter has one answer whether or not a message
+  // is waiting.
+  if (ntags > WARD_MAX_RECEIVE_TAGS) {
+    v[0].i32 = WARD_STATUS_AGAIN;
+    return NULL;
+  }
+  snapshot_memory(p, caller);
+  if ((uint64_t)ptr + (uint64_t)ntags * 8 > p->mem_len) {
+    p->mem = NULL;
+    p->mem_len = 0;
+    return bad_range("ward_message.try_receive");
+  }
+  // ward_proc_take_ahead reads the filter through the snapshot an async
+  // call takes; no async call is pending while this one runs (the guest
+  // is in this call), and the snapshot is gone again before it returns.
+  int r = ward_proc_take_ahead(p, ptr, ntags);
+  p->mem = NULL;
+  p->mem_len = 0;
+  if (r < 0) return wasmtime_trap_new(try_receive_oom, sizeof try_receive_oom - 1);
+  v[0].i32 = r > 0 ? WARD_STATUS_OK : WARD_STATUS_AGAIN;
+  return NULL;
+}
+
 static const struct {
   const char *name;
   wt_unchecked_cb_t fn;
@@ -1570,6 +1626,8 @@ static const struct {
     {"ward_message.get_tag", c_get_tag},
     {"ward_message.sender", c_sender},
     {"ward_message.unique_tag", c_unique_tag},
+    {"ward_message.try_send", c_try_send},
+    {"ward_message.try_receive", c_try_receive},
 };
 
 wasmtime_error_t *ward_define_c(wasmtime_linker_t *l, const char *ns, const char *name,
