@@ -9,7 +9,6 @@ package wasm
 import "C"
 
 import (
-	goruntime "runtime"
 	"sync/atomic"
 	"unsafe"
 
@@ -118,12 +117,20 @@ func LiveInboxes() int64 { return int64(C.ward_live_inboxes()) }
 func LiveIntake() int64 { return int64(C.ward_live_intake()) }
 
 // lockInbox takes the intake's lock. Its only rivals are C senders, which
-// hold it for one append and are never preempted by Go.
+// hold it for one append, but may hold it much longer when the OS
+// preempts one mid-append. It watches the lock with plain loads a while
+// (a failed compare-and-swap takes the cache line from the holder), then
+// waits in C, where sched_yield gives the CPU to a preempted holder: a
+// Gosched loop kept the OS thread, and so the CPU the holder needed, busy
+// for hundreds of microseconds at a time.
 func (p *Proc) lockInbox() {
 	l := (*int32)(unsafe.Pointer(&p.c.inbox_lock))
-	for !atomic.CompareAndSwapInt32(l, 0, 1) {
-		goruntime.Gosched()
+	for range 256 {
+		if atomic.LoadInt32(l) == 0 && atomic.CompareAndSwapInt32(l, 0, 1) {
+			return
+		}
 	}
+	C.ward_inbox_lock_wait(p.c)
 }
 
 func (p *Proc) unlockInbox() { atomic.StoreInt32((*int32)(unsafe.Pointer(&p.c.inbox_lock)), 0) }

@@ -804,6 +804,10 @@ static void inbox_lock_wait(ward_proc_t *p) {
 
 static void inbox_unlock(ward_proc_t *p) { __atomic_store_n(&p->inbox_lock, 0, __ATOMIC_RELEASE); }
 
+// ward_inbox_lock_wait is inbox_lock_wait for Go's side (Proc.lockInbox),
+// once plain loads have not found the lock free.
+void ward_inbox_lock_wait(ward_proc_t *p) { inbox_lock_wait(p); }
+
 static struct {
   pthread_mutex_t mu;
   ward_proc_t **buckets;

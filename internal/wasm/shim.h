@@ -296,6 +296,7 @@ int ward_proc_set_in(ward_proc_t *p, const uint8_t *data, size_t len, int64_t ta
 int ward_proc_take_ahead(ward_proc_t *p, uint32_t ptr, uint32_t n);
 int64_t ward_unique_tag(void);
 
+void ward_inbox_lock_wait(ward_proc_t *p);
 ward_inbox_t *ward_inbox_new(void);
 void ward_inbox_free(ward_inbox_t *b);
 int64_t ward_live_inboxes(void);
