@@ -8,8 +8,10 @@ import (
 )
 
 // The errors host functions report, one for each status code of the ABI
-// (internal/abi). Every error the SDK returns for a status wraps one of
-// them, so test with errors.Is:
+// (internal/abi) but ErrAgain, which only tells the SDK to make the full
+// call after a try_send or try_receive and never reaches its callers.
+// Every error the SDK returns for a status wraps one of them, so test
+// with errors.Is:
 //
 //	if _, err := guest.Lookup("cache", "^2"); errors.Is(err, guest.ErrNotFound) { ... }
 var (
