@@ -226,6 +226,13 @@ typedef struct ward_proc {
   uint64_t sent_in_c;         // its sends that completed in C, not yet counted by Go
   const void *domain;         // its runtime's engine: ids are unique only within one
   struct ward_proc *reg_next; // the registry's chain
+
+  // The hand-off (shim.c, "Hand-off"). A borrowed process points to its
+  // borrower, whose goroutine runs it; the borrower, waiting in a
+  // send_receive for its reply, has awaits_reply set. Both are set and
+  // cleared on the borrower's goroutine, which owns both processes then.
+  struct ward_proc *borrower;
+  int32_t awaits_reply;
 } ward_proc_t;
 
 // For tests: sets the bound of a spinning receive (shim.c) to ns if it is
@@ -304,6 +311,10 @@ void ward_proc_register(ward_proc_t *p);
 void ward_proc_move_inbox(ward_proc_t *from, ward_proc_t *to);
 ward_intake_msg_t *ward_intake_detach(ward_proc_t *p);
 int ward_proc_take_intake(ward_proc_t *p, const int64_t *tags, size_t n);
+int ward_handoff_run(ward_proc_t *from, ward_proc_t *to);
+static inline int ward_handoff_run_handle(uintptr_t from, uintptr_t to) {
+  return ward_handoff_run((ward_proc_t *)from, (ward_proc_t *)to);
+}
 void ward_intake_free(ward_intake_msg_t *m);
 
 void ward_trim(void);
