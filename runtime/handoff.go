@@ -15,6 +15,10 @@ import (
 // than the work, and the requester has nothing else to do meanwhile. It is
 // what an L4 IPC call or Go's runnext does for the same reason.
 //
+// Between two Wasm processes the request and the reply usually skip the
+// queues too: each goes straight into the other's current message, in C
+// (handOffOutgoing; shim.c, "Hand-off"), whenever no guest could tell.
+//
 // Ownership of a parked instance is in Process.park:
 //
 //	parkOwned    its goroutine runs it, or it is not waiting in a receive
