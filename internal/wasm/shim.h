@@ -222,17 +222,17 @@ typedef struct ward_proc {
   int64_t local_msgs, local_bytes; // its mailbox limits, which the intake counts against
   int16_t registered;         // in the registry (ward_proc_register)
   int16_t may_send;           // its environment permits sends: its own may complete in C
-  int32_t spin_off;           // a borrower runs it: its receives never spin (shim.c)
+  int16_t spin_off;           // a borrower runs it: its receives never spin (shim.c)
+  int16_t awaits_reply;       // its send_receive waits for a borrowed process's reply (shim.c, "Hand-off")
   uint64_t sent_in_c;         // its sends that completed in C, not yet counted by Go
   const void *domain;         // its runtime's engine: ids are unique only within one
   struct ward_proc *reg_next; // the registry's chain
 
-  // The hand-off (shim.c, "Hand-off"). A borrowed process points to its
-  // borrower, whose goroutine runs it; the borrower, waiting in a
-  // send_receive for its reply, has awaits_reply set. Both are set and
-  // cleared on the borrower's goroutine, which owns both processes then.
+  // A borrowed process's borrower (shim.c, "Hand-off"), whose goroutine
+  // runs it, owning both, and sets and clears this and awaits_reply.
+  // Beside spin_off, awaits_reply keeps the struct in its malloc size
+  // class: every parked process holds one.
   struct ward_proc *borrower;
-  int32_t awaits_reply;
 } ward_proc_t;
 
 // For tests: sets the bound of a spinning receive (shim.c) to ns if it is
