@@ -15,6 +15,10 @@ import (
 // than the work, and the requester has nothing else to do meanwhile. It is
 // what an L4 IPC call or Go's runnext does for the same reason.
 //
+// Between two Wasm processes the request and the reply usually skip the
+// queues too: each goes straight into the other's current message, in C
+// (handOffOutgoing; shim.c, "Hand-off"), whenever no guest could tell.
+//
 // Ownership of a parked instance is in Process.park:
 //
 //	parkOwned    its goroutine runs it, or it is not waiting in a receive
@@ -67,32 +71,90 @@ func handOff(by, q *Process, m Message, hops int) error {
 	// Queued first, then received with q's own filter: q sees its mailbox
 	// in the same order as if it had woken up itself.
 	err := q.enqueue(m, false)
-	q.runBorrowed(by, hops-1)
+	q.runBorrowed(by, nil, hops-1, 0, false)
 	return err
+}
+
+// handOffOutgoing is handOff for the guest's outgoing message, by's
+// request in a send_receive, to q, which by has taken over already
+// (parkWaiting to parkBorrowed); hops is what is left for q.
+//
+// The two processes' messages go through their queues only when a guest
+// could tell otherwise (shim.c, "Hand-off"): the request goes straight
+// into q's current message, completing q's receive, and q's reply straight
+// into by's, completing its send_receive (wasm.Proc.Completed).
+func handOffOutgoing(by *Process, wp *wasm.Proc, q *Process, hops int) error {
+	// Not to a q whose receive is a send_receive's, watching its target
+	// (hostmsg.go): ending that watch is receiveNow's.
+	qw := q.wp
+	if q.request == 0 && !q.killed.Load() && !by.killed.Load() && qw.ReceivesInC() &&
+		takesTag(q.waitTags, wp.OutgoingTag()) {
+		if st, ok := wp.HandOff(qw); ok {
+			q.runBorrowed(by, wp, hops, st, true)
+			return nil
+		}
+	}
+	// Queued first, as handOff does.
+	data, tag := wp.Outgoing()
+	err := q.enqueue(Message{Sender: uint64(by.id), Tag: tag, Data: data}, false)
+	if err != nil {
+		// Not sent: the call's status is by's to return, whatever q
+		// sends meanwhile.
+		wp = nil
+	}
+	q.runBorrowed(by, wp, hops, 0, false)
+	return err
+}
+
+// takesTag reports whether a receive with filter tags takes a message
+// under tag.
+func takesTag(tags []int64, tag int64) bool {
+	for _, t := range tags {
+		if t == tag {
+			return true
+		}
+	}
+	return len(tags) == 0
 }
 
 // runBorrowed runs q, held as parkBorrowed by the process by, until q
 // waits again or stops at something its own goroutine must serve, or
 // either is killed: by is in a host call, where a kill takes effect at
-// once, so it lets go after q's current run.
-func (q *Process) runBorrowed(by *Process, hops int) {
+// once, so it lets go after q's current run. With handedOff, q has run
+// once already (wasm.Proc.HandOff), its first receive served, and stopped
+// with st.
+//
+// byWp, if not nil, is by's instance, waiting in a send_receive for q's
+// reply, which may then complete it in C (wasm.Proc.Borrow).
+func (q *Process) runBorrowed(by *Process, byWp *wasm.Proc, hops int, st wasm.Status, handedOff bool) {
 	wp := q.wp
 	q.borrows++
-	wp.FreshSlice() // q waited until now; a preemption at once would hand it back
-	wp.Resume()
-	// Its receives must not spin in C: the sender they would wait for is
-	// the goroutine spinning.
-	wp.SpinOff(true)
 	// Served so far: the receives here, and the messages they moved ahead.
 	receives, aheads := int32(0), q.aheads
+	if handedOff {
+		receives = 1
+		q.borrowedMost = max(q.borrowedMost, 1)
+		if st, waits := q.pollBorrowed(wp, hops, q.pollOn(wp, st)); !waits {
+			q.handBack(st)
+			return
+		}
+	} else {
+		wp.FreshSlice() // q waited until now; a preemption at once would hand it back
+		wp.Resume()
+		// Its receives must not spin in C: the sender they would wait for
+		// is the goroutine spinning.
+		wp.SpinOff(true)
+		if byWp != nil {
+			wp.Borrow(byWp)
+		}
+	}
 	for receives+q.aheads-aheads < maxBorrowedMessages && !q.killed.Load() && !by.killed.Load() {
-		if !q.receiveNow(wp, q.waitTags) {
+		if !q.mayHold(wp) || !q.receiveNow(wp, q.waitTags) {
 			break
 		}
 		receives++
 		q.borrowedMost = max(q.borrowedMost, receives+q.aheads-aheads)
-		if st, waits := q.pollBorrowed(wp, hops); !waits {
-			wp.SpinOff(false)
+		if st, waits := q.pollBorrowed(wp, hops, q.poll(wp)); !waits {
 			q.handBack(st)
 			return
 		}
@@ -101,24 +163,48 @@ func (q *Process) runBorrowed(by *Process, hops int) {
 	// its goroutine needs to take over, once a request it waits on is
 	// watched. Parked, it keeps no empty inbox.
 	q.waitTags = q.watchPending(q.waitTags)
-	wp.SpinOff(false)
+	wp.EndBorrow()
 	// A message sent in C since q's last receive is its own goroutine's
 	// to look at: woken, it finds it (receiveNow drains the intake).
 	pending := wp.Wait()
 	wp.ReleaseInbox()
 	q.park.Store(parkWaiting)
-	if pending || q.killed.Load() || q.mb.Len() > 0 {
+	// A message a Go sender queued meanwhile did not wake q: the sender
+	// saw q borrowed.
+	if pending || q.killed.Load() || q.mayHold(wp) {
 		q.mb.Wake()
 	}
 }
 
-// pollBorrowed resumes q and serves what never blocks (plain sends, and
-// the send half of a send_receive, itself a hand-off if hops allow) until
-// q waits in a receive without a timeout, with its filter in q.waitTags
-// (waits is true), or stops at anything else, with st to serve.
-func (q *Process) pollBorrowed(wp *wasm.Proc, hops int) (st wasm.Status, waits bool) {
+// mayHold reports whether q's intake or mailbox may hold a message. A
+// mailbox publishes its count to the intake under its lock, before its
+// sender looks at q.park, so the look need not take the lock.
+func (q *Process) mayHold(wp *wasm.Proc) bool {
+	if !wp.ReceivesInC() {
+		return !q.mb.Empty() // no intake to publish to
+	}
+	return wp.Pending() || wp.MailboxCount() > 0
+}
+
+// pollOn is poll for a run of wp that stopped with st, its first poll
+// made already.
+func (p *Process) pollOn(wp *wasm.Proc, st wasm.Status) wasm.Status {
+	for range maxWakeYields {
+		if !p.afterPoll(wp) || st != wasm.Yield || p.killed.Load() {
+			return st
+		}
+		st = wp.Poll()
+	}
+	p.afterPoll(wp)
+	return st
+}
+
+// pollBorrowed serves, from q's stop at st on, what never blocks (plain
+// sends, and the send half of a send_receive, itself a hand-off if hops
+// allow) until q waits in a receive without a timeout, with its filter in
+// q.waitTags (waits is true), or stops at anything else, with st to serve.
+func (q *Process) pollBorrowed(wp *wasm.Proc, hops int, st wasm.Status) (_ wasm.Status, waits bool) {
 	for {
-		st = q.poll(wp)
 		if st != wasm.Host || q.killed.Load() {
 			return st, false
 		}
@@ -139,6 +225,7 @@ func (q *Process) pollBorrowed(wp *wasm.Proc, hops int) (st wasm.Status, waits b
 				return st, true
 			}
 		}
+		st = q.poll(wp)
 	}
 }
 
@@ -159,6 +246,7 @@ func (q *Process) waitsFor(wp *wasm.Proc, first int) bool {
 
 // handBack gives q to its goroutine with st still to serve.
 func (q *Process) handBack(st wasm.Status) {
+	q.wp.EndBorrow()
 	q.handBacks++
 	q.resume = st
 	q.park.Store(parkHanded)

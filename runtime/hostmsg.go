@@ -18,12 +18,18 @@ import (
 // status the guest sees. hops is 0 for a plain send, and more when the
 // sender waits for a reply next: it may then run the receiver (handOff).
 func (p *Process) sendOutgoing(wp *wasm.Proc, pid int64, hops int) int64 {
-	data, tag := wp.Outgoing()
 	q := p.env.rt.lookup(ProcessID(pid))
+	if q != nil && hops > 0 && q.park.CompareAndSwap(parkWaiting, parkBorrowed) {
+		if err := handOffOutgoing(p, wp, q, hops-1); err != nil {
+			return statusOf(err)
+		}
+		return abi.OK
+	}
+	data, tag := wp.Outgoing()
 	if q == nil {
 		return remoteStatus(p.env.rt.sendTo(p.id, ProcessID(pid), Message{Tag: tag, Data: data}))
 	}
-	if err := handOff(p, q, Message{Sender: uint64(p.id), Tag: tag, Data: data}, hops); err != nil {
+	if err := q.deliver(Message{Sender: uint64(p.id), Tag: tag, Data: data}); err != nil {
 		return statusOf(err)
 	}
 	return abi.OK
@@ -46,15 +52,18 @@ func hostSendReceive(p *Process, wp *wasm.Proc) bool {
 }
 
 // sendThenLookAhead serves a send_receive up to its wait: the send (hops
-// as for sendOutgoing), then a reply already in the guest's inbox, where C
-// looks only for a plain receive. It reports whether that completed the
-// call.
+// as for sendOutgoing), then a reply that completed the call already, or
+// is in the guest's inbox, where C looks only for a plain receive. It
+// reports whether that completed the call.
 func (p *Process) sendThenLookAhead(wp *wasm.Proc, hops int) bool {
 	p.receiveInC(wp) // before the send: the reply may then come in C
 	to := wp.HostArg(0)
 	if st := p.sendOutgoing(wp, to, hops); st != abi.OK {
 		wp.Return(st)
 		return true
+	}
+	if wp.Completed() {
+		return true // by the receiver's reply, in C (handOffOutgoing)
 	}
 	switch taken, outOfMemory := wp.TakeAhead(wp.HostArg(1), wp.HostArg(2)); {
 	case outOfMemory:

@@ -1105,6 +1105,118 @@ static int intake_take(ward_proc_t *p, const uint8_t *tags, size_t ntags) {
 }
 
 // ---------------------------------------------------------------------------
+// Hand-off (runtime/handoff.go). A requester whose send_receive takes over
+// a receiver parked in a receive runs it on its own goroutine. Two things
+// here spare that round trip the queues on both ways:
+//
+//   - the request goes from the requester's outgoing buffer straight into
+//     the receiver's current message, completing the receive it waits in,
+//     and the receiver is polled in the same call (ward_handoff_run): one
+//     cgo call, no copy through Go, no mailbox;
+//   - the receiver's reply to its borrower, which waits for it, goes
+//     straight into the borrower's current message, completing its
+//     send_receive (handoff_reply): no intake, no lock, and Go finds the
+//     call complete without a look of its own.
+//
+// Either way it is a message the queues would have delivered at once: the
+// receiving side holds nothing older (no inbox, intake or mailbox message,
+// signals included), its filter takes it, and it passes what a message
+// queued in an empty mailbox passes (the mailbox limits and the memory
+// budget), so no guest can tell which way it went. Anything else takes the
+// queued way. Sends that complete here count as sends in C.
+
+// tags_match reports whether tag is among the n little-endian i64s at tags
+// (any tag when n is 0).
+static int tags_match(const uint8_t *tags, size_t n, int64_t tag) {
+  for (size_t j = 0; j < n; j++) {
+    int64_t t;
+    memcpy(&t, tags + j * 8, 8);
+    if (t == tag) return 1;
+  }
+  return n == 0;
+}
+
+static int charge_buffer(ward_proc_t *p, size_t old, size_t want);
+
+// handoff_fits reports whether a message of len bytes may become q's
+// current message at once (see above), growing q's buffer for it if need
+// be. A buffer that cannot grow is left to the queued way, which reports
+// that to the guest.
+static int handoff_fits(ward_proc_t *q, size_t len) {
+  if ((q->inbox && q->inbox->n) || __atomic_load_n(&q->intake_n, __ATOMIC_ACQUIRE) ||
+      __atomic_load_n(&q->mb_count, __ATOMIC_ACQUIRE))
+    return 0;
+  if (!q->registered || q->local_msgs < 1 || (int64_t)len > q->local_bytes) return 0;
+  // The budget as the message would meet it queued, for an instant: a
+  // look, not a charge and its refund, whose writes would take every
+  // budget's line up the chain from the other cores charging it.
+  int64_t cost = (int64_t)len + WARD_INTAKE_OVERHEAD;
+  for (ward_budget_t *b = q->budget; b; b = b->parent)
+    if (__atomic_load_n(&b->used, __ATOMIC_ACQUIRE) > b->max - cost) return 0;
+  if (len > q->in_cap) {
+    if (!charge_buffer(q, q->in_cap, len)) return 0;
+    uint8_t *b = realloc(q->in_data, len);
+    if (!b) {
+      if (q->budget) {
+        budget_give(q->budget, (int64_t)(len - q->in_cap));
+        q->buffer_charge -= (int64_t)(len - q->in_cap);
+      }
+      return 0;
+    }
+    q->in_data = b;
+    q->in_cap = len;
+  }
+  return 1;
+}
+
+// handoff_reply completes p's pending send to its borrower in the
+// borrower's current message, when the borrower waits for it (see above):
+// 1 when it did.
+static int handoff_reply(ward_proc_t *p, uint64_t to) {
+  ward_proc_t *b = p->borrower;
+  if (!b || b->id != to || !b->awaits_reply || b->ready || !b->host || !p->may_send ||
+      p->out_tag < 0)
+    return 0;
+  // send_receive(pid, tags_ptr, tags_count, timeout): the filter is the
+  // borrower's, in its memory, which stays put while it waits. One Go
+  // refuses is Go's to report.
+  uint32_t ptr = (uint32_t)b->hargs[1], n = (uint32_t)b->hargs[2];
+  if (n > WARD_MAX_RECEIVE_TAGS || (uint64_t)ptr + (uint64_t)n * 8 > b->mem_len) return 0;
+  if (!tags_match(n ? b->mem + ptr : NULL, n, p->out_tag) || !handoff_fits(b, p->out_len)) return 0;
+  if (!ward_proc_set_in(b, p->out_data, p->out_len, p->out_tag, p->id)) return 0;
+  b->hret[0] = WARD_STATUS_OK;
+  b->ready = 1;
+  b->awaits_reply = 0;
+  p->out_len = 0; // sent once
+  p->sent_in_c++;
+  return 1;
+}
+
+// ward_handoff_run delivers from's outgoing message to to, which from's
+// goroutine has taken over while it waits in a receive without a timeout
+// whose filter takes the message (Go checks both), then runs to as the
+// borrower does (runtime/handoff.go, runBorrowed), with from as its
+// borrower, waiting for a reply. It returns -1, having done nothing, when
+// the message must take the queued way, and the poll's status otherwise.
+int ward_handoff_run(ward_proc_t *from, ward_proc_t *to) {
+  if (!to->host || to->ready || from->out_tag < 0 || !handoff_fits(to, from->out_len)) return -1;
+  if (!ward_proc_set_in(to, from->out_data, from->out_len, from->out_tag, from->id)) return -1;
+  from->out_len = 0;
+  from->sent_in_c++;
+  to->hret[0] = WARD_STATUS_OK;
+  to->ready = 1;
+  to->fresh_slice = 1; // it waited until now: a preemption at once would hand it back
+  inbox_lock_wait(to);  // Go's Resume: it runs, and no sender owes it a wake
+  to->waiting = 0;
+  to->wake_pending = 0;
+  inbox_unlock(to);
+  to->spin_off = 1; // its sender is the goroutine a spin would wait for
+  to->borrower = from;
+  from->awaits_reply = 1;
+  return ward_proc_poll(to);
+}
+
+// ---------------------------------------------------------------------------
 // Host functions that need Go. The callback runs on the fiber: it records
 // the call in the proc and returns a continuation that stays pending until
 // Go, back on the goroutine's own stack, sets ready. No Go code runs here
@@ -1327,7 +1439,8 @@ static void async_cb(void *env, wasmtime_caller_t *caller, const wt_val_t *args,
                   ? ward_proc_take_ahead(p, (uint32_t)p->hargs[0], (uint32_t)p->hargs[1])
                   : 0;
   if (charged && h->receive && !ahead) ahead = spin_take(p, h);
-  if (charged && h->send && send_local(p, (uint64_t)p->hargs[0])) {
+  if (charged && h->send &&
+      (handoff_reply(p, (uint64_t)p->hargs[0]) || send_local(p, (uint64_t)p->hargs[0]))) {
     p->hret[0] = WARD_STATUS_OK;
     p->ready = 1; // complete before the first poll: wasmtime never suspends
   } else if (!charged) {

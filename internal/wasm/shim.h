@@ -222,10 +222,17 @@ typedef struct ward_proc {
   int64_t local_msgs, local_bytes; // its mailbox limits, which the intake counts against
   int16_t registered;         // in the registry (ward_proc_register)
   int16_t may_send;           // its environment permits sends: its own may complete in C
-  int32_t spin_off;           // a borrower runs it: its receives never spin (shim.c)
+  int16_t spin_off;           // a borrower runs it: its receives never spin (shim.c)
+  int16_t awaits_reply;       // its send_receive waits for a borrowed process's reply (shim.c, "Hand-off")
   uint64_t sent_in_c;         // its sends that completed in C, not yet counted by Go
   const void *domain;         // its runtime's engine: ids are unique only within one
   struct ward_proc *reg_next; // the registry's chain
+
+  // A borrowed process's borrower (shim.c, "Hand-off"), whose goroutine
+  // runs it, owning both, and sets and clears this and awaits_reply.
+  // Beside spin_off, awaits_reply keeps the struct in its malloc size
+  // class: every parked process holds one.
+  struct ward_proc *borrower;
 } ward_proc_t;
 
 // For tests: sets the bound of a spinning receive (shim.c) to ns if it is
@@ -305,6 +312,10 @@ void ward_proc_register(ward_proc_t *p);
 void ward_proc_move_inbox(ward_proc_t *from, ward_proc_t *to);
 ward_intake_msg_t *ward_intake_detach(ward_proc_t *p);
 int ward_proc_take_intake(ward_proc_t *p, const int64_t *tags, size_t n);
+int ward_handoff_run(ward_proc_t *from, ward_proc_t *to);
+static inline int ward_handoff_run_handle(uintptr_t from, uintptr_t to) {
+  return ward_handoff_run((ward_proc_t *)from, (ward_proc_t *)to);
+}
 void ward_intake_free(ward_intake_msg_t *m);
 
 void ward_trim(void);
