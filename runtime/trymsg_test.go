@@ -349,3 +349,58 @@ func TestTrySendReceiverKilledMidStream(t *testing.T) {
 	}
 	base.check(t, env)
 }
+
+const tryFuelWAT = `(module
+  (import "ward_process" "exit" (func $exit (param i32)))
+  (import "ward_message" "create_data" (func $create (param i64)))
+  (import "ward_message" "send" (func $send (param i64) (result i32)))
+  (import "ward_message" "receive" (func $receive (param i32 i32 i64) (result i32)))
+  (import "ward_message" "try_receive" (func $try_receive (param i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  ;; burn_sink: take n messages, try_receive first, and burn 10,000 turns
+  ;; after each; exit with the number try_receive took.
+  (func (export "burn_sink") (param $n i64)
+    (local $took i32) (local $i i32)
+    (block $d (loop $l
+      (br_if $d (i64.eqz (local.get $n)))
+      (if (i32.eqz (call $try_receive (i32.const 0) (i32.const 0)))
+        (then (local.set $took (i32.add (local.get $took) (i32.const 1))))
+        (else (if (call $receive (i32.const 0) (i32.const 0) (i64.const -1)) (then (unreachable)))))
+      (local.set $i (i32.const 10000))
+      (loop $burn
+        (local.set $i (i32.sub (local.get $i) (i32.const 1)))
+        (br_if $burn (local.get $i)))
+      (local.set $n (i64.sub (local.get $n) (i64.const 1)))
+      (br $l)))
+    (call $exit (local.get $took)))
+  ;; blast: n messages to pid
+  (func (export "blast") (param $to i64) (param $n i64)
+    (block $d (loop $l
+      (br_if $d (i64.eqz (local.get $n)))
+      (call $create (i64.const 1))
+      (if (call $send (local.get $to)) (then (unreachable)))
+      (local.set $n (i64.sub (local.get $n) (i64.const 1)))
+      (br $l)))))`
+
+// A message try_receive takes refills the receiver's fuel, as one the
+// async receive takes does (environment.FuelPerMessage): 30 messages of
+// 10,000 turns each would not fit in one tank.
+func TestTryReceiveRefillsFuel(t *testing.T) {
+	r := newRuntime(t, WithEpochInterval(200*time.Millisecond),
+		WithRootEnvironment(environment.Config{FuelScope: environment.FuelPerMessage}))
+	m := load(t, r, "tryfuel", []byte(tryFuelWAT))
+	perMessage := envWith(t, r, environment.Config{MaxFuel: 200_000, FuelScope: environment.FuelPerMessage})
+	sink := spawn(t, perMessage, m, "burn_sink", I64(30))
+	parked(t, sink)
+	blast := spawn(t, r.Environment(), m, "blast", I64(int64(sink.ID())), I64(30))
+	if reason := wait(t, blast); reason != Normal {
+		t.Fatalf("sender: %v", reason)
+	}
+	took := exitCode(t, wait(t, sink)) // out of fuel would be a trap
+	if took == 0 {
+		t.Fatal("try_receive took none of the 30 messages: the test proves nothing")
+	}
+	if used := sink.FuelUsed(); used <= 200_000 {
+		t.Fatalf("the sink used %d fuel over 30 messages, not past one tank: the test proves nothing", used)
+	}
+}
