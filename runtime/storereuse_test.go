@@ -44,7 +44,7 @@ const storeReuseWAT = `(module
 // normally hand their store on to the next (shim.c, "Store reuse"); a
 // process that starts in a store where another wrote its memory, a
 // global and a table, and grew its memory or not, sees none of it, also after
-// stores were deleted (a store is used by at most 64 processes), and the
+// stores were deleted (a store is used by at most 128 processes), and the
 // environment's memory budget gets every byte back.
 func TestStoreReuseLeaksNothing(t *testing.T) {
 	r := newRuntime(t)

@@ -1714,12 +1714,13 @@ static wasmtime_error_t *epoch_cb(wasmtime_context_t *ctx, void *data, uint64_t 
 //     return, after which wasmtime's store is as after any call;
 //   - the host data (the ward_proc_t), fuel, epoch deadline and limiter
 //     are set anew for each process; only wasmtime's bookkeeping of the
-//     retired instances remains (about 2 KiB each, and their tables),
-//     bounded by WARD_STORE_USES and WARD_REUSE_TABLES_ALL.
+//     retired instances remains (about 0.5 KiB each for a trivial
+//     module, and their tables), bounded by WARD_STORE_USES and
+//     WARD_REUSE_TABLES_ALL.
 // Since retired instances hold no memory, a store serves many processes:
 // its creation and deletion (the GC heap's mmap and munmap, about 10 µs
 // here) are spread over WARD_STORE_USES of them.
-#define WARD_STORE_USES 64
+#define WARD_STORE_USES 128
 #define WARD_STOREPOOL_SLOTS 8
 #define WARD_REUSE_TABLE_BYTES ((int64_t)16 << 10)  // a retired instance's tables stay until the store goes
 #define WARD_REUSE_TABLES_ALL ((int64_t)256 << 10)  // and so do all of them, up to this much a store
