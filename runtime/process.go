@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	goruntime "runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -188,6 +189,12 @@ func (p *Process) Reason() Reason {
 // Wait blocks until the process ends and returns why. The error is non-nil
 // only when ctx ends first.
 func (p *Process) Wait(ctx context.Context) (Reason, error) {
+	for range waitYields {
+		if p.done.ended() {
+			return p.reason, nil
+		}
+		goruntime.Gosched()
+	}
 	if ctx.Done() == nil {
 		// A ctx that can never end: a plain receive, cheaper than the
 		// select.
@@ -201,6 +208,15 @@ func (p *Process) Wait(ctx context.Context) (Reason, error) {
 		return nil, ctx.Err()
 	}
 }
+
+// waitYields is how many times Wait lets other goroutines run before it
+// parks. A process just spawned is next in line on the spawner's thread
+// (the runtime puts a new goroutine there): a Wait right after Spawn that
+// yields lets it run, and if it ends in that turn Wait returns without
+// parking, which spares its end the wake-up of a parked waiter (a futex
+// call, and the other thread woken to look for work: 0.7 µs of CPU of a
+// trivial Spawn+Wait here).
+const waitYields = 1
 
 // Kill ends the process with reason Killed: at once if it is parked in a
 // host call or has not started, and at its next epoch yield (within about
