@@ -3,6 +3,8 @@ package mailbox
 import (
 	"context"
 	"sync"
+	"sync/atomic"
+	"unsafe"
 
 	"github.com/wardrt/ward/internal/errs"
 )
@@ -14,14 +16,21 @@ type Mailbox struct {
 	mu     sync.Mutex
 	q      queue
 	closed bool
+	// token is a wake that came before the notify channel was made: the
+	// channel starts with it.
+	token  bool
 	limits Limits
 	// reserved is what the mailbox has taken from limits.Budget: at least
 	// what its queue holds (budget.go).
 	reserved int64
-	// notify holds a token while there may be something new to receive.
-	// It is sent to only with mu held, so that Close, which also holds mu,
-	// can never close it under a sender.
-	notify chan struct{}
+	// notify, a chan struct{} with a buffer of one, holds a token while
+	// there may be something new to receive. It is made under mu when a
+	// consumer first waits (notifyLocked): most processes end without
+	// ever waiting, and a channel costs each of them an allocation. Once
+	// made it never changes, so Notify reads it without the lock. It is
+	// sent to and closed only with mu held, so that Close can never close
+	// it under a sender.
+	notify atomic.Pointer[hchan]
 	// accepted and refused count Push and PushQuiet calls that queued a
 	// message and that met a limit. Under mu, which every push holds
 	// anyway: a shared counter elsewhere would cost each send a contended
@@ -34,10 +43,34 @@ type Mailbox struct {
 // New returns an empty, open mailbox with the given limits. Zero fields of l
 // take the defaults.
 func New(l Limits) *Mailbox {
-	return &Mailbox{
-		limits: l.withDefaults(),
-		notify: make(chan struct{}, 1),
+	return &Mailbox{limits: l.withDefaults()}
+}
+
+// hchan stands for what a chan struct{} points to: notify holds the
+// channel as that pointer, since atomic.Pointer cannot hold a channel
+// and a *chan would cost an allocation of its own.
+type hchan struct{}
+
+func chanPointer(c chan struct{}) *hchan { return *(**hchan)(unsafe.Pointer(&c)) }
+
+func pointerChan(p *hchan) chan struct{} { return *(*chan struct{})(unsafe.Pointer(&p)) }
+
+// notifyLocked returns the notify channel, making it if need be: with the
+// token a wake left meanwhile, and closed if the mailbox is.
+func (m *Mailbox) notifyLocked() chan struct{} {
+	if p := m.notify.Load(); p != nil {
+		return pointerChan(p)
 	}
+	c := make(chan struct{}, 1)
+	if m.token {
+		c <- struct{}{}
+		m.token = false
+	}
+	if m.closed {
+		close(c)
+	}
+	m.notify.Store(chanPointer(c))
+	return c
 }
 
 // Push appends msg to the mailbox. It fails with an error matching ErrFull,
@@ -202,8 +235,13 @@ func (m *Mailbox) publishLocked() {
 
 // wakeLocked leaves a token in notify unless one is already there.
 func (m *Mailbox) wakeLocked() {
+	p := m.notify.Load()
+	if p == nil {
+		m.token = true // for the channel, when someone waits
+		return
+	}
 	select {
-	case m.notify <- struct{}{}:
+	case pointerChan(p) <- struct{}{}:
 	default:
 	}
 }
@@ -283,12 +321,16 @@ func (m *Mailbox) Receive(ctx context.Context, tags ...int64) (Message, error) {
 			return msg, nil
 		}
 		closed := m.closed
+		var notify chan struct{}
+		if !closed {
+			notify = m.notifyLocked()
+		}
 		m.mu.Unlock()
 		if closed {
 			return Message{}, ErrClosed
 		}
 		select {
-		case <-m.notify:
+		case <-notify:
 			woken = true
 		case <-ctx.Done():
 			return Message{}, ctxError(ctx)
@@ -331,7 +373,13 @@ func ctxError(ctx context.Context) error {
 //
 // Notify always returns the same channel.
 func (m *Mailbox) Notify() <-chan struct{} {
-	return m.notify
+	if p := m.notify.Load(); p != nil {
+		return pointerChan(p)
+	}
+	m.mu.Lock()
+	c := m.notifyLocked()
+	m.mu.Unlock()
+	return c
 }
 
 // Wake leaves a value in the Notify channel, as a Push does, without
@@ -405,8 +453,8 @@ func (m *Mailbox) CloseWith(release func(Message)) (dropped int) {
 		m.limits.Budget.Give(m.reserved)
 		m.reserved = 0
 	}
-	if m.notify != nil { // nil only in a zero Mailbox, which New never returns
-		close(m.notify)
+	if p := m.notify.Load(); p != nil { // otherwise notifyLocked makes it closed
+		close(pointerChan(p))
 	}
 	m.mu.Unlock()
 

@@ -202,7 +202,7 @@ func (e *Environment) Close(ctx context.Context) error {
 	}
 	for i, p := range procs {
 		select {
-		case <-p.done:
+		case <-p.done.get():
 		case <-ctx.Done():
 			return errs.Errorf("ward: closing environment: %d processes still ending: %w", len(procs)-i, ctx.Err())
 		}

@@ -180,7 +180,7 @@ func askStatus(reason Reason) int {
 func borrowed(t *testing.T, p *Process) (borrows, handBacks int) {
 	t.Helper()
 	select {
-	case <-p.done:
+	case <-p.Done():
 	default:
 		t.Fatalf("%v still runs", p)
 	}

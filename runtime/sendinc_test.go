@@ -381,7 +381,7 @@ func TestSendInCDrainedBeforeTheWaitIsNotLost(t *testing.T) {
 			t.Fatalf("sender: %v", reason)
 		}
 		select {
-		case <-asker.done:
+		case <-asker.Done():
 			// The message came before the asker's last look: this
 			// attempt proves nothing.
 			unlock()
@@ -437,7 +437,7 @@ func TestSendInCKeepsOrderPerSenderWhileDrained(t *testing.T) {
 			defer close(drained)
 			for {
 				select {
-				case <-chk.done:
+				case <-chk.Done():
 					return
 				default:
 					chk.mb.Len()
