@@ -1,5 +1,25 @@
 package runtime
 
+// fastCallsWAT defines $send_fast and $receive_fast, a send and a receive
+// made as the guest SDKs make them: the plain call (try_send, try_receive)
+// first, the full call when it says ErrAgain (8). The module must import
+// $try_send, $try_receive, $send and $receive.
+const fastCallsWAT = `
+  ;; send_fast and receive_fast: the plain call first, the full call when
+  ;; it says ErrAgain (8), as the guest SDKs do
+  (func $send_fast (param $pid i64) (result i32)
+    (local $st i32)
+    (local.set $st (call $try_send (local.get $pid)))
+    (if (result i32) (i32.eq (local.get $st) (i32.const 8))
+      (then (call $send (local.get $pid)))
+      (else (local.get $st))))
+  (func $receive_fast (param $ptr i32) (param $n i32) (param $timeout i64) (result i32)
+    (local $st i32)
+    (local.set $st (call $try_receive (local.get $ptr) (local.get $n)))
+    (if (result i32) (i32.eq (local.get $st) (i32.const 8))
+      (then (call $receive (local.get $ptr) (local.get $n) (local.get $timeout)))
+      (else (local.get $st))))`
+
 // messagesWAT is the guest the messaging tests drive: an echo server, a
 // pinger, receivers with tags and timeouts, a mailbox flooder, linked and
 // exit-trapping processes, a monitorer, timers, and guests that misuse the
@@ -51,20 +71,7 @@ const messagesWAT = `(module $messages
     (drop (call $write (global.get $buf) (local.get $n)))
     (drop (call $send (local.get $pid))))
 
-  ;; send_fast and receive_fast: the plain call first, the full call when
-  ;; it says ErrAgain (8), as the guest SDKs do
-  (func $send_fast (param $pid i64) (result i32)
-    (local $st i32)
-    (local.set $st (call $try_send (local.get $pid)))
-    (if (result i32) (i32.eq (local.get $st) (i32.const 8))
-      (then (call $send (local.get $pid)))
-      (else (local.get $st))))
-  (func $receive_fast (param $ptr i32) (param $n i32) (param $timeout i64) (result i32)
-    (local $st i32)
-    (local.set $st (call $try_receive (local.get $ptr) (local.get $n)))
-    (if (result i32) (i32.eq (local.get $st) (i32.const 8))
-      (then (call $receive (local.get $ptr) (local.get $n) (local.get $timeout)))
-      (else (local.get $st))))
+` + fastCallsWAT + `
 
   (func $wait_forever
     (loop $l (drop (call $receive (i32.const 0) (i32.const 0) (i64.const -1))) (br $l)))

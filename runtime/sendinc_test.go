@@ -158,37 +158,43 @@ func TestSendInCHeldToMailboxLimits(t *testing.T) {
 
 // Two senders, their messages going through C and through Go as the
 // receiver waits or not, reach a receiver that alternates selective and
-// plain receives: each sender's messages arrive in the order sent.
+// plain receives: each sender's messages arrive in the order sent. With
+// the guests' sends and receives made as the SDKs make them (try_send and
+// try_receive first), and without.
 func TestSendInCKeepsOrderPerSender(t *testing.T) {
-	r := newRuntime(t)
-	env := r.Environment()
-	m := load(t, r, "intake", []byte(intakeWAT))
-	const n = 3000
-	for round := range 3 {
-		before := r.sentInC.Load()
-		a := spawn(t, env, m, "blast_tag", I64(n), I64(2))
-		b := spawn(t, env, m, "blast_tag", I64(n), I64(3))
-		chk := spawn(t, env, m, "check", I64(int64(a.ID())), I64(int64(b.ID())), I64(n))
-		// Once it waits, it has received in Go, so sends to it may
-		// complete in C.
-		waitFor(t, 10*time.Second, "the checker to wait", func() bool { return chk.park.Load() == parkWaiting })
-		for _, s := range []*Process{a, b} {
-			if err := s.Send(testCtx(t), pidMessage(chk.ID())); err != nil {
-				t.Fatal(err)
+	for _, guest := range []struct{ name, wat string }{{"intake", intakeWAT}, {"tryintake", tryIntakeWAT}} {
+		t.Run(guest.name, func(t *testing.T) {
+			r := newRuntime(t)
+			env := r.Environment()
+			m := load(t, r, guest.name, []byte(guest.wat))
+			const n = 3000
+			for round := range 3 {
+				before := r.sentInC.Load()
+				a := spawn(t, env, m, "blast_tag", I64(n), I64(2))
+				b := spawn(t, env, m, "blast_tag", I64(n), I64(3))
+				chk := spawn(t, env, m, "check", I64(int64(a.ID())), I64(int64(b.ID())), I64(n))
+				// Once it waits, it has received in Go, so sends to it may
+				// complete in C.
+				waitFor(t, testTimeout, "the checker to wait", func() bool { return chk.park.Load() == parkWaiting })
+				for _, s := range []*Process{a, b} {
+					if err := s.Send(testCtx(t), pidMessage(chk.ID())); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if reason := wait(t, chk); reason != Normal {
+					t.Fatalf("round %d: checker: %v (exit 2: out of order, 3: a stranger, 4: a failed receive)", round, reason)
+				}
+				for _, s := range []*Process{a, b} {
+					if reason := wait(t, s); reason != Normal {
+						t.Fatalf("round %d: sender: %v", round, reason)
+					}
+				}
+				t.Logf("round %d: %d of %d sends completed in C", round, r.sentInC.Load()-before, 2*n)
+				if r.sentInC.Load() == before {
+					t.Errorf("round %d: no send completed in C: the test proves nothing", round)
+				}
 			}
-		}
-		if reason := wait(t, chk); reason != Normal {
-			t.Fatalf("round %d: checker: %v (exit 2: out of order, 3: a stranger, 4: a failed receive)", round, reason)
-		}
-		for _, s := range []*Process{a, b} {
-			if reason := wait(t, s); reason != Normal {
-				t.Fatalf("round %d: sender: %v", round, reason)
-			}
-		}
-		t.Logf("round %d: %d of %d sends completed in C", round, r.sentInC.Load()-before, 2*n)
-		if r.sentInC.Load() == before {
-			t.Errorf("round %d: no send completed in C: the test proves nothing", round)
-		}
+		})
 	}
 }
 

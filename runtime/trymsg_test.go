@@ -108,19 +108,7 @@ var tryIntakeWAT = strings.NewReplacer(
 	"(call $receive ", "(call $receive_fast ",
 	`  (memory (export "memory") 1)`, `  (import "ward_message" "try_send" (func $try_send (param i64) (result i32)))
   (import "ward_message" "try_receive" (func $try_receive (param i32 i32) (result i32)))
-  (memory (export "memory") 1)
-  (func $send_fast (param $pid i64) (result i32)
-    (local $st i32)
-    (local.set $st (call $try_send (local.get $pid)))
-    (if (result i32) (i32.eq (local.get $st) (i32.const 8))
-      (then (call $send (local.get $pid)))
-      (else (local.get $st))))
-  (func $receive_fast (param $ptr i32) (param $n i32) (param $timeout i64) (result i32)
-    (local $st i32)
-    (local.set $st (call $try_receive (local.get $ptr) (local.get $n)))
-    (if (result i32) (i32.eq (local.get $st) (i32.const 8))
-      (then (call $receive (local.get $ptr) (local.get $n) (local.get $timeout)))
-      (else (local.get $st))))`,
+  (memory (export "memory") 1)`+fastCallsWAT,
 ).Replace(intakeWAT)
 
 // askedHost is the exit code of try_then_send and try_recv when the try
@@ -283,39 +271,6 @@ func TestTrySendHeldToMailboxLimits(t *testing.T) {
 				t.Errorf("Stats: %d sent, %d refused; want %d and 1", s.MessagesSent, s.MailboxFull, tc.wantTaken+2)
 			}
 		})
-	}
-}
-
-// Two senders making every send try_send first, and a receiver making
-// every receive try_receive first, alternating selective and plain ones:
-// each sender's messages arrive in the order sent.
-func TestTrySendKeepsOrderPerSender(t *testing.T) {
-	r := newRuntime(t)
-	env := r.Environment()
-	m := load(t, r, "tryintake", []byte(tryIntakeWAT))
-	const n = 3000
-	for round := range 3 {
-		before := r.sentInC.Load()
-		a := spawn(t, env, m, "blast_tag", I64(n), I64(2))
-		b := spawn(t, env, m, "blast_tag", I64(n), I64(3))
-		chk := spawn(t, env, m, "check", I64(int64(a.ID())), I64(int64(b.ID())), I64(n))
-		waitFor(t, testTimeout, "the checker to wait", func() bool { return chk.park.Load() == parkWaiting })
-		for _, s := range []*Process{a, b} {
-			if err := s.Send(testCtx(t), pidMessage(chk.ID())); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if reason := wait(t, chk); reason != Normal {
-			t.Fatalf("round %d: checker: %v (exit 2: out of order, 3: a stranger, 4: a failed receive)", round, reason)
-		}
-		for _, s := range []*Process{a, b} {
-			if reason := wait(t, s); reason != Normal {
-				t.Fatalf("round %d: sender: %v", round, reason)
-			}
-		}
-		if r.sentInC.Load() == before {
-			t.Errorf("round %d: no send completed in C: the test proves nothing", round)
-		}
 	}
 }
 
