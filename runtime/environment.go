@@ -525,8 +525,8 @@ func checkEntry(m *Module, entry string, params []Value) error {
 }
 
 // wasi builds the WASI context of a process spawned here. A Go guest
-// gets a stderr of its own (stderrTail), which the caller must closeWrite
-// once WASI has opened it.
+// gets a stderr of its own (stderrTail), which the caller must release
+// once its guest has stopped.
 func (e *Environment) wasi(goGuest bool) (wasm.WASI, *stderrTail, error) {
 	w := wasm.WASI{Args: e.cfg.WASI.Args}
 	for k, v := range e.cfg.WASI.Env {

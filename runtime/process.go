@@ -462,7 +462,6 @@ func (p *Process) startWASI(wp *wasm.Proc) (*stderrTail, error) {
 		wp.SetClockEpoch(time.Now())
 		err = wp.SetWASI(w)
 	}
-	tail.closeWrite() // WASI has its own descriptor now, or never will
 	if err != nil {
 		return tail, err
 	}

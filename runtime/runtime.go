@@ -72,6 +72,8 @@ type Runtime struct {
 
 	extHandlers []extHandler // host module functions, by id - len(abi.Funcs)
 
+	tailPipes tailPipes // Go guests' stderr pipes between processes (stderrtail.go)
+
 	// cluster is the runtime's place in a cluster (remote.go), nil until
 	// it joins one; remoteDropped counts messages from other nodes that
 	// found no process or a full mailbox.
@@ -375,6 +377,7 @@ func (r *Runtime) Close(ctx context.Context) error {
 	if err := r.modules.drain(ctx); err != nil {
 		return errs.Wrap(err, "closing runtime: a module is still compiling")
 	}
+	r.tailPipes.close() // every process, and so every tail, has ended
 	r.versions.closeAll()
 	r.modules.closeAll()
 	// Every environment not yet released is below the root (envLife.kids).

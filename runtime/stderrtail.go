@@ -1,6 +1,8 @@
 package runtime
 
 import (
+	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"syscall"
@@ -20,17 +22,94 @@ const stderrTailCost = 16 << 10
 // Writer), so a process that is to report its own panic needs a pipe of
 // its own: ward drains it at once, keeps the last stderrTailSize bytes
 // for the process's reason and log line, and passes everything on to the
-// environment's stream. Only Go guests get one: it costs two descriptors
-// and a goroutine while the process lives, small beside a Go guest's
-// megabytes, not beside a WAT process's kilobytes.
+// environment's stream. Only Go guests get one, and the pipe is lent, not
+// made: see tailPipe.
 type stderrTail struct {
-	pipe *outPipe
+	pipe *tailPipe
 	fwd  *outStream // the environment's stderr stream, or nil
 	env  *Environment
 
-	mu   sync.Mutex
-	tail []byte
+	tail []byte // under pipe.mu
 }
+
+// tailPipe is a pipe for stderr tails, with the goroutine that drains it
+// into whichever tail holds it. Making one costs about ten system calls
+// (pipe2, fcntl, epoll_ctl and close for each end, a goroutine), a fifth
+// of a Go guest's start from its image on this project's VM, where system
+// calls are slow; so the runtime keeps up to maxIdleTailPipes of them
+// between processes (tailPipes), and Close closes them. A pipe changes
+// hands only after its last holder's guest has stopped and its pipe was
+// drained under mu, so no byte reaches the wrong process.
+type tailPipe struct {
+	r    *os.File // non-blocking, watched by the netpoller
+	w    int      // ward's write end, kept open: WASI opens path, its name
+	path string
+
+	mu     sync.Mutex
+	holder *stderrTail // nil between processes
+}
+
+// maxIdleTailPipes bounds the pipes a runtime keeps for the next Go
+// guest: two descriptors and a parked goroutine each.
+const maxIdleTailPipes = 8
+
+// tailPipes is the runtime's idle tail pipes.
+type tailPipes struct {
+	mu     sync.Mutex
+	idle   []*tailPipe
+	closed bool
+}
+
+func (ps *tailPipes) get() (*tailPipe, error) {
+	ps.mu.Lock()
+	if n := len(ps.idle); n > 0 {
+		tp := ps.idle[n-1]
+		ps.idle = ps.idle[:n-1]
+		ps.mu.Unlock()
+		return tp, nil
+	}
+	ps.mu.Unlock()
+	return newTailPipe()
+}
+
+// put keeps tp for the next process, or closes it.
+func (ps *tailPipes) put(tp *tailPipe) {
+	ps.mu.Lock()
+	if !ps.closed && len(ps.idle) < maxIdleTailPipes {
+		ps.idle = append(ps.idle, tp)
+		ps.mu.Unlock()
+		return
+	}
+	ps.mu.Unlock()
+	tp.close()
+}
+
+// close closes the idle pipes, and any put after it.
+func (ps *tailPipes) close() {
+	ps.mu.Lock()
+	idle := ps.idle
+	ps.idle, ps.closed = nil, true
+	ps.mu.Unlock()
+	for _, tp := range idle {
+		tp.close()
+	}
+}
+
+func newTailPipe() (*tailPipe, error) {
+	var fds [2]int
+	if err := syscall.Pipe2(fds[:], syscall.O_CLOEXEC|syscall.O_NONBLOCK); err != nil {
+		return nil, err
+	}
+	// A non-blocking descriptor goes to the netpoller; the write end,
+	// which ward never writes, stays a plain descriptor.
+	tp := &tailPipe{r: os.NewFile(uintptr(fds[0]), "stderr tail"), w: fds[1], path: fmt.Sprintf("/proc/self/fd/%d", fds[1])}
+	go tp.copy()
+	return tp, nil
+}
+
+// close closes ward's write end: the copier ends at EOF, once the stores
+// that opened the pipe are freed too, and closes the read end.
+func (tp *tailPipe) close() { syscall.Close(tp.w) }
 
 // newStderrTail returns a tail whose pipe WASI opens at its path, or nil
 // when the environment has no memory or the system no descriptors for
@@ -39,37 +118,40 @@ func (e *Environment) newStderrTail() *stderrTail {
 	if !e.mem.Take(stderrTailCost) {
 		return nil
 	}
-	pipe, err := newOutPipe()
+	tp, err := e.rt.tailPipes.get()
 	if err != nil {
 		e.mem.Give(stderrTailCost)
 		return nil
 	}
-	t := &stderrTail{pipe: pipe, fwd: e.stream(outStderr), env: e}
-	go t.copy()
+	t := &stderrTail{pipe: tp, fwd: e.stream(outStderr), env: e}
+	tp.mu.Lock()
+	tp.holder = t
+	tp.mu.Unlock()
 	return t
 }
 
-// closeWrite closes ward's write end, once WASI has opened its own (or
-// will not): the copier then ends when the process's store is freed.
-func (t *stderrTail) closeWrite() {
-	if t != nil {
-		t.pipe.w.Close()
-	}
-}
-
-// release gives back the tail's charge. The process calls it before its
-// store is freed, which may drop the last reference to the budget; the
-// copier may read on a little longer, to the end of the pipe.
+// release gives back the tail's charge and lends its pipe to the next
+// process, once the pipe holds nothing of this one's: called with the
+// guest stopped for good (ended, or replaced by an upgrade), before its
+// store, which may drop the last reference to the budget, is freed.
 func (t *stderrTail) release() {
-	if t != nil {
-		t.env.mem.Give(stderrTailCost)
+	if t == nil {
+		return
 	}
+	t.drain()
+	tp := t.pipe
+	tp.mu.Lock()
+	tp.holder = nil
+	tp.mu.Unlock()
+	t.env.rt.tailPipes.put(tp)
+	t.env.mem.Give(stderrTailCost)
 }
 
-// copy drains the pipe until the process's store closes its end.
-func (t *stderrTail) copy() {
-	defer t.pipe.r.Close()
-	rc, err := t.pipe.r.SyscallConn()
+// copy drains the pipe into its holder until ward's write end and every
+// store's are closed.
+func (tp *tailPipe) copy() {
+	defer tp.r.Close()
+	rc, err := tp.r.SyscallConn()
 	if err != nil {
 		return
 	}
@@ -78,13 +160,15 @@ func (t *stderrTail) copy() {
 		var n int
 		var rerr error
 		err := rc.Read(func(fd uintptr) bool {
-			t.mu.Lock()
-			defer t.mu.Unlock()
+			tp.mu.Lock()
+			defer tp.mu.Unlock()
 			n, rerr = syscall.Read(int(fd), buf)
 			if rerr == syscall.EAGAIN || rerr == syscall.EINTR {
 				return false // wait until readable
 			}
-			t.takeLocked(buf[:max(n, 0)])
+			if tp.holder != nil {
+				tp.holder.takeLocked(buf[:max(n, 0)])
+			}
 			return true
 		})
 		if err != nil || rerr != nil || n <= 0 {
@@ -96,13 +180,14 @@ func (t *stderrTail) copy() {
 // drain takes what the pipe holds now. Called once the guest has stopped,
 // it leaves everything the guest wrote in the tail and the stream.
 func (t *stderrTail) drain() {
-	rc, err := t.pipe.r.SyscallConn()
+	tp := t.pipe
+	rc, err := tp.r.SyscallConn()
 	if err != nil {
 		return // the copier has read to the end and closed it
 	}
 	rc.Control(func(fd uintptr) {
-		t.mu.Lock()
-		defer t.mu.Unlock()
+		tp.mu.Lock()
+		defer tp.mu.Unlock()
 		var buf [4 << 10]byte
 		for {
 			n, err := syscall.Read(int(fd), buf[:])
@@ -138,8 +223,8 @@ func (t *stderrTail) text() string {
 		return ""
 	}
 	t.drain()
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	t.pipe.mu.Lock()
+	defer t.pipe.mu.Unlock()
 	return string(t.tail)
 }
 

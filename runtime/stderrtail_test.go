@@ -62,11 +62,17 @@ func TestGoGuestStderrInReason(t *testing.T) {
 
 // TestGoGuestStderrFlood checks that a Go guest writing far more to stderr
 // than the tail keeps neither blocks nor makes the host hold it, that the
-// tail is the end of what it wrote, and that its pipe is closed when it
-// ends.
+// tail is the end of what it wrote and none of it reaches the next
+// process to get the pipe, that one pipe serves processes one after
+// another, and that Close closes it.
 func TestGoGuestStderrFlood(t *testing.T) {
 	r := newRuntime(t)
 	m := load(t, r, "goish", []byte(goLikeWAT(true)))
+	// The first WASI process starts what stays (Go's netpoller, wasmtime's
+	// WASI runtime), and leaves its pipe kept: count after it.
+	if s := trapStderr(wait(t, spawn(t, r.Environment(), m, "panics"))); !strings.HasPrefix(s, "panic: boom\n") {
+		t.Fatalf("stderr %q, want the panic", s)
+	}
 	fds := countFDs(t)
 	for range 3 {
 		reason := wait(t, spawn(t, r.Environment(), m, "spam", I32(1024))) // 4 MiB
@@ -75,10 +81,25 @@ func TestGoGuestStderrFlood(t *testing.T) {
 			t.Fatalf("tail of %d bytes ending %q, want %d ending with THE END", len(s), s[max(len(s)-16, 0):], stderrTailSize)
 		}
 	}
-	waitFor(t, testTimeout, "the tails' pipes to close", func() bool { return countFDs(t) <= fds })
+	// The next process gets the same pipe, and only its own bytes.
+	reason := wait(t, spawn(t, r.Environment(), m, "panics"))
+	if s := trapStderr(reason); !strings.HasPrefix(s, "panic: boom\n") {
+		t.Fatalf("the process after the floods has stderr %q, want its own panic first", s[:min(len(s), 64)])
+	}
+	waitFor(t, testTimeout, "the stores' descriptors to close, the one pipe kept", func() bool { return countFDs(t) <= fds })
+	r.tailPipes.mu.Lock()
+	kept := len(r.tailPipes.idle)
+	r.tailPipes.mu.Unlock()
+	if kept != 1 {
+		t.Fatalf("%d pipes kept after processes one at a time, want 1", kept)
+	}
 	if used := r.Environment().mem.Used(); used != 0 {
 		t.Fatalf("the root environment still holds %d bytes after its processes ended", used)
 	}
+	if err := r.Close(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, testTimeout, "Close to close the kept pipe", func() bool { return countFDs(t) <= fds-2 })
 }
 
 func trapStderr(r Reason) string {
