@@ -1078,6 +1078,24 @@ static int send_local(ward_proc_t *p, uint64_t to) {
   return 1;
 }
 
+// tags_match reports whether tag is among the n little-endian i64s at tags
+// (any tag when n is 0).
+static int tags_match(const uint8_t *tags, size_t n, int64_t tag) {
+  for (size_t j = 0; j < n; j++) {
+    int64_t t;
+    memcpy(&t, tags + j * 8, 8);
+    if (t == tag) return 1;
+  }
+  return n == 0;
+}
+
+// filter_in_memory reports whether a receive's filter of n tags at ptr is
+// one Go would accept (readTags): at most WARD_MAX_RECEIVE_TAGS, within
+// p's memory as its pending host call saw it. Go reports any other.
+static int filter_in_memory(const ward_proc_t *p, uint32_t ptr, uint32_t n) {
+  return n <= WARD_MAX_RECEIVE_TAGS && (uint64_t)ptr + (uint64_t)n * 8 <= p->mem_len;
+}
+
 // intake_take makes the oldest intake message whose tag is among tags the
 // current message, as inbox_take does, when the mailbox holds nothing
 // (which would be older).
@@ -1104,13 +1122,7 @@ static int intake_take(ward_proc_t *p, const uint8_t *tags, size_t ntags) {
   ward_intake_msg_t *m = NULL, *prev = NULL, *more = NULL;
   if (__atomic_load_n(&p->mb_count, __ATOMIC_ACQUIRE) == 0) {
     for (ward_intake_msg_t *e = p->intake_head; e; prev = e, e = e->next) {
-      int match = ntags == 0;
-      for (size_t j = 0; j < ntags && !match; j++) {
-        int64_t t;
-        memcpy(&t, tags + j * 8, 8);
-        match = t == e->tag;
-      }
-      if (match) {
+      if (tags_match(tags, ntags, e->tag)) {
         m = e;
         break;
       }
@@ -1186,18 +1198,7 @@ static int intake_take(ward_proc_t *p, const uint8_t *tags, size_t ntags) {
 // budget), so no guest can tell which way it went. Anything else takes the
 // queued way. Sends that complete here count as sends in C.
 
-// tags_match reports whether tag is among the n little-endian i64s at tags
-// (any tag when n is 0).
-static int tags_match(const uint8_t *tags, size_t n, int64_t tag) {
-  for (size_t j = 0; j < n; j++) {
-    int64_t t;
-    memcpy(&t, tags + j * 8, 8);
-    if (t == tag) return 1;
-  }
-  return n == 0;
-}
-
-static int charge_buffer(ward_proc_t *p, size_t old, size_t want);
+static int grow_buffer(ward_proc_t *p, uint8_t **data, size_t *cap, size_t want);
 
 // handoff_fits reports whether a message of len bytes may become q's
 // current message at once (see above), growing q's buffer for it if need
@@ -1214,20 +1215,7 @@ static int handoff_fits(ward_proc_t *q, size_t len) {
   int64_t cost = (int64_t)len + WARD_INTAKE_OVERHEAD;
   for (ward_budget_t *b = q->budget; b; b = b->parent)
     if (__atomic_load_n(&b->used, __ATOMIC_ACQUIRE) > b->max - cost) return 0;
-  if (len > q->in_cap) {
-    if (!charge_buffer(q, q->in_cap, len)) return 0;
-    uint8_t *b = realloc(q->in_data, len);
-    if (!b) {
-      if (q->budget) {
-        budget_give(q->budget, (int64_t)(len - q->in_cap));
-        q->buffer_charge -= (int64_t)(len - q->in_cap);
-      }
-      return 0;
-    }
-    q->in_data = b;
-    q->in_cap = len;
-  }
-  return 1;
+  return len <= q->in_cap || grow_buffer(q, &q->in_data, &q->in_cap, len) > 0;
 }
 
 // handoff_reply completes p's pending send to its borrower in the
@@ -1242,7 +1230,7 @@ static int handoff_reply(ward_proc_t *p, uint64_t to) {
   // borrower's, in its memory, which stays put while it waits. One Go
   // refuses is Go's to report.
   uint32_t ptr = (uint32_t)b->hargs[1], n = (uint32_t)b->hargs[2];
-  if (n > WARD_MAX_RECEIVE_TAGS || (uint64_t)ptr + (uint64_t)n * 8 > b->mem_len) return 0;
+  if (!filter_in_memory(b, ptr, n)) return 0;
   if (!tags_match(n ? b->mem + ptr : NULL, n, p->out_tag) || !handoff_fits(b, p->out_len)) return 0;
   if (!ward_proc_set_in(b, p->out_data, p->out_len, p->out_tag, p->id)) return 0;
   b->hret[0] = WARD_STATUS_OK;
@@ -1343,13 +1331,7 @@ static int inbox_take(ward_proc_t *p, const uint8_t *tags, size_t ntags) {
   if (!b) return 0;
   for (uint32_t i = b->head; i < b->head + b->n; i++) {
     ward_inmsg_t *e = &b->entries[i];
-    int match = ntags == 0;
-    for (size_t j = 0; j < ntags && !match; j++) {
-      int64_t t;
-      memcpy(&t, tags + j * 8, 8);
-      match = t == e->tag;
-    }
-    if (!match) continue;
+    if (!tags_match(tags, ntags, e->tag)) continue;
     if (!ward_proc_set_in(p, b->data + e->off, e->len, e->tag, e->sender)) return -1;
     if (i == b->head)
       b->head++;
@@ -1370,7 +1352,7 @@ static int inbox_take(ward_proc_t *p, const uint8_t *tags, size_t ntags) {
 // guest without one, where only 0 does).
 int ward_proc_take_ahead(ward_proc_t *p, uint32_t ptr, uint32_t n) {
   if ((!p->inbox || !p->inbox->n) && !__atomic_load_n(&p->intake_n, __ATOMIC_ACQUIRE)) return 0;
-  if (n > WARD_MAX_RECEIVE_TAGS || (uint64_t)ptr + (uint64_t)n * 8 > p->mem_len) return 0;
+  if (!filter_in_memory(p, ptr, n)) return 0;
   const uint8_t *tags = n ? p->mem + ptr : NULL;
   int r = inbox_take(p, tags, n);
   return r ? r : intake_take(p, tags, n);
@@ -1444,7 +1426,7 @@ static int spin_take(ward_proc_t *p, const ward_hostfn_t *h) {
     return 0;
   // A filter Go refuses is Go's to report, at once.
   uint32_t ptr = (uint32_t)p->hargs[0], ntags = (uint32_t)p->hargs[1];
-  if (ntags > WARD_MAX_RECEIVE_TAGS || (uint64_t)ptr + (uint64_t)ntags * 8 > p->mem_len) return 0;
+  if (!filter_in_memory(p, ptr, ntags)) return 0;
   uint32_t gen = __atomic_load_n(&p->mb_gen, __ATOMIC_ACQUIRE);
   if (__atomic_load_n(&p->mb_count, __ATOMIC_ACQUIRE)) return 0; // Go's to serve
   if (!__atomic_load_n(&spin_observed, __ATOMIC_RELAXED)) return spin_loop(p, g, ptr, ntags, gen);
@@ -1604,6 +1586,24 @@ static int charge_buffer(ward_proc_t *p, size_t old, size_t want) {
   return 1;
 }
 
+// grow_buffer grows *data, of *cap bytes, to want bytes, charged to p's
+// budget as charge_buffer does: 1 when it did, 0 when the budget has no
+// room, -1 when malloc fails (the charge is given back).
+static int grow_buffer(ward_proc_t *p, uint8_t **data, size_t *cap, size_t want) {
+  if (!charge_buffer(p, *cap, want)) return 0;
+  uint8_t *b = realloc(*data, want);
+  if (!b) {
+    if (p->budget) {
+      budget_give(p->budget, (int64_t)(want - *cap));
+      p->buffer_charge -= (int64_t)(want - *cap);
+    }
+    return -1;
+  }
+  *data = b;
+  *cap = want;
+  return 1;
+}
+
 C_HOSTFN(c_create_data) {
   (void)env, (void)n;
   ward_proc_t *p = proc_of(caller);
@@ -1625,17 +1625,10 @@ C_HOSTFN(c_write_data) {
   if (p->out_len + len > p->out_cap) {
     size_t cap = p->out_cap ? p->out_cap : 256;
     while (cap < p->out_len + len) cap *= 2;
-    if (!charge_buffer(p, p->out_cap, cap)) {
-      v[0].i32 = 1; // ErrLimit: the environment's MaxTotalMemory
+    if (grow_buffer(p, &p->out_data, &p->out_cap, cap) <= 0) {
+      v[0].i32 = 1; // ErrLimit: the environment's MaxTotalMemory, or malloc's
       return NULL;
     }
-    uint8_t *b = realloc(p->out_data, cap);
-    if (!b) {
-      v[0].i32 = 1;
-      return NULL;
-    }
-    p->out_data = b;
-    p->out_cap = cap;
   }
   memcpy(p->out_data + p->out_len, src, len);
   p->out_len += len;
@@ -1717,14 +1710,9 @@ static void refill(ward_proc_t *p, uint64_t sender) {
 int ward_proc_set_in(ward_proc_t *p, const uint8_t *data, size_t len, int64_t tag,
                      uint64_t sender) {
   if (len > p->in_cap) {
-    if (!charge_buffer(p, p->in_cap, len)) {
-      p->budget_refused = 1; // the receive traps: the environment's memory is full
-      return 0;
-    }
-    uint8_t *b = realloc(p->in_data, len);
-    if (!b) return 0;
-    p->in_data = b;
-    p->in_cap = len;
+    int grown = grow_buffer(p, &p->in_data, &p->in_cap, len);
+    if (grown == 0) p->budget_refused = 1; // the receive traps: the environment's memory is full
+    if (grown <= 0) return 0;
   }
   if (len) memcpy(p->in_data, data, len);
   p->in_len = len;
