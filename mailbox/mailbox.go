@@ -3,9 +3,8 @@ package mailbox
 import (
 	"context"
 	"sync"
-	"sync/atomic"
-	"unsafe"
 
+	"github.com/wardrt/ward/internal/chanptr"
 	"github.com/wardrt/ward/internal/errs"
 )
 
@@ -30,7 +29,7 @@ type Mailbox struct {
 	// made it never changes, so Notify reads it without the lock. It is
 	// sent to and closed only with mu held, so that Close can never close
 	// it under a sender.
-	notify atomic.Pointer[hchan]
+	notify chanptr.Pointer
 	// accepted and refused count Push and PushQuiet calls that queued a
 	// message and that met a limit. Under mu, which every push holds
 	// anyway: a shared counter elsewhere would cost each send a contended
@@ -46,20 +45,11 @@ func New(l Limits) *Mailbox {
 	return &Mailbox{limits: l.withDefaults()}
 }
 
-// hchan stands for what a chan struct{} points to: notify holds the
-// channel as that pointer, since atomic.Pointer cannot hold a channel
-// and a *chan would cost an allocation of its own.
-type hchan struct{}
-
-func chanPointer(c chan struct{}) *hchan { return *(**hchan)(unsafe.Pointer(&c)) }
-
-func pointerChan(p *hchan) chan struct{} { return *(*chan struct{})(unsafe.Pointer(&p)) }
-
 // notifyLocked returns the notify channel, making it if need be: with the
 // token a wake left meanwhile, and closed if the mailbox is.
 func (m *Mailbox) notifyLocked() chan struct{} {
-	if p := m.notify.Load(); p != nil {
-		return pointerChan(p)
+	if c := m.notify.Load(); c != nil {
+		return c
 	}
 	c := make(chan struct{}, 1)
 	if m.token {
@@ -69,7 +59,7 @@ func (m *Mailbox) notifyLocked() chan struct{} {
 	if m.closed {
 		close(c)
 	}
-	m.notify.Store(chanPointer(c))
+	m.notify.Store(c)
 	return c
 }
 
@@ -235,13 +225,13 @@ func (m *Mailbox) publishLocked() {
 
 // wakeLocked leaves a token in notify unless one is already there.
 func (m *Mailbox) wakeLocked() {
-	p := m.notify.Load()
-	if p == nil {
+	c := m.notify.Load()
+	if c == nil {
 		m.token = true // for the channel, when someone waits
 		return
 	}
 	select {
-	case pointerChan(p) <- struct{}{}:
+	case c <- struct{}{}:
 	default:
 	}
 }
@@ -373,8 +363,8 @@ func ctxError(ctx context.Context) error {
 //
 // Notify always returns the same channel.
 func (m *Mailbox) Notify() <-chan struct{} {
-	if p := m.notify.Load(); p != nil {
-		return pointerChan(p)
+	if c := m.notify.Load(); c != nil {
+		return c
 	}
 	m.mu.Lock()
 	c := m.notifyLocked()
@@ -453,8 +443,8 @@ func (m *Mailbox) CloseWith(release func(Message)) (dropped int) {
 		m.limits.Budget.Give(m.reserved)
 		m.reserved = 0
 	}
-	if p := m.notify.Load(); p != nil { // otherwise notifyLocked makes it closed
-		close(pointerChan(p))
+	if c := m.notify.Load(); c != nil { // otherwise notifyLocked makes it closed
+		close(c)
 	}
 	m.mu.Unlock()
 

@@ -11,10 +11,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/wardrt/ward/environment"
 	"github.com/wardrt/ward/internal/abi"
+	"github.com/wardrt/ward/internal/chanptr"
 	"github.com/wardrt/ward/internal/wasm"
 	"github.com/wardrt/ward/mailbox"
 )
@@ -79,17 +79,9 @@ type Process struct {
 // doneChan is a process's Done channel, made only when someone asks for
 // it: a process run with Environment.Run usually ends with nobody having
 // asked, and a channel costs it an allocation and its close. It holds the
-// channel as the pointer a chan struct{} is (atomic.Pointer cannot hold a
-// channel, and a *chan would be an allocation of its own), or endedChan
-// when the process ended before anyone asked. Once set it never changes.
-type doneChan struct{ p atomic.Pointer[hchan] }
-
-// hchan stands for what a chan struct{} points to.
-type hchan struct{}
-
-func chanPointer(c chan struct{}) *hchan { return *(**hchan)(unsafe.Pointer(&c)) }
-
-func pointerChan(p *hchan) chan struct{} { return *(*chan struct{})(unsafe.Pointer(&p)) }
+// channel, or endedChan when the process ended before anyone asked. Once
+// set it never changes.
+type doneChan struct{ p chanptr.Pointer }
 
 // endedChan is the Done channel of every process that ended before anyone
 // asked for one.
@@ -101,33 +93,33 @@ var endedChan = func() chan struct{} {
 
 // get returns the channel, making it if there is none yet.
 func (d *doneChan) get() chan struct{} {
-	if p := d.p.Load(); p != nil {
-		return pointerChan(p)
-	}
-	c := make(chan struct{})
-	if d.p.CompareAndSwap(nil, chanPointer(c)) {
+	if c := d.p.Load(); c != nil {
 		return c
 	}
-	return pointerChan(d.p.Load()) // made meanwhile, or the process ended
+	c := make(chan struct{})
+	if d.p.CompareAndSwap(nil, c) {
+		return c
+	}
+	return d.p.Load() // made meanwhile, or the process ended
 }
 
 // close records the end, after the reason (a reader that sees the end
 // sees the reason): it closes the channel, or sets endedChan if there is
 // none.
 func (d *doneChan) close() {
-	if !d.p.CompareAndSwap(nil, chanPointer(endedChan)) {
-		close(pointerChan(d.p.Load()))
+	if !d.p.CompareAndSwap(nil, endedChan) {
+		close(d.p.Load())
 	}
 }
 
 // ended reports whether close was called.
 func (d *doneChan) ended() bool {
-	p := d.p.Load()
-	if p == nil {
+	c := d.p.Load()
+	if c == nil {
 		return false
 	}
 	select {
-	case <-pointerChan(p):
+	case <-c:
 		return true
 	default:
 		return false
