@@ -1,6 +1,8 @@
 package runtime
 
 import (
+	"slices"
+
 	"github.com/wardrt/ward/internal/abi"
 	"github.com/wardrt/ward/internal/wasm"
 )
@@ -88,7 +90,7 @@ func handOffOutgoing(by *Process, wp *wasm.Proc, q *Process, hops int) error {
 	// (hostmsg.go): ending that watch is receiveNow's.
 	qw := q.wp
 	if q.request == 0 && !q.killed.Load() && !by.killed.Load() && qw.ReceivesInC() &&
-		takesTag(q.waitTags, wp.OutgoingTag()) {
+		(len(q.waitTags) == 0 || slices.Contains(q.waitTags, wp.OutgoingTag())) {
 		if st, ok := wp.HandOff(qw); ok {
 			q.runBorrowed(by, wp, hops, st, true)
 			return nil
@@ -104,17 +106,6 @@ func handOffOutgoing(by *Process, wp *wasm.Proc, q *Process, hops int) error {
 	}
 	q.runBorrowed(by, wp, hops, 0, false)
 	return err
-}
-
-// takesTag reports whether a receive with filter tags takes a message
-// under tag.
-func takesTag(tags []int64, tag int64) bool {
-	for _, t := range tags {
-		if t == tag {
-			return true
-		}
-	}
-	return len(tags) == 0
 }
 
 // runBorrowed runs q, held as parkBorrowed by the process by, until q
@@ -184,19 +175,6 @@ func (q *Process) mayHold(wp *wasm.Proc) bool {
 		return !q.mb.Empty() // no intake to publish to
 	}
 	return wp.Pending() || wp.MailboxCount() > 0
-}
-
-// pollOn is poll for a run of wp that stopped with st, its first poll
-// made already.
-func (p *Process) pollOn(wp *wasm.Proc, st wasm.Status) wasm.Status {
-	for range maxWakeYields {
-		if !p.afterPoll(wp) || st != wasm.Yield || p.killed.Load() {
-			return st
-		}
-		st = wp.Poll()
-	}
-	p.afterPoll(wp)
-	return st
 }
 
 // pollBorrowed serves, from q's stop at st on, what never blocks (plain

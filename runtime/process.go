@@ -477,14 +477,17 @@ func (p *Process) setEntry(wp *wasm.Proc) error {
 // once (shim.c, "Local sends") is not a preemption: the process goes on,
 // a bounded number of times, so that a guest waking a new receiver on
 // every send still yields its run slot.
-func (p *Process) poll(wp *wasm.Proc) wasm.Status {
+func (p *Process) poll(wp *wasm.Proc) wasm.Status { return p.pollOn(wp, wp.Poll()) }
+
+// pollOn is poll for a run of wp that stopped with st, its first poll
+// made already (wasm.Proc.HandOff polls in the same call).
+func (p *Process) pollOn(wp *wasm.Proc, st wasm.Status) wasm.Status {
 	for range maxWakeYields {
-		st := wp.Poll()
 		if !p.afterPoll(wp) || st != wasm.Yield || p.killed.Load() {
 			return st
 		}
+		st = wp.Poll()
 	}
-	st := wp.Poll()
 	p.afterPoll(wp)
 	return st
 }
