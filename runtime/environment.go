@@ -386,7 +386,7 @@ func (e *Environment) Spawn(ctx context.Context, m *Module, entry string, params
 	if err != nil {
 		return nil, err
 	}
-	go p.run()
+	go p.runOnce()
 	return p, nil
 }
 
@@ -413,7 +413,7 @@ func (e *Environment) Run(ctx context.Context, m *Module, entry string, params .
 		// A ctx that can never end (context.Background) needs no watch:
 		// AfterFunc and its stop cost three allocations and about 0.4 µs,
 		// a tenth of a trivial process's run.
-		p.run()
+		p.runHere()
 		return p.reason, nil
 	}
 	stop := context.AfterFunc(ctx, p.Kill)
@@ -423,7 +423,7 @@ func (e *Environment) Run(ctx context.Context, m *Module, entry string, params .
 		// now, so a ctx that ended before the run always reads Killed.
 		p.Kill()
 	}
-	p.run()
+	p.runHere()
 	if !stop() && p.reason == Killed {
 		return p.reason, ctx.Err()
 	}
@@ -441,7 +441,7 @@ func (e *Environment) spawn(m *Module, entry string, params []Value, parent *Pro
 	if err != nil {
 		return nil, err
 	}
-	go p.run()
+	go p.runOnce()
 	return p, nil
 }
 

@@ -147,7 +147,7 @@ func (r *Runtime) Request(ctx context.Context, to ProcessID, m Message) (Message
 		return err
 	}
 	stop := context.AfterFunc(ctx, p.Kill)
-	p.run()
+	p.runHere()
 	stop()
 	if reason := p.reason; !reason.Normal() {
 		if ctx.Err() != nil {

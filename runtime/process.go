@@ -43,6 +43,7 @@ type Process struct {
 	fuelUsed atomic.Uint64 // as of its last poll (wasm.Proc.FuelUsed)
 
 	killed     atomic.Bool
+	claimed    atomic.Bool                 // a goroutine runs it (runOnce); beside killed, in its padding
 	term       atomic.Pointer[termination] // why it is being ended from outside
 	trapExit   atomic.Bool
 	timers     atomic.Int32  // pending SendAfter timers it set; an Int32 beside trapExit keeps Process in the 384-byte size class
@@ -180,7 +181,19 @@ func (p *Process) Reason() Reason {
 
 // Wait blocks until the process ends and returns why. The error is non-nil
 // only when ctx ends first.
+//
+// Called with a ctx that can never end (context.Background) on a Wasm
+// process that has not started yet, Wait runs it on the calling goroutine,
+// as Environment.Run does: nothing else about the process changes, and a
+// Spawn followed at once by such a Wait costs less.
 func (p *Process) Wait(ctx context.Context) (Reason, error) {
+	// Not with a ctx that can end: a process running here could not be
+	// handed to another goroutine when the waiter gives up. Nor for a Go
+	// process: its GoFunc may end its goroutine (runtime.Goexit), which
+	// here would be the waiter's.
+	if ctx.Done() == nil && p.mod != nil && p.runOnce() {
+		return p.reason, nil
+	}
 	for range waitYields {
 		if p.done.ended() {
 			return p.reason, nil
@@ -244,6 +257,28 @@ func (p *Process) label() string {
 	return m.name + "." + entry
 }
 
+// runOnce runs the process unless another goroutine has taken it on (the
+// one Spawn started for it, or a Wait that found it not started), and
+// reports whether it did. Spawn still starts a goroutine for every
+// process: nothing says anyone will wait.
+func (p *Process) runOnce() bool {
+	if !p.claimed.CompareAndSwap(false, true) {
+		return false
+	}
+	p.run()
+	return true
+}
+
+// runHere runs the process on the calling goroutine (Environment.Run,
+// Runtime.Request) and returns once it has ended: a Wait that found it
+// in the table first may be running it instead.
+func (p *Process) runHere() {
+	if !p.runOnce() {
+		<-p.done.get()
+	}
+}
+
+// run is the process's whole life; runOnce sees that it is lived once.
 func (p *Process) run() {
 	if limit := p.env.cfg.MaxWallTime; limit != environment.UnlimitedWallTime {
 		// Held here, not in the Process: the goroutine lives exactly as
