@@ -936,7 +936,9 @@ void ward_proc_register(ward_proc_t *p) {
 }
 
 static void intake_give(ward_proc_t *p, uint32_t len) {
-  p->intake_n--;
+  // Stored atomically, as every write of intake_n is: senders, Go
+  // (Pending) and spinning receives read it without the lock.
+  __atomic_store_n(&p->intake_n, p->intake_n - 1, __ATOMIC_RELEASE);
   p->intake_bytes -= len;
   budget_give(p->budget, (int64_t)len + WARD_INTAKE_OVERHEAD);
   live_intake_add(-1);
@@ -993,10 +995,10 @@ void ward_proc_move_inbox(ward_proc_t *from, ward_proc_t *to) {
   from->inbox = NULL;
   to->intake_head = from->intake_head;
   to->intake_tail = from->intake_tail;
-  to->intake_n = from->intake_n;
+  __atomic_store_n(&to->intake_n, from->intake_n, __ATOMIC_RELEASE);
   to->intake_bytes = from->intake_bytes;
   from->intake_head = from->intake_tail = NULL;
-  from->intake_n = 0;
+  __atomic_store_n(&from->intake_n, 0, __ATOMIC_RELEASE);
   from->intake_bytes = 0;
   to->local_msgs = from->local_msgs;
   to->local_bytes = from->local_bytes;
