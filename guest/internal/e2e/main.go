@@ -338,10 +338,18 @@ func checkLinks(to int64) {
 			return fmt.Errorf("link: %w", err)
 		}
 		guest.Unlink(w)
+		// Watched, so that its end is known, not waited for: a kill is
+		// asynchronous, and a process ends before its monitors hear (and
+		// after its links would have).
+		ref := guest.Monitor(w)
 		if err := guest.Kill(w); err != nil {
 			return fmt.Errorf("kill: %w", err)
 		}
-		if m, err := guest.ReceiveTimeout(50*time.Millisecond, guest.TagExit); err == nil {
+		m, err = guest.ReceiveTimeout(10*time.Second, guest.TagDown)
+		if d, ok := guest.ParseDown(m); err != nil || !ok || d.Ref != ref || d.Kind != guest.ReasonKilled {
+			return fmt.Errorf("down of the killed process: %+v (ok %v), err %v", d, ok, err)
+		}
+		if m, err := guest.ReceiveTimeout(0, guest.TagExit); err == nil {
 			return fmt.Errorf("TagExit after unlink: %+v", m)
 		}
 		if err := want("kill of an ended process", guest.Kill(w), guest.ErrNotFound); err != nil {
