@@ -143,3 +143,37 @@ func TestBudgetConcurrent(t *testing.T) {
 		t.Fatalf("closed mailboxes still hold %d of the budget", used)
 	}
 }
+
+// A closed mailbox drops what its intake holds when the intake is
+// detached, as Close dropped its queue: nothing is charged to the Budget
+// for messages no one can receive.
+func TestSetIntakeOnClosedMailboxDrops(t *testing.T) {
+	b := &testBudget{}
+	b.max.Store(1 << 20)
+	mb := New(Limits{Budget: b})
+	in := &intakeOf{msgs: []Message{{Tag: 1, Data: make([]byte, 100)}, {Tag: 2}}}
+	mb.SetIntake(in)
+	mb.Close()
+	mb.SetIntake(nil)
+	if in.Pending() {
+		t.Fatal("the intake still holds its messages")
+	}
+	if used := b.used.Load(); used != 0 {
+		t.Fatalf("%d bytes charged to the budget for a closed mailbox", used)
+	}
+	if _, ok := mb.TryReceive(); ok {
+		t.Fatal("a closed mailbox gave a message")
+	}
+}
+
+// intakeOf is an Intake over a slice.
+type intakeOf struct{ msgs []Message }
+
+func (s *intakeOf) Pending() bool { return len(s.msgs) > 0 }
+func (s *intakeOf) Drain(push func(Message)) {
+	for _, m := range s.msgs {
+		push(m)
+	}
+	s.msgs = nil
+}
+func (s *intakeOf) Publish(count, bytes int) {}

@@ -191,11 +191,19 @@ type Intake interface {
 }
 
 // SetIntake attaches in to the mailbox (nil detaches the one attached),
-// and publishes the mailbox's counts to it. Calls on in are made with the
+// and publishes the mailbox's counts to it. What the intake it replaces
+// holds moves into the mailbox first, or, once the mailbox is closed, is
+// dropped, as Close dropped the queue. Calls on in are made with the
 // mailbox's lock held; in must not call the mailbox.
 func (m *Mailbox) SetIntake(in Intake) {
 	m.mu.Lock()
-	m.drainLocked()
+	if !m.closed {
+		m.drainLocked()
+	} else if m.intake != nil && m.intake.Pending() {
+		// Queued here, they would be charged to the Budget again, and
+		// nothing gives a closed mailbox's reservation back.
+		m.intake.Drain(func(Message) {})
+	}
 	m.intake = in
 	m.publishLocked()
 	m.mu.Unlock()
