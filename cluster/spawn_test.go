@@ -228,6 +228,11 @@ func startSpawnCluster(t testing.TB, n int) *spawnCluster {
 		}
 		t.Cleanup(nc.Close)
 		cfg := testConfig(nc)
+		// No test here detects a crash: two seconds of silence, not
+		// testConfig's 300 ms, before a node counts as down. Under the
+		// full suite's load a stalled node (and a NATS slow-consumer
+		// drop of its heartbeats) once made a spawn fail with "not up".
+		cfg.HeartbeatMisses = 40
 		cfg.Seed = creds[i].Seed()
 		cfg.Grants = map[string]*runtime.Environment{JobGrant: jobs, "small": small}
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
