@@ -257,18 +257,6 @@ func (p *Process) label() string {
 	return m.name + "." + entry
 }
 
-// runOnce runs the process unless another goroutine has taken it on (the
-// one Spawn started for it, or a Wait that found it not started), and
-// reports whether it did. Spawn still starts a goroutine for every
-// process: nothing says anyone will wait.
-func (p *Process) runOnce() bool {
-	if !p.claimed.CompareAndSwap(false, true) {
-		return false
-	}
-	p.run()
-	return true
-}
-
 // runHere runs the process on the calling goroutine (Environment.Run,
 // Runtime.Request) and returns once it has ended: a Wait that found it
 // in the table first may be running it instead.
@@ -278,8 +266,19 @@ func (p *Process) runHere() {
 	}
 }
 
-// run is the process's whole life; runOnce sees that it is lived once.
-func (p *Process) run() {
+// runOnce is the process's whole life, unless another goroutine has taken
+// it on (the one Spawn started for it, or a Wait that found it not
+// started); it reports whether it ran the process. Spawn still starts a
+// goroutine for every process: nothing says anyone will wait. It is that
+// goroutine's first frame, so the claim is here rather than in a frame of
+// its own above it: one more frame on the way to a receive's wait grew
+// every parked process's goroutine stack from 2 KiB to 4.
+func (p *Process) runOnce() bool {
+	// A look before the swap: the goroutine that finds the process taken
+	// then leaves its line shared, not taken from the core running it.
+	if p.claimed.Load() || !p.claimed.CompareAndSwap(false, true) {
+		return false
+	}
 	if limit := p.env.cfg.MaxWallTime; limit != environment.UnlimitedWallTime {
 		// Held here, not in the Process: the goroutine lives exactly as
 		// long as the process, and Process has no room to spare.
@@ -308,6 +307,7 @@ func (p *Process) run() {
 	} else {
 		reason = p.execute()
 	}
+	return true
 }
 
 // end is everything that follows a process's run: the table, names,
