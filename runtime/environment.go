@@ -386,7 +386,7 @@ func (e *Environment) Spawn(ctx context.Context, m *Module, entry string, params
 	if err != nil {
 		return nil, err
 	}
-	go p.runOnce()
+	go p.run()
 	return p, nil
 }
 
@@ -441,7 +441,7 @@ func (e *Environment) spawn(m *Module, entry string, params []Value, parent *Pro
 	if err != nil {
 		return nil, err
 	}
-	go p.runOnce()
+	go p.run()
 	return p, nil
 }
 

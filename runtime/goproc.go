@@ -56,7 +56,7 @@ func (e *Environment) SpawnGo(ctx context.Context, name string, fn GoFunc) (*Pro
 		return nil, err
 	}
 	p.goFn = fn
-	go p.runOnce()
+	go p.run()
 	return p, nil
 }
 

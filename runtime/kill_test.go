@@ -51,7 +51,7 @@ func TestKillInEveryState(t *testing.T) {
 			t.Fatal(err)
 		}
 		p.Kill()
-		go p.runOnce()
+		go p.run()
 		if reason := wait(t, p); reason != Killed {
 			t.Fatalf("reason %v", reason)
 		}

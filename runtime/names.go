@@ -248,7 +248,7 @@ func (e *Environment) getOrSpawn(ctx context.Context, name, version string, m *M
 		if err != nil || !spawned {
 			started.Kill() // never reached the registry: do not leave it running
 		}
-		go started.runOnce()
+		go started.run()
 	}
 	if err != nil {
 		return nil, false, errs.Wrap(err, "get-or-spawn %s@%s", name, version)

@@ -43,7 +43,7 @@ type Process struct {
 	fuelUsed atomic.Uint64 // as of its last poll (wasm.Proc.FuelUsed)
 
 	killed     atomic.Bool
-	claimed    atomic.Bool                 // a goroutine runs it (runOnce); beside killed, in its padding
+	claimed    atomic.Bool                 // a goroutine runs it (claim); beside killed, in its padding
 	term       atomic.Pointer[termination] // why it is being ended from outside
 	trapExit   atomic.Bool
 	timers     atomic.Int32  // pending SendAfter timers it set; an Int32 beside trapExit keeps Process in the 384-byte size class
@@ -191,8 +191,11 @@ func (p *Process) Wait(ctx context.Context) (Reason, error) {
 	// handed to another goroutine when the waiter gives up. Nor for a Go
 	// process: its GoFunc may end its goroutine (runtime.Goexit), which
 	// here would be the waiter's.
-	if ctx.Done() == nil && p.mod != nil && p.runOnce() {
-		return p.reason, nil
+	if ctx.Done() == nil && p.mod != nil && !p.claimed.Load() {
+		p.run()
+		if p.done.ended() {
+			return p.reason, nil
+		}
 	}
 	for range waitYields {
 		if p.done.ended() {
@@ -261,23 +264,34 @@ func (p *Process) label() string {
 // Runtime.Request) and returns once it has ended: a Wait that found it
 // in the table first may be running it instead.
 func (p *Process) runHere() {
-	if !p.runOnce() {
-		<-p.done.get()
-	}
+	p.run()
+	<-p.done.get()
 }
 
-// runOnce is the process's whole life, unless another goroutine has taken
-// it on (the one Spawn started for it, or a Wait that found it not
-// started); it reports whether it ran the process. Spawn still starts a
-// goroutine for every process: nothing says anyone will wait. It is that
-// goroutine's first frame, so the claim is here rather than in a frame of
-// its own above it: one more frame on the way to a receive's wait grew
-// every parked process's goroutine stack from 2 KiB to 4.
-func (p *Process) runOnce() bool {
+// claim reports whether the caller is the one to run the process: the
+// goroutine Spawn started for it, or a Wait that found it not started.
+// Spawn still starts a goroutine for every process, since nothing says
+// anyone will wait. Not inlined: inlined into run, it took 8 bytes more
+// of run's frame (see there).
+//
+//go:noinline
+func (p *Process) claim() bool {
 	// A look before the swap: the goroutine that finds the process taken
 	// then leaves its line shared, not taken from the core running it.
-	if p.claimed.Load() || !p.claimed.CompareAndSwap(false, true) {
-		return false
+	return !p.claimed.Load() && p.claimed.CompareAndSwap(false, true)
+}
+
+// run is the process's whole life, unless another goroutine has claimed
+// it. It is a process goroutine's first frame, under every call the
+// process makes, and that stack is within a few bytes of its first 2 KiB
+// at its deepest: one frame more above run, or 8 bytes more in it, and
+// most parked processes' goroutines grew to 4 KiB for good
+// (TestReceiveParksWithin2KiBOfGoroutineStack). So the claim is made here,
+// by a call, and run takes and returns nothing; its callers learn whether
+// it ran from the process's end.
+func (p *Process) run() {
+	if !p.claim() {
+		return
 	}
 	if limit := p.env.cfg.MaxWallTime; limit != environment.UnlimitedWallTime {
 		// Held here, not in the Process: the goroutine lives exactly as
@@ -307,7 +321,6 @@ func (p *Process) runOnce() bool {
 	} else {
 		reason = p.execute()
 	}
-	return true
 }
 
 // end is everything that follows a process's run: the table, names,

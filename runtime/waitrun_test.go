@@ -38,8 +38,8 @@ func TestWaitRunsAProcessNotStarted(t *testing.T) {
 	case <-testCtx(t).Done():
 		t.Fatal("Wait did not run the process it found not started")
 	}
-	if p.runOnce() {
-		t.Fatal("the goroutine Spawn starts ran a process that Wait had run")
+	if p.claim() {
+		t.Fatal("a process Wait ran can be claimed again")
 	}
 	if n := r.Stats().Processes; n != 0 {
 		t.Fatalf("%d processes in the table after the end", n)
@@ -63,7 +63,7 @@ func TestWaitWithDeadlineLeavesTheProcessToItsGoroutine(t *testing.T) {
 	if reason, err := p.Wait(ctx); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Wait with a deadline returned %v, %v: it ran the process", reason, err)
 	}
-	go p.runOnce()
+	go p.run()
 	if reason := wait(t, p); reason != Normal {
 		t.Fatalf("reason %v", reason)
 	}
@@ -88,8 +88,8 @@ func TestWaitRunsAProcessThatParks(t *testing.T) {
 			ended <- reason
 		}()
 		waitFor(t, 10*time.Second, "the process to park", parked)
-		if p.runOnce() {
-			t.Fatal("started a process its waiter runs")
+		if p.claim() {
+			t.Fatal("a process its waiter runs can be claimed again")
 		}
 		p.Kill()
 		select {
