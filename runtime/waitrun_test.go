@@ -14,30 +14,48 @@ import (
 // its goroutine: Wait then finds them not started, every time, and
 // whatever runs them is known.
 
-// A Wait with a ctx that cannot end runs a process nothing has started,
-// and no later start runs it again.
-func TestWaitRunsAProcessNotStarted(t *testing.T) {
-	r := newRuntime(t)
-	env := r.Environment()
-	m := loadTrivialT(t, r)
-	p, err := env.register(context.Background(), m, "run", nil, 0, nil)
+// notStarted admits a process running entry of m without starting it.
+func notStarted(t *testing.T, env *Environment, m *Module, entry string) *Process {
+	t.Helper()
+	p, err := env.register(context.Background(), m, entry, nil, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Nothing else can run it: only the Wait can end it.
+	return p
+}
+
+// waitBackground calls p.Wait(context.Background()) on a goroutine of its
+// own and sends what it returns.
+func waitBackground(p *Process) <-chan Reason {
 	ended := make(chan Reason, 1)
 	go func() {
 		reason, _ := p.Wait(context.Background())
 		ended <- reason
 	}()
+	return ended
+}
+
+// endedWith fails unless ended gives want (any reason if want is nil)
+// before the test's deadline.
+func endedWith(t *testing.T, ended <-chan Reason, want Reason, what string) {
+	t.Helper()
 	select {
 	case reason := <-ended:
-		if reason != Normal {
-			t.Fatalf("reason %v", reason)
+		if want != nil && reason != want {
+			t.Fatalf("%s: reason %v, want %v", what, reason, want)
 		}
 	case <-testCtx(t).Done():
-		t.Fatal("Wait did not run the process it found not started")
+		t.Fatalf("%s: Wait did not return", what)
 	}
+}
+
+// A Wait with a ctx that cannot end runs a process nothing has started,
+// and no one can claim it after.
+func TestWaitRunsAProcessNotStarted(t *testing.T) {
+	r := newRuntime(t)
+	p := notStarted(t, r.Environment(), loadTrivialT(t, r), "run")
+	// Nothing else can run it: only the Wait can end it.
+	endedWith(t, waitBackground(p), Normal, "a process only Wait could run")
 	if p.claim() {
 		t.Fatal("a process Wait ran can be claimed again")
 	}
@@ -50,12 +68,7 @@ func TestWaitRunsAProcessNotStarted(t *testing.T) {
 // not leave it when ctx ends.
 func TestWaitWithDeadlineLeavesTheProcessToItsGoroutine(t *testing.T) {
 	r := newRuntime(t)
-	env := r.Environment()
-	m := loadTrivialT(t, r)
-	p, err := env.register(context.Background(), m, "run", nil, 0, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := notStarted(t, r.Environment(), loadTrivialT(t, r), "run")
 	// A trivial process run here would end Normal long before the
 	// deadline; nothing runs it, so the deadline must come first.
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
@@ -72,59 +85,32 @@ func TestWaitWithDeadlineLeavesTheProcessToItsGoroutine(t *testing.T) {
 // A process run by its waiter parks, is killed and ends like any other,
 // and Close waits for it.
 func TestWaitRunsAProcessThatParks(t *testing.T) {
-	r := newRuntime(t)
-	env := r.Environment()
-	procs := load(t, r, "procs", testdata.Procs)
-	parked := func() bool { inUse, _ := r.engine.StacksInUse(); return inUse == 1 }
-
+	parked := func(r *Runtime) func() bool {
+		return func() bool { inUse, _ := r.engine.StacksInUse(); return inUse == 1 }
+	}
 	t.Run("killed", func(t *testing.T) {
-		p, err := env.register(context.Background(), procs, "sleep_forever", nil, 0, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ended := make(chan Reason, 1)
-		go func() {
-			reason, _ := p.Wait(context.Background())
-			ended <- reason
-		}()
-		waitFor(t, 10*time.Second, "the process to park", parked)
+		r := newRuntime(t)
+		p := notStarted(t, r.Environment(), load(t, r, "procs", testdata.Procs), "sleep_forever")
+		ended := waitBackground(p)
+		waitFor(t, 10*time.Second, "the process to park", parked(r))
 		if p.claim() {
 			t.Fatal("a process its waiter runs can be claimed again")
 		}
 		p.Kill()
-		select {
-		case reason := <-ended:
-			if reason != Killed {
-				t.Fatalf("reason %v", reason)
-			}
-		case <-testCtx(t).Done():
-			t.Fatal("the waiter running a killed process did not return")
-		}
+		endedWith(t, ended, Killed, "a killed process its waiter ran")
 	})
 	t.Run("closed", func(t *testing.T) {
-		r2 := newRuntime(t)
-		procs2 := load(t, r2, "procs", testdata.Procs)
-		p, err := r2.Environment().register(context.Background(), procs2, "sleep_forever", nil, 0, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ended := make(chan Reason, 1)
-		go func() {
-			reason, _ := p.Wait(context.Background())
-			ended <- reason
-		}()
-		waitFor(t, 10*time.Second, "the process to park", func() bool { inUse, _ := r2.engine.StacksInUse(); return inUse == 1 })
-		if err := r2.Close(testCtx(t)); err != nil {
+		r := newRuntime(t)
+		p := notStarted(t, r.Environment(), load(t, r, "procs", testdata.Procs), "sleep_forever")
+		ended := waitBackground(p)
+		waitFor(t, 10*time.Second, "the process to park", parked(r))
+		if err := r.Close(testCtx(t)); err != nil {
 			t.Fatal(err)
 		}
 		if reason := p.Reason(); reason != Killed {
 			t.Fatalf("reason %v once Close returned", reason)
 		}
-		select {
-		case <-ended:
-		case <-testCtx(t).Done():
-			t.Fatal("the waiter running a process Close ended did not return")
-		}
+		endedWith(t, ended, nil, "a process Close ended, its waiter running it")
 	})
 }
 
