@@ -1220,6 +1220,18 @@ static int handoff_fits(ward_proc_t *q, size_t len) {
   return len <= q->in_cap || grow_buffer(q, &q->in_data, &q->in_cap, len) > 0;
 }
 
+// handoff_deliver makes from's outgoing message to's current message,
+// completing the receive to waits in, and counts it a send in C: 1 when it
+// did, 0, having done nothing, when to's buffer cannot take it.
+static int handoff_deliver(ward_proc_t *from, ward_proc_t *to) {
+  if (!ward_proc_set_in(to, from->out_data, from->out_len, from->out_tag, from->id)) return 0;
+  to->hret[0] = WARD_STATUS_OK;
+  to->ready = 1;
+  from->out_len = 0; // sent once
+  from->sent_in_c++;
+  return 1;
+}
+
 // handoff_reply completes p's pending send to its borrower in the
 // borrower's current message, when the borrower waits for it (see above):
 // 1 when it did.
@@ -1233,13 +1245,10 @@ static int handoff_reply(ward_proc_t *p, uint64_t to) {
   // refuses is Go's to report.
   uint32_t ptr = (uint32_t)b->hargs[1], n = (uint32_t)b->hargs[2];
   if (!filter_in_memory(b, ptr, n)) return 0;
-  if (!tags_match(n ? b->mem + ptr : NULL, n, p->out_tag) || !handoff_fits(b, p->out_len)) return 0;
-  if (!ward_proc_set_in(b, p->out_data, p->out_len, p->out_tag, p->id)) return 0;
-  b->hret[0] = WARD_STATUS_OK;
-  b->ready = 1;
+  if (!tags_match(n ? b->mem + ptr : NULL, n, p->out_tag) || !handoff_fits(b, p->out_len) ||
+      !handoff_deliver(p, b))
+    return 0;
   b->awaits_reply = 0;
-  p->out_len = 0; // sent once
-  p->sent_in_c++;
   return 1;
 }
 
@@ -1250,12 +1259,9 @@ static int handoff_reply(ward_proc_t *p, uint64_t to) {
 // borrower, waiting for a reply. It returns -1, having done nothing, when
 // the message must take the queued way, and the poll's status otherwise.
 int ward_handoff_run(ward_proc_t *from, ward_proc_t *to) {
-  if (!to->host || to->ready || from->out_tag < 0 || !handoff_fits(to, from->out_len)) return -1;
-  if (!ward_proc_set_in(to, from->out_data, from->out_len, from->out_tag, from->id)) return -1;
-  from->out_len = 0;
-  from->sent_in_c++;
-  to->hret[0] = WARD_STATUS_OK;
-  to->ready = 1;
+  if (!to->host || to->ready || from->out_tag < 0 || !handoff_fits(to, from->out_len) ||
+      !handoff_deliver(from, to))
+    return -1;
   to->fresh_slice = 1; // it waited until now: a preemption at once would hand it back
   inbox_lock_wait(to);  // Go's Resume: it runs, and no sender owes it a wake
   to->waiting = 0;
@@ -1771,7 +1777,7 @@ C_HOSTFN(c_try_receive) {
   // it reads nothing, and 0 is always in range.
   if (ptr || ntags) {
     snapshot_memory(p, caller);
-    if ((uint64_t)ptr + (uint64_t)ntags * 8 > p->mem_len) {
+    if (!filter_in_memory(p, ptr, ntags)) {
       p->mem = NULL;
       p->mem_len = 0;
       return bad_range("ward_message.try_receive");
